@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The SDK's Node 22 notice is noise for a CLI; Lambda runs Node 22 anyway.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+import { runCli } from '../src/cli/main.js';
+
+process.exitCode = await runCli(process.argv.slice(2));

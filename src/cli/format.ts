@@ -1,0 +1,55 @@
+/** Human output for the CLI: compact tables, durations, no JSON walls. */
+import { formatDuration } from '../core/duration.js';
+import type { AuditEvent, Execution } from '../core/model.js';
+import { progressFraction } from '../core/model.js';
+import { type Policy, describeLimits } from '../core/policy.js';
+
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+export function progressText(e: Execution): string {
+  const f = progressFraction(e.progress);
+  if (f === undefined) return e.progress ? String(e.progress.done) : '-';
+  return `${Math.round(f * 100)}%`;
+}
+
+export function executionRows(items: Execution[], policyOf: (e: Execution) => Policy, now: number): string[][] {
+  const rows = [['ID', 'CONNECTION', 'EXTERNAL ID', 'POLICY', 'STATE', 'ELAPSED/LIMIT', 'PROGRESS', 'COST']];
+  for (const e of items) {
+    const runtime = describeLimits(e, policyOf(e), now).find((l) => l.reason === 'runtime');
+    const elapsed = formatDuration(Math.max(0, (e.endedAt ?? now) - Math.min(e.startedAt, e.trackedAt)));
+    rows.push([
+      e.id, e.connection, e.externalId.length > 28 ? `${e.externalId.slice(0, 27)}…` : e.externalId, e.policy, e.state,
+      runtime ? `${elapsed}/${formatDuration(runtime.limit)}` : elapsed,
+      progressText(e),
+      e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`,
+    ]);
+  }
+  return rows;
+}
+
+export function showText(e: Execution, events: AuditEvent[], policy: Policy, now: number): string {
+  const iso = (t: number | undefined) => (t === undefined ? '-' : new Date(t).toISOString());
+  const lines = [
+    `${e.id}  ${e.state}${e.stopReasons ? ` (${e.stopReasons.join(', ')})` : ''}`,
+    `  connection   ${e.connection} (${e.provider})  external id ${e.externalId}`,
+    `  policy       ${e.policy}${policy.mode === 'dry-run' ? ' [dry-run]' : ''}`,
+    `  labels       ${Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}`,
+    `  started      ${iso(e.startedAt)}   tracked ${iso(e.trackedAt)}`,
+    `  heartbeat    ${iso(e.lastHeartbeatAt)}   progress ${progressText(e)} (moved ${iso(e.lastProgressAt)})`,
+    `  cost         ${e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`}`,
+    `  due          ${iso(e.dueAt)}   attempts ${e.attempts}${e.lastError ? `   last error: ${e.lastError}` : ''}`,
+    '  limits:',
+    ...describeLimits(e, policy, now).map((l) =>
+      l.reason === 'cost'
+        ? `    cost       $${l.used.toFixed(2)} of $${l.limit.toFixed(2)}`
+        : `    ${l.reason.padEnd(10)} ${formatDuration(l.used)} of ${formatDuration(l.limit)}${l.deadline ? `  (deadline ${iso(l.deadline)})` : ''}`),
+    ...(e.extensions.length ? ['  extensions:', ...e.extensions.map((x) => `    +${formatDuration(x.ms)} by ${x.by} at ${iso(x.at)}${x.reason ? ` — ${x.reason}` : ''}`)] : []),
+    '  audit:',
+    ...events.map((ev) => `    ${iso(ev.at)}  ${ev.actor.id} via ${ev.actor.via}: ${ev.what}${ev.why ? ` [${ev.why}]` : ''}${ev.detail ? ` — ${ev.detail}` : ''}`),
+  ];
+  return lines.join('\n');
+}

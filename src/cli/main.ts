@@ -1,0 +1,263 @@
+/**
+ * The `watchdog` CLI. Human output by default, `--json` for scripts; any error exits
+ * non-zero with a one-line reason on stderr.
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import { type WatchdogConfig, loadConfig } from '../config/load.js';
+import type { Actor, HeartbeatInput } from '../core/model.js';
+import { ExecutionState } from '../core/model.js';
+import { ConfigError, InputError, WatchdogError } from '../errors.js';
+import { type Target, openTarget } from '../local/target.js';
+import { Watchdog, storeFor } from '../watchdog.js';
+import { parseDuration } from '../core/duration.js';
+import { runLocal } from '../local/runner.js';
+import { executionRows, showText, table } from './format.js';
+
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const EXAMPLE_CONFIG = path.join(PACKAGE_ROOT, 'examples', 'watchdog.yaml');
+
+interface GlobalOpts {
+  config?: string;
+  table?: string;
+  region?: string;
+  endpoint?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+export function resolveConfigPath(explicit?: string): string {
+  if (explicit) return explicit;
+  if (process.env.WATCHDOG_CONFIG) return process.env.WATCHDOG_CONFIG;
+  if (existsSync('watchdog.yaml')) return 'watchdog.yaml';
+  return EXAMPLE_CONFIG;
+}
+
+export const cliActor = (): Actor => ({ id: `cli:${os.userInfo().username}`, via: 'cli' });
+
+function parseLabels(list: string[] | undefined): Record<string, string> | undefined {
+  if (!list || list.length === 0) return undefined;
+  const labels: Record<string, string> = {};
+  for (const kv of list) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new InputError(`--label expects key=value, got "${kv}"`);
+    labels[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return labels;
+}
+
+function parseProgress(text: string): HeartbeatInput['progress'] {
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (pct) return { pct: Number(pct[1]) };
+  const frac = /^(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(text);
+  if (frac) return { done: Number(frac[1]), total: Number(frac[2]) };
+  const n = /^\d+(?:\.\d+)?$/.exec(text);
+  if (n) return { done: Number(text) };
+  throw new InputError(`--progress expects "40%", "12/50" or "12", got "${text}"`);
+}
+
+function parseNumber(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n)) throw new InputError(`${name} expects a number, got "${text}"`);
+  return n;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('watchdog')
+    .description('Runaway Watchdog: stop runaway executions on AI/data platforms before they burn time and money.')
+    .option('-c, --config <file>', 'watchdog config (YAML/JSON); default $WATCHDOG_CONFIG, ./watchdog.yaml, then the bundled example')
+    .option('--table <name>', 'use a real DynamoDB table instead of the embedded store')
+    .option('--region <region>', 'AWS region of --table')
+    .option('--endpoint <url>', 'DynamoDB endpoint (DynamoDB Local, a running dynalite)')
+    .option('--data-dir <dir>', 'embedded store folder (default: settings.dataDir)')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const g = (): GlobalOpts => program.opts<GlobalOpts>();
+  const print = (json: unknown, human: () => string) => io.out(g().json ? JSON.stringify(json, null, 2) : human());
+
+  async function withWatchdog<T>(fn: (wd: Watchdog, target: Target) => Promise<T>): Promise<T> {
+    const opts = g();
+    const config: WatchdogConfig = loadConfig(resolveConfigPath(opts.config));
+    const target = await openTarget({
+      ...(opts.table ? { table: opts.table } : {}),
+      ...(opts.region ? { region: opts.region } : {}),
+      ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+      dataDir: opts.dataDir ? path.resolve(opts.dataDir) : config.settings.dataDir,
+      defaultTable: config.settings.tableName,
+    });
+    try {
+      return await fn(new Watchdog(config, storeFor(config, target.client, target.tableName)), target);
+    } finally {
+      await target.close();
+    }
+  }
+
+  program
+    .command('track')
+    .description('start tracking an execution (idempotent on connection + external id)')
+    .argument('<connection>', 'connection name from the config')
+    .argument('<externalId>', "the platform's execution id")
+    .option('--policy <name>', 'explicit policy (default: first matching rule, else defaultPolicy)')
+    .option('--label <key=value>', 'label (repeatable)', collect)
+    .option('--owner <who>', 'owner to notify')
+    .option('--started-at <iso>', 'when it started (ISO 8601); default now')
+    .option('--max-runtime <duration>', 'tighten maxRuntime for this execution')
+    .option('--stall-after <duration>', 'tighten stallAfter')
+    .option('--heartbeat-timeout <duration>', 'tighten heartbeatTimeout')
+    .option('--max-cost <usd>', 'tighten maxCostUsd')
+    .action(async (connection: string, externalId: string, o: Record<string, string | string[] | undefined>) => {
+      const limits = {
+        ...(o.maxRuntime ? { maxRuntime: o.maxRuntime } : {}),
+        ...(o.stallAfter ? { stallAfter: o.stallAfter } : {}),
+        ...(o.heartbeatTimeout ? { heartbeatTimeout: o.heartbeatTimeout } : {}),
+        ...(o.maxCost ? { maxCostUsd: parseNumber('--max-cost', o.maxCost as string) } : {}),
+      };
+      const labels = parseLabels(o.label as string[] | undefined);
+      const body = {
+        connection, externalId,
+        ...(o.policy ? { policy: o.policy } : {}),
+        ...(labels ? { labels } : {}),
+        ...(o.owner ? { owner: o.owner } : {}),
+        ...(o.startedAt ? { startedAt: o.startedAt } : {}),
+        ...(Object.keys(limits).length ? { limits } : {}),
+      };
+      await withWatchdog(async (wd) => {
+        const { created, execution } = await wd.track(body, cliActor());
+        print({ created, execution }, () => `${created ? 'tracking' : 'already tracked'} ${execution.id} (${execution.connection}/${execution.externalId}, policy ${execution.policy}, ${execution.state})`);
+      });
+    });
+
+  program
+    .command('heartbeat')
+    .description('report that an execution is alive, with progress and cumulative cost')
+    .argument('<id>', 'wd_… id or <connection>/<externalId>')
+    .option('--progress <p>', 'progress: "40%", "12/50" or a count')
+    .option('--cost <usd>', 'cumulative cost so far in USD')
+    .option('--message <text>', 'progress message')
+    .action(async (id: string, o: { progress?: string; cost?: string; message?: string }) => {
+      const body: HeartbeatInput = {
+        ...(o.progress ? { progress: parseProgress(o.progress) } : {}),
+        ...(o.cost !== undefined ? { costUsd: parseNumber('--cost', o.cost) } : {}),
+        ...(o.message ? { message: o.message } : {}),
+      };
+      await withWatchdog(async (wd) => {
+        const e = await wd.heartbeat(id, body, cliActor());
+        print(e, () => `heartbeat recorded for ${e.id} (${e.state}, next check ${e.dueAt ? new Date(e.dueAt).toISOString() : '-'})`);
+      });
+    });
+
+  program
+    .command('finish')
+    .description('mark an execution finished (stops tracking)')
+    .argument('<id>', 'wd_… id or <connection>/<externalId>')
+    .option('--status <status>', "the platform's final status, e.g. succeeded")
+    .action(async (id: string, o: { status?: string }) => {
+      await withWatchdog(async (wd) => {
+        const e = await wd.finish(id, cliActor(), o.status);
+        print(e, () => `${e.id} finished${o.status ? ` (${o.status})` : ''}`);
+      });
+    });
+
+  program
+    .command('list')
+    .description('list tracked executions')
+    .addOption(new Option('--state <state>', 'only this state').choices(ExecutionState.options))
+    .option('--policy <name>', 'only this policy')
+    .option('--connection <name>', 'only this connection')
+    .option('--label <key=value>', 'only with this label')
+    .option('--limit <n>', 'page size', '50')
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .action(async (o: { state?: ExecutionState; policy?: string; connection?: string; label?: string; limit: string; cursor?: string }) => {
+      const label = o.label ? Object.entries(parseLabels([o.label]) ?? {})[0] : undefined;
+      const limit = parseNumber('--limit', o.limit) ?? 50;
+      if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--limit expects a positive integer, got "${o.limit}"`);
+      await withWatchdog(async (wd, target) => {
+        const page = await wd.list({
+          limit,
+          ...(o.state ? { state: o.state } : {}),
+          ...(o.policy ? { policy: o.policy } : {}),
+          ...(o.connection ? { connection: o.connection } : {}),
+          ...(label ? { label: { key: label[0], value: label[1] } } : {}),
+          ...(o.cursor ? { cursor: o.cursor } : {}),
+        });
+        print(page, () => {
+          if (page.items.length === 0) return `no tracked executions (${target.description})`;
+          const more = page.cursor ? `\nmore: watchdog list --cursor ${page.cursor}` : '';
+          return table(executionRows(page.items, (e) => wd.policyOf(e), Date.now())) + more;
+        });
+      });
+    });
+
+  program
+    .command('show')
+    .description('show one execution: limits, state and its audit trail')
+    .argument('<id>', 'wd_… id or <connection>/<externalId>')
+    .action(async (id: string) => {
+      await withWatchdog(async (wd) => {
+        const { execution, events } = await wd.show(id);
+        print({ execution, events }, () => showText(execution, events, wd.policyOf(execution), Date.now()));
+      });
+    });
+
+  program
+    .command('start')
+    .description('run the watchdog locally on the embedded store (the `npm start` demo)')
+    .option('--interval <duration>', 'how often to evaluate', '2s')
+    .option('--no-demo', 'do not track the demo executions')
+    .action(async (o: { interval: string; demo: boolean }) => {
+      const opts = g();
+      const config = loadConfig(resolveConfigPath(opts.config));
+      const intervalMs = parseDuration(o.interval);
+      if (intervalMs === undefined) throw new InputError(`--interval expects a duration like "2s", got "${o.interval}"`);
+      const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : config.settings.dataDir;
+      await runLocal({ config: { ...config, settings: { ...config.settings, dataDir } }, intervalMs, demo: o.demo, out: io.out });
+    });
+
+  const config = program.command('config').description('work with the watchdog config');
+  config
+    .command('validate')
+    .description('validate a config file: every problem with its exact path')
+    .argument('[file]', 'config file (default: as --config)')
+    .action((file: string | undefined) => {
+      const f = resolveConfigPath(file ?? g().config);
+      const c = loadConfig(f);
+      print({ ok: true, file: f, policies: c.policies.map((p) => p.name), connections: Object.keys(c.connections) }, () =>
+        `${f}: valid (${c.policies.length} policies, ${Object.keys(c.connections).length} connections)`);
+    });
+
+  return program;
+}
+
+/** Run the CLI; returns the exit code. */
+export async function runCli(argv: string[], io: Io = { out: (s) => console.log(s), err: (s) => console.error(s) }): Promise<number> {
+  const program = buildProgram(io);
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
+    if (typeof code === 'string' && code.startsWith('commander.')) return 2;
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) io.err(`watchdog: ${p}`);
+      return 1;
+    }
+    if (err instanceof WatchdogError) io.err(`watchdog: ${err.message}`);
+    else io.err(`watchdog: unexpected error: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Load, validate and compile the watchdog config. The same function serves the CLI,
+ * `npm start`, the Lambdas and `cdk synth`, so every entry point rejects a bad config
+ * with the same messages: `policies[2].maxRuntime: expected a duration like "45m", got "forever"`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import type { Policy } from '../core/policy.js';
+import { ConfigError } from '../errors.js';
+import { type ConnectionConfig, type HttpProviderConfig, type NotifyTargetConfig, WatchdogConfigSchema, type WatchdogConfigParsed } from './schema.js';
+
+export interface CompiledPolicy extends Policy {
+  readonly match: { connection?: string; provider?: string; labels?: Record<string, string> };
+  readonly notify: readonly string[];
+  readonly allow: { readonly users: readonly string[]; readonly channels: readonly string[] };
+}
+
+export interface WatchdogConfig {
+  readonly settings: {
+    readonly dryRun: boolean;
+    readonly tableName: string;
+    readonly shards: number;
+    readonly sweepEveryMs: number;
+    readonly maxCancelsPerSweep: number;
+    readonly providerConcurrency: number;
+    readonly leaseMs: number;
+    readonly confirmWithinMs: number;
+    readonly retentionMs: number;
+    readonly secretsFile?: string;
+    readonly dataDir: string;
+  };
+  readonly connections: Readonly<Record<string, ConnectionConfig>>;
+  readonly providers: Readonly<Record<string, HttpProviderConfig>>;
+  readonly notify: Readonly<Record<string, NotifyTargetConfig>>;
+  readonly policies: readonly CompiledPolicy[];
+  readonly defaultPolicy: string;
+  /** Where relative paths (secretsFile, dataDir) resolve from. */
+  readonly baseDir: string;
+}
+
+function formatPath(p: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of p) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** One line per problem: `path: message`. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => {
+    let msg = i.message;
+    if (i.code === 'unrecognized_keys') msg = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    else if (i.code === 'invalid_type' && /received undefined/.test(msg)) msg = `required (${i.expected})`;
+    return `${formatPath(i.path)}: ${msg}`;
+  });
+}
+
+const ms = (d: string): number => (d === '0' ? 0 : (parseDuration(d) ?? 0));
+
+export function compileConfig(raw: unknown, baseDir = process.cwd()): WatchdogConfig {
+  const parsed = WatchdogConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues));
+  return compileParsed(parsed.data, baseDir);
+}
+
+function compileParsed(c: WatchdogConfigParsed, baseDir: string): WatchdogConfig {
+  const s = c.settings;
+  const recheckAfterMs = ms(s.recheckAfter);
+  return {
+    settings: {
+      dryRun: s.dryRun,
+      tableName: s.tableName,
+      shards: s.shards,
+      sweepEveryMs: ms(s.sweepEvery),
+      maxCancelsPerSweep: s.maxCancelsPerSweep,
+      providerConcurrency: s.providerConcurrency,
+      leaseMs: ms(s.leaseDuration),
+      confirmWithinMs: ms(s.confirmWithin),
+      retentionMs: ms(s.retention),
+      ...(s.secretsFile === undefined ? {} : { secretsFile: path.resolve(baseDir, s.secretsFile) }),
+      dataDir: path.resolve(baseDir, s.dataDir),
+    },
+    connections: c.connections,
+    providers: c.providers,
+    notify: c.notify,
+    policies: c.policies.map((p) => ({
+      name: p.name,
+      ...(p.maxRuntime === undefined ? {} : { maxRuntimeMs: ms(p.maxRuntime) }),
+      ...(p.stallAfter === undefined ? {} : { stallAfterMs: ms(p.stallAfter) }),
+      ...(p.heartbeatTimeout === undefined ? {} : { heartbeatTimeoutMs: ms(p.heartbeatTimeout) }),
+      ...(p.maxCostUsd === undefined ? {} : { maxCostUsd: p.maxCostUsd }),
+      ...(p.costPerHourUsd === undefined ? {} : { costPerHourUsd: p.costPerHourUsd }),
+      warnAt: p.warnAt,
+      // The global switch wins: a dry-run deployment never cancels.
+      mode: s.dryRun ? 'dry-run' : p.mode,
+      maxExtensionMs: ms(p.maxExtension),
+      recheckAfterMs,
+      match: p.match ?? {},
+      notify: p.notify,
+      allow: p.allow,
+    })),
+    defaultPolicy: c.defaultPolicy,
+    baseDir,
+  };
+}
+
+/** Parse YAML (or JSON, which is YAML) text; syntax errors name the line. */
+export function parseConfigText(text: string, source: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${source}: ${e.message.split('\n')[0]}`));
+  }
+  return doc.toJS();
+}
+
+export function loadConfig(file: string): WatchdogConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  return compileConfig(parseConfigText(text, file), path.dirname(path.resolve(file)));
+}
+
+export function policyByName(config: WatchdogConfig, name: string): CompiledPolicy | undefined {
+  return config.policies.find((p) => p.name === name);
+}
+
+export interface Selector {
+  policy?: string;
+  connection: string;
+  labels?: Record<string, string>;
+}
+
+/**
+ * Explicit policy name, else the first policy whose `match` fits (connection, provider,
+ * every listed label), else the default policy.
+ */
+export function selectPolicy(config: WatchdogConfig, sel: Selector): CompiledPolicy {
+  if (sel.policy !== undefined) {
+    const p = policyByName(config, sel.policy);
+    if (!p) throw new ConfigError([`unknown policy "${sel.policy}"; expected one of ${config.policies.map((x) => x.name).join(', ')}`]);
+    return p;
+  }
+  const provider = config.connections[sel.connection]?.provider;
+  const labels = sel.labels ?? {};
+  for (const p of config.policies) {
+    const m = p.match;
+    if (m.connection === undefined && m.provider === undefined && m.labels === undefined) continue;
+    if (m.connection !== undefined && m.connection !== sel.connection) continue;
+    if (m.provider !== undefined && m.provider !== provider) continue;
+    if (m.labels !== undefined && !Object.entries(m.labels).every(([k, v]) => labels[k] === v)) continue;
+    return p;
+  }
+  const d = policyByName(config, config.defaultPolicy);
+  if (!d) throw new ConfigError([`defaultPolicy "${config.defaultPolicy}" does not exist`]);
+  return d;
+}

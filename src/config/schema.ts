@@ -1,0 +1,183 @@
+/**
+ * The one schema for the whole watchdog config (YAML or JSON). Durations are human
+ * strings ("90s", "45m", "2h"); every object is strict so a typo is an error, not a
+ * silently missing limit. Cross references (connections → providers, policies →
+ * connections/notify targets, defaultPolicy) are checked here too, with exact paths.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { BUILTIN_PROVIDERS, isBuiltinProvider } from '../providers/known.js';
+
+export const Duration = z.custom<string>((v) => typeof v === 'string' && parseDuration(v) !== undefined, {
+  error: (iss) => `expected a duration like "45m", got ${JSON.stringify(iss.input)}`,
+});
+
+/** Like Duration, but "0" is allowed (e.g. maxExtension: "0" forbids extensions). */
+const DurationOrZero = z.custom<string>((v) => v === '0' || (typeof v === 'string' && parseDuration(v) !== undefined), {
+  error: (iss) => `expected a duration like "45m" (or "0"), got ${JSON.stringify(iss.input)}`,
+});
+
+const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected a name of letters, digits, "-", "_" or "." (max 64)');
+
+const isLocalHost = (host: string): boolean => host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+export const BaseUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'https:' || (u.protocol === 'http:' && isLocalHost(u.hostname));
+    } catch {
+      return false;
+    }
+  },
+  { error: (iss) => `expected an https:// URL (http:// only for 127.0.0.1 or localhost), got ${JSON.stringify(iss.input)}` },
+);
+
+export const Connection = z.strictObject({
+  provider: z.string().min(1),
+  baseUrl: BaseUrl.optional(),
+  /** Secrets Manager secret name (or ARN) holding {"apiKey": "…"}; locally a key of the secrets file. */
+  secret: z.string().min(1),
+});
+
+const JsonPointer = z.string().regex(/^(\/[^/]*)*$/, 'expected a JSON pointer like "/status" or "/data/state"');
+const HttpMethod = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const PathTemplate = z.string().regex(/^\/.*\{id\}/, 'expected a path template starting with "/" and containing {id}, e.g. "/jobs/{id}/cancel"');
+
+export const HttpProvider = z.strictObject({
+  type: z.literal('http'),
+  baseUrl: BaseUrl.optional(),
+  auth: z.strictObject({ header: z.string().min(1), prefix: z.string().default('') }),
+  cancel: z.strictObject({
+    method: HttpMethod.default('POST'),
+    path: PathTemplate,
+    /** HTTP statuses that mean "it had already finished". */
+    alreadyFinished: z.array(z.number().int().min(400).max(499)).default([]),
+  }),
+  status: z
+    .strictObject({
+      method: HttpMethod.default('GET'),
+      path: PathTemplate,
+      statusPointer: JsonPointer,
+      progressPointer: JsonPointer.optional(),
+      progressTotalPointer: JsonPointer.optional(),
+      terminal: z.strictObject({
+        succeeded: z.array(z.string()).default([]),
+        failed: z.array(z.string()).default([]),
+        cancelled: z.array(z.string()).default([]),
+      }),
+      /** Statuses meaning "cancel accepted, not yet done". */
+      cancelling: z.array(z.string()).default([]),
+    })
+    .optional(),
+});
+
+export const NotifyTarget = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('slack'),
+    channel: z.string().min(1),
+    /** Secret holding {"botToken": "xoxb-…"}. */
+    tokenSecret: z.string().min(1),
+    /** Override for tests and local stand-ins. */
+    apiUrl: BaseUrl.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('webhook'),
+    url: BaseUrl,
+    /** Secret holding {"signingSecret": "…"}. */
+    secret: z.string().min(1),
+  }),
+]);
+
+export const PolicyConfig = z.strictObject({
+  name: Name,
+  match: z
+    .strictObject({
+      connection: z.string().optional(),
+      provider: z.string().optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  maxRuntime: Duration.optional(),
+  stallAfter: Duration.optional(),
+  heartbeatTimeout: Duration.optional(),
+  maxCostUsd: z.number().positive().optional(),
+  costPerHourUsd: z.number().nonnegative().optional(),
+  warnAt: z.number().gt(0).max(1).default(0.8),
+  mode: z.enum(['enforce', 'dry-run']).default('enforce'),
+  maxExtension: DurationOrZero.default('2h'),
+  notify: z.array(z.string()).default([]),
+  allow: z
+    .strictObject({
+      users: z.array(z.string()).default([]),
+      channels: z.array(z.string()).default([]),
+    })
+    .default({ users: [], channels: [] }),
+});
+
+export const Settings = z.strictObject({
+  /** Global dry run: nothing is ever cancelled, whatever a policy says. */
+  dryRun: z.boolean().default(false),
+  tableName: z.string().min(3).default('runaway-watchdog'),
+  shards: z.number().int().min(1).max(64).default(8),
+  sweepEvery: Duration.default('1m'),
+  maxCancelsPerSweep: z.number().int().min(0).default(25),
+  providerConcurrency: z.number().int().min(1).max(256).default(16),
+  leaseDuration: Duration.default('2m'),
+  confirmWithin: Duration.default('5m'),
+  recheckAfter: Duration.default('1h'),
+  retention: Duration.default('30d'),
+  /** Local only: JSON file mapping secret names to values. */
+  secretsFile: z.string().optional(),
+  /** Local only: where the embedded store keeps its data. */
+  dataDir: z.string().default('.watchdog/data'),
+});
+
+export const WatchdogConfigSchema = z
+  .strictObject({
+    settings: Settings.default(() => Settings.parse({})),
+    connections: z.record(Name, Connection),
+    providers: z.record(Name, HttpProvider).default({}),
+    notify: z.record(Name, NotifyTarget).default({}),
+    policies: z.array(PolicyConfig).min(1, 'expected at least one policy'),
+    defaultPolicy: z.string().default('default'),
+  })
+  .superRefine((cfg, ctx) => {
+    const providerIds = [...BUILTIN_PROVIDERS, ...Object.keys(cfg.providers)];
+    for (const name of Object.keys(cfg.providers)) {
+      if (isBuiltinProvider(name)) ctx.addIssue({ code: 'custom', path: ['providers', name], message: `"${name}" is a built-in provider; pick another name` });
+    }
+    for (const [name, c] of Object.entries(cfg.connections)) {
+      if (!providerIds.includes(c.provider)) {
+        ctx.addIssue({ code: 'custom', path: ['connections', name, 'provider'], message: `unknown provider "${c.provider}"; expected one of ${providerIds.join(', ')}` });
+      }
+      if (c.baseUrl === undefined && c.provider in cfg.providers && cfg.providers[c.provider]?.baseUrl === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['connections', name, 'baseUrl'], message: `required: provider "${c.provider}" declares no baseUrl` });
+      }
+    }
+    const seen = new Set<string>();
+    cfg.policies.forEach((p, i) => {
+      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'name'], message: `duplicate policy name "${p.name}"` });
+      seen.add(p.name);
+      if (p.maxRuntime === undefined && p.stallAfter === undefined && p.heartbeatTimeout === undefined && p.maxCostUsd === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['policies', i], message: 'a policy needs at least one limit: maxRuntime, stallAfter, heartbeatTimeout or maxCostUsd' });
+      }
+      if (p.match?.connection !== undefined && !(p.match.connection in cfg.connections)) {
+        ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'connection'], message: `unknown connection "${p.match.connection}"` });
+      }
+      if (p.match?.provider !== undefined && !providerIds.includes(p.match.provider)) {
+        ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'provider'], message: `unknown provider "${p.match.provider}"` });
+      }
+      p.notify.forEach((t, j) => {
+        if (!(t in cfg.notify)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'notify', j], message: `unknown notify target "${t}"` });
+      });
+    });
+    if (!seen.has(cfg.defaultPolicy)) {
+      ctx.addIssue({ code: 'custom', path: ['defaultPolicy'], message: `no policy named "${cfg.defaultPolicy}"; expected one of ${[...seen].join(', ')}` });
+    }
+  });
+
+export type WatchdogConfigInput = z.input<typeof WatchdogConfigSchema>;
+export type WatchdogConfigParsed = z.output<typeof WatchdogConfigSchema>;
+export type ConnectionConfig = z.output<typeof Connection>;
+export type HttpProviderConfig = z.output<typeof HttpProvider>;
+export type NotifyTargetConfig = z.output<typeof NotifyTarget>;

@@ -1,0 +1,139 @@
+/**
+ * The domain model: tracked executions, their states and audit events.
+ * Schemas are zod so every boundary (DynamoDB items, HTTP bodies, CLI input) parses
+ * into the same types; types are derived with z.infer.
+ */
+import { z } from 'zod';
+
+export const REASONS = ['runtime', 'stall', 'heartbeat', 'cost'] as const;
+export const Reason = z.enum(REASONS);
+export type Reason = z.infer<typeof Reason>;
+/** Why an execution was stopped: a limit, or a person. */
+export const StopReason = z.enum([...REASONS, 'manual']);
+export type StopReason = z.infer<typeof StopReason>;
+
+export const LIVE_STATES = ['running', 'warned', 'cancel_requested', 'cancelling'] as const;
+export const TERMINAL_STATES = ['cancelled', 'cancel_failed', 'cancel_unconfirmed', 'finished'] as const;
+export const ExecutionState = z.enum([...LIVE_STATES, ...TERMINAL_STATES]);
+export type ExecutionState = z.infer<typeof ExecutionState>;
+export type LiveState = (typeof LIVE_STATES)[number];
+
+const TERMINAL = new Set<string>(TERMINAL_STATES);
+export const isTerminal = (s: ExecutionState): boolean => TERMINAL.has(s);
+
+/** Progress is normalised to a count: a percentage p is stored as {done: p, total: 100}. */
+export const Progress = z.object({
+  done: z.number().finite().nonnegative(),
+  total: z.number().finite().positive().optional(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+/** Per-execution limits given at track time. They may only tighten the policy. */
+export const LimitsMs = z.object({
+  maxRuntimeMs: z.number().positive().optional(),
+  stallAfterMs: z.number().positive().optional(),
+  heartbeatTimeoutMs: z.number().positive().optional(),
+  maxCostUsd: z.number().nonnegative().optional(),
+});
+export type LimitsMs = z.infer<typeof LimitsMs>;
+
+export const Extension = z.object({
+  ms: z.number().positive(),
+  at: z.number(),
+  by: z.string(),
+  reason: z.string().optional(),
+});
+export type Extension = z.infer<typeof Extension>;
+
+export const Actor = z.object({
+  /** "policy:<name>", "cli:<user>", "slack:<user id>", "api" … */
+  id: z.string().min(1),
+  via: z.string().min(1),
+});
+export type Actor = z.infer<typeof Actor>;
+
+export const AuditEvent = z.object({
+  executionId: z.string(),
+  /** The execution version this event produced: unique per execution, so writes are idempotent. */
+  version: z.number().int(),
+  at: z.number(),
+  actor: Actor,
+  what: z.string(),
+  why: StopReason.optional(),
+  from: ExecutionState.optional(),
+  to: ExecutionState,
+  detail: z.string().optional(),
+  providerResponse: z.string().optional(),
+});
+export type AuditEvent = z.infer<typeof AuditEvent>;
+
+export const Execution = z.object({
+  id: z.string().min(1),
+  connection: z.string().min(1),
+  provider: z.string().min(1),
+  externalId: z.string().min(1),
+  policy: z.string().min(1),
+  labels: z.record(z.string(), z.string()),
+  owner: z.string().optional(),
+  limits: LimitsMs,
+  /** Epoch ms as reported by the tracker (may be skewed). */
+  startedAt: z.number(),
+  /** Epoch ms by the watchdog's own clock. */
+  trackedAt: z.number(),
+  lastHeartbeatAt: z.number().optional(),
+  /** Last time progress moved forward (a new high-water mark of `done`). */
+  lastProgressAt: z.number().optional(),
+  progress: Progress.optional(),
+  /** Highest `done` ever reported: progress that goes backwards is not progress. */
+  progressHighWater: z.number().optional(),
+  costUsd: z.number().nonnegative().optional(),
+  state: ExecutionState,
+  stopReasons: z.array(StopReason).optional(),
+  requestedBy: Actor.optional(),
+  /** Warnings already sent, keyed by limit, valued by the deadline (or limit) they warned about. */
+  warned: z.partialRecord(Reason, z.number()),
+  extensions: z.array(Extension),
+  attempts: z.number().int().nonnegative(),
+  nextAttemptAt: z.number().optional(),
+  lease: z.object({ owner: z.string(), until: z.number() }).optional(),
+  /** When the provider accepted a cancel that had not yet taken effect. */
+  cancelAcceptedAt: z.number().optional(),
+  providerStatus: z.string().optional(),
+  lastError: z.string().optional(),
+  /** Earliest moment this execution needs attention; absent once terminal (sparse GSI). */
+  dueAt: z.number().optional(),
+  version: z.number().int().nonnegative(),
+  updatedAt: z.number(),
+  endedAt: z.number().optional(),
+  /** Epoch seconds: DynamoDB TTL, set on terminal records only. */
+  expiresAt: z.number().int().optional(),
+  /** Outbox: the audit event of the latest transition, written with the item itself. */
+  pendingEvent: AuditEvent.optional(),
+});
+export type Execution = z.infer<typeof Execution>;
+
+export const HeartbeatInput = z
+  .object({
+    progress: z
+      .union([
+        z.object({ done: z.number().finite().nonnegative(), total: z.number().finite().positive().optional() }),
+        z.object({ pct: z.number().finite().min(0).max(100) }),
+      ])
+      .optional(),
+    costUsd: z.number().finite().nonnegative().optional(),
+    message: z.string().max(500).optional(),
+  })
+  .strict();
+export type HeartbeatInput = z.infer<typeof HeartbeatInput>;
+
+export function normaliseProgress(p: HeartbeatInput['progress']): Progress | undefined {
+  if (p === undefined) return undefined;
+  if ('pct' in p) return { done: p.pct, total: 100 };
+  if (p.total !== undefined && p.done > p.total) return { done: p.total, total: p.total };
+  return p;
+}
+
+export function progressFraction(p: Progress | undefined): number | undefined {
+  if (p?.total === undefined) return undefined;
+  return Math.min(1, p.done / p.total);
+}

@@ -1,0 +1,277 @@
+/**
+ * Pure state transitions. Each takes the current execution and returns either the next
+ * version (with its audit event in `pendingEvent` and a fresh `dueAt`) or a refusal
+ * that says why. The store writes the result conditionally on (state, version).
+ *
+ *   running → warned → cancel_requested → cancelling → cancelled | cancel_failed | cancel_unconfirmed
+ *   any live state → finished
+ * Terminal states never move again.
+ */
+import { formatDuration } from './duration.js';
+import { executionId } from './ids.js';
+import {
+  type Actor, type AuditEvent, type Execution, type ExecutionState, type HeartbeatInput, type LimitsMs,
+  type Reason, type StopReason, isTerminal, normaliseProgress,
+} from './model.js';
+import { type Policy, canExtend, evaluate } from './policy.js';
+
+export type Refusal =
+  | { ok: false; outcome: 'terminal'; execution: Execution }
+  | { ok: false; outcome: 'claimed'; execution: Execution }
+  | { ok: false; outcome: 'not_claimable'; execution: Execution }
+  | { ok: false; outcome: 'lease_lost'; execution: Execution }
+  | { ok: false; outcome: 'refused'; message: string; execution: Execution };
+export type Change = { ok: true; execution: Execution };
+export type Transition = Change | Refusal;
+
+export interface Ctx {
+  now: number;
+  policy: Policy;
+  /** Days to keep terminal records and audit events (TTL). */
+  retentionMs: number;
+}
+
+/** Due moment for any state; undefined once terminal (drops out of the sparse index). */
+export function computeDueAt(e: Execution, policy: Policy, now: number): number | undefined {
+  switch (e.state) {
+    case 'running':
+    case 'warned':
+      return evaluate(e, policy, now).dueAt;
+    case 'cancel_requested':
+      return e.nextAttemptAt ?? now;
+    case 'cancelling': {
+      // An expired lease is recovered by a later sweep; a pending cancel is checked at nextAttemptAt.
+      const d = Math.min(e.lease?.until ?? Infinity, e.nextAttemptAt ?? Infinity);
+      return d === Infinity ? now : d;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function next(
+  cur: Execution,
+  patch: Partial<Execution>,
+  ctx: Ctx,
+  event: Omit<AuditEvent, 'executionId' | 'version' | 'at' | 'from' | 'to'>,
+): Change {
+  const e: Execution = { ...cur, ...patch, version: cur.version + 1, updatedAt: ctx.now };
+  if (isTerminal(e.state)) {
+    e.endedAt ??= ctx.now;
+    e.expiresAt = Math.floor((ctx.now + ctx.retentionMs) / 1000);
+    delete e.dueAt;
+    delete e.lease;
+    delete e.nextAttemptAt;
+  } else {
+    e.dueAt = computeDueAt(e, ctx.policy, ctx.now);
+  }
+  e.pendingEvent = {
+    executionId: e.id, version: e.version, at: ctx.now, from: cur.state, to: e.state, ...event,
+  };
+  return { ok: true, execution: e };
+}
+
+export interface TrackInput {
+  connection: string;
+  provider: string;
+  externalId: string;
+  policy: string;
+  labels?: Record<string, string>;
+  owner?: string;
+  limits?: LimitsMs;
+  startedAt?: number;
+  actor: Actor;
+}
+
+export function newExecution(input: TrackInput, ctx: Ctx): Execution {
+  const id = executionId(input.connection, input.externalId);
+  const base: Execution = {
+    id,
+    connection: input.connection,
+    provider: input.provider,
+    externalId: input.externalId,
+    policy: input.policy,
+    labels: input.labels ?? {},
+    ...(input.owner === undefined ? {} : { owner: input.owner }),
+    limits: input.limits ?? {},
+    startedAt: input.startedAt ?? ctx.now,
+    trackedAt: ctx.now,
+    state: 'running',
+    warned: {},
+    extensions: [],
+    attempts: 0,
+    version: 0,
+    updatedAt: ctx.now,
+  };
+  base.dueAt = computeDueAt(base, ctx.policy, ctx.now);
+  base.pendingEvent = {
+    executionId: id, version: 0, at: ctx.now, actor: input.actor, what: 'tracked', to: 'running',
+    detail: `policy ${input.policy}`,
+  };
+  return base;
+}
+
+function refuseTerminal(e: Execution): Refusal | undefined {
+  return isTerminal(e.state) ? { ok: false, outcome: 'terminal', execution: e } : undefined;
+}
+
+export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, actor: Actor, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  const patch: Partial<Execution> = { lastHeartbeatAt: ctx.now };
+  const p = normaliseProgress(hb.progress);
+  if (p !== undefined) {
+    patch.progress = p;
+    // Only a new high-water mark is progress: repeating or going backwards is a stall.
+    if (cur.progressHighWater === undefined || p.done > cur.progressHighWater) {
+      patch.progressHighWater = p.done;
+      patch.lastProgressAt = ctx.now;
+    }
+  }
+  if (hb.costUsd !== undefined) patch.costUsd = hb.costUsd;
+  return next(cur, patch, ctx, { actor, what: 'heartbeat', ...(hb.message ? { detail: hb.message } : {}) });
+}
+
+export function markFinished(cur: Execution, actor: Actor, ctx: Ctx, providerStatus?: string): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  return next(cur, { state: 'finished', ...(providerStatus ? { providerStatus } : {}) }, ctx, {
+    actor, what: 'finished', ...(providerStatus ? { detail: `provider status ${providerStatus}` } : {}),
+  });
+}
+
+export function recordWarning(cur: Execution, warnKeys: Partial<Record<Reason, number>>, actor: Actor, ctx: Ctx): Transition {
+  if (cur.state !== 'running' && cur.state !== 'warned') return { ok: false, outcome: 'not_claimable', execution: cur };
+  const reasons = Object.keys(warnKeys) as Reason[];
+  return next(cur, { state: 'warned', warned: { ...cur.warned, ...warnKeys } }, ctx, {
+    actor, what: 'warned', ...(reasons.length === 1 ? { why: reasons[0] } : {}), detail: `limits near: ${reasons.join(', ')}`,
+  });
+}
+
+/** A person or the sweep decided to cancel; the claim comes next (possibly from a sweep). */
+export function requestCancel(cur: Execution, reasons: StopReason[], actor: Actor, ctx: Ctx, detail?: string): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  if (cur.state === 'cancel_requested' || cur.state === 'cancelling') return { ok: false, outcome: 'claimed', execution: cur };
+  return next(cur, { state: 'cancel_requested', stopReasons: reasons, requestedBy: actor, attempts: 0 }, ctx, {
+    actor, what: 'cancel requested', ...(reasons.length === 1 ? { why: reasons[0] } : {}),
+    detail: detail ?? `reasons: ${reasons.join(', ')}`,
+  });
+}
+
+export interface ClaimInput {
+  owner: string;
+  leaseMs: number;
+  /** Reasons when the claim also decides (sweep); a prior request keeps its own. */
+  reasons?: StopReason[];
+  actor: Actor;
+}
+
+/**
+ * Claim the right to call the provider's cancel. Claimable: a live execution not under a
+ * valid lease (running, warned, cancel_requested, or cancelling whose lease expired).
+ */
+export function claimCancel(cur: Execution, input: ClaimInput, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  if (cur.state === 'cancelling' && cur.lease && cur.lease.until > ctx.now) return { ok: false, outcome: 'claimed', execution: cur };
+  if (cur.state === 'cancel_requested' && cur.nextAttemptAt !== undefined && cur.nextAttemptAt > ctx.now) {
+    return { ok: false, outcome: 'not_claimable', execution: cur };
+  }
+  const recovering = cur.state === 'cancelling';
+  const stopReasons = cur.stopReasons ?? input.reasons ?? ['manual'];
+  return next(
+    cur,
+    {
+      state: 'cancelling',
+      stopReasons,
+      requestedBy: cur.requestedBy ?? input.actor,
+      lease: { owner: input.owner, until: ctx.now + input.leaseMs },
+      attempts: cur.attempts + 1,
+    },
+    ctx,
+    {
+      actor: input.actor,
+      what: recovering ? 'cancel claimed (expired lease recovered)' : 'cancel claimed',
+      ...(stopReasons.length === 1 ? { why: stopReasons[0] } : {}),
+      detail: `attempt ${cur.attempts + 1}, lease ${formatDuration(input.leaseMs)}`,
+    },
+  );
+}
+
+/** What the holder of a claim learned from the provider. */
+export type CancelResult =
+  | { kind: 'cancelled'; providerStatus?: string; response?: string }
+  | { kind: 'already_finished'; providerStatus?: string; response?: string }
+  /** Accepted, not yet terminal: check again at `checkAt`. */
+  | { kind: 'pending'; checkAt: number; providerStatus?: string; response?: string }
+  /** Retryable fault: try again at `retryAt`. */
+  | { kind: 'retry'; retryAt: number; error: string; response?: string }
+  | { kind: 'failed'; error: string; response?: string }
+  | { kind: 'unconfirmed'; error: string; providerStatus?: string; response?: string };
+
+export function recordOutcome(cur: Execution, owner: string, result: CancelResult, actor: Actor, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  if (cur.state !== 'cancelling' || cur.lease?.owner !== owner) return { ok: false, outcome: 'lease_lost', execution: cur };
+  const response = result.response === undefined ? {} : { providerResponse: result.response.slice(0, 1000) };
+  const why = cur.stopReasons?.length === 1 ? { why: cur.stopReasons[0] } : {};
+  switch (result.kind) {
+    case 'cancelled':
+      return next(cur, { state: 'cancelled', ...status(result.providerStatus) }, ctx, { actor, what: 'cancelled', ...why, ...response });
+    case 'already_finished':
+      return next(cur, { state: 'finished', ...status(result.providerStatus) }, ctx, {
+        actor, what: 'finished before the cancel took effect', ...response,
+      });
+    case 'pending':
+      return next(
+        cur,
+        { cancelAcceptedAt: cur.cancelAcceptedAt ?? ctx.now, nextAttemptAt: result.checkAt, lease: { owner, until: result.checkAt }, ...status(result.providerStatus) },
+        ctx,
+        { actor, what: 'cancel accepted, not yet effective', ...response },
+      );
+    case 'retry': {
+      const patch: Partial<Execution> = { state: 'cancel_requested', nextAttemptAt: result.retryAt, lastError: result.error };
+      const e = next(cur, patch, ctx, { actor, what: 'cancel will be retried', detail: result.error, ...response });
+      delete e.execution.lease;
+      return e;
+    }
+    case 'failed':
+      return next(cur, { state: 'cancel_failed', lastError: result.error }, ctx, { actor, what: 'cancel failed', ...why, detail: result.error, ...response });
+    case 'unconfirmed':
+      return next(cur, { state: 'cancel_unconfirmed', lastError: result.error, ...status(result.providerStatus) }, ctx, {
+        actor, what: 'cancel unconfirmed', ...why, detail: result.error, ...response,
+      });
+  }
+}
+
+const status = (s: string | undefined): Partial<Execution> => (s === undefined ? {} : { providerStatus: s });
+
+export function extend(cur: Execution, ms: number, actor: Actor, ctx: Ctx, reason?: string): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  if (cur.state === 'cancelling') return { ok: false, outcome: 'claimed', execution: cur };
+  const check = canExtend(cur, ctx.policy, ms);
+  if (!check.ok) return { ok: false, outcome: 'refused', message: check.message, execution: cur };
+  const extension = { ms, at: ctx.now, by: actor.id, ...(reason ? { reason } : {}) };
+  // Extending withdraws a pending cancel request: the person decided to let it run.
+  const state: ExecutionState = cur.state === 'cancel_requested' ? 'running' : cur.state;
+  const patch: Partial<Execution> = { state, extensions: [...cur.extensions, extension] };
+  const e = next(cur, patch, ctx, { actor, what: `extended by ${formatDuration(ms)}`, ...(reason ? { detail: reason } : {}) });
+  if (cur.state === 'cancel_requested') {
+    delete e.execution.stopReasons;
+    delete e.execution.requestedBy;
+    delete e.execution.nextAttemptAt;
+    e.execution.dueAt = computeDueAt(e.execution, ctx.policy, ctx.now);
+  }
+  return e;
+}
+
+/** Nothing to do yet: move dueAt (no state change, no audit event; the outbox is kept). */
+export function reschedule(cur: Execution, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  const e: Execution = { ...cur, version: cur.version + 1, updatedAt: ctx.now };
+  e.dueAt = computeDueAt(e, ctx.policy, ctx.now);
+  return { ok: true, execution: e };
+}

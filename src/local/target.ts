@@ -1,0 +1,96 @@
+/**
+ * Where the CLI's store lives: a real table (--table/--region/--endpoint) or the embedded
+ * store. The embedded store is a dynalite folder; LevelDB allows one process per folder,
+ * so a running `npm start` publishes its endpoint in `<dataDir>/endpoint.json` and other
+ * CLI invocations talk to it instead of opening the folder themselves.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { z } from 'zod';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { WatchdogError } from '../errors.js';
+import { dynamoClient } from '../store/client.js';
+import { ensureTable } from '../store/dynamo.js';
+import { type Engine, startDynalite } from './engines.js';
+
+export interface TargetOptions {
+  table?: string;
+  region?: string;
+  endpoint?: string;
+  dataDir: string;
+  defaultTable: string;
+}
+
+export interface Target {
+  client: DynamoDBClient;
+  tableName: string;
+  /** Human description: "embedded store at …", "table X in eu-west-1". */
+  description: string;
+  close(): Promise<void>;
+}
+
+const EndpointFile = z.object({ endpoint: z.string().url(), pid: z.number().int() });
+const endpointFile = (dataDir: string) => path.join(dataDir, 'endpoint.json');
+
+function reachable(endpoint: string): Promise<boolean> {
+  const u = new URL(endpoint);
+  return new Promise((resolve) => {
+    const sock = net.connect(Number(u.port), u.hostname);
+    sock.setTimeout(500);
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+    sock.once('timeout', () => {
+      sock.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** Publish a running instance's endpoint for other CLI processes. */
+export function publishEndpoint(dataDir: string, endpoint: string): () => void {
+  const file = endpointFile(dataDir);
+  writeFileSync(file, JSON.stringify({ endpoint, pid: process.pid }));
+  return () => rmSync(file, { force: true });
+}
+
+export async function openEmbedded(dataDir: string): Promise<Engine> {
+  try {
+    return await startDynalite({ path: dataDir });
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/lock/i.test(msg)) throw new WatchdogError(`the embedded store at ${dataDir} is in use by another process`);
+    throw new WatchdogError(`cannot open the embedded store at ${dataDir}: ${msg} (move the folder away to start fresh)`);
+  }
+}
+
+export async function openTarget(opts: TargetOptions): Promise<Target> {
+  if (opts.table || opts.region || opts.endpoint) {
+    const client = dynamoClient({ ...(opts.region ? { region: opts.region } : {}), ...(opts.endpoint ? { endpoint: opts.endpoint } : {}) });
+    const tableName = opts.table ?? opts.defaultTable;
+    return { client, tableName, description: `table ${tableName}${opts.endpoint ? ` at ${opts.endpoint}` : ''}`, close: async () => client.destroy() };
+  }
+  const file = endpointFile(opts.dataDir);
+  if (existsSync(file)) {
+    const parsed = EndpointFile.safeParse(JSON.parse(readFileSync(file, 'utf8') || '{}'));
+    if (parsed.success && (await reachable(parsed.data.endpoint))) {
+      const client = dynamoClient({ endpoint: parsed.data.endpoint });
+      return { client, tableName: opts.defaultTable, description: `running watchdog (pid ${parsed.data.pid}) at ${parsed.data.endpoint}`, close: async () => client.destroy() };
+    }
+  }
+  const engine = await openEmbedded(opts.dataDir);
+  const client = dynamoClient({ endpoint: engine.endpoint });
+  await ensureTable(client, opts.defaultTable);
+  return {
+    client,
+    tableName: opts.defaultTable,
+    description: `embedded store at ${opts.dataDir}`,
+    close: async () => {
+      client.destroy();
+      await engine.close();
+    },
+  };
+}

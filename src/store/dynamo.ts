@@ -1,0 +1,327 @@
+/**
+ * DynamoDB implementation of ExecutionStore: single-item conditional writes only
+ * (no transactions: dynalite lacks them, and one item per decision is the better design).
+ *
+ * Audit events use an outbox: each transition writes its event *inside* the execution
+ * item (`pendingEvent`) atomically with the state change; the next transition first
+ * copies that event to its own item (idempotent, keyed by version) and then overwrites
+ * it. A crash between the two loses nothing: the event is in one place or the other.
+ */
+import {
+  ConditionalCheckFailedException, CreateTableCommand, DescribeTableCommand, type DynamoDBClient,
+  GetItemCommand, PutItemCommand, QueryCommand, type QueryCommandInput, ResourceInUseException,
+  ResourceNotFoundException, ScanCommand, type ScanCommandInput, type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { z } from 'zod';
+import { shardOf } from '../core/ids.js';
+import { type Actor, AuditEvent, Execution, type HeartbeatInput } from '../core/model.js';
+import type { Policy } from '../core/policy.js';
+import * as T from '../core/transitions.js';
+import { InputError, StoreError } from '../errors.js';
+import { TABLE, eventSortKey, executionKey } from './table.js';
+import type { DueResult, ExecutionStore, ListFilter, Page, WriteOutcome } from './types.js';
+
+export interface DynamoStoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  /** Due-index shards: more shards, more parallel due queries, spread writes. */
+  shards: number;
+  /** The policy governing an execution (needed to recompute dueAt on every change). */
+  policyFor: (e: Execution) => Policy;
+  retentionMs: number;
+  /** Optimistic-concurrency retries for read-modify-write transitions. Default 8. */
+  maxRetries?: number;
+}
+
+const KeyAttr = z.union([z.object({ S: z.string() }).strict(), z.object({ N: z.string() }).strict()]);
+const Cursor = z.record(z.string(), KeyAttr);
+
+function encodeCursor(key: Record<string, AttributeValue> | undefined): string | undefined {
+  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+}
+
+function decodeCursor(cursor: string): Record<string, AttributeValue> {
+  try {
+    return Cursor.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw new InputError('invalid cursor: pass the cursor exactly as a previous page returned it');
+  }
+}
+
+export class DynamoExecutionStore implements ExecutionStore {
+  private readonly maxRetries: number;
+
+  constructor(private readonly opts: DynamoStoreOptions) {
+    this.maxRetries = opts.maxRetries ?? 8;
+  }
+
+  private ctx(e: Execution, now: number): T.Ctx {
+    return { now, policy: this.opts.policyFor(e), retentionMs: this.opts.retentionMs };
+  }
+
+  private toItem(e: Execution): Record<string, AttributeValue> {
+    const item: Record<string, unknown> = { ...e, ...executionKey(e.id) };
+    if (e.dueAt !== undefined) item[TABLE.dueShard] = String(shardOf(e.id, this.opts.shards));
+    return marshall(item, { removeUndefinedValues: true, convertClassInstanceToMap: false });
+  }
+
+  private static parseExecution(item: Record<string, AttributeValue>): Execution {
+    const parsed = Execution.safeParse(unmarshall(item));
+    if (!parsed.success) throw new StoreError(`corrupt execution item ${item[TABLE.pk]?.S ?? '?'}: ${parsed.error.issues[0]?.message ?? ''}`);
+    return parsed.data;
+  }
+
+  async track(e: Execution): Promise<{ created: boolean; execution: Execution }> {
+    try {
+      await this.opts.client.send(new PutItemCommand({
+        TableName: this.opts.tableName,
+        Item: this.toItem(e),
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': TABLE.pk },
+      }));
+      return { created: true, execution: e };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    const existing = await this.get(e.id);
+    if (!existing) throw new StoreError(`execution ${e.id} vanished while tracking`);
+    if (existing.connection !== e.connection || existing.externalId !== e.externalId) {
+      throw new StoreError(`id collision on ${e.id}: ${existing.connection}/${existing.externalId} vs ${e.connection}/${e.externalId}`);
+    }
+    return { created: false, execution: existing };
+  }
+
+  async get(id: string): Promise<Execution | undefined> {
+    const res = await this.opts.client.send(new GetItemCommand({
+      TableName: this.opts.tableName, Key: marshall(executionKey(id)), ConsistentRead: true,
+    }));
+    return res.Item ? DynamoExecutionStore.parseExecution(res.Item) : undefined;
+  }
+
+  async getWithEvents(id: string): Promise<{ execution: Execution; events: AuditEvent[] } | undefined> {
+    let execution: Execution | undefined;
+    const events = new Map<number, AuditEvent>();
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const res = await this.opts.client.send(new QueryCommand({
+        TableName: this.opts.tableName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': TABLE.pk },
+        ExpressionAttributeValues: { ':pk': { S: `X#${id}` } },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }));
+      for (const item of res.Items ?? []) {
+        if (item[TABLE.sk]?.S === 'X') execution = DynamoExecutionStore.parseExecution(item);
+        else {
+          const ev = AuditEvent.safeParse(unmarshall(item));
+          if (ev.success) events.set(ev.data.version, ev.data);
+        }
+      }
+      start = res.LastEvaluatedKey;
+    } while (start);
+    if (!execution) return undefined;
+    // The latest event still sits in the outbox until the next transition flushes it.
+    if (execution.pendingEvent && !events.has(execution.pendingEvent.version)) events.set(execution.pendingEvent.version, execution.pendingEvent);
+    return { execution, events: [...events.values()].sort((a, b) => a.version - b.version) };
+  }
+
+  async list(filter: ListFilter = {}): Promise<Page<Execution>> {
+    const limit = Math.max(1, Math.min(filter.limit ?? 100, 10_000));
+    const names: Record<string, string> = {};
+    const values: Record<string, AttributeValue> = {};
+    const conds: string[] = [];
+    if (filter.policy !== undefined) {
+      names['#policy'] = 'policy';
+      values[':policy'] = { S: filter.policy };
+      conds.push('#policy = :policy');
+    }
+    if (filter.connection !== undefined) {
+      names['#connection'] = 'connection';
+      values[':connection'] = { S: filter.connection };
+      conds.push('#connection = :connection');
+    }
+    if (filter.label !== undefined) {
+      names['#labels'] = 'labels';
+      names['#lk'] = filter.label.key;
+      values[':lv'] = { S: filter.label.value };
+      conds.push('#labels.#lk = :lv');
+    }
+    const items: Execution[] = [];
+    let start = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+    // Follow DynamoDB's 1 MB pages until the page is full; the cursor is where we stopped.
+    do {
+      const base = {
+        TableName: this.opts.tableName,
+        IndexName: TABLE.stateIndex,
+        Limit: limit - items.length,
+        ExclusiveStartKey: start,
+        ...(conds.length > 0 ? { FilterExpression: conds.join(' AND ') } : {}),
+      };
+      let res;
+      if (filter.state !== undefined) {
+        const input: QueryCommandInput = {
+          ...base,
+          KeyConditionExpression: '#state = :state',
+          ExpressionAttributeNames: { ...names, '#state': TABLE.state },
+          ExpressionAttributeValues: { ...values, ':state': { S: filter.state } },
+          ScanIndexForward: false,
+        };
+        res = await this.opts.client.send(new QueryCommand(input));
+      } else {
+        const input: ScanCommandInput = {
+          ...base,
+          ...(conds.length > 0 ? { ExpressionAttributeNames: names, ExpressionAttributeValues: values } : {}),
+        };
+        res = await this.opts.client.send(new ScanCommand(input));
+      }
+      for (const item of res.Items ?? []) items.push(DynamoExecutionStore.parseExecution(item));
+      start = res.LastEvaluatedKey;
+    } while (start && items.length < limit);
+    const cursor = encodeCursor(start);
+    return cursor === undefined ? { items } : { items, cursor };
+  }
+
+  async due(now: number, opts: { limit?: number } = {}): Promise<DueResult> {
+    const limit = opts.limit ?? Infinity;
+    const perShard = await Promise.all(
+      Array.from({ length: this.opts.shards }, async (_, shard) => {
+        const items: Execution[] = [];
+        let itemsRead = 0;
+        let start: Record<string, AttributeValue> | undefined;
+        do {
+          const res = await this.opts.client.send(new QueryCommand({
+            TableName: this.opts.tableName,
+            IndexName: TABLE.dueIndex,
+            KeyConditionExpression: '#shard = :shard AND #due <= :now',
+            ExpressionAttributeNames: { '#shard': TABLE.dueShard, '#due': TABLE.dueAt },
+            ExpressionAttributeValues: { ':shard': { S: String(shard) }, ':now': { N: String(now) } },
+            ExclusiveStartKey: start,
+            ...(Number.isFinite(limit) ? { Limit: Math.max(1, limit - items.length) } : {}),
+          }));
+          itemsRead += res.ScannedCount ?? 0;
+          for (const item of res.Items ?? []) items.push(DynamoExecutionStore.parseExecution(item));
+          start = res.LastEvaluatedKey;
+        } while (start && items.length < limit);
+        return { items, itemsRead };
+      }),
+    );
+    const items = perShard.flatMap((s) => s.items).sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0));
+    return { items: items.slice(0, limit), itemsRead: perShard.reduce((n, s) => n + s.itemsRead, 0) };
+  }
+
+  /** Write `next` only if the stored item is still `cur` (same state and version). */
+  private async putIfUnchanged(cur: Execution, next: Execution): Promise<boolean> {
+    if (cur.pendingEvent) await this.flushEvent(cur.pendingEvent);
+    try {
+      await this.opts.client.send(new PutItemCommand({
+        TableName: this.opts.tableName,
+        Item: this.toItem(next),
+        ConditionExpression: '#version = :version AND #state = :state',
+        ExpressionAttributeNames: { '#version': 'version', '#state': TABLE.state },
+        ExpressionAttributeValues: { ':version': { N: String(cur.version) }, ':state': { S: cur.state } },
+      }));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  private async flushEvent(ev: AuditEvent): Promise<void> {
+    const item = {
+      ...ev,
+      [TABLE.pk]: `X#${ev.executionId}`,
+      [TABLE.sk]: eventSortKey(ev.version),
+      [TABLE.ttl]: Math.floor((ev.at + this.opts.retentionMs) / 1000),
+    };
+    await this.opts.client.send(new PutItemCommand({ TableName: this.opts.tableName, Item: marshall(item, { removeUndefinedValues: true }) }));
+  }
+
+  async mutate(id: string, fn: (current: Execution) => T.Transition, current?: Execution): Promise<WriteOutcome> {
+    let cur = current;
+    for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
+      cur ??= await this.get(id);
+      if (!cur) return { ok: false, outcome: 'not_found' };
+      const t = fn(cur);
+      if (!t.ok) return t;
+      if (await this.putIfUnchanged(cur, t.execution)) return t;
+      cur = undefined; // somebody else wrote first: re-read and decide again
+    }
+    const latest = await this.get(id);
+    return latest ? { ok: false, outcome: 'conflict', execution: latest } : { ok: false, outcome: 'not_found' };
+  }
+
+  heartbeat(id: string, input: HeartbeatInput, actor: Actor, now: number): Promise<WriteOutcome> {
+    return this.mutate(id, (e) => T.applyHeartbeat(e, input, actor, this.ctx(e, now)));
+  }
+
+  markFinished(id: string, actor: Actor, now: number, providerStatus?: string): Promise<WriteOutcome> {
+    return this.mutate(id, (e) => T.markFinished(e, actor, this.ctx(e, now), providerStatus));
+  }
+
+  requestCancel(id: string, reason: string | undefined, actor: Actor, now: number): Promise<WriteOutcome> {
+    return this.mutate(id, (e) => T.requestCancel(e, ['manual'], actor, this.ctx(e, now), reason));
+  }
+
+  claimCancel(id: string, input: T.ClaimInput, now: number, current?: Execution): Promise<WriteOutcome> {
+    return this.mutate(id, (e) => T.claimCancel(e, input, this.ctx(e, now)), current);
+  }
+
+  recordOutcome(id: string, owner: string, result: T.CancelResult, actor: Actor, now: number): Promise<WriteOutcome> {
+    return this.mutate(id, (e) => T.recordOutcome(e, owner, result, actor, this.ctx(e, now)));
+  }
+
+  extend(id: string, ms: number, actor: Actor, now: number, reason?: string): Promise<WriteOutcome> {
+    return this.mutate(id, (e) => T.extend(e, ms, actor, this.ctx(e, now), reason));
+  }
+}
+
+/** Create the table with its indexes if it does not exist (local engines, tests, benchmarks). */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (err) {
+    if (!(err instanceof ResourceNotFoundException) && (err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
+  }
+  try {
+    await client.send(new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: TABLE.pk, AttributeType: 'S' },
+        { AttributeName: TABLE.sk, AttributeType: 'S' },
+        { AttributeName: TABLE.dueShard, AttributeType: 'S' },
+        { AttributeName: TABLE.dueAt, AttributeType: 'N' },
+        { AttributeName: TABLE.state, AttributeType: 'S' },
+        { AttributeName: TABLE.trackedAt, AttributeType: 'N' },
+      ],
+      KeySchema: [
+        { AttributeName: TABLE.pk, KeyType: 'HASH' },
+        { AttributeName: TABLE.sk, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: TABLE.dueIndex,
+          KeySchema: [{ AttributeName: TABLE.dueShard, KeyType: 'HASH' }, { AttributeName: TABLE.dueAt, KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: TABLE.stateIndex,
+          KeySchema: [{ AttributeName: TABLE.state, KeyType: 'HASH' }, { AttributeName: TABLE.trackedAt, KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }));
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException) && (err as { name?: string }).name !== 'ResourceInUseException') throw err;
+  }
+  for (let i = 0; i < 100; i++) {
+    const d = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (d.Table?.TableStatus === 'ACTIVE' && (d.Table.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new StoreError(`table ${tableName} did not become ACTIVE`);
+}

@@ -1,0 +1,55 @@
+import type { AuditEvent, Execution, ExecutionState, HeartbeatInput } from '../core/model.js';
+import type { Actor } from '../core/model.js';
+import type { CancelResult, ClaimInput, Refusal, Transition } from '../core/transitions.js';
+
+/** A write that lost its condition, or a transition the current state refuses: an outcome, not an exception. */
+export type WriteOutcome =
+  | { ok: true; execution: Execution }
+  | Refusal
+  | { ok: false; outcome: 'not_found' }
+  | { ok: false; outcome: 'conflict'; execution: Execution };
+
+export interface ListFilter {
+  state?: ExecutionState;
+  policy?: string;
+  connection?: string;
+  label?: { key: string; value: string };
+  /** Max items to return (default 100). */
+  limit?: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  cursor?: string;
+}
+
+export interface DueResult {
+  items: Execution[];
+  /** Items DynamoDB read to answer (ScannedCount): the read amplification numerator. */
+  itemsRead: number;
+}
+
+/**
+ * Persistence for tracked executions. Every state change is a single-item conditional
+ * write on (state, version); the pure transition functions in core decide what changes.
+ */
+export interface ExecutionStore {
+  /** Create the execution unless (connection, externalId) is already tracked; then return the existing one. */
+  track(execution: Execution): Promise<{ created: boolean; execution: Execution }>;
+  get(id: string): Promise<Execution | undefined>;
+  getWithEvents(id: string): Promise<{ execution: Execution; events: AuditEvent[] } | undefined>;
+  list(filter?: ListFilter): Promise<Page<Execution>>;
+  /** Live executions with dueAt <= now, across every shard. */
+  due(now: number, opts?: { limit?: number }): Promise<DueResult>;
+
+  heartbeat(id: string, input: HeartbeatInput, actor: Actor, now: number): Promise<WriteOutcome>;
+  markFinished(id: string, actor: Actor, now: number, providerStatus?: string): Promise<WriteOutcome>;
+  requestCancel(id: string, reason: string | undefined, actor: Actor, now: number): Promise<WriteOutcome>;
+  claimCancel(id: string, input: ClaimInput, now: number, current?: Execution): Promise<WriteOutcome>;
+  recordOutcome(id: string, owner: string, result: CancelResult, actor: Actor, now: number): Promise<WriteOutcome>;
+  extend(id: string, ms: number, actor: Actor, now: number, reason?: string): Promise<WriteOutcome>;
+  /** The general form: read (or use `current`), apply a pure transition, write conditionally, retry on conflict. */
+  mutate(id: string, fn: (current: Execution) => Transition, current?: Execution): Promise<WriteOutcome>;
+}

@@ -1,0 +1,161 @@
+/**
+ * The application service: config + store + clock. Every entry point (CLI, local runner,
+ * Lambda handlers) goes through these methods, so validation and policy selection live
+ * in one place.
+ */
+import { z } from 'zod';
+import { type CompiledPolicy, type WatchdogConfig, policyByName, selectPolicy } from './config/load.js';
+import { Duration } from './config/schema.js';
+import { parseDuration } from './core/duration.js';
+import { executionId } from './core/ids.js';
+import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, type LimitsMs } from './core/model.js';
+import { type Policy, looseningErrors } from './core/policy.js';
+import { newExecution } from './core/transitions.js';
+import { ConfigError, InputError, NotFoundError } from './errors.js';
+import type { ExecutionStore, ListFilter, Page, WriteOutcome } from './store/types.js';
+import { DynamoExecutionStore } from './store/dynamo.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+const Timestamp = z.union([
+  z.number().int().positive(),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+]);
+
+export const TrackRequest = z.strictObject({
+  connection: z.string().min(1),
+  externalId: z.string().min(1).max(1024),
+  policy: z.string().optional(),
+  labels: z.record(z.string().min(1).max(128), z.string().max(256)).optional(),
+  owner: z.string().max(256).optional(),
+  /** ISO 8601 or epoch ms; defaults to now. */
+  startedAt: Timestamp.optional(),
+  limits: z
+    .strictObject({
+      maxRuntime: Duration.optional(),
+      stallAfter: Duration.optional(),
+      heartbeatTimeout: Duration.optional(),
+      maxCostUsd: z.number().positive().optional(),
+    })
+    .optional(),
+});
+export type TrackRequest = z.input<typeof TrackRequest>;
+
+function inputError(prefix: string, err: z.ZodError): InputError {
+  const path = (p: readonly PropertyKey[]) => p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '');
+  return new InputError(`${prefix}: ${err.issues.map((i) => `${path(i.path) || '(body)'}: ${i.message}`).join('; ')}`);
+}
+
+export function storeFor(config: WatchdogConfig, client: DynamoDBClient, tableName = config.settings.tableName): DynamoExecutionStore {
+  const fallback = policyByName(config, config.defaultPolicy);
+  return new DynamoExecutionStore({
+    client,
+    tableName,
+    shards: config.settings.shards,
+    retentionMs: config.settings.retentionMs,
+    // A policy removed from config after tracking falls back to the default: never "no limit".
+    policyFor: (e: Execution): Policy => policyByName(config, e.policy) ?? (fallback as CompiledPolicy),
+  });
+}
+
+export class Watchdog {
+  constructor(
+    readonly config: WatchdogConfig,
+    readonly store: ExecutionStore,
+    readonly now: () => number = Date.now,
+  ) {}
+
+  policyOf(e: Execution): CompiledPolicy {
+    return policyByName(this.config, e.policy) ?? selectPolicy(this.config, { connection: e.connection });
+  }
+
+  /** `wd_…` ids pass through; `<connection>/<externalId>` is hashed to the id. */
+  resolveId(ref: string): string {
+    if (/^wd_[a-z0-9]{12}$/.test(ref)) return ref;
+    const slash = ref.indexOf('/');
+    if (slash > 0 && ref.slice(0, slash) in this.config.connections) return executionId(ref.slice(0, slash), ref.slice(slash + 1));
+    throw new InputError(`"${ref}" is not an execution id: expected wd_… or <connection>/<externalId>`);
+  }
+
+  async track(body: unknown, actor: Actor): Promise<{ created: boolean; execution: Execution }> {
+    const parsed = TrackRequest.safeParse(body);
+    if (!parsed.success) throw inputError('invalid track request', parsed.error);
+    const req = parsed.data;
+    const connection = this.config.connections[req.connection];
+    if (!connection) {
+      throw new InputError(`unknown connection "${req.connection}"; expected one of ${Object.keys(this.config.connections).join(', ')}`);
+    }
+    let policy: CompiledPolicy;
+    try {
+      policy = selectPolicy(this.config, { connection: req.connection, ...(req.policy ? { policy: req.policy } : {}), ...(req.labels ? { labels: req.labels } : {}) });
+    } catch (err) {
+      if (err instanceof ConfigError) throw new InputError(err.message);
+      throw err;
+    }
+    const limits: LimitsMs = {};
+    if (req.limits?.maxRuntime) limits.maxRuntimeMs = parseDuration(req.limits.maxRuntime);
+    if (req.limits?.stallAfter) limits.stallAfterMs = parseDuration(req.limits.stallAfter);
+    if (req.limits?.heartbeatTimeout) limits.heartbeatTimeoutMs = parseDuration(req.limits.heartbeatTimeout);
+    if (req.limits?.maxCostUsd !== undefined) limits.maxCostUsd = req.limits.maxCostUsd;
+    const loosening = looseningErrors(policy, limits);
+    if (loosening.length > 0) throw new InputError(`limits rejected: ${loosening.join('; ')}`);
+    const execution = newExecution(
+      {
+        connection: req.connection,
+        provider: connection.provider,
+        externalId: req.externalId,
+        policy: policy.name,
+        actor,
+        limits,
+        ...(req.labels ? { labels: req.labels } : {}),
+        ...(req.owner ? { owner: req.owner } : {}),
+        ...(req.startedAt ? { startedAt: req.startedAt } : {}),
+      },
+      { now: this.now(), policy, retentionMs: this.config.settings.retentionMs },
+    );
+    return this.store.track(execution);
+  }
+
+  async heartbeat(ref: string, body: unknown, actor: Actor): Promise<Execution> {
+    const parsed = HeartbeatInput.safeParse(body ?? {});
+    if (!parsed.success) throw inputError('invalid heartbeat', parsed.error);
+    return this.expectChange(ref, await this.store.heartbeat(this.resolveId(ref), parsed.data, actor, this.now()), 'heartbeat');
+  }
+
+  async finish(ref: string, actor: Actor, providerStatus?: string): Promise<Execution> {
+    return this.expectChange(ref, await this.store.markFinished(this.resolveId(ref), actor, this.now(), providerStatus), 'finish');
+  }
+
+  async extend(ref: string, duration: string, actor: Actor, reason?: string): Promise<Execution> {
+    const ms = parseDuration(duration);
+    if (ms === undefined) throw new InputError(`expected a duration like "30m", got ${JSON.stringify(duration)}`);
+    return this.expectChange(ref, await this.store.extend(this.resolveId(ref), ms, actor, this.now(), reason), 'extend');
+  }
+
+  async show(ref: string): Promise<{ execution: Execution; events: AuditEvent[] }> {
+    const found = await this.store.getWithEvents(this.resolveId(ref));
+    if (!found) throw new NotFoundError(`no tracked execution ${ref}`);
+    return found;
+  }
+
+  list(filter: ListFilter): Promise<Page<Execution>> {
+    return this.store.list(filter);
+  }
+
+  private expectChange(ref: string, out: WriteOutcome, what: string): Execution {
+    if (out.ok) return out.execution;
+    switch (out.outcome) {
+      case 'not_found':
+        throw new NotFoundError(`no tracked execution ${ref}`);
+      case 'terminal':
+        throw new InputError(`${what} refused: execution ${ref} is already ${out.execution.state}`);
+      case 'refused':
+        throw new InputError(out.message);
+      case 'claimed':
+        throw new InputError(`${what} refused: a cancel of ${ref} is already in progress`);
+      default:
+        throw new InputError(`${what} refused: execution ${ref} is ${out.execution.state} (${out.outcome})`);
+    }
+  }
+}
+
+export type { ExecutionState };

@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const BIN = path.resolve('bin/watchdog.mjs');
+
+async function watchdog(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, WATCHDOG_CONFIG: '' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('watchdog CLI (embedded store, no AWS account)', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'wd-cli-'));
+  const d = ['--data-dir', dataDir];
+
+  it('track, then list and show it; json for scripts', async () => {
+    const t = await watchdog([...d, 'track', 'catalyzed-prod', 'run-42', '--label', 'team=ml', '--label', 'kind=batch', '--max-runtime', '30m']);
+    expect(t.stderr).toBe('');
+    expect(t.stdout).toMatch(/^tracking wd_[a-z0-9]{12} \(catalyzed-prod\/run-42, policy llm-batch, running\)/);
+    const again = await watchdog([...d, 'track', 'catalyzed-prod', 'run-42']);
+    expect(again.stdout).toMatch(/^already tracked/);
+    const hb = await watchdog([...d, 'heartbeat', 'catalyzed-prod/run-42', '--progress', '12/50', '--cost', '2.5']);
+    expect(hb.code).toBe(0);
+    const list = await watchdog([...d, 'list']);
+    expect(list.stdout).toMatch(/catalyzed-prod\s+run-42\s+llm-batch\s+running\s+\S+\/30m\s+24%\s+\$2\.50/);
+    const json = JSON.parse((await watchdog([...d, '--json', 'list', '--label', 'team=ml'])).stdout) as { items: Array<{ externalId: string }> };
+    expect(json.items.map((i) => i.externalId)).toEqual(['run-42']);
+    const show = await watchdog([...d, 'show', 'catalyzed-prod/run-42']);
+    expect(show.stdout).toMatch(/audit:\n.*tracked — policy llm-batch\n.*heartbeat/);
+  }, 30_000);
+
+  it('errors exit non-zero with a one-line reason and change nothing', async () => {
+    const loose = await watchdog([...d, 'track', 'kodexa-acme', 'k1', '--max-runtime', '9h']);
+    expect(loose.code).toBe(1);
+    expect(loose.stderr.trim().split('\n')).toEqual(['watchdog: limits rejected: maxRuntime 9h is looser than policy "default" allows (4h); per-execution limits may only tighten']);
+    const unknown = await watchdog([...d, 'track', 'nope', 'k1']);
+    expect(unknown.stderr).toMatch(/^watchdog: unknown connection "nope"; expected one of catalyzed-prod/);
+    expect((await watchdog([...d, 'show', 'kodexa-acme/k1'])).stderr).toMatch(/no tracked execution/);
+    expect((await watchdog([...d, 'heartbeat', 'catalyzed-prod/run-42', '--progress', 'lots'])).code).toBe(1);
+  }, 30_000);
+
+  it('config validate accepts the example and names every broken path', async () => {
+    const ok = await watchdog(['config', 'validate', 'examples/watchdog.yaml']);
+    expect(ok).toMatchObject({ code: 0 });
+    expect(ok.stdout).toMatch(/valid \(3 policies, 5 connections\)/);
+    const bad = path.join(dataDir, 'bad.yaml');
+    writeFileSync(bad, 'connections:\n  a: { provider: catalyzed, secret: s }\npolicies:\n  - { name: default, maxRuntime: 1h }\n  - { name: b, maxRuntime: 1h }\n  - { name: c, maxRuntime: forever, warnAt: 2 }\n');
+    const res = await watchdog(['config', 'validate', bad]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('watchdog: policies[2].maxRuntime: expected a duration like "45m", got "forever"');
+    expect(res.stderr).toMatch(/watchdog: policies\[2\]\.warnAt: /);
+  }, 30_000);
+
+  it('--help lists the commands', async () => {
+    const h = await watchdog(['--help']);
+    expect(h.code).toBe(0);
+    for (const c of ['track', 'heartbeat', 'finish', 'list', 'show', 'config']) expect(h.stdout).toContain(c);
+  });
+});

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { compileConfig, loadConfig, parseConfigText, selectPolicy } from '../../src/config/load.js';
+import { parseDuration, formatDuration } from '../../src/core/duration.js';
+import { ConfigError } from '../../src/errors.js';
+
+const EXAMPLE = path.resolve('examples/watchdog.yaml');
+
+function problems(raw: unknown): string[] {
+  try {
+    compileConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+const minimal = () => ({
+  connections: { cat: { provider: 'catalyzed', secret: 's' } },
+  policies: [{ name: 'default', maxRuntime: '1h' }],
+});
+
+describe('durations', () => {
+  it.each([['90s', 90_000], ['45m', 2_700_000], ['2h', 7_200_000], ['1h30m', 5_400_000], ['1d', 86_400_000], ['250ms', 250]])('%s', (t, ms) => {
+    expect(parseDuration(t)).toBe(ms);
+  });
+  it.each(['forever', '', '10', '-5m', '5 m x', '0s', 'm'])('rejects %j', (t) => expect(parseDuration(t)).toBeUndefined());
+  it('formats compactly', () => {
+    expect(formatDuration(5_400_000)).toBe('1h30m');
+    expect(formatDuration(90_000)).toBe('1m30s');
+  });
+});
+
+describe('config', () => {
+  it('the shipped example is valid', () => {
+    const c = loadConfig(EXAMPLE);
+    expect(c.policies.map((p) => p.name)).toEqual(['llm-batch', 'etl', 'default']);
+    expect(c.policies[0]?.maxRuntimeMs).toBe(7_200_000);
+  });
+
+  it('names the path and the problem', () => {
+    const raw = minimal();
+    raw.policies.push({ name: 'a', maxRuntime: '1h' }, { name: 'b', maxRuntime: 'forever' });
+    expect(problems(raw)).toEqual(['policies[2].maxRuntime: expected a duration like "45m", got "forever"']);
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const raw = {
+      settings: { shards: 0, sweepEvery: 'often' },
+      connections: { cat: { provider: 'nope', secret: 's', baseUrl: 'http://evil.example.com' } },
+      policies: [
+        { name: 'default', maxRuntme: '1h', maxRuntime: '1h' },
+        { name: 'x', notify: ['ghost'], match: { connection: 'missing' } },
+      ],
+      defaultPolicy: 'default',
+    };
+    const p = problems(raw);
+    expect(p).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^settings\.shards: /),
+      'settings.sweepEvery: expected a duration like "45m", got "often"',
+      expect.stringMatching(/^connections\.cat\.baseUrl: expected an https:\/\/ URL/),
+      'policies[0]: unknown key "maxRuntme"',
+    ]));
+    expect(p.length).toBe(4);
+  });
+
+  it('checks cross references once the shape is right', () => {
+    const raw = {
+      connections: { cat: { provider: 'nope', secret: 's' } },
+      policies: [
+        { name: 'default', maxRuntime: '1h' },
+        { name: 'x', notify: ['ghost'], match: { connection: 'missing' } },
+        { name: 'default', stallAfter: '5m' },
+      ],
+      defaultPolicy: 'main',
+    };
+    expect(problems(raw).sort()).toEqual([
+      'connections.cat.provider: unknown provider "nope"; expected one of catalyzed, kodexa, ionworks, superglue, meibel',
+      'defaultPolicy: no policy named "main"; expected one of default, x',
+      'policies[1].match.connection: unknown connection "missing"',
+      'policies[1].notify[0]: unknown notify target "ghost"',
+      'policies[1]: a policy needs at least one limit: maxRuntime, stallAfter, heartbeatTimeout or maxCostUsd',
+      'policies[2].name: duplicate policy name "default"',
+    ]);
+  });
+
+  it('a config that cannot be parsed is an error, never "no limit"', () => {
+    expect(() => parseConfigText('policies: [\n  {name: a', 'bad.yaml')).toThrow(ConfigError);
+    expect(problems({})).toEqual(['connections: required (record)', 'policies: required (array)']);
+    expect(() => loadConfig('/nonexistent/watchdog.yaml')).toThrow(/cannot read \(ENOENT\)/);
+  });
+
+  it('global dryRun forces every policy to dry-run', () => {
+    const c = compileConfig({ ...minimal(), settings: { dryRun: true } });
+    expect(c.policies[0]?.mode).toBe('dry-run');
+  });
+
+  describe('policy selection', () => {
+    const c = loadConfig(EXAMPLE);
+    it('explicit name wins', () => expect(selectPolicy(c, { connection: 'catalyzed-prod', policy: 'etl' }).name).toBe('etl'));
+    it('first matching rule by labels', () =>
+      expect(selectPolicy(c, { connection: 'catalyzed-prod', labels: { team: 'ml', kind: 'batch', x: 'y' } }).name).toBe('llm-batch'));
+    it('partial label match does not count', () => expect(selectPolicy(c, { connection: 'catalyzed-prod', labels: { team: 'ml' } }).name).toBe('default'));
+    it('by provider', () => expect(selectPolicy(c, { connection: 'meibel-prod' }).name).toBe('etl'));
+    it('else the default', () => expect(selectPolicy(c, { connection: 'kodexa-acme' }).name).toBe('default'));
+    it('unknown explicit policy lists the valid ones', () =>
+      expect(() => selectPolicy(c, { connection: 'kodexa-acme', policy: 'nope' })).toThrow(/expected one of llm-batch, etl, default/));
+  });
+});

@@ -1,0 +1,61 @@
+/** The only place that knows every provider. An unknown id lists the valid ones. */
+import type { WatchdogConfig } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import type { SecretSource } from '../secrets.js';
+import { secretField } from '../secrets.js';
+import { type AdapterSpec, type Credentials, createAdapter } from './adapter.js';
+import { catalyzed } from './catalyzed.js';
+import { genericHttpSpec } from './generic-http.js';
+import type { HttpOptions } from './http.js';
+import { ionworks } from './ionworks.js';
+import { type BuiltinProvider, isBuiltinProvider } from './known.js';
+import { kodexa } from './kodexa.js';
+import { meibel } from './meibel.js';
+import { superglue } from './superglue.js';
+import type { ProviderAdapter } from './types.js';
+
+export const BUILTIN: Record<BuiltinProvider, { spec: AdapterSpec; baseUrl: string }> = {
+  catalyzed: { spec: catalyzed, baseUrl: 'https://api.catalyzed.ai' },
+  kodexa: { spec: kodexa, baseUrl: 'https://platform.kodexa.ai' },
+  ionworks: { spec: ionworks, baseUrl: 'https://api.ionworks.com' },
+  superglue: { spec: superglue, baseUrl: 'https://api.superglue.ai/v1' },
+  meibel: { spec: meibel, baseUrl: 'https://api.meibel.ai/v2' },
+};
+
+export function specFor(config: WatchdogConfig | undefined, provider: string): { spec: AdapterSpec; baseUrl?: string } {
+  if (isBuiltinProvider(provider)) return BUILTIN[provider];
+  const generic = config?.providers[provider];
+  if (generic) return { spec: genericHttpSpec(provider, generic), ...(generic.baseUrl ? { baseUrl: generic.baseUrl } : {}) };
+  const known = [...Object.keys(BUILTIN), ...Object.keys(config?.providers ?? {})];
+  throw new ConfigError([`unknown provider "${provider}"; expected one of ${known.join(', ')}`]);
+}
+
+export function secretCredentials(secrets: SecretSource, name: string): Credentials {
+  return {
+    apiKey: async () => secretField(await secrets.get(name), 'apiKey'),
+    refresh: async () => secretField(await secrets.get(name, { fresh: true }), 'apiKey'),
+  };
+}
+
+/** Adapters per connection, built lazily and kept (one keep-alive pool per origin). */
+export class ProviderRegistry {
+  private readonly cache = new Map<string, ProviderAdapter>();
+  constructor(
+    private readonly config: WatchdogConfig,
+    private readonly secrets: SecretSource,
+    private readonly http: HttpOptions = {},
+  ) {}
+
+  forConnection(connection: string): ProviderAdapter {
+    let a = this.cache.get(connection);
+    if (a) return a;
+    const c = this.config.connections[connection];
+    if (!c) throw new ConfigError([`unknown connection "${connection}"; expected one of ${Object.keys(this.config.connections).join(', ')}`]);
+    const { spec, baseUrl } = specFor(this.config, c.provider);
+    const url = c.baseUrl ?? baseUrl;
+    if (!url) throw new ConfigError([`connections.${connection}.baseUrl: required for provider "${c.provider}"`]);
+    a = createAdapter(spec, url, secretCredentials(this.secrets, c.secret), this.http);
+    this.cache.set(connection, a);
+    return a;
+  }
+}

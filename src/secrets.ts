@@ -1,0 +1,65 @@
+/**
+ * Secrets by name: Secrets Manager in AWS (cached with a TTL, refreshed on demand), a JSON
+ * file locally (`{"<secret name>": "<value or JSON string>"}`). Values are never logged.
+ */
+import { readFileSync } from 'node:fs';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export interface SecretSource {
+  get(name: string, opts?: { fresh?: boolean }): Promise<string>;
+}
+
+export class FileSecrets implements SecretSource {
+  private values: Record<string, string> | undefined;
+  constructor(private readonly file: string) {}
+  async get(name: string, opts: { fresh?: boolean } = {}): Promise<string> {
+    if (!this.values || opts.fresh) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(this.file, 'utf8'));
+      } catch (err) {
+        throw new ConfigError([`secrets file ${this.file}: ${(err as Error).message.split('\n')[0]}`]);
+      }
+      const r = z.record(z.string(), z.union([z.string(), z.record(z.string(), z.unknown())])).safeParse(parsed);
+      if (!r.success) throw new ConfigError([`secrets file ${this.file}: expected {"<name>": "<value>"}`]);
+      this.values = Object.fromEntries(Object.entries(r.data).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+    }
+    const v = this.values[name];
+    if (v === undefined) throw new ConfigError([`secret "${name}" is not in ${this.file}`]);
+    return v;
+  }
+}
+
+export class AwsSecrets implements SecretSource {
+  private readonly cache = new Map<string, { value: string; at: number }>();
+  constructor(
+    private readonly client: SecretsManagerClient = new SecretsManagerClient({}),
+    private readonly ttlMs = 5 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+  async get(name: string, opts: { fresh?: boolean } = {}): Promise<string> {
+    const hit = this.cache.get(name);
+    if (hit && !opts.fresh && this.now() - hit.at < this.ttlMs) return hit.value;
+    const res = await this.client.send(new GetSecretValueCommand({ SecretId: name }));
+    if (res.SecretString === undefined) throw new ConfigError([`secret "${name}" has no string value`]);
+    this.cache.set(name, { value: res.SecretString, at: this.now() });
+    return res.SecretString;
+  }
+}
+
+/** A field of a JSON secret (e.g. apiKey), or the raw value when the secret is not JSON. */
+export function secretField(value: string, field: string): string {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (parsed && typeof parsed === 'object' && field in parsed) {
+      const v = (parsed as Record<string, unknown>)[field];
+      if (typeof v === 'string' && v) return v;
+    }
+    throw new ConfigError([`secret has no string "${field}" field`]);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    return value;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Local HTTP simulators of the five platforms, for tests, benchmarks and the demo.
+ * Each follows its seed (see dialects.ts); faults are injected through /_sim/faults:
+ * latency, 5xx rate, hangs, malformed JSON, connection resets, 429 with Retry-After.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DIALECTS, type Dialect, type Reply } from './dialects.js';
+
+export type SimState = 'pending' | 'running' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
+export interface SimExecution {
+  id: string;
+  state: SimState;
+  done: number;
+  total?: number;
+  startedAt: number;
+  endedAt?: number;
+  /** Finishes by itself (succeeded) at this time. */
+  finishAt?: number;
+  /** Kodexa: CANCELLING becomes CANCELLED at this time. */
+  cancelledAt?: number;
+}
+
+export interface Faults {
+  latencyMs?: number;
+  /** Fraction of requests answered 503. */
+  errorRate?: number;
+  /** Never answer. */
+  hang?: boolean;
+  malformed?: boolean;
+  reset?: boolean;
+  /** Answer the next N requests with 429 + Retry-After. */
+  rateLimitNext?: number;
+  retryAfterSec?: number;
+}
+
+export interface Simulator {
+  readonly platform: string;
+  readonly url: string;
+  readonly apiKey: string;
+  readonly executions: Map<string, SimExecution>;
+  /** Cancel calls received per execution id (duplicates show up here). */
+  readonly cancelCalls: Map<string, number>;
+  faults: Faults;
+  add(e: Partial<SimExecution> & { id: string }): SimExecution;
+  close(): Promise<void>;
+}
+
+const TERMINAL = new Set<SimState>(['succeeded', 'failed', 'cancelled']);
+
+export async function startSimulator(platform: string, opts: { apiKey?: string; port?: number; kodexaCancelMs?: number } = {}): Promise<Simulator> {
+  const dialect: Dialect | undefined = DIALECTS[platform];
+  if (!dialect) throw new Error(`no simulator for "${platform}"; expected one of ${Object.keys(DIALECTS).join(', ')}`);
+  const executions = new Map<string, SimExecution>();
+  const cancelCalls = new Map<string, number>();
+  const apiKey = opts.apiKey ?? `${platform}-sim-key`;
+  const sim: Simulator = {
+    platform, url: '', apiKey, executions, cancelCalls, faults: {},
+    add(e) {
+      const full: SimExecution = { state: 'running', done: 0, startedAt: Date.now(), ...e };
+      executions.set(full.id, full);
+      return full;
+    },
+    close: async () => {},
+  };
+
+  const advance = (e: SimExecution, now: number): void => {
+    if (e.state === 'cancelling' && e.cancelledAt !== undefined && now >= e.cancelledAt) {
+      e.state = 'cancelled';
+      e.endedAt = e.cancelledAt;
+    }
+    if (!TERMINAL.has(e.state) && e.finishAt !== undefined && now >= e.finishAt) {
+      e.state = 'succeeded';
+      e.endedAt = e.finishAt;
+      if (e.total) e.done = e.total;
+    }
+  };
+
+  const handle = (req: http.IncomingMessage): Reply | 'hang' | 'reset' => {
+    const f = sim.faults;
+    if (f.hang) return 'hang';
+    if (f.reset) return 'reset';
+    if (f.rateLimitNext && f.rateLimitNext > 0) {
+      f.rateLimitNext--;
+      return { status: 429, body: dialect.error(429, 'Too many requests'), headers: { 'retry-after': String(f.retryAfterSec ?? 1), 'x-ratelimit-remaining': '0' } };
+    }
+    if (f.errorRate && Math.random() < f.errorRate) return { status: 503, body: dialect.error(503, 'Service unavailable') };
+    const key = dialect.key(req.headers);
+    if (key !== apiKey) return { status: 401, body: dialect.error(401, 'Unauthorized') };
+    const url = new URL(req.url ?? '/', 'http://sim');
+    // Match on the raw (still percent-encoded) path: an encoded id is one segment.
+    const path = url.pathname;
+    const now = Date.now();
+    const find = (m: RegExpExecArray | null): SimExecution | undefined => {
+      if (!m?.[1]) return undefined;
+      const e = executions.get(decodeURIComponent(m[1]));
+      if (e) advance(e, now);
+      return e;
+    };
+    if (req.method === dialect.cancel.method && dialect.cancel.pattern.test(path)) {
+      const e = find(dialect.cancel.pattern.exec(path));
+      const id = decodeURIComponent(dialect.cancel.pattern.exec(path)?.[1] ?? '');
+      cancelCalls.set(id, (cancelCalls.get(id) ?? 0) + 1);
+      if (!e) return { status: 404, body: dialect.error(404, 'Not found') };
+      if (TERMINAL.has(e.state)) return dialect.cancelFinished(e);
+      if (e.state !== 'cancelling') {
+        if (dialect.cancelIsAsync) {
+          e.state = 'cancelling';
+          e.cancelledAt = now + (opts.kodexaCancelMs ?? 1_000);
+        } else {
+          e.state = 'cancelled';
+          e.endedAt = now;
+        }
+      }
+      return { status: 200, body: dialect.render(e) };
+    }
+    if (dialect.elements && req.method === 'GET' && dialect.elements.test(path)) {
+      const e = find(dialect.elements.exec(path));
+      if (!e) return { status: 404, body: dialect.error(404, 'Not found') };
+      const total = e.total ?? 0;
+      return { status: 200, body: Array.from({ length: total }, (_, i) => ({ id: `el${i}`, status: i < e.done ? 'completed' : TERMINAL.has(e.state) ? 'canceled' : 'running' })) };
+    }
+    if (req.method === dialect.status.method && dialect.status.pattern.test(path)) {
+      const e = find(dialect.status.pattern.exec(path));
+      if (!e) return { status: 404, body: dialect.error(404, 'Not found') };
+      return { status: 200, body: dialect.render(e) };
+    }
+    return { status: 404, body: dialect.error(404, 'No route') };
+  };
+
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const reply = handle(req);
+      if (reply === 'hang') return;
+      if (reply === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      const send = (): void => {
+        const body = sim.faults.malformed && reply.status === 200 ? '{"status": "runn' : JSON.stringify(reply.body);
+        res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+        res.end(body);
+      };
+      if (sim.faults.latencyMs) setTimeout(send, sim.faults.latencyMs);
+      else send();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  Object.assign(sim, {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+  return sim;
+}

@@ -15,6 +15,18 @@ import { type Target, openTarget } from '../local/target.js';
 import { Watchdog, storeFor } from '../watchdog.js';
 import { parseDuration } from '../core/duration.js';
 import { runLocal } from '../local/runner.js';
+import { type Credentials, createAdapter } from '../providers/adapter.js';
+import { closePools } from '../providers/http.js';
+import { secretCredentials, specFor } from '../providers/registry.js';
+import { CANCEL_OK } from '../providers/types.js';
+import { AwsSecrets, FileSecrets } from '../secrets.js';
+
+/** Exit with a code, having already printed the reason. */
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
 import { executionRows, showText, table } from './format.js';
 
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -226,6 +238,49 @@ export function buildProgram(io: Io): Command {
       await runLocal({ config: { ...config, settings: { ...config.settings, dataDir } }, intervalMs, demo: o.demo, out: io.out });
     });
 
+  const provider = program.command('provider').description('talk to a platform directly: prove a connection works');
+  const providerAction = (op: 'cancel' | 'status') => async (target: string, externalId: string, o: { baseUrl?: string; apiKeyEnv?: string }) => {
+    const opts = g();
+    const config = loadConfig(resolveConfigPath(opts.config));
+    const conn = config.connections[target];
+    const providerId = conn?.provider ?? target;
+    const { spec, baseUrl } = specFor(config, providerId);
+    const url = o.baseUrl ?? conn?.baseUrl ?? baseUrl;
+    if (!url) throw new InputError(`no base URL for "${target}": pass --base-url`);
+    let creds: Credentials;
+    if (o.apiKeyEnv) {
+      const key = process.env[o.apiKeyEnv];
+      if (!key) throw new InputError(`environment variable ${o.apiKeyEnv} is empty or unset`);
+      creds = { apiKey: async () => key, refresh: async () => key };
+    } else if (conn) {
+      const secrets = config.settings.secretsFile ? new FileSecrets(config.settings.secretsFile) : new AwsSecrets();
+      creds = secretCredentials(secrets, conn.secret);
+    } else throw new InputError(`"${target}" is a provider, not a connection: pass --api-key-env VAR`);
+    const adapter = createAdapter(spec, url, creds);
+    try {
+      const out = op === 'cancel' ? await adapter.cancel(externalId) : await adapter.status(externalId);
+      print(out, () => {
+        const st = 'status' in out && out.status ? ` (${out.status.raw}${out.status.progress ? `, ${Math.round(out.status.progress.fraction * 100)}%` : ''})` : '';
+        const extra = 'error' in out ? `: ${out.error}` : 'httpStatus' in out ? ` (HTTP ${out.httpStatus})` : 'retryAfterMs' in out && out.retryAfterMs ? ` (retry after ${out.retryAfterMs}ms)` : '';
+        return `${providerId} ${op} ${externalId}: ${out.kind}${st}${extra}`;
+      });
+      const good = op === 'cancel' ? CANCEL_OK.has(out.kind) : out.kind === 'status';
+      if (!good) throw new ExitCode(1);
+    } finally {
+      await closePools();
+    }
+  };
+  for (const op of ['cancel', 'status'] as const) {
+    provider
+      .command(op)
+      .description(op === 'cancel' ? "call the platform's cancel; exit 0 only for cancelled, cancel_pending, already_finished" : "read the platform's status")
+      .argument('<connection|provider>', 'a connection from the config, or a provider id with --base-url and --api-key-env')
+      .argument('<externalId>', "the platform's execution id")
+      .option('--base-url <url>', 'override the base URL (https://, or http://127.0.0.1 for simulators)')
+      .option('--api-key-env <VAR>', 'read the API key from this environment variable instead of the secret')
+      .action(providerAction(op));
+  }
+
   const config = program.command('config').description('work with the watchdog config');
   config
     .command('validate')
@@ -252,6 +307,7 @@ export async function runCli(argv: string[], io: Io = { out: (s) => console.log(
     const code = (err as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
     if (typeof code === 'string' && code.startsWith('commander.')) return 2;
+    if (err instanceof ExitCode) return err.code;
     if (err instanceof ConfigError) {
       for (const p of err.problems) io.err(`watchdog: ${p}`);
       return 1;

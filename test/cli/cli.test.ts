@@ -60,9 +60,35 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
     expect(res.stderr).toMatch(/watchdog: policies\[2\]\.warnAt: /);
   }, 30_000);
 
+  it('provider cancel against a running simulator: exit 0 only for good outcomes', async () => {
+    const { startSimulator } = await import('../../src/simulators/server.js');
+    const sim = await startSimulator('superglue', { apiKey: 'sg-test-key' });
+    sim.add({ id: 'run-7' });
+    sim.add({ id: 'old-7', state: 'succeeded' });
+    const base = ['provider', 'cancel', 'superglue'];
+    const flags = ['--base-url', sim.url, '--api-key-env', 'SG_KEY'];
+    process.env.SG_KEY = 'sg-test-key';
+    try {
+      const ok = await watchdog([...base, 'run-7', ...flags]);
+      expect(ok).toMatchObject({ code: 0 });
+      expect(ok.stdout).toMatch(/superglue cancel run-7: cancelled \(aborted\)/);
+      expect(sim.executions.get('run-7')?.state).toBe('cancelled');
+      const done = await watchdog([...base, 'old-7', ...flags]);
+      expect(done.stdout).toMatch(/already_finished \(success\)/);
+      expect(done.code).toBe(0);
+      process.env.SG_KEY = 'wrong';
+      const denied = await watchdog([...base, 'run-7', ...flags]);
+      expect(denied.code).toBe(1);
+      expect(denied.stdout).toMatch(/unauthorized \(HTTP 401\)/);
+    } finally {
+      delete process.env.SG_KEY;
+      await sim.close();
+    }
+  }, 30_000);
+
   it('--help lists the commands', async () => {
     const h = await watchdog(['--help']);
     expect(h.code).toBe(0);
-    for (const c of ['track', 'heartbeat', 'finish', 'list', 'show', 'config']) expect(h.stdout).toContain(c);
+    for (const c of ['track', 'heartbeat', 'finish', 'list', 'show', 'config', 'provider', 'start']) expect(h.stdout).toContain(c);
   });
 });

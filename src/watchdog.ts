@@ -143,6 +143,11 @@ export class Watchdog {
 
   private expectChange(ref: string, out: WriteOutcome, what: string): Execution {
     if (out.ok) return out.execution;
+    return this.explain(ref, out, what);
+  }
+
+  /** Turn a refused write into the error a person should read. */
+  explain(ref: string, out: Exclude<WriteOutcome, { ok: true }>, what: string): never {
     switch (out.outcome) {
       case 'not_found':
         throw new NotFoundError(`no tracked execution ${ref}`);

@@ -3,6 +3,7 @@ import { formatDuration } from '../core/duration.js';
 import type { AuditEvent, Execution } from '../core/model.js';
 import { progressFraction } from '../core/model.js';
 import { type Policy, describeLimits } from '../core/policy.js';
+import type { SweepSummary } from '../sweep/sweep.js';
 
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
@@ -51,5 +52,23 @@ export function showText(e: Execution, events: AuditEvent[], policy: Policy, now
     '  audit:',
     ...events.map((ev) => `    ${iso(ev.at)}  ${ev.actor.id} via ${ev.actor.via}: ${ev.what}${ev.why ? ` [${ev.why}]` : ''}${ev.detail ? ` — ${ev.detail}` : ''}`),
   ];
+  return lines.join('\n');
+}
+
+export function sweepText(s: SweepSummary, where: string): string {
+  const counts: Array<[string, number]> = [
+    ['finished', s.finished], ['warned', s.warned], ['would cancel', s.wouldCancel], ['cancelled', s.cancelled],
+    ['already finished', s.alreadyFinished], ['cancel pending', s.pending], ['retry later', s.retried],
+    ['cancel failed', s.cancelFailed], ['unconfirmed', s.unconfirmed], ['held back (cap)', s.heldBackByCap],
+    ['deferred (time)', s.deferredForTime], ['lost races', s.lostRaces], ['errors', s.errors],
+  ];
+  const lines = [
+    `${s.preview ? 'dry-run sweep (nothing changed)' : 'sweep'} on ${where}: ${s.due} due, ${s.evaluated} evaluated, ${s.itemsRead} items read, ${s.cancelCalls} cancel calls, ${s.durationMs} ms`,
+    `  ${counts.filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'nothing to do'}`,
+  ];
+  if (s.noticesSent + s.noticesFailed > 0) lines.push(`  notifications: ${s.noticesSent} sent, ${s.noticesFailed} failed (retried later)`);
+  const shown = s.actions.slice(0, 50);
+  if (shown.length > 0) lines.push('', table([['ACTION', 'ID', 'EXECUTION', 'DETAIL'], ...shown.map((a) => [a.action, a.id, `${a.connection}/${a.externalId}`, a.detail ?? ''])]));
+  if (s.actions.length > shown.length) lines.push(`  … and ${s.actions.length - shown.length} more (--json for all)`);
   return lines.join('\n');
 }

@@ -15,11 +15,12 @@ import { type Target, openTarget } from '../local/target.js';
 import { Watchdog, storeFor } from '../watchdog.js';
 import { parseDuration } from '../core/duration.js';
 import { runLocal } from '../local/runner.js';
-import { type Credentials, createAdapter } from '../providers/adapter.js';
+import type { Credentials } from '../providers/adapter.js';
 import { closePools } from '../providers/http.js';
-import { secretCredentials, specFor } from '../providers/registry.js';
+import { ProviderRegistry } from '../providers/registry.js';
 import { CANCEL_OK } from '../providers/types.js';
-import { AwsSecrets, FileSecrets } from '../secrets.js';
+import { type Runtime, buildRuntime, secretsFor } from '../runtime.js';
+import { summaryFields } from '../sweep/sweep.js';
 
 /** Exit with a code, having already printed the reason. */
 class ExitCode extends Error {
@@ -27,7 +28,7 @@ class ExitCode extends Error {
     super(`exit ${code}`);
   }
 }
-import { executionRows, showText, table } from './format.js';
+import { executionRows, showText, sweepText, table } from './format.js';
 
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const EXAMPLE_CONFIG = path.join(PACKAGE_ROOT, 'examples', 'watchdog.yaml');
@@ -114,6 +115,25 @@ export function buildProgram(io: Io): Command {
       return await fn(new Watchdog(config, storeFor(config, target.client, target.tableName)), target);
     } finally {
       await target.close();
+    }
+  }
+
+  /** The whole runtime (store, providers, notifiers, sweeper) on the chosen table. */
+  async function withRuntime<T>(fn: (rt: Runtime, target: Target) => Promise<T>): Promise<T> {
+    const opts = g();
+    const config: WatchdogConfig = loadConfig(resolveConfigPath(opts.config));
+    const target = await openTarget({
+      ...(opts.table ? { table: opts.table } : {}),
+      ...(opts.region ? { region: opts.region } : {}),
+      ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+      dataDir: opts.dataDir ? path.resolve(opts.dataDir) : config.settings.dataDir,
+      defaultTable: config.settings.tableName,
+    });
+    try {
+      return await fn(buildRuntime(config, { client: target.client, tableName: target.tableName, owner: `cli-${os.userInfo().username}-${process.pid}` }), target);
+    } finally {
+      await target.close();
+      await closePools();
     }
   }
 
@@ -225,6 +245,78 @@ export function buildProgram(io: Io): Command {
     });
 
   program
+    .command('sweep')
+    .description('run the sweep: warn, cancel and reschedule what is due (the scheduled Lambda, from here)')
+    .option('--once', 'one sweep, then exit (default: repeat every settings.sweepEvery)')
+    .option('--every <duration>', 'interval between sweeps when repeating')
+    .option('--dry-run', 'decide and print only: no writes, no provider calls, no notifications')
+    .action(async (o: { once?: boolean; every?: string; dryRun?: boolean }) => {
+      await withRuntime(async (rt, target) => {
+        const every = o.every === undefined ? rt.config.settings.sweepEveryMs : parseDuration(o.every);
+        if (every === undefined) throw new InputError(`--every expects a duration like "30s", got "${o.every}"`);
+        let failed = false;
+        const once = async () => {
+          const s = await rt.sweeper.run({ preview: o.dryRun ?? false });
+          if (s.errors > 0 || s.cancelFailed > 0 || s.unconfirmed > 0) failed = true;
+          print({ ...summaryFields(s), actions: s.actions }, () => sweepText(s, target.description));
+        };
+        await once();
+        if (o.once || o.dryRun) {
+          if (failed) throw new ExitCode(1);
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          let timer: NodeJS.Timeout | undefined;
+          const loop = () => {
+            timer = setTimeout(() => void once().catch((err: Error) => io.err(`sweep failed: ${err.message}`)).finally(loop), every);
+          };
+          process.once('SIGINT', () => {
+            if (timer) clearTimeout(timer);
+            resolve();
+          });
+          loop();
+        });
+      });
+    });
+
+  program
+    .command('cancel')
+    .description('cancel an execution now (same claim path as the sweep: at most one provider cancel)')
+    .argument('<id>', 'wd_… id or <connection>/<externalId>')
+    .option('--reason <text>', 'why (kept in the audit trail)')
+    .option('--wait <duration>', 'how long to wait for the provider before leaving it to the sweep', '10s')
+    .action(async (ref: string, o: { reason?: string; wait: string }) => {
+      const budget = parseDuration(o.wait);
+      if (budget === undefined) throw new InputError(`--wait expects a duration like "10s", got "${o.wait}"`);
+      await withRuntime(async (rt) => {
+        const id = rt.watchdog.resolveId(ref);
+        const r = await rt.sweeper.cancelNow(id, cliActor(), o.reason, budget);
+        if ('status' in r) {
+          const e = r.execution;
+          print(r, () => r.status === 'done'
+            ? `${e.id} ${e.state}${e.providerStatus ? ` (provider: ${e.providerStatus})` : ''}${e.lastError ? `: ${e.lastError}` : ''}`
+            : `${e.id} ${e.state}: the provider has not answered yet; the sweep will finish it (watchdog show ${e.id})`);
+          if (e.state === 'cancel_failed' || e.state === 'cancel_unconfirmed') throw new ExitCode(1);
+          return;
+        }
+        rt.watchdog.explain(ref, r, 'cancel');
+      });
+    });
+
+  program
+    .command('extend')
+    .description('give an execution more time (capped by the policy maxExtension)')
+    .argument('<id>', 'wd_… id or <connection>/<externalId>')
+    .argument('<duration>', 'e.g. 30m, 2h')
+    .option('--reason <text>', 'why (kept in the audit trail)')
+    .action(async (ref: string, duration: string, o: { reason?: string }) => {
+      await withWatchdog(async (wd) => {
+        const e = await wd.extend(ref, duration, cliActor(), o.reason);
+        print(e, () => `${e.id} extended by ${duration} (${e.state}; next check ${e.dueAt ? new Date(e.dueAt).toISOString() : '-'})`);
+      });
+    });
+
+  program
     .command('start')
     .description('run the watchdog locally on the embedded store (the `npm start` demo)')
     .option('--interval <duration>', 'how often to evaluate', '2s')
@@ -242,21 +334,16 @@ export function buildProgram(io: Io): Command {
   const providerAction = (op: 'cancel' | 'status') => async (target: string, externalId: string, o: { baseUrl?: string; apiKeyEnv?: string }) => {
     const opts = g();
     const config = loadConfig(resolveConfigPath(opts.config));
-    const conn = config.connections[target];
-    const providerId = conn?.provider ?? target;
-    const { spec, baseUrl } = specFor(config, providerId);
-    const url = o.baseUrl ?? conn?.baseUrl ?? baseUrl;
-    if (!url) throw new InputError(`no base URL for "${target}": pass --base-url`);
-    let creds: Credentials;
+    let credentials: Credentials | undefined;
     if (o.apiKeyEnv) {
       const key = process.env[o.apiKeyEnv];
       if (!key) throw new InputError(`environment variable ${o.apiKeyEnv} is empty or unset`);
-      creds = { apiKey: async () => key, refresh: async () => key };
-    } else if (conn) {
-      const secrets = config.settings.secretsFile ? new FileSecrets(config.settings.secretsFile) : new AwsSecrets();
-      creds = secretCredentials(secrets, conn.secret);
-    } else throw new InputError(`"${target}" is a provider, not a connection: pass --api-key-env VAR`);
-    const adapter = createAdapter(spec, url, creds);
+      credentials = { apiKey: async () => key, refresh: async () => key };
+    }
+    const providerId = config.connections[target]?.provider ?? target;
+    const adapter = new ProviderRegistry(config, secretsFor(config)).build(target, {
+      ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}), ...(credentials ? { credentials } : {}),
+    });
     try {
       const out = op === 'cancel' ? await adapter.cancel(externalId) : await adapter.status(externalId);
       print(out, () => {

@@ -25,6 +25,7 @@ export interface WatchdogConfig {
     readonly shards: number;
     readonly sweepEveryMs: number;
     readonly maxCancelsPerSweep: number;
+    readonly maxCancelAttempts: number;
     readonly providerConcurrency: number;
     readonly leaseMs: number;
     readonly confirmWithinMs: number;
@@ -78,6 +79,7 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string): WatchdogConfig
       shards: s.shards,
       sweepEveryMs: ms(s.sweepEvery),
       maxCancelsPerSweep: s.maxCancelsPerSweep,
+      maxCancelAttempts: s.maxCancelAttempts,
       providerConcurrency: s.providerConcurrency,
       leaseMs: ms(s.leaseDuration),
       confirmWithinMs: ms(s.confirmWithin),

@@ -121,6 +121,8 @@ export const Settings = z.strictObject({
   shards: z.number().int().min(1).max(64).default(8),
   sweepEvery: Duration.default('1m'),
   maxCancelsPerSweep: z.number().int().min(0).default(25),
+  /** Cancel attempts (across sweeps) on retryable faults before giving up with cancel_failed. */
+  maxCancelAttempts: z.number().int().min(1).max(100).default(8),
   providerConcurrency: z.number().int().min(1).max(256).default(16),
   leaseDuration: Duration.default('2m'),
   confirmWithin: Duration.default('5m'),

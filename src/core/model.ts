@@ -67,6 +67,28 @@ export const AuditEvent = z.object({
 });
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
+/**
+ * A notification the sweep still has to deliver, written with the transition that caused
+ * it (same conditional write), removed once delivered: a crash cannot lose it, and a
+ * transition won by another sweep cannot send it twice.
+ */
+export const NoticeKind = z.enum(['warning', 'would_cancel', 'outcome']);
+export type NoticeKind = z.infer<typeof NoticeKind>;
+export const Notice = z.object({
+  /** Unique per execution: `<version>:<target>`. */
+  key: z.string(),
+  target: z.string(),
+  kind: NoticeKind,
+  /** The limits concerned (warnings, would-cancel). */
+  reasons: z.array(Reason).optional(),
+  /** Snapshot of the state this notice reports. */
+  state: ExecutionState,
+  attempts: z.number().int().nonnegative(),
+  nextAt: z.number(),
+  lastError: z.string().optional(),
+});
+export type Notice = z.infer<typeof Notice>;
+
 export const Execution = z.object({
   id: z.string().min(1),
   connection: z.string().min(1),
@@ -84,6 +106,8 @@ export const Execution = z.object({
   /** Last time progress moved forward (a new high-water mark of `done`). */
   lastProgressAt: z.number().optional(),
   progress: Progress.optional(),
+  /** Highest progress fraction the provider itself reported (status observations). */
+  observedFraction: z.number().optional(),
   /** Highest `done` ever reported: progress that goes backwards is not progress. */
   progressHighWater: z.number().optional(),
   costUsd: z.number().nonnegative().optional(),
@@ -107,6 +131,14 @@ export const Execution = z.object({
   endedAt: z.number().optional(),
   /** Epoch seconds: DynamoDB TTL, set on terminal records only. */
   expiresAt: z.number().int().optional(),
+  /** Notifications not yet delivered (see Notice). */
+  outbox: z.array(Notice).optional(),
+  /** Chat threads of this execution's first warning, per notify target (Slack `ts`). */
+  threads: z.record(z.string(), z.string()).optional(),
+  /** Dry-run: when the policy first decided it would cancel (recorded and notified once). */
+  wouldCancelAt: z.number().optional(),
+  /** A cancel accepted but unconfirmed after confirmWithin was sent once more at this time. */
+  cancelResentAt: z.number().optional(),
   /** Outbox: the audit event of the latest transition, written with the item itself. */
   pendingEvent: AuditEvent.optional(),
 });

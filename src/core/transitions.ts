@@ -11,7 +11,7 @@ import { formatDuration } from './duration.js';
 import { executionId } from './ids.js';
 import {
   type Actor, type AuditEvent, type Execution, type ExecutionState, type HeartbeatInput, type LimitsMs,
-  type Reason, type StopReason, isTerminal, normaliseProgress,
+  type Notice, type NoticeKind, type Reason, type StopReason, isTerminal, normaliseProgress,
 } from './model.js';
 import { type Policy, canExtend, evaluate } from './policy.js';
 
@@ -31,12 +31,27 @@ export interface Ctx {
   retentionMs: number;
 }
 
-/** Due moment for any state; undefined once terminal (drops out of the sparse index). */
+/**
+ * Due moment for any state: the state's own next moment, or an undelivered notice's,
+ * whichever is first. Undefined once terminal with nothing left to deliver (the item
+ * drops out of the sparse index).
+ */
 export function computeDueAt(e: Execution, policy: Policy, now: number): number | undefined {
+  const own = stateDueAt(e, policy, now);
+  let due = own ?? Infinity;
+  for (const n of e.outbox ?? []) if (n.nextAt < due) due = n.nextAt;
+  return due === Infinity ? undefined : due;
+}
+
+export function stateDueAt(e: Execution, policy: Policy, now: number): number | undefined {
   switch (e.state) {
     case 'running':
-    case 'warned':
-      return evaluate(e, policy, now).dueAt;
+    case 'warned': {
+      const d = evaluate(e, policy, now);
+      // Dry-run: a recorded "would cancel" is not repeated; look again (finished?) later.
+      if (d.action === 'cancel' && d.dryRun) return e.wouldCancelAt === undefined ? now : now + policy.recheckAfterMs;
+      return d.dueAt;
+    }
     case 'cancel_requested':
       return e.nextAttemptAt ?? now;
     case 'cancelling': {
@@ -59,16 +74,20 @@ function next(
   if (isTerminal(e.state)) {
     e.endedAt ??= ctx.now;
     e.expiresAt = Math.floor((ctx.now + ctx.retentionMs) / 1000);
-    delete e.dueAt;
     delete e.lease;
     delete e.nextAttemptAt;
-  } else {
-    e.dueAt = computeDueAt(e, ctx.policy, ctx.now);
   }
+  setDue(e, ctx);
   e.pendingEvent = {
     executionId: e.id, version: e.version, at: ctx.now, from: cur.state, to: e.state, ...event,
   };
   return { ok: true, execution: e };
+}
+
+function setDue(e: Execution, ctx: Ctx): void {
+  const due = computeDueAt(e, ctx.policy, ctx.now);
+  if (due === undefined) delete e.dueAt;
+  else e.dueAt = due;
 }
 
 export interface TrackInput {
@@ -179,6 +198,8 @@ export function claimCancel(cur: Execution, input: ClaimInput, ctx: Ctx): Transi
     return { ok: false, outcome: 'not_claimable', execution: cur };
   }
   const recovering = cur.state === 'cancelling';
+  // A cancel the provider accepted is being checked on, not attempted again.
+  const checking = recovering && cur.cancelAcceptedAt !== undefined;
   const stopReasons = cur.stopReasons ?? input.reasons ?? ['manual'];
   return next(
     cur,
@@ -187,14 +208,14 @@ export function claimCancel(cur: Execution, input: ClaimInput, ctx: Ctx): Transi
       stopReasons,
       requestedBy: cur.requestedBy ?? input.actor,
       lease: { owner: input.owner, until: ctx.now + input.leaseMs },
-      attempts: cur.attempts + 1,
+      attempts: checking ? cur.attempts : cur.attempts + 1,
     },
     ctx,
     {
       actor: input.actor,
-      what: recovering ? 'cancel claimed (expired lease recovered)' : 'cancel claimed',
+      what: checking ? 'cancel confirmation check' : recovering ? 'cancel claimed (expired lease recovered)' : 'cancel claimed',
       ...(stopReasons.length === 1 ? { why: stopReasons[0] } : {}),
-      detail: `attempt ${cur.attempts + 1}, lease ${formatDuration(input.leaseMs)}`,
+      detail: checking ? `accepted ${formatDuration(ctx.now - (cur.cancelAcceptedAt ?? ctx.now))} ago` : `attempt ${cur.attempts + 1}, lease ${formatDuration(input.leaseMs)}`,
     },
   );
 }
@@ -204,7 +225,7 @@ export type CancelResult =
   | { kind: 'cancelled'; providerStatus?: string; response?: string }
   | { kind: 'already_finished'; providerStatus?: string; response?: string }
   /** Accepted, not yet terminal: check again at `checkAt`. */
-  | { kind: 'pending'; checkAt: number; providerStatus?: string; response?: string }
+  | { kind: 'pending'; checkAt: number; providerStatus?: string; response?: string; resent?: boolean }
   /** Retryable fault: try again at `retryAt`. */
   | { kind: 'retry'; retryAt: number; error: string; response?: string }
   | { kind: 'failed'; error: string; response?: string }
@@ -226,9 +247,12 @@ export function recordOutcome(cur: Execution, owner: string, result: CancelResul
     case 'pending':
       return next(
         cur,
-        { cancelAcceptedAt: cur.cancelAcceptedAt ?? ctx.now, nextAttemptAt: result.checkAt, lease: { owner, until: result.checkAt }, ...status(result.providerStatus) },
+        {
+          cancelAcceptedAt: cur.cancelAcceptedAt ?? ctx.now, nextAttemptAt: result.checkAt, lease: { owner, until: result.checkAt },
+          ...(result.resent ? { cancelResentAt: ctx.now } : {}), ...status(result.providerStatus),
+        },
         ctx,
-        { actor, what: 'cancel accepted, not yet effective', ...response },
+        { actor, what: result.resent ? 'cancel sent again (not confirmed in time)' : 'cancel accepted, not yet effective', ...response },
       );
     case 'retry': {
       const patch: Partial<Execution> = { state: 'cancel_requested', nextAttemptAt: result.retryAt, lastError: result.error };
@@ -272,6 +296,124 @@ export function reschedule(cur: Execution, ctx: Ctx): Transition {
   const t = refuseTerminal(cur);
   if (t) return t;
   const e: Execution = { ...cur, version: cur.version + 1, updatedAt: ctx.now };
-  e.dueAt = computeDueAt(e, ctx.policy, ctx.now);
+  setDue(e, ctx);
+  return { ok: true, execution: e };
+}
+
+/**
+ * The sweep's claim: for an execution still under policy (running, warned) the policy is
+ * evaluated again on the *current* item, so an extension or a heartbeat that landed after
+ * the due query wins over a stale decision. Requested and expired cancels claim as usual.
+ */
+export function decideAndClaim(cur: Execution, input: ClaimInput, ctx: Ctx): Transition {
+  if (cur.state === 'running' || cur.state === 'warned') {
+    const d = evaluate(cur, ctx.policy, ctx.now);
+    if (d.action !== 'cancel' || d.dryRun) return { ok: false, outcome: 'not_claimable', execution: cur };
+    return claimCancel(cur, { ...input, reasons: d.reasons }, ctx);
+  }
+  return claimCancel(cur, input, ctx);
+}
+
+/** Dry-run: the policy would cancel. Recorded (and notified) once; the execution keeps running. */
+export function recordWouldCancel(cur: Execution, actor: Actor, ctx: Ctx): Transition {
+  if (cur.state !== 'running' && cur.state !== 'warned') return { ok: false, outcome: 'not_claimable', execution: cur };
+  if (cur.wouldCancelAt !== undefined) return { ok: false, outcome: 'claimed', execution: cur };
+  const d = evaluate(cur, ctx.policy, ctx.now);
+  if (d.action !== 'cancel') return { ok: false, outcome: 'not_claimable', execution: cur };
+  return next(cur, { wouldCancelAt: ctx.now, stopReasons: d.reasons }, ctx, {
+    actor, what: 'would cancel (dry-run)', ...(d.reasons.length === 1 ? { why: d.reasons[0] } : {}), detail: `limits breached: ${d.reasons.join(', ')}`,
+  });
+}
+
+/** What a provider status call showed (sweep observation): progress feeds the stall clock. */
+export interface Observation {
+  raw: string;
+  fraction?: number;
+  done?: number;
+  total?: number;
+}
+
+/** Record a provider observation: no state change, no audit event. */
+export function observe(cur: Execution, obs: Observation, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  const e: Execution = { ...cur, providerStatus: obs.raw, version: cur.version + 1, updatedAt: ctx.now };
+  const f = obs.fraction;
+  if (f !== undefined && Number.isFinite(f)) {
+    // Only a new high-water mark is progress; a first observation of 0 is not.
+    if (cur.observedFraction === undefined ? f > 0 : f > cur.observedFraction) e.lastProgressAt = ctx.now;
+    e.observedFraction = Math.max(f, cur.observedFraction ?? 0);
+    if (cur.progressHighWater === undefined) {
+      e.progress = obs.done !== undefined && obs.total !== undefined && obs.total > 0
+        ? { done: obs.done, total: obs.total }
+        : { done: Math.round(f * 1000) / 10, total: 100 };
+    }
+  }
+  setDue(e, ctx);
+  return { ok: true, execution: e };
+}
+
+/** Queue notifications to `targets` with a transition, in the same write. */
+export function withNotices(t: Transition, targets: readonly string[], kind: NoticeKind, ctx: Ctx, reasons?: Reason[]): Transition {
+  if (!t.ok || targets.length === 0) return t;
+  const e = t.execution;
+  const notices: Notice[] = targets.map((target) => ({
+    key: `${e.version}:${target}`, target, kind, state: e.state, attempts: 0, nextAt: ctx.now, ...(reasons?.length ? { reasons } : {}),
+  }));
+  const execution: Execution = { ...e, outbox: [...(e.outbox ?? []), ...notices] };
+  setDue(execution, ctx);
+  return { ok: true, execution };
+}
+
+export interface Delivery {
+  key: string;
+  ok: boolean;
+  error?: string;
+  /** Thread id to keep for later notices to the same target (Slack `ts`). */
+  thread?: string;
+}
+
+/** Notices are tried this many times (across sweeps) before giving up; each failure is audited. */
+export const NOTICE_MAX_ATTEMPTS = 5;
+const noticeBackoffMs = (attempts: number): number => Math.min(15 * 60_000, 15_000 * 2 ** (attempts - 1));
+
+/**
+ * Settle delivered and failed notices. Delivered ones leave the outbox; failed ones are
+ * retried later with backoff, and each failure is an audit event (given up after
+ * NOTICE_MAX_ATTEMPTS). Terminal executions may still settle their notices.
+ */
+export function settleNotices(cur: Execution, deliveries: readonly Delivery[], actor: Actor, ctx: Ctx): Transition {
+  const byKey = new Map(deliveries.map((d) => [d.key, d]));
+  const outbox: Notice[] = [];
+  const threads = { ...(cur.threads ?? {}) };
+  const failures: string[] = [];
+  for (const n of cur.outbox ?? []) {
+    const d = byKey.get(n.key);
+    if (!d) {
+      outbox.push(n);
+      continue;
+    }
+    if (d.ok) {
+      if (d.thread && threads[n.target] === undefined) threads[n.target] = d.thread;
+      continue;
+    }
+    const attempts = n.attempts + 1;
+    const error = (d.error ?? 'unknown error').slice(0, 300);
+    if (attempts >= NOTICE_MAX_ATTEMPTS) failures.push(`${n.kind} to ${n.target} failed ${attempts} times, given up: ${error}`);
+    else {
+      failures.push(`${n.kind} to ${n.target} failed (attempt ${attempts}), retrying: ${error}`);
+      outbox.push({ ...n, attempts, nextAt: ctx.now + noticeBackoffMs(attempts), lastError: error });
+    }
+  }
+  const e: Execution = { ...cur, threads, version: cur.version + 1, updatedAt: ctx.now };
+  if (outbox.length > 0) e.outbox = outbox;
+  else delete e.outbox;
+  if (Object.keys(threads).length === 0) delete e.threads;
+  if (failures.length > 0) {
+    e.pendingEvent = {
+      executionId: e.id, version: e.version, at: ctx.now, actor, what: 'notification failed', from: cur.state, to: cur.state, detail: failures.join('; '),
+    };
+  }
+  setDue(e, ctx);
   return { ok: true, execution: e };
 }

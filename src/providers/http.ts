@@ -89,11 +89,12 @@ export class HttpClient {
     this.o = { ...DEFAULTS, ...opts };
   }
 
-  private async once(method: string, path: string, headers: Record<string, string>): Promise<HttpAnswer> {
+  private async once(method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
     const basePath = this.base.pathname.replace(/\/$/, '');
     try {
       const res = await poolFor(this.base.origin, this.o).request({
         method: method as 'GET', path: basePath + path, headers: { accept: 'application/json', ...headers },
+        ...(body === undefined ? {} : { body }),
       });
       let size = 0;
       const chunks: Buffer[] = [];
@@ -122,7 +123,7 @@ export class HttpClient {
   }
 
   /** One request with retries for 429/5xx/transport faults. The last answer (or fault) wins. */
-  async request(method: string, path: string, headers: Record<string, string>): Promise<HttpAnswer> {
+  async request(method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
     let last: HttpAnswer | TransportError | undefined;
     for (let attempt = 0; attempt < this.o.attempts; attempt++) {
       if (attempt > 0) {
@@ -133,7 +134,7 @@ export class HttpClient {
         await new Promise((r) => setTimeout(r, wait));
       }
       try {
-        last = await this.once(method, path, headers);
+        last = await this.once(method, path, headers, body);
         if (last.status !== 429 && last.status < 500) return last;
       } catch (err) {
         if (!(err instanceof TransportError)) throw err;

@@ -37,6 +37,11 @@ export function secretCredentials(secrets: SecretSource, name: string): Credenti
   };
 }
 
+export interface AdapterOverrides {
+  baseUrl?: string;
+  credentials?: Credentials;
+}
+
 /** Adapters per connection, built lazily and kept (one keep-alive pool per origin). */
 export class ProviderRegistry {
   private readonly cache = new Map<string, ProviderAdapter>();
@@ -49,13 +54,28 @@ export class ProviderRegistry {
   forConnection(connection: string): ProviderAdapter {
     let a = this.cache.get(connection);
     if (a) return a;
-    const c = this.config.connections[connection];
-    if (!c) throw new ConfigError([`unknown connection "${connection}"; expected one of ${Object.keys(this.config.connections).join(', ')}`]);
-    const { spec, baseUrl } = specFor(this.config, c.provider);
-    const url = c.baseUrl ?? baseUrl;
-    if (!url) throw new ConfigError([`connections.${connection}.baseUrl: required for provider "${c.provider}"`]);
-    a = createAdapter(spec, url, secretCredentials(this.secrets, c.secret), this.http);
+    a = this.build(connection);
     this.cache.set(connection, a);
     return a;
+  }
+
+  /**
+   * An adapter for a connection, or for a bare provider id when overrides supply the
+   * credentials (and a base URL where the provider has no public default). Not cached.
+   */
+  build(target: string, overrides: AdapterOverrides = {}): ProviderAdapter {
+    const c = this.config.connections[target];
+    if (!c && !overrides.credentials) {
+      const isProvider = isBuiltinProvider(target) || target in this.config.providers;
+      throw new ConfigError([isProvider
+        ? `"${target}" is a provider, not a connection: pass an API key (--api-key-env VAR)`
+        : `unknown connection "${target}"; expected one of ${Object.keys(this.config.connections).join(', ')}`]);
+    }
+    const provider = c?.provider ?? target;
+    const { spec, baseUrl } = specFor(this.config, provider);
+    const url = overrides.baseUrl ?? c?.baseUrl ?? baseUrl;
+    if (!url) throw new ConfigError([c ? `connections.${target}.baseUrl: required for provider "${provider}"` : `no base URL for provider "${provider}": pass one (--base-url)`]);
+    const creds = overrides.credentials ?? secretCredentials(this.secrets, (c as { secret: string }).secret);
+    return createAdapter(spec, url, creds, this.http);
   }
 }

@@ -27,6 +27,8 @@ export interface Faults {
   errorRate?: number;
   /** Never answer. */
   hang?: boolean;
+  /** Fraction of requests never answered (timeouts). */
+  hangRate?: number;
   malformed?: boolean;
   reset?: boolean;
   /** Answer the next N requests with 429 + Retry-After. */
@@ -78,7 +80,7 @@ export async function startSimulator(platform: string, opts: { apiKey?: string; 
 
   const handle = (req: http.IncomingMessage): Reply | 'hang' | 'reset' => {
     const f = sim.faults;
-    if (f.hang) return 'hang';
+    if (f.hang || (f.hangRate && Math.random() < f.hangRate)) return 'hang';
     if (f.reset) return 'reset';
     if (f.rateLimitNext && f.rateLimitNext > 0) {
       f.rateLimitNext--;

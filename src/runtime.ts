@@ -1,0 +1,55 @@
+/**
+ * Wiring, once: config + a DynamoDB client → store, application service, provider and
+ * notifier registries, sweeper. The CLI, the local runner and both Lambda handlers call
+ * this, so there is one way the parts fit together.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { WatchdogConfig } from './config/load.js';
+import type { Log } from './log.js';
+import { NotifierRegistry, type NotifierLookup } from './notify/registry.js';
+import type { HttpOptions } from './providers/http.js';
+import { ProviderRegistry } from './providers/registry.js';
+import { AwsSecrets, FileSecrets, type SecretSource } from './secrets.js';
+import type { ExecutionStore } from './store/types.js';
+import { type ProviderLookup, Sweeper } from './sweep/sweep.js';
+import { Watchdog, storeFor } from './watchdog.js';
+
+/** The secrets file when the config names one (local), else Secrets Manager. */
+export function secretsFor(config: WatchdogConfig): SecretSource {
+  return config.settings.secretsFile ? new FileSecrets(config.settings.secretsFile) : new AwsSecrets();
+}
+
+export interface RuntimeOptions {
+  client: DynamoDBClient;
+  tableName?: string;
+  secrets?: SecretSource;
+  log?: Log;
+  now?: () => number;
+  owner?: string;
+  http?: HttpOptions;
+  /** Replace the registries (tests, benchmarks). */
+  providers?: ProviderLookup;
+  notifiers?: NotifierLookup;
+}
+
+export interface Runtime {
+  config: WatchdogConfig;
+  store: ExecutionStore;
+  watchdog: Watchdog;
+  providers: ProviderLookup;
+  notifiers: NotifierLookup;
+  sweeper: Sweeper;
+}
+
+export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime {
+  const secrets = o.secrets ?? secretsFor(config);
+  const store = storeFor(config, o.client, o.tableName ?? config.settings.tableName);
+  const now = o.now ?? Date.now;
+  const providers = o.providers ?? new ProviderRegistry(config, secrets, o.http);
+  const notifiers = o.notifiers ?? new NotifierRegistry(config, secrets);
+  const sweeper = new Sweeper({
+    config, store, providers, notifiers, now,
+    ...(o.log ? { log: o.log } : {}), ...(o.owner ? { owner: o.owner } : {}),
+  });
+  return { config, store, watchdog: new Watchdog(config, store, now), providers, notifiers, sweeper };
+}

@@ -1,0 +1,86 @@
+/**
+ * A local stand-in for the parts of Slack the watchdog talks to: the Web API's
+ * `chat.postMessage` (bot token checked, `ts` returned, threads kept) and `response_url`
+ * endpoints (`POST /response/<anything>`). It records everything it receives, and can be
+ * told to fail the next N posts. Used by tests, benchmarks and the local demo.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SlackPost {
+  channel: string;
+  text: string;
+  blocks?: unknown[];
+  thread_ts?: string;
+  ts: string;
+}
+
+export interface SlackStandIn {
+  /** Base URL to use as the notify target's `apiUrl`. */
+  readonly apiUrl: string;
+  /** Base URL for response_url stand-ins: `${responseBase}/<id>`. */
+  readonly responseBase: string;
+  readonly posts: SlackPost[];
+  readonly responses: Array<{ path: string; body: unknown }>;
+  /** Fail this many upcoming posts with `ok: false`. */
+  failNext: number;
+  /** Called on every recorded post or response (live views). */
+  onEvent?: (kind: 'post' | 'response', value: unknown) => void;
+  close(): Promise<void>;
+}
+
+export async function startSlackStandIn(opts: { token: string; port?: number }): Promise<SlackStandIn> {
+  let seq = 0;
+  const sim: SlackStandIn = { apiUrl: '', responseBase: '', posts: [], responses: [], failNext: 0, close: async () => {} };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const reply = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
+      } catch {
+        return reply(200, { ok: false, error: 'invalid_json' });
+      }
+      const url = req.url ?? '/';
+      if (req.method === 'POST' && url.startsWith('/response/')) {
+        sim.responses.push({ path: url, body });
+        sim.onEvent?.('response', body);
+        return reply(200, { ok: true });
+      }
+      if (req.method === 'POST' && url === '/api/chat.postMessage') {
+        if (req.headers.authorization !== `Bearer ${opts.token}`) return reply(200, { ok: false, error: 'invalid_auth' });
+        if (sim.failNext > 0) {
+          sim.failNext--;
+          return reply(200, { ok: false, error: 'internal_error' });
+        }
+        const b = body as Partial<SlackPost> | null;
+        if (!b || typeof b.channel !== 'string' || typeof b.text !== 'string') return reply(200, { ok: false, error: 'invalid_arguments' });
+        const ts = `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
+        const post: SlackPost = { channel: b.channel, text: b.text, ts, ...(b.blocks ? { blocks: b.blocks } : {}), ...(b.thread_ts ? { thread_ts: b.thread_ts } : {}) };
+        sim.posts.push(post);
+        sim.onEvent?.('post', post);
+        return reply(200, { ok: true, channel: b.channel, ts });
+      }
+      reply(404, { ok: false, error: 'unknown_method' });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  Object.assign(sim, {
+    apiUrl: `${base}/api`,
+    responseBase: `${base}/response`,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  });
+  return sim;
+}

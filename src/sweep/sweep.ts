@@ -1,0 +1,520 @@
+/**
+ * The sweep: read what is due, observe, decide, act. One implementation for the scheduled
+ * Lambda, `watchdog sweep`, the local runner and chat cancels (`cancelNow`).
+ *
+ * Exactly one provider cancel per decision: every cancel is preceded by a conditional
+ * claim (state + version) with a lease, so concurrent sweeps, a retried invocation and a
+ * chat cancel cannot call the provider twice. An expired lease is recovered by a later
+ * sweep, status first. Notifications go through the execution's outbox (see core).
+ */
+import type { CompiledPolicy, WatchdogConfig } from '../config/load.js';
+import { policyByName, selectPolicy } from '../config/load.js';
+import type { Actor, Execution, Reason, StopReason } from '../core/model.js';
+import { isTerminal } from '../core/model.js';
+import { evaluate } from '../core/policy.js';
+import * as T from '../core/transitions.js';
+import { ConfigError } from '../errors.js';
+import { type Log, redact, silentLog } from '../log.js';
+import { alertMessage, renderNotice } from '../notify/render.js';
+import type { NotifierLookup } from '../notify/registry.js';
+import type { Message } from '../notify/types.js';
+import type { ProviderAdapter, ProviderStatus } from '../providers/types.js';
+import type { ExecutionStore, WriteOutcome } from '../store/types.js';
+import { Limiter, forEachLimit } from './limiter.js';
+import { toCancelResult } from './outcome.js';
+
+export interface ProviderLookup {
+  forConnection(connection: string): ProviderAdapter;
+}
+
+export interface SweepDeps {
+  config: WatchdogConfig;
+  store: ExecutionStore;
+  providers: ProviderLookup;
+  notifiers: NotifierLookup;
+  log?: Log;
+  now?: () => number;
+  /** Identifies this sweeper in leases and audit events. */
+  owner?: string;
+}
+
+export interface SweepOptions {
+  /** Decide and report only: no writes, no provider calls, no notifications. */
+  preview?: boolean;
+  /** Remaining time of the invocation (Lambda context). */
+  remainingMs?: () => number;
+  /** Stop claiming new work when less than this remains. Default 30 s. */
+  reserveMs?: number;
+  /** Max due executions to read. */
+  limit?: number;
+}
+
+export type ActionKind =
+  | 'finished' | 'warned' | 'would_cancel' | 'cancelled' | 'already_finished' | 'cancel_pending'
+  | 'retry' | 'cancel_failed' | 'cancel_unconfirmed' | 'held_back' | 'deferred' | 'lost_race' | 'error';
+
+export interface SweepAction {
+  id: string;
+  connection: string;
+  externalId: string;
+  action: ActionKind;
+  detail?: string;
+}
+
+export interface SweepSummary {
+  owner: string;
+  startedAt: number;
+  durationMs: number;
+  preview: boolean;
+  itemsRead: number;
+  due: number;
+  evaluated: number;
+  observed: number;
+  finished: number;
+  warned: number;
+  wouldCancel: number;
+  cancelCalls: number;
+  cancelled: number;
+  alreadyFinished: number;
+  pending: number;
+  retried: number;
+  cancelFailed: number;
+  unconfirmed: number;
+  heldBackByCap: number;
+  deferredForTime: number;
+  lostRaces: number;
+  noticesSent: number;
+  noticesFailed: number;
+  errors: number;
+  /** now − dueAt for each execution acted on (ms), sorted. */
+  dueLagMs: number[];
+  actions: SweepAction[];
+}
+
+export type CancelNowResult =
+  | { status: 'done'; execution: Execution }
+  /** Still running at the end of the budget: the sweep finishes it (it is due now). */
+  | { status: 'in_progress'; execution: Execution };
+
+const SWEEP_ACTOR_VIA = 'sweep';
+
+function emptySummary(owner: string, startedAt: number, preview: boolean): SweepSummary {
+  return {
+    owner, startedAt, durationMs: 0, preview, itemsRead: 0, due: 0, evaluated: 0, observed: 0, finished: 0, warned: 0, wouldCancel: 0,
+    cancelCalls: 0, cancelled: 0, alreadyFinished: 0, pending: 0, retried: 0, cancelFailed: 0, unconfirmed: 0,
+    heldBackByCap: 0, deferredForTime: 0, lostRaces: 0, noticesSent: 0, noticesFailed: 0, errors: 0, dueLagMs: [], actions: [],
+  };
+}
+
+export class Sweeper {
+  private readonly log: Log;
+  private readonly now: () => number;
+  readonly owner: string;
+  private readonly limiters = new Map<string, Limiter>();
+
+  constructor(private readonly deps: SweepDeps) {
+    this.log = deps.log ?? silentLog;
+    this.now = deps.now ?? Date.now;
+    this.owner = deps.owner ?? `sweep-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  }
+
+  private get settings() {
+    return this.deps.config.settings;
+  }
+
+  policyOf(e: Execution): CompiledPolicy {
+    return policyByName(this.deps.config, e.policy) ?? selectPolicy(this.deps.config, { connection: e.connection });
+  }
+
+  private ctx(e: Execution): T.Ctx {
+    return { now: this.now(), policy: this.policyOf(e), retentionMs: this.settings.retentionMs };
+  }
+
+  /** Per-connection limit on provider calls in flight (a connection is one account's rate limit). */
+  private limiter(connection: string): Limiter {
+    let l = this.limiters.get(connection);
+    if (!l) {
+      l = new Limiter(this.settings.providerConcurrency);
+      this.limiters.set(connection, l);
+    }
+    return l;
+  }
+
+  private adapter(e: Execution): ProviderAdapter | { error: string } {
+    try {
+      return this.deps.providers.forConnection(e.connection);
+    } catch (err) {
+      if (err instanceof ConfigError) return { error: err.message };
+      throw err;
+    }
+  }
+
+  /** One sweep over everything due now. */
+  async run(opts: SweepOptions = {}): Promise<SweepSummary> {
+    const startedAt = this.now();
+    const preview = opts.preview ?? false;
+    const s = emptySummary(this.owner, startedAt, preview);
+    const due = await this.deps.store.due(startedAt, opts.limit === undefined ? {} : { limit: opts.limit });
+    s.itemsRead = due.itemsRead;
+    s.due = due.items.length;
+    const reserve = opts.reserveMs ?? 30_000;
+    const run: Run = {
+      s,
+      preview,
+      policyCancels: 0,
+      timeLow: () => opts.remainingMs !== undefined && opts.remainingMs() < reserve,
+      heldBackTargets: new Set(),
+    };
+    // Enough items in flight to keep every connection's provider limit busy while the store works.
+    const connections = Math.max(1, new Set(due.items.map((e) => e.connection)).size);
+    const concurrency = Math.min(512, this.settings.providerConcurrency * connections * 2);
+    await forEachLimit(due.items, concurrency, async (e) => {
+      try {
+        await this.handle(e, run);
+      } catch (err) {
+        s.errors++;
+        this.act(run, e, 'error', redact((err as Error).message));
+        this.log.error('sweep: execution failed', { executionId: e.id, connection: e.connection, error: redact((err as Error).message) });
+      }
+    });
+    if (s.heldBackByCap > 0) await this.capAlert(run);
+    s.durationMs = this.now() - startedAt;
+    s.dueLagMs.sort((a, b) => a - b);
+    this.log.info('sweep finished', { ...summaryFields(s) });
+    return s;
+  }
+
+  private act(run: Run, e: Execution, action: ActionKind, detail?: string): void {
+    run.s.actions.push({ id: e.id, connection: e.connection, externalId: e.externalId, action, ...(detail ? { detail } : {}) });
+  }
+
+  private async handle(e: Execution, run: Run): Promise<void> {
+    const s = run.s;
+    const ctx = this.ctx(e);
+    if (isTerminal(e.state)) {
+      if (!run.preview) await this.deliver(e, run);
+      return;
+    }
+    // Only a notice is due (its retry time came before the state's own moment).
+    const stateDue = T.stateDueAt(e, ctx.policy, ctx.now);
+    if (stateDue !== undefined && stateDue > ctx.now) {
+      if (!run.preview) await this.deliver(e, run);
+      return;
+    }
+    s.evaluated++;
+    if (e.dueAt !== undefined) s.dueLagMs.push(Math.max(0, ctx.now - e.dueAt));
+    switch (e.state) {
+      case 'running':
+      case 'warned':
+        return this.underPolicy(e, run);
+      case 'cancel_requested':
+        if (run.preview) return this.act(run, e, 'would_cancel', 'cancel requested');
+        return this.claimAndCancel(e, run, { reasons: e.stopReasons ?? ['manual'], policyDecision: false });
+      case 'cancelling':
+        if (run.preview) return;
+        return this.recover(e, run);
+      default:
+        return;
+    }
+  }
+
+  /** running / warned: observe where it helps, evaluate, then warn, cancel or reschedule. */
+  private async underPolicy(e: Execution, run: Run): Promise<void> {
+    const s = run.s;
+    let cur = e;
+    const policy = this.policyOf(e);
+    const adapter = this.adapter(e);
+    const first = evaluate(cur, policy, this.now());
+    // Observe the provider unless the action is a cancel whose own answer tells "finished"
+    // from "cancelled" (every adapter's cancel does: 4xx → status read): a separate status
+    // read would double the calls and still race. Stall is the exception: the provider's
+    // progress can show the execution is not stalled after all.
+    const observe = 'hasStatus' in adapter && adapter.hasStatus
+      && (first.action !== 'cancel' || first.dryRun || first.reasons.includes('stall'));
+    if (observe && !run.preview) {
+      const st = await this.limiter(e.connection).run(() => adapter.status(e.externalId));
+      s.observed++;
+      if (st.kind === 'status') {
+        if (st.status.phase === 'finished') {
+          const notify = cur.state === 'warned' || cur.wouldCancelAt !== undefined;
+          const r = await this.write(cur, (c) => this.notices(T.markFinished(c, providerActor(c), this.ctx(c), st.status.raw), c, notify ? 'outcome' : undefined));
+          if (r.ok) {
+            s.finished++;
+            this.act(run, cur, 'finished', `provider status ${st.status.raw}`);
+            this.log.info('execution finished (provider status)', { executionId: cur.id, connection: cur.connection, decision: 'finished', providerStatus: st.status.raw });
+            await this.deliver(r.execution, run);
+          }
+          return;
+        }
+        const r = await this.write(cur, (c) => T.observe(c, observation(st.status), this.ctx(c)));
+        if (r.ok) cur = r.execution;
+      } else {
+        this.log.warn('status check failed; deciding on what the store knows', { executionId: cur.id, connection: cur.connection, fault: st.kind });
+      }
+    }
+
+    const now = this.now();
+    const d = evaluate(cur, policy, now);
+    if (d.action === 'cancel') {
+      if (d.dryRun) {
+        if (run.preview) return this.act(run, cur, 'would_cancel', `dry-run policy: ${d.reasons.join(', ')}`);
+        const r = await this.write(cur, (c) => this.notices(T.recordWouldCancel(c, policyActor(c), this.ctx(c)), c, 'would_cancel', d.reasons));
+        if (r.ok) {
+          s.wouldCancel++;
+          this.act(run, cur, 'would_cancel', d.reasons.join(', '));
+          this.log.info('would cancel (dry-run)', { executionId: cur.id, connection: cur.connection, decision: 'would_cancel', reasons: d.reasons });
+          return this.deliver(r.execution, run);
+        }
+        // Already recorded: just move it along.
+        await this.write(cur, (c) => T.reschedule(c, this.ctx(c)));
+        return;
+      }
+      if (run.preview) return this.act(run, cur, 'would_cancel', d.reasons.join(', '));
+      return this.claimAndCancel(cur, run, { reasons: d.reasons, policyDecision: true });
+    }
+    if (d.action === 'warn') {
+      if (run.preview) return this.act(run, cur, 'warned', d.warnings.join(', '));
+      let warned = false;
+      const r = await this.write(cur, (c) => {
+        // Re-decide on the current item: a heartbeat may have landed since.
+        const again = evaluate(c, this.policyOf(c), this.now());
+        warned = again.action === 'warn';
+        if (!warned) return T.reschedule(c, this.ctx(c));
+        return this.notices(T.recordWarning(c, again.warnKeys, policyActor(c), this.ctx(c)), c, 'warning', again.warnings);
+      });
+      if (r.ok && warned) {
+        s.warned++;
+        this.act(run, cur, 'warned', d.warnings.join(', '));
+        this.log.info('warned', { executionId: cur.id, connection: cur.connection, decision: 'warn', reasons: d.warnings });
+        await this.deliver(r.execution, run);
+      }
+      return;
+    }
+    if (!run.preview) await this.write(cur, (c) => T.reschedule(c, this.ctx(c)));
+  }
+
+  private async claimAndCancel(e: Execution, run: Run, o: { reasons: StopReason[]; policyDecision: boolean }): Promise<void> {
+    const s = run.s;
+    if (o.policyDecision) {
+      // Blast radius: count the slot before any await so parallel items cannot overshoot.
+      if (run.policyCancels >= this.settings.maxCancelsPerSweep) {
+        s.heldBackByCap++;
+        for (const t of this.policyOf(e).notify) run.heldBackTargets.add(t);
+        this.act(run, e, 'held_back', `cap of ${this.settings.maxCancelsPerSweep} cancels per sweep reached`);
+        return;
+      }
+      run.policyCancels++;
+    }
+    if (run.timeLow()) {
+      if (o.policyDecision) run.policyCancels--;
+      s.deferredForTime++;
+      this.act(run, e, 'deferred', 'invocation time low; left due for the next sweep');
+      return;
+    }
+    const claim = await this.deps.store.mutate(e.id, (c) => T.decideAndClaim(c, { owner: this.owner, leaseMs: this.settings.leaseMs, reasons: o.reasons, actor: policyActor(c) }, this.ctx(c)), e);
+    if (!claim.ok) {
+      if (o.policyDecision) run.policyCancels--;
+      if (claim.outcome !== 'not_claimable') {
+        s.lostRaces++;
+        this.act(run, e, 'lost_race', claim.outcome);
+      } else if ('execution' in claim && !isTerminal(claim.execution.state)) {
+        // The decision no longer holds (extended, or progress): just move it along.
+        await this.write(claim.execution, (c) => T.reschedule(c, this.ctx(c)));
+      }
+      return;
+    }
+    await this.cancelClaimed(claim.execution, run, false);
+  }
+
+  /** The claim is ours: call the provider's cancel and record what it said. */
+  private async cancelClaimed(e: Execution, run: Run, resent: boolean): Promise<void> {
+    const adapter = this.adapter(e);
+    if (!('cancel' in adapter)) return this.finishClaim(e, run, { kind: 'failed', error: adapter.error });
+    run.s.cancelCalls++;
+    const out = await this.limiter(e.connection).run(() => adapter.cancel(e.externalId));
+    const result = toCancelResult(out, {
+      now: this.now(), attempts: e.attempts, maxAttempts: this.settings.maxCancelAttempts, pendingCheckMs: this.pendingCheckMs(), resent,
+    });
+    return this.finishClaim(e, run, result);
+  }
+
+  private pendingCheckMs(): number {
+    return Math.max(1_000, Math.min(60_000, Math.round(this.settings.confirmWithinMs / 5)));
+  }
+
+  private async finishClaim(e: Execution, run: Run, result: T.CancelResult): Promise<void> {
+    const s = run.s;
+    const r = await this.deps.store.mutate(e.id, (c) => {
+      const t = T.recordOutcome(c, this.owner, result, { id: this.owner, via: SWEEP_ACTOR_VIA }, this.ctx(c));
+      return t.ok && isTerminal(t.execution.state) ? this.notices(t, c, 'outcome') : t;
+    }, e);
+    if (!r.ok) {
+      // Our lease expired mid-call and someone else took over: they own the outcome now.
+      s.lostRaces++;
+      this.act(run, e, 'lost_race', `outcome not recorded: ${r.outcome}`);
+      this.log.warn('cancel outcome not recorded (lease lost)', { executionId: e.id, connection: e.connection, result: result.kind });
+      return;
+    }
+    const kind: ActionKind = {
+      cancelled: 'cancelled', already_finished: 'already_finished', pending: 'cancel_pending', retry: 'retry', failed: 'cancel_failed', unconfirmed: 'cancel_unconfirmed',
+    }[result.kind] as ActionKind;
+    const counter = {
+      cancelled: 'cancelled', already_finished: 'alreadyFinished', pending: 'pending', retry: 'retried', failed: 'cancelFailed', unconfirmed: 'unconfirmed',
+    } as const;
+    s[counter[result.kind]]++;
+    const detail = 'error' in result ? redact(result.error) : 'providerStatus' in result ? result.providerStatus : undefined;
+    this.act(run, e, kind, detail);
+    const level = result.kind === 'failed' || result.kind === 'unconfirmed' ? 'error' : 'info';
+    this.log[level](`cancel ${result.kind}`, { executionId: e.id, connection: e.connection, decision: 'cancel', result: result.kind, attempts: r.execution.attempts, ...(detail ? { detail } : {}) });
+    await this.deliver(r.execution, run);
+  }
+
+  /**
+   * `cancelling` came due: an expired lease (a sweep died after claiming) or a cancel the
+   * provider accepted and we check on. Status first; cancel again only if still running.
+   */
+  private async recover(e: Execution, run: Run): Promise<void> {
+    if (run.timeLow()) {
+      run.s.deferredForTime++;
+      return;
+    }
+    const claim = await this.deps.store.mutate(e.id, (c) => T.claimCancel(c, { owner: this.owner, leaseMs: this.settings.leaseMs, actor: { id: this.owner, via: SWEEP_ACTOR_VIA } }, this.ctx(c)), e);
+    if (!claim.ok) {
+      run.s.lostRaces++;
+      return;
+    }
+    const cur = claim.execution;
+    const adapter = this.adapter(cur);
+    if (!('cancel' in adapter)) return this.finishClaim(cur, run, { kind: 'failed', error: adapter.error });
+    if (!adapter.hasStatus) return this.cancelClaimed(cur, run, cur.cancelAcceptedAt !== undefined);
+    const st = await this.limiter(cur.connection).run(() => adapter.status(cur.externalId));
+    run.s.observed++;
+    const now = this.now();
+    if (st.kind !== 'status') {
+      const result = toCancelResult(st, { now, attempts: cur.attempts, maxAttempts: this.settings.maxCancelAttempts, pendingCheckMs: this.pendingCheckMs() });
+      return this.finishClaim(cur, run, result);
+    }
+    const status = st.status;
+    if (status.phase === 'finished') {
+      return this.finishClaim(cur, run, status.result === 'cancelled'
+        ? { kind: 'cancelled', providerStatus: status.raw }
+        : { kind: 'already_finished', providerStatus: status.raw });
+    }
+    if (cur.cancelAcceptedAt === undefined) return this.cancelClaimed(cur, run, false); // never got an answer: send it
+    const confirm = this.settings.confirmWithinMs;
+    const since = cur.cancelResentAt ?? cur.cancelAcceptedAt;
+    if (now - since < confirm) return this.finishClaim(cur, run, { kind: 'pending', checkAt: Math.min(now + this.pendingCheckMs(), since + confirm), providerStatus: status.raw });
+    if (cur.cancelResentAt === undefined) return this.cancelClaimed(cur, run, true); // once more
+    return this.finishClaim(cur, run, {
+      kind: 'unconfirmed', providerStatus: status.raw,
+      error: `accepted ${Math.round((now - cur.cancelAcceptedAt) / 1000)}s ago and sent twice, still ${status.raw}`,
+    });
+  }
+
+  /** Add notices for the policy's notify targets to a transition (same write). */
+  private notices(t: T.Transition, cur: Execution, kind: 'warning' | 'would_cancel' | 'outcome' | undefined, reasons?: Reason[]): T.Transition {
+    if (kind === undefined || !t.ok) return t;
+    return T.withNotices(t, this.policyOf(cur).notify, kind, this.ctx(cur), reasons);
+  }
+
+  private async write(cur: Execution, fn: (c: Execution) => T.Transition): Promise<WriteOutcome> {
+    return this.deps.store.mutate(cur.id, fn, cur);
+  }
+
+  /** Send this execution's due notices, then settle the outbox. Never throws. */
+  private async deliver(e: Execution, run: Run): Promise<void> {
+    const now = this.now();
+    const dueNotices = (e.outbox ?? []).filter((n) => n.nextAt <= now);
+    if (dueNotices.length === 0) return;
+    const policy = this.policyOf(e);
+    const deliveries: T.Delivery[] = await Promise.all(dueNotices.map(async (n): Promise<T.Delivery> => {
+      try {
+        const notifier = this.deps.notifiers.forTarget(n.target);
+        const r = await notifier.send(renderNotice(e, n, policy, now), e.threads?.[n.target]);
+        run.s.noticesSent++;
+        return { key: n.key, ok: true, ...(r.thread ? { thread: r.thread } : {}) };
+      } catch (err) {
+        run.s.noticesFailed++;
+        const error = redact((err as Error).message);
+        this.log.warn('notification failed', { executionId: e.id, target: n.target, kind: n.kind, error });
+        return { key: n.key, ok: false, error };
+      }
+    }));
+    try {
+      await this.write(e, (c) => T.settleNotices(c, deliveries, { id: this.owner, via: SWEEP_ACTOR_VIA }, this.ctx(c)));
+    } catch (err) {
+      // Unsettled notices stay in the outbox and are sent again: duplicates beat silence.
+      this.log.warn('could not settle notices', { executionId: e.id, error: redact((err as Error).message) });
+    }
+  }
+
+  private async capAlert(run: Run): Promise<void> {
+    const m: Message = alertMessage(
+      `Cancel cap reached: ${run.s.heldBackByCap} runaway(s) held back`,
+      `This sweep cancelled ${this.settings.maxCancelsPerSweep} executions (settings.maxCancelsPerSweep) and held back ${run.s.heldBackByCap} more. They stay due and are retried by the next sweep; if this is a bad policy, set it to dry-run now.`,
+      { heldBack: run.s.heldBackByCap, cap: this.settings.maxCancelsPerSweep, owner: this.owner },
+    );
+    this.log.error('cancel cap reached', { heldBack: run.s.heldBackByCap, cap: this.settings.maxCancelsPerSweep });
+    await Promise.all([...run.heldBackTargets].map(async (t) => {
+      try {
+        await this.deps.notifiers.forTarget(t).send(m);
+        run.s.noticesSent++;
+      } catch (err) {
+        run.s.noticesFailed++;
+        this.log.warn('cap alert failed', { target: t, error: redact((err as Error).message) });
+      }
+    }));
+  }
+
+  /**
+   * A person's cancel (CLI, chat, hook): request it, then claim and cancel right away
+   * within `budgetMs`. Past the budget the work goes on (locally) or is left to the next
+   * sweep (Lambda): the execution is cancel_requested and due now either way.
+   */
+  async cancelNow(id: string, actor: Actor, reason: string | undefined, budgetMs = 2_000): Promise<Exclude<WriteOutcome, { ok: true }> | CancelNowResult> {
+    const requested = await this.deps.store.mutate(id, (c) => T.requestCancel(c, ['manual'], actor, this.ctx(c), reason ? `${reason}` : 'manual cancel'));
+    if (!requested.ok) return requested;
+    const run: Run = { s: emptySummary(this.owner, this.now(), false), preview: false, policyCancels: 0, timeLow: () => false, heldBackTargets: new Set() };
+    const work = this.claimAndCancel(requested.execution, run, { reasons: ['manual'], policyDecision: false }).catch((err: Error) => {
+      this.log.error('manual cancel failed', { executionId: id, error: redact(err.message) });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      work.then(() => false),
+      new Promise<boolean>((r) => { timer = setTimeout(() => r(true), budgetMs); }),
+    ]);
+    if (timer) clearTimeout(timer);
+    const latest = (await this.deps.store.get(id)) ?? requested.execution;
+    return timedOut || !isTerminal(latest.state) ? { status: 'in_progress', execution: latest } : { status: 'done', execution: latest };
+  }
+}
+
+interface Run {
+  s: SweepSummary;
+  preview: boolean;
+  policyCancels: number;
+  timeLow: () => boolean;
+  heldBackTargets: Set<string>;
+}
+
+const policyActor = (e: Execution): Actor => ({ id: `policy:${e.policy}`, via: SWEEP_ACTOR_VIA });
+const providerActor = (e: Execution): Actor => ({ id: `provider:${e.connection}`, via: SWEEP_ACTOR_VIA });
+
+function observation(s: ProviderStatus): T.Observation {
+  return {
+    raw: s.raw,
+    ...(s.progress ? { fraction: s.progress.fraction } : {}),
+    ...(s.progress?.done !== undefined ? { done: s.progress.done } : {}),
+    ...(s.progress?.total !== undefined ? { total: s.progress.total } : {}),
+  };
+}
+
+const pct = (sorted: number[], p: number): number | undefined => (sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
+
+/** Counts and lag percentiles, without the per-execution lists: for logs, metrics and `--json`. */
+export function summaryFields(s: SweepSummary): Record<string, number | string | boolean | undefined> {
+  const counts: Record<string, number | string | boolean> = {};
+  for (const [k, v] of Object.entries(s)) if (k !== 'actions' && k !== 'dueLagMs') counts[k] = v as number | string | boolean;
+  const dueLagMs = s.dueLagMs;
+  return { ...counts, dueLagP50Ms: pct(dueLagMs, 50), dueLagP99Ms: pct(dueLagMs, 99), dueLagMaxMs: dueLagMs.at(-1) };
+}

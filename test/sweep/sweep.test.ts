@@ -1,0 +1,358 @@
+/**
+ * The sweep end to end on DynamoDB Local with the five provider simulators and a Slack
+ * stand-in: one cancel per decision, warnings first, nothing lost.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { WatchdogConfig } from '../../src/config/load.js';
+import type { Execution } from '../../src/core/model.js';
+import type { Engine } from '../../src/local/engines.js';
+import { startDynamoDbLocal } from '../../src/local/engines.js';
+import { closePools } from '../../src/providers/http.js';
+import type { Runtime } from '../../src/runtime.js';
+import type { SweepSummary } from '../../src/sweep/sweep.js';
+import { HOUR, MIN, SEC, T0 } from '../helpers/fixtures.js';
+import { Clock, PLATFORMS, type Platform, type Servers, freshRuntime, peer, startServers, worldConfig } from '../helpers/world.js';
+
+let engine: Engine;
+let servers: Servers;
+let client: DynamoDBClient | undefined;
+
+beforeAll(async () => {
+  [engine, servers] = await Promise.all([startDynamoDbLocal(), startServers()]);
+}, 60_000);
+afterAll(async () => {
+  client?.destroy();
+  await closePools();
+  await Promise.all([engine?.close(), servers?.close()]);
+});
+
+beforeEach(() => {
+  for (const s of Object.values(servers.sims)) {
+    s.executions.clear();
+    s.cancelCalls.clear();
+    s.faults = {};
+  }
+  servers.slack.posts.length = 0;
+  servers.slack.failNext = 0;
+});
+
+const actor = { id: 'test', via: 'test' };
+
+async function world(over: Parameters<typeof worldConfig>[1] = {}, http = {}) {
+  const clock = new Clock(T0);
+  const config: WatchdogConfig = worldConfig(servers, over);
+  const w = await freshRuntime(engine, client, config, servers, clock, http);
+  client = w.client;
+  return { ...w, clock, config };
+}
+
+/** Track an execution that started `agoMs` before now and exists on its simulator. */
+async function runaway(rt: Runtime, clock: Clock, platform: Platform, id: string, o: { agoMs?: number; policy?: string; total?: number } = {}): Promise<Execution> {
+  servers.sims[platform].add({ id, state: 'running', startedAt: clock.t - (o.agoMs ?? 2 * HOUR), ...(o.total ? { total: o.total } : {}) });
+  const { execution } = await rt.watchdog.track({ connection: `${platform}-c`, externalId: id, policy: o.policy ?? 'bulk', startedAt: clock.t - (o.agoMs ?? 2 * HOUR) }, actor);
+  return execution;
+}
+
+async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+/** Sweep until nothing is due (moving the clock past retry and check times), at most `max` rounds. */
+async function drain(rts: Runtime[], clock: Clock, step = 11 * MIN, max = 40): Promise<SweepSummary[]> {
+  const all: SweepSummary[] = [];
+  for (let i = 0; i < max; i++) {
+    const round = await Promise.all(rts.map((r) => r.sweeper.run()));
+    all.push(...round);
+    if ((await rts[0]!.store.due(clock.t + 24 * HOUR)).items.length === 0) break;
+    clock.advance(step);
+    await new Promise((r) => setTimeout(r, 60)); // let Kodexa's CANCELLING become CANCELLED
+  }
+  return all;
+}
+
+const sum = (xs: SweepSummary[], k: keyof SweepSummary) => xs.reduce((n, s) => n + (s[k] as number), 0);
+
+describe('sweep on DynamoDB Local', () => {
+  it('4 concurrent sweeps over 2,000 due runaways on five platforms: exactly one provider cancel each', async () => {
+    const { rt, client: c, tableName, clock } = await world();
+    const ids = Array.from({ length: 2000 }, (_, i) => ({ platform: PLATFORMS[i % 5]!, id: `run-${i}` }));
+    await inBatches(ids, 64, (x) => runaway(rt, clock, x.platform, x.id));
+    const sweepers = [rt, ...['b', 'c', 'd'].map((o) => peer(rt, servers, c, tableName, clock, `sweep-${o}`))];
+
+    const summaries = await drain(sweepers, clock, 30 * SEC);
+
+    for (const x of ids) expect(servers.sims[x.platform].cancelCalls.get(x.id), `${x.platform}/${x.id}`).toBe(1);
+    expect(sum(summaries, 'cancelCalls')).toBe(2000);
+    expect(sum(summaries, 'lostRaces')).toBeGreaterThan(0); // the sweeps really did collide
+    const cancelled = await rt.store.list({ state: 'cancelled', limit: 5000 });
+    expect(cancelled.items).toHaveLength(2000);
+    expect((await rt.store.due(clock.t + 10 * HOUR)).items).toHaveLength(0);
+  }, 120_000);
+
+  it('a sweep killed right after claiming: the next sweep checks status first and finishes the claim', async () => {
+    const { rt, clock } = await world();
+    const never = await runaway(rt, clock, 'catalyzed', 'killed-before-call');
+    const called = await runaway(rt, clock, 'superglue', 'killed-after-call');
+    for (const e of [never, called]) {
+      const claim = await rt.store.claimCancel(e.id, { owner: 'dead-sweep', leaseMs: 2 * MIN, reasons: ['runtime'], actor }, clock.t);
+      expect(claim.ok).toBe(true);
+    }
+    // The dead sweep did reach the provider for one of them before dying.
+    await rt.providers.forConnection('superglue-c').cancel('killed-after-call');
+
+    // Within the lease nobody touches them.
+    expect((await rt.sweeper.run()).cancelCalls).toBe(0);
+    clock.advance(3 * MIN);
+    const s = await rt.sweeper.run();
+
+    expect(servers.sims.catalyzed.cancelCalls.get('killed-before-call')).toBe(1);
+    expect(servers.sims.superglue.cancelCalls.get('killed-after-call')).toBe(1); // not sent twice
+    expect(s.cancelled).toBe(2);
+    for (const e of [never, called]) {
+      const shown = await rt.watchdog.show(e.id);
+      expect(shown.execution.state).toBe('cancelled');
+      expect(shown.events.map((ev) => ev.what)).toContain('cancel claimed (expired lease recovered)');
+    }
+  }, 30_000);
+
+  it('30% 5xx plus timeouts: every runaway ends cancelled or visibly failed, with attempts recorded', async () => {
+    const { rt, clock } = await world({ settings: { maxCancelAttempts: 6 } }, { attempts: 1, headersTimeoutMs: 150, bodyTimeoutMs: 150, connectTimeoutMs: 500 });
+    const ids = Array.from({ length: 100 }, (_, i) => ({ platform: PLATFORMS[i % 5]!, id: `flaky-${i}` }));
+    await inBatches(ids, 50, (x) => runaway(rt, clock, x.platform, x.id));
+    for (const s of Object.values(servers.sims)) s.faults = { errorRate: 0.3, hangRate: 0.05 };
+
+    const summaries = await drain([rt], clock, 11 * MIN, 30);
+
+    expect(sum(summaries, 'retried')).toBeGreaterThan(0);
+    const states = new Map<string, number>();
+    for (const x of ids) {
+      const e = (await rt.store.get(rt.watchdog.resolveId(`${x.platform}-c/${x.id}`)))!;
+      states.set(e.state, (states.get(e.state) ?? 0) + 1);
+      expect(['cancelled', 'cancel_failed', 'cancel_unconfirmed']).toContain(e.state);
+      expect(e.attempts).toBeGreaterThanOrEqual(1);
+      if (e.state !== 'cancelled') expect(e.lastError).toBeTruthy();
+    }
+    expect(states.get('cancelled') ?? 0).toBeGreaterThan(80);
+  }, 120_000);
+
+  it('a run that finishes between the due query and the cancel is marked finished, not cancelled (every platform)', async () => {
+    const { rt, clock } = await world();
+    for (const p of PLATFORMS) await runaway(rt, clock, p, `racer-${p}`);
+    // Finish each run on its platform right after the sweep's due query.
+    const store = rt.store;
+    const due = store.due.bind(store);
+    store.due = async (...args) => {
+      const r = await due(...args);
+      for (const p of PLATFORMS) {
+        const sim = servers.sims[p].executions.get(`racer-${p}`)!;
+        Object.assign(sim, { state: 'succeeded', endedAt: Date.now() });
+      }
+      return r;
+    };
+    const s = await rt.sweeper.run();
+    store.due = due;
+    expect(s.cancelled).toBe(0);
+    expect(s.alreadyFinished).toBe(5);
+    for (const p of PLATFORMS) {
+      const e = (await rt.store.get(rt.watchdog.resolveId(`${p}-c/racer-${p}`)))!;
+      expect(e.state, p).toBe('finished');
+    }
+  }, 30_000);
+
+  it('a stalled run is observed first: finished on the provider means no cancel call at all', async () => {
+    const { rt, clock } = await world();
+    const e = await runaway(rt, clock, 'kodexa', 'stalled-but-done', { agoMs: 30 * MIN, policy: 'strict' });
+    Object.assign(servers.sims.kodexa.executions.get('stalled-but-done')!, { state: 'succeeded', endedAt: Date.now() });
+    clock.advance(0);
+    const s = await rt.sweeper.run();
+    expect(s.finished).toBe(1);
+    expect(servers.sims.kodexa.cancelCalls.size).toBe(0);
+    expect((await rt.store.get(e.id))!.state).toBe('finished');
+  });
+
+  it('provider progress refutes a stall: the run is not cancelled', async () => {
+    const { rt, clock } = await world();
+    const e = await runaway(rt, clock, 'catalyzed', 'moving', { agoMs: 25 * MIN, policy: 'strict', total: 100 });
+    servers.sims.catalyzed.executions.get('moving')!.done = 40;
+    const s = await rt.sweeper.run();
+    expect(s.cancelCalls).toBe(0);
+    const after = (await rt.store.get(e.id))!;
+    expect(after.state).toBe('running');
+    expect(after.lastProgressAt).toBe(clock.t);
+    expect(after.dueAt).toBeGreaterThan(clock.t);
+  });
+
+  it('warns once per limit with buttons, then posts the cancel in the warning thread', async () => {
+    const { rt, clock } = await world();
+    const e = await runaway(rt, clock, 'catalyzed', 'warn-me', { agoMs: 50 * MIN, policy: 'strict', total: 100 });
+    servers.sims.catalyzed.executions.get('warn-me')!.done = 1;
+    for (let i = 0; i < 3; i++) {
+      await rt.sweeper.run();
+      clock.advance(30 * SEC);
+    }
+    expect(servers.slack.posts).toHaveLength(1);
+    const warning = servers.slack.posts[0]!;
+    expect(warning.channel).toBe('#oncall');
+    expect(warning.text).toContain('Runaway warning');
+    const actions = (warning.blocks as Array<{ type: string; elements?: Array<{ value: string }> }>).find((b) => b.type === 'actions')!;
+    expect(actions.elements!.map((x) => JSON.parse(x.value))).toEqual([
+      { a: 'extend', id: e.id, d: '30m' }, { a: 'cancel', id: e.id }, { a: 'snooze', id: e.id, d: '1h' },
+    ]);
+
+    clock.advance(15 * MIN);
+    const s = await rt.sweeper.run();
+    expect(s.cancelled).toBe(1);
+    expect(servers.slack.posts).toHaveLength(2);
+    expect(servers.slack.posts[1]!.thread_ts).toBe(warning.ts);
+    expect(servers.slack.posts[1]!.text).toContain('Cancelled');
+  });
+
+  it('a notification failure never blocks enforcement; it is retried and recorded', async () => {
+    const { rt, clock } = await world();
+    const e = await runaway(rt, clock, 'ionworks', 'quiet-chat', { policy: 'strict' });
+    servers.slack.failNext = 1;
+    const s = await rt.sweeper.run();
+    expect(s.cancelled).toBe(1);
+    expect(s.noticesFailed).toBe(1);
+    let shown = await rt.watchdog.show(e.id);
+    expect(shown.execution.state).toBe('cancelled');
+    expect(shown.execution.outbox).toHaveLength(1);
+    expect(shown.events.some((ev) => ev.what === 'notification failed' && /internal_error/.test(ev.detail ?? ''))).toBe(true);
+
+    clock.advance(20 * SEC);
+    const again = await rt.sweeper.run();
+    expect(again.noticesSent).toBe(1);
+    expect(servers.slack.posts.map((p) => p.text).join()).toContain('Cancelled');
+    shown = await rt.watchdog.show(e.id);
+    expect(shown.execution.outbox).toBeUndefined();
+    expect(shown.execution.dueAt).toBeUndefined(); // out of the due index once nothing is pending
+  });
+
+  it('dry-run policy: records and notifies "would cancel" once, never calls the provider', async () => {
+    const { rt, clock } = await world();
+    const e = await runaway(rt, clock, 'meibel', 'dry', { policy: 'preview' });
+    for (let i = 0; i < 3; i++) {
+      await rt.sweeper.run();
+      clock.advance(2 * HOUR);
+    }
+    expect(servers.sims.meibel.cancelCalls.size).toBe(0);
+    const shown = await rt.watchdog.show(e.id);
+    expect(shown.execution.state).toBe('running');
+    expect(shown.events.filter((ev) => ev.what === 'would cancel (dry-run)')).toHaveLength(1);
+    expect(servers.slack.posts.filter((p) => p.text.includes('Would cancel'))).toHaveLength(1);
+  });
+
+  it('`sweep --dry-run` (preview) changes nothing at all', async () => {
+    const { rt, clock } = await world();
+    const e = await runaway(rt, clock, 'catalyzed', 'preview-me');
+    const s = await rt.sweeper.run({ preview: true });
+    expect(s.actions.map((a) => a.action)).toEqual(['would_cancel']);
+    expect(servers.sims.catalyzed.cancelCalls.size).toBe(0);
+    expect((await rt.store.get(e.id))!.version).toBe(e.version);
+  });
+
+  it('the cancel cap holds back the rest, alerts, and the next sweep continues', async () => {
+    const { rt, clock } = await world({ settings: { maxCancelsPerSweep: 3 } });
+    for (let i = 0; i < 5; i++) await runaway(rt, clock, 'superglue', `capped-${i}`, { policy: 'strict' });
+    const first = await rt.sweeper.run();
+    expect(first.cancelCalls).toBe(3);
+    expect(first.heldBackByCap).toBe(2);
+    expect(servers.slack.posts.some((p) => p.text.includes('Cancel cap reached'))).toBe(true);
+    const second = await rt.sweeper.run();
+    expect(second.cancelCalls).toBe(2);
+    expect(servers.sims.superglue.cancelCalls.size).toBe(5);
+  });
+
+  it('Kodexa CANCELLING: pending, then confirmed cancelled by a later status check', async () => {
+    const { rt, clock } = await world();
+    const e = await runaway(rt, clock, 'kodexa', 'slow-cancel');
+    const first = await rt.sweeper.run();
+    expect(first.pending).toBe(1);
+    expect((await rt.store.get(e.id))!.state).toBe('cancelling');
+    await new Promise((r) => setTimeout(r, 80));
+    clock.advance(61 * SEC);
+    const second = await rt.sweeper.run();
+    expect(second.cancelled).toBe(1);
+    expect(servers.sims.kodexa.cancelCalls.get('slow-cancel')).toBe(1);
+  });
+
+  it('a cancel accepted but never effective is sent once more, then ends cancel_unconfirmed with an alert', async () => {
+    const { rt, clock } = await world({ settings: { confirmWithin: '5m' } });
+    const e = await runaway(rt, clock, 'kodexa', 'stuck-cancel', { policy: 'strict' });
+    const sim = servers.sims.kodexa;
+    await rt.sweeper.run();
+    sim.executions.get('stuck-cancel')!.cancelledAt = Date.now() + HOUR; // never completes during the test
+    await drain([rt], clock, MIN, 20);
+    expect(sim.cancelCalls.get('stuck-cancel')).toBe(2);
+    const shown = await rt.watchdog.show(e.id);
+    expect(shown.execution.state).toBe('cancel_unconfirmed');
+    expect(shown.events.map((ev) => ev.what)).toContain('cancel sent again (not confirmed in time)');
+    expect(servers.slack.posts.some((p) => p.text.startsWith('Cancel unconfirmed'))).toBe(true);
+  });
+
+  it('a wrong API key ends cancel_failed at once, with an alert', async () => {
+    const { rt, clock } = await world({ connections: { 'catalyzed-c': { provider: 'catalyzed', baseUrl: servers.sims.catalyzed.url, secret: 'key-wrong' } } });
+    const e = await runaway(rt, clock, 'catalyzed', 'bad-key', { policy: 'strict' });
+    const s = await rt.sweeper.run();
+    expect(s.cancelFailed).toBe(1);
+    const after = (await rt.store.get(e.id))!;
+    expect(after.state).toBe('cancel_failed');
+    expect(after.lastError).toMatch(/credentials/);
+    expect(servers.slack.posts.some((p) => p.text.startsWith('Cancel FAILED'))).toBe(true);
+  });
+
+  it("Meibel 429: retried no earlier than its Retry-After, then cancelled", async () => {
+    const { rt, clock } = await world({}, { attempts: 1 });
+    const e = await runaway(rt, clock, 'meibel', 'busy');
+    servers.sims.meibel.faults = { rateLimitNext: 1, retryAfterSec: 120 };
+    const s = await rt.sweeper.run();
+    expect(s.retried).toBe(1);
+    const after = (await rt.store.get(e.id))!;
+    expect(after.state).toBe('cancel_requested');
+    expect(after.nextAttemptAt! - clock.t).toBeGreaterThanOrEqual(120 * SEC);
+    expect((await rt.sweeper.run()).cancelCalls).toBe(0); // not yet
+    clock.advance(11 * MIN);
+    expect((await rt.sweeper.run()).cancelled).toBe(1);
+  });
+
+  it('an extension that lands after the due query wins over the stale decision', async () => {
+    const { rt, clock } = await world();
+    const e = await runaway(rt, clock, 'ionworks', 'extended', { agoMs: 61 * MIN });
+    const store = rt.store;
+    const due = store.due.bind(store);
+    store.due = async (...args) => {
+      const r = await due(...args);
+      await rt.watchdog.extend(e.id, '30m', actor, 'still needed');
+      return r;
+    };
+    const s = await rt.sweeper.run();
+    store.due = due;
+    expect(s.cancelCalls).toBe(0);
+    expect((await rt.store.get(e.id))!.state).toBe('running');
+  });
+
+  it('stops claiming when the invocation runs out of time; the rest stays due', async () => {
+    const { rt, clock } = await world();
+    await runaway(rt, clock, 'catalyzed', 'late-1');
+    await runaway(rt, clock, 'catalyzed', 'late-2');
+    const s = await rt.sweeper.run({ remainingMs: () => 5_000, reserveMs: 10_000 });
+    expect(s.cancelCalls).toBe(0);
+    expect(s.deferredForTime).toBe(2);
+    expect((await rt.store.due(clock.t)).items).toHaveLength(2);
+  });
+
+  it('a chat cancel racing the sweep: one provider call', async () => {
+    const { rt, client: c, tableName, clock } = await world();
+    const e = await runaway(rt, clock, 'superglue', 'raced');
+    const other = peer(rt, servers, c, tableName, clock, 'sweep-b');
+    const [manual] = await Promise.all([
+      rt.sweeper.cancelNow(e.id, { id: 'slack:U1', via: 'slack' }, 'stop it', 5_000),
+      other.sweeper.run(),
+    ]);
+    expect('status' in manual || manual.outcome === 'claimed').toBe(true);
+    await drain([rt], clock, MIN, 5);
+    expect(servers.sims.superglue.cancelCalls.get('raced')).toBe(1);
+    expect((await rt.store.get(e.id))!.state).toBe('cancelled');
+  });
+});

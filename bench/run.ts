@@ -6,6 +6,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { benchPolicyEval } from './policy-eval.js';
 import { benchDueRead } from './due-read.js';
+import { benchSweep } from './sweep.js';
 
 export interface Line {
   name: string;
@@ -19,6 +20,7 @@ export interface Line {
 const benches: Record<string, () => Promise<Line[]>> = {
   policy_eval: benchPolicyEval,
   due_read: benchDueRead,
+  sweep: benchSweep,
 };
 
 const wanted = process.argv.slice(2);

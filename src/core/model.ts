@@ -139,6 +139,8 @@ export const Execution = z.object({
   wouldCancelAt: z.number().optional(),
   /** A cancel accepted but unconfirmed after confirmWithin was sent once more at this time. */
   cancelResentAt: z.number().optional(),
+  /** Earlier audit events still carried in the item (flushed to their own items in batches). */
+  outboxEvents: z.array(AuditEvent).optional(),
   /** Outbox: the audit event of the latest transition, written with the item itself. */
   pendingEvent: AuditEvent.optional(),
 });

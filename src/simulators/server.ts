@@ -44,6 +44,8 @@ export interface Simulator {
   /** Cancel calls received per execution id (duplicates show up here). */
   readonly cancelCalls: Map<string, number>;
   faults: Faults;
+  /** Called on every cancel request received (benchmarks time them). */
+  onCancel?: (id: string) => void;
   add(e: Partial<SimExecution> & { id: string }): SimExecution;
   close(): Promise<void>;
 }
@@ -103,6 +105,7 @@ export async function startSimulator(platform: string, opts: { apiKey?: string; 
       const e = find(dialect.cancel.pattern.exec(path));
       const id = decodeURIComponent(dialect.cancel.pattern.exec(path)?.[1] ?? '');
       cancelCalls.set(id, (cancelCalls.get(id) ?? 0) + 1);
+      sim.onCancel?.(id);
       if (!e) return { status: 404, body: dialect.error(404, 'Not found') };
       if (TERMINAL.has(e.state)) return dialect.cancelFinished(e);
       if (e.state !== 'cancelling') {

@@ -49,6 +49,9 @@ function decodeCursor(cursor: string): Record<string, AttributeValue> {
   }
 }
 
+/** Audit events carried inside the execution item before they are flushed to their own items. */
+const CARRIED_EVENTS = 6;
+
 export class DynamoExecutionStore implements ExecutionStore {
   private readonly maxRetries: number;
 
@@ -122,8 +125,10 @@ export class DynamoExecutionStore implements ExecutionStore {
       start = res.LastEvaluatedKey;
     } while (start);
     if (!execution) return undefined;
-    // The latest event still sits in the outbox until the next transition flushes it.
-    if (execution.pendingEvent && !events.has(execution.pendingEvent.version)) events.set(execution.pendingEvent.version, execution.pendingEvent);
+    // The latest events still ride in the item until a later write flushes them.
+    for (const ev of [...(execution.outboxEvents ?? []), ...(execution.pendingEvent ? [execution.pendingEvent] : [])]) {
+      if (!events.has(ev.version)) events.set(ev.version, ev);
+    }
     return { execution, events: [...events.values()].sort((a, b) => a.version - b.version) };
   }
 
@@ -211,9 +216,22 @@ export class DynamoExecutionStore implements ExecutionStore {
     return { items: items.slice(0, limit), itemsRead: perShard.reduce((n, s) => n + s.itemsRead, 0) };
   }
 
-  /** Write `next` only if the stored item is still `cur` (same state and version). */
-  private async putIfUnchanged(cur: Execution, next: Execution): Promise<boolean> {
-    if (cur.pendingEvent) await this.flushEvent(cur.pendingEvent);
+  /**
+   * Write `next` only if the stored item is still `cur` (same state and version).
+   * Audit events ride in the item until CARRIED_EVENTS of them have piled up; then they
+   * are written to their own items *before* the write that drops them. A cancel thus
+   * costs two writes (claim, outcome), not four, and no event is ever only in memory.
+   */
+  private async putIfUnchanged(cur: Execution, next: Execution): Promise<Execution | undefined> {
+    const newEvent = next.pendingEvent !== undefined && next.pendingEvent.version !== cur.pendingEvent?.version;
+    let carried = [...(cur.outboxEvents ?? []), ...(newEvent && cur.pendingEvent ? [cur.pendingEvent] : [])];
+    if (carried.length >= CARRIED_EVENTS) {
+      await Promise.all(carried.map((ev) => this.flushEvent(ev)));
+      carried = [];
+    }
+    next = { ...next };
+    if (carried.length > 0) next.outboxEvents = carried;
+    else delete next.outboxEvents;
     try {
       await this.opts.client.send(new PutItemCommand({
         TableName: this.opts.tableName,
@@ -222,9 +240,9 @@ export class DynamoExecutionStore implements ExecutionStore {
         ExpressionAttributeNames: { '#version': 'version', '#state': TABLE.state },
         ExpressionAttributeValues: { ':version': { N: String(cur.version) }, ':state': { S: cur.state } },
       }));
-      return true;
+      return next;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (err instanceof ConditionalCheckFailedException) return undefined;
       throw err;
     }
   }
@@ -246,7 +264,8 @@ export class DynamoExecutionStore implements ExecutionStore {
       if (!cur) return { ok: false, outcome: 'not_found' };
       const t = fn(cur);
       if (!t.ok) return t;
-      if (await this.putIfUnchanged(cur, t.execution)) return t;
+      const written = await this.putIfUnchanged(cur, t.execution);
+      if (written) return { ok: true, execution: written };
       cur = undefined; // somebody else wrote first: re-read and decide again
     }
     const latest = await this.get(id);

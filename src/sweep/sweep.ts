@@ -167,7 +167,7 @@ export class Sweeper {
     };
     // Enough items in flight to keep every connection's provider limit busy while the store works.
     const connections = Math.max(1, new Set(due.items.map((e) => e.connection)).size);
-    const concurrency = Math.min(512, this.settings.providerConcurrency * connections * 2);
+    const concurrency = Math.min(1024, this.settings.providerConcurrency * connections * 16);
     await forEachLimit(due.items, concurrency, async (e) => {
       try {
         await this.handle(e, run);

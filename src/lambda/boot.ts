@@ -1,0 +1,30 @@
+/**
+ * Cold start for both Lambda handlers: the config travels as a JSON file inside the
+ * bundle (no 4 KB environment limit), the table name in the environment. Built once per
+ * container and reused by warm invocations.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { loadConfig } from '../config/load.js';
+import type { Log } from '../log.js';
+import { type Runtime, buildRuntime } from '../runtime.js';
+import { dynamoClient } from '../store/client.js';
+
+/** Powertools Logger behind the core's Log interface. */
+export const powertoolsLog = (l: Logger): Log => ({
+  info: (m, f = {}) => l.info(m, f),
+  warn: (m, f = {}) => l.warn(m, f),
+  error: (m, f = {}) => l.error(m, f),
+});
+
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+  awsRequestId?: string;
+}
+
+export function bootRuntime(log: Log, env: NodeJS.ProcessEnv = process.env): Runtime {
+  const file = env.WATCHDOG_CONFIG_FILE ?? new URL('./watchdog.config.json', import.meta.url).pathname;
+  const config = loadConfig(file);
+  const tableName = env.WATCHDOG_TABLE ?? config.settings.tableName;
+  const client = dynamoClient({ ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
+  return buildRuntime(config, { client, tableName, log, owner: `lambda-${env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}` });
+}

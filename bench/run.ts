@@ -7,6 +7,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { benchPolicyEval } from './policy-eval.js';
 import { benchDueRead } from './due-read.js';
 import { benchSweep } from './sweep.js';
+import { benchWebhook } from './webhook.js';
 
 export interface Line {
   name: string;
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<Line[]>> = {
   policy_eval: benchPolicyEval,
   due_read: benchDueRead,
   sweep: benchSweep,
+  webhook: benchWebhook,
 };
 
 const wanted = process.argv.slice(2);

@@ -34,6 +34,7 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   config: WatchdogConfig;
+  secrets: SecretSource;
   store: ExecutionStore;
   watchdog: Watchdog;
   providers: ProviderLookup;
@@ -51,5 +52,5 @@ export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime
     config, store, providers, notifiers, now,
     ...(o.log ? { log: o.log } : {}), ...(o.owner ? { owner: o.owner } : {}),
   });
-  return { config, store, watchdog: new Watchdog(config, store, now), providers, notifiers, sweeper };
+  return { config, secrets, store, watchdog: new Watchdog(config, store, now), providers, notifiers, sweeper };
 }

@@ -21,6 +21,11 @@ import { ProviderRegistry } from '../providers/registry.js';
 import { CANCEL_OK } from '../providers/types.js';
 import { type Runtime, buildRuntime, secretsFor } from '../runtime.js';
 import { summaryFields } from '../sweep/sweep.js';
+import { serveWebhook } from '../http/server.js';
+import { Webhook } from '../http/webhook.js';
+import { slackSignature } from '../http/verify.js';
+import { secretField } from '../secrets.js';
+import { signV1 } from '../security/signing.js';
 
 /** Exit with a code, having already printed the reason. */
 class ExitCode extends Error {
@@ -314,6 +319,51 @@ export function buildProgram(io: Io): Command {
         const e = await wd.extend(ref, duration, cliActor(), o.reason);
         print(e, () => `${e.id} extended by ${duration} (${e.state}; next check ${e.dueAt ? new Date(e.dueAt).toISOString() : '-'})`);
       });
+    });
+
+  program
+    .command('serve')
+    .description('serve the webhook (Slack, Discord, Teams, hooks, tracking API) on 127.0.0.1')
+    .option('--port <n>', 'port (0 = any free port)', '8787')
+    .option('--host <addr>', 'interface to listen on', '127.0.0.1')
+    .action(async (o: { port: string; host: string }) => {
+      const port = parseNumber('--port', o.port);
+      if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port expects 0-65535, got "${o.port}"`);
+      await withRuntime(async (rt, target) => {
+        const served = await serveWebhook(new Webhook({ runtime: rt, secrets: rt.secrets }), { port, host: o.host, maxBodyBytes: rt.config.webhook.maxBodyBytes });
+        io.out(`watchdog: webhook on ${served.url} (${target.description}); routes: /slack/commands /slack/interactions /discord/interactions /teams/messages /hooks/cancel /v1/executions /healthz; Ctrl-C stops`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        await served.close();
+      });
+    });
+
+  program
+    .command('sign')
+    .description('print a signed curl for a local webhook route (try a Slack cancel without Slack)')
+    .argument('<route>', 'slack | hook')
+    .argument('<text...>', 'slack: the /watchdog text, e.g. "cancel wd_… too slow"; hook: the execution id')
+    .option('--url <base>', 'webhook base URL', 'http://127.0.0.1:8787')
+    .option('--user <id>', 'Slack user id to act as', 'U012ABCDEF')
+    .option('--response-url <url>', 'Slack response_url to receive the outcome')
+    .action(async (route: string, words: string[], o: { url: string; user: string; responseUrl?: string }) => {
+      const config = loadConfig(resolveConfigPath(g().config));
+      const secrets = secretsFor(config);
+      const ts = Math.floor(Date.now() / 1000);
+      if (route === 'slack') {
+        if (!config.webhook.slack) throw new InputError('webhook.slack is not configured');
+        const secret = secretField(await secrets.get(config.webhook.slack.secret), 'signingSecret');
+        const body = new URLSearchParams({ command: '/watchdog', text: words.join(' '), user_id: o.user, channel_id: 'C012ABCDEF', ...(o.responseUrl ? { response_url: o.responseUrl } : {}) }).toString();
+        io.out(`curl -s ${o.url}/slack/commands -H 'X-Slack-Request-Timestamp: ${ts}' -H 'X-Slack-Signature: ${slackSignature(secret, String(ts), body)}' -H 'Content-Type: application/x-www-form-urlencoded' --data '${body}'`);
+      } else if (route === 'hook') {
+        if (!config.webhook.hooks) throw new InputError('webhook.hooks is not configured');
+        const secret = secretField(await secrets.get(config.webhook.hooks.secret), 'signingSecret');
+        const body = JSON.stringify({ id: words[0], reason: words.slice(1).join(' ') || 'signed hook' });
+        io.out(`curl -s ${o.url}/hooks/cancel -H 'Content-Type: application/json' -H 'X-Watchdog-Timestamp: ${ts}' -H 'X-Watchdog-Signature: ${signV1(secret, ts, body)}' --data '${body}'`);
+      } else throw new InputError(`route must be slack or hook, got "${route}"`);
+      io.err('(valid for 5 minutes)');
     });
 
   program

@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import type { Policy } from '../core/policy.js';
 import { ConfigError } from '../errors.js';
-import { type ConnectionConfig, type HttpProviderConfig, type NotifyTargetConfig, WatchdogConfigSchema, type WatchdogConfigParsed } from './schema.js';
+import { type ConnectionConfig, type HttpProviderConfig, type NotifyTargetConfig, WatchdogConfigSchema, type WatchdogConfigParsed, type WebhookConfig } from './schema.js';
 
 export interface CompiledPolicy extends Policy {
   readonly match: { connection?: string; provider?: string; labels?: Record<string, string> };
@@ -36,6 +36,7 @@ export interface WatchdogConfig {
   readonly connections: Readonly<Record<string, ConnectionConfig>>;
   readonly providers: Readonly<Record<string, HttpProviderConfig>>;
   readonly notify: Readonly<Record<string, NotifyTargetConfig>>;
+  readonly webhook: WebhookConfig & { readonly ackBudgetMs: number };
   readonly policies: readonly CompiledPolicy[];
   readonly defaultPolicy: string;
   /** Where relative paths (secretsFile, dataDir) resolve from. */
@@ -90,6 +91,7 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string): WatchdogConfig
     connections: c.connections,
     providers: c.providers,
     notify: c.notify,
+    webhook: { ...c.webhook, ackBudgetMs: ms(c.webhook.ackBudget) },
     policies: c.policies.map((p) => ({
       name: p.name,
       ...(p.maxRuntime === undefined ? {} : { maxRuntimeMs: ms(p.maxRuntime) }),

@@ -134,12 +134,34 @@ export const Settings = z.strictObject({
   dataDir: z.string().default('.watchdog/data'),
 });
 
+/**
+ * The inbound webhook: which routes are on, and the secrets they verify with. A route
+ * whose secret is not configured answers 404, so nothing is reachable by accident.
+ */
+export const WebhookSettings = z.strictObject({
+  /** Secret holding {"signingSecret": "…"} (Slack app → Basic Information). */
+  slack: z.strictObject({ secret: z.string().min(1) }).optional(),
+  /** Secret holding {"publicKey": "<hex>"} (Discord application public key). */
+  discord: z.strictObject({ secret: z.string().min(1) }).optional(),
+  /** Secret holding {"securityToken": "<base64>"} (Teams outgoing webhook). */
+  teams: z.strictObject({ secret: z.string().min(1) }).optional(),
+  /** Secret holding {"signingSecret": "…"}: v1 HMAC for /hooks/cancel and the tracking API. */
+  hooks: z.strictObject({ secret: z.string().min(1) }).optional(),
+  /** Secret holding {"apiKey": "…"}: bearer key accepted by the tracking API. */
+  api: z.strictObject({ secret: z.string().min(1) }).optional(),
+  /** Requests larger than this are refused (413). */
+  maxBodyBytes: z.number().int().min(1024).max(1_000_000).default(65_536),
+  /** How long a chat cancel waits for the provider before answering "in progress". */
+  ackBudget: Duration.default('2s'),
+});
+
 export const WatchdogConfigSchema = z
   .strictObject({
     settings: Settings.default(() => Settings.parse({})),
     connections: z.record(Name, Connection),
     providers: z.record(Name, HttpProvider).default({}),
     notify: z.record(Name, NotifyTarget).default({}),
+    webhook: WebhookSettings.default(() => WebhookSettings.parse({})),
     policies: z.array(PolicyConfig).min(1, 'expected at least one policy'),
     defaultPolicy: z.string().default('default'),
   })
@@ -183,3 +205,4 @@ export type WatchdogConfigParsed = z.output<typeof WatchdogConfigSchema>;
 export type ConnectionConfig = z.output<typeof Connection>;
 export type HttpProviderConfig = z.output<typeof HttpProvider>;
 export type NotifyTargetConfig = z.output<typeof NotifyTarget>;
+export type WebhookConfig = z.output<typeof WebhookSettings>;

@@ -135,6 +135,8 @@ export const Execution = z.object({
   outbox: z.array(Notice).optional(),
   /** Chat threads of this execution's first warning, per notify target (Slack `ts`). */
   threads: z.record(z.string(), z.string()).optional(),
+  /** Warnings are not sent before this time (a person snoozed them); limits still apply. */
+  snoozedUntil: z.number().optional(),
   /** Dry-run: when the policy first decided it would cancel (recorded and notified once). */
   wouldCancelAt: z.number().optional(),
   /** A cancel accepted but unconfirmed after confirmWithin was sent once more at this time. */

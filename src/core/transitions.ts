@@ -291,6 +291,14 @@ export function extend(cur: Execution, ms: number, actor: Actor, ctx: Ctx, reaso
   return e;
 }
 
+/** A person silences warnings for a while; limits (and cancels) still apply. */
+export function snooze(cur: Execution, ms: number, actor: Actor, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  if (!(ms > 0)) return { ok: false, outcome: 'refused', message: 'snooze must be positive', execution: cur };
+  return next(cur, { snoozedUntil: ctx.now + ms }, ctx, { actor, what: `warnings snoozed for ${formatDuration(ms)}` });
+}
+
 /** Nothing to do yet: move dueAt (no state change, no audit event; the outbox is kept). */
 export function reschedule(cur: Execution, ctx: Ctx): Transition {
   const t = refuseTerminal(cur);

@@ -92,9 +92,9 @@ export interface SweepSummary {
 }
 
 export type CancelNowResult =
-  | { status: 'done'; execution: Execution }
-  /** Still running at the end of the budget: the sweep finishes it (it is due now). */
-  | { status: 'in_progress'; execution: Execution };
+  | { status: 'done'; execution: Execution; settled: Promise<Execution> }
+  /** Still running at the end of the budget: `settled` resolves when it is (or the sweep takes over). */
+  | { status: 'in_progress'; execution: Execution; settled: Promise<Execution> };
 
 const SWEEP_ACTOR_VIA = 'sweep';
 
@@ -280,7 +280,8 @@ export class Sweeper {
         const again = evaluate(c, this.policyOf(c), this.now());
         warned = again.action === 'warn';
         if (!warned) return T.reschedule(c, this.ctx(c));
-        return this.notices(T.recordWarning(c, again.warnKeys, policyActor(c), this.ctx(c)), c, 'warning', again.warnings);
+        const snoozed = c.snoozedUntil !== undefined && c.snoozedUntil > this.now();
+        return this.notices(T.recordWarning(c, again.warnKeys, policyActor(c), this.ctx(c)), c, snoozed ? undefined : 'warning', again.warnings);
       });
       if (r.ok && warned) {
         s.warned++;
@@ -478,14 +479,15 @@ export class Sweeper {
     const work = this.claimAndCancel(requested.execution, run, { reasons: ['manual'], policyDecision: false }).catch((err: Error) => {
       this.log.error('manual cancel failed', { executionId: id, error: redact(err.message) });
     });
+    const settled = work.then(async () => (await this.deps.store.get(id)) ?? requested.execution);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       work.then(() => false),
       new Promise<boolean>((r) => { timer = setTimeout(() => r(true), budgetMs); }),
     ]);
     if (timer) clearTimeout(timer);
-    const latest = (await this.deps.store.get(id)) ?? requested.execution;
-    return timedOut || !isTerminal(latest.state) ? { status: 'in_progress', execution: latest } : { status: 'done', execution: latest };
+    const latest = timedOut ? requested.execution : await settled;
+    return timedOut || !isTerminal(latest.state) ? { status: 'in_progress', execution: latest, settled } : { status: 'done', execution: latest, settled };
   }
 }
 

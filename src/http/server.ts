@@ -1,0 +1,65 @@
+/**
+ * `watchdog serve` (also started by `npm start`): the webhook handler on plain HTTP,
+ * 127.0.0.1 by default. Bodies are capped while reading, before anything else happens.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WatchdogError } from '../errors.js';
+import type { HttpRequest } from './types.js';
+import type { Webhook } from './webhook.js';
+
+export interface Served {
+  url: string;
+  close(): Promise<void>;
+  /** Follow-ups still running (response_url posts); awaited by close(). */
+  pending: Set<Promise<void>>;
+}
+
+export async function serveWebhook(webhook: Webhook, opts: { port?: number; host?: string; maxBodyBytes: number }): Promise<Served> {
+  const pending = new Set<Promise<void>>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > opts.maxBodyBytes) tooBig = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => {
+      if (tooBig) {
+        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+        res.end('{"error":"body too large"}');
+        return;
+      }
+      const url = new URL(req.url ?? '/', 'http://local');
+      const headers: Record<string, string | undefined> = {};
+      for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      const request: HttpRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers, body: Buffer.concat(chunks).toString('utf8') };
+      void webhook.handle(request).then(({ response, background }) => {
+        res.writeHead(response.status, response.headers);
+        res.end(response.body);
+        if (background) {
+          pending.add(background);
+          void background.finally(() => pending.delete(background));
+        }
+      });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
+      ? new WatchdogError(`port ${opts.port} is already in use: stop the other process or pass --port`)
+      : err));
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${addr.port}`,
+    pending,
+    close: async () => {
+      await Promise.allSettled([...pending]);
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

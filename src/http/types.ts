@@ -1,0 +1,28 @@
+/** Transport-neutral HTTP: the Lambda (Function URL / API Gateway v2) and local adapters map to these. */
+export interface HttpRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: URLSearchParams;
+  /** Header names lower-cased. */
+  headers: Record<string, string | undefined>;
+  /** The raw body, exactly as received: signatures are computed over it. */
+  body: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What a route returns: the response, and work that may go on after it (reported elsewhere). */
+export interface Handled {
+  response: HttpResponse;
+  /** Settles when the follow-up (e.g. posting the outcome to Slack's response_url) is done. */
+  background?: Promise<void>;
+}
+
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse => ({
+  status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+});

@@ -1,0 +1,298 @@
+/**
+ * The one HTTP handler behind every route (DESIGN.md §5). Verifies first, parses second,
+ * acts last: a request that fails its signature changes nothing and learns nothing.
+ * Served by the Lambda adapter (lambdas/webhook.ts) and the local server (http/server.ts).
+ */
+import { z } from 'zod';
+import { InputError, NotFoundError, WatchdogError } from '../errors.js';
+import { type Log, redact, silentLog } from '../log.js';
+import { decodeAction } from '../notify/actions.js';
+import type { Runtime } from '../runtime.js';
+import type { SecretSource } from '../secrets.js';
+import { secretField } from '../secrets.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, safeEqual, verifyV1 } from '../security/signing.js';
+import { type Command, type Who, HELP, parseCommand, runCommand } from './commands.js';
+import { type Handled, type HttpRequest, type HttpResponse, json } from './types.js';
+import { verifyDiscord, verifySlack, verifyTeams } from './verify.js';
+
+export interface WebhookDeps {
+  runtime: Runtime;
+  secrets: SecretSource;
+  log?: Log;
+  now?: () => number;
+  /** Post to a Slack response_url (overridable for tests). */
+  postResponse?: (url: string, body: unknown) => Promise<void>;
+}
+
+const unauthorized = (): Handled => ({ response: json(401, { error: 'invalid signature' }) });
+const notFound = (): Handled => ({ response: json(404, { error: 'not found' }) });
+const slackReply = (text: string, visible = false): HttpResponse => json(200, { response_type: visible ? 'in_channel' : 'ephemeral', text });
+
+/** Only https response URLs on Slack's hosts are followed, or local stand-ins. */
+export function allowedResponseUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    if (u.protocol === 'https:') return u.hostname === 'hooks.slack.com' || u.hostname.endsWith('.slack.com');
+    return u.protocol === 'http:' && (u.hostname === '127.0.0.1' || u.hostname === 'localhost');
+  } catch {
+    return false;
+  }
+}
+
+async function defaultPostResponse(url: string, body: unknown): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), redirect: 'error', signal: AbortSignal.timeout(5_000) });
+  if (!res.ok) throw new Error(`response_url answered HTTP ${res.status}`);
+}
+
+const TrackBody = z.unknown();
+const CancelHookBody = z.strictObject({ id: z.string().min(1).max(1100), reason: z.string().max(500).optional(), actor: z.string().min(1).max(128).optional() });
+
+export class Webhook {
+  private readonly log: Log;
+  private readonly now: () => number;
+  private readonly postResponse: (url: string, body: unknown) => Promise<void>;
+
+  constructor(private readonly deps: WebhookDeps) {
+    this.log = deps.log ?? silentLog;
+    this.now = deps.now ?? Date.now;
+    this.postResponse = deps.postResponse ?? defaultPostResponse;
+  }
+
+  private get config() {
+    return this.deps.runtime.config.webhook;
+  }
+
+  private async secret(name: string, field: string): Promise<string | undefined> {
+    try {
+      return secretField(await this.deps.secrets.get(name), field);
+    } catch (err) {
+      this.log.error('webhook secret unavailable', { secret: name, error: redact((err as Error).message) });
+      return undefined;
+    }
+  }
+
+  /** Never throws: every failure is a response. */
+  async handle(req: HttpRequest): Promise<Handled> {
+    const started = this.now();
+    try {
+      if (Buffer.byteLength(req.body, 'utf8') > this.config.maxBodyBytes) return { response: json(413, { error: 'body too large' }) };
+      const route = `${req.method.toUpperCase()} ${req.path.replace(/\/+$/, '') || '/'}`;
+      let out: Handled;
+      if (route === 'GET /healthz') out = { response: json(200, { ok: true }) };
+      else if (route === 'POST /slack/commands') out = await this.slackCommand(req);
+      else if (route === 'POST /slack/interactions') out = await this.slackInteraction(req);
+      else if (route === 'POST /discord/interactions') out = await this.discord(req);
+      else if (route === 'POST /teams/messages') out = await this.teams(req);
+      else if (route === 'POST /hooks/cancel') out = await this.hookCancel(req);
+      else if (req.path.startsWith('/v1/executions')) out = await this.tracking(req);
+      else out = notFound();
+      this.log.info('webhook request', { route: req.path.slice(0, 80), method: req.method, status: out.response.status, ms: this.now() - started });
+      return out;
+    } catch (err) {
+      this.log.error('webhook failed', { path: req.path.slice(0, 80), error: redact((err as Error).message) });
+      return { response: json(500, { error: 'internal error' }) };
+    }
+  }
+
+  // ---- Slack -------------------------------------------------------------------------
+
+  private async slackVerified(req: HttpRequest): Promise<boolean> {
+    if (!this.config.slack) return false;
+    const secret = await this.secret(this.config.slack.secret, 'signingSecret');
+    return secret !== undefined && verifySlack(secret, req.headers, req.body, this.now());
+  }
+
+  private async slackCommand(req: HttpRequest): Promise<Handled> {
+    if (!this.config.slack) return notFound();
+    if (!(await this.slackVerified(req))) return unauthorized();
+    const form = new URLSearchParams(req.body);
+    const userId = form.get('user_id');
+    if (!userId) return { response: slackReply('Malformed command: no user.') };
+    const parsed = parseCommand(form.get('text') ?? '');
+    if ('error' in parsed) return { response: slackReply(parsed.error) };
+    const channelId = form.get('channel_id');
+    return this.chat(parsed, { tool: 'slack', userId, ...(channelId ? { channelId } : {}) }, form.get('response_url') ?? undefined);
+  }
+
+  private async slackInteraction(req: HttpRequest): Promise<Handled> {
+    if (!this.config.slack) return notFound();
+    if (!(await this.slackVerified(req))) return unauthorized();
+    let payload: { user?: { id?: unknown }; channel?: { id?: unknown }; actions?: Array<{ value?: unknown }>; response_url?: unknown };
+    try {
+      payload = JSON.parse(new URLSearchParams(req.body).get('payload') ?? '');
+    } catch {
+      return { response: slackReply('Malformed interaction.') };
+    }
+    const userId = typeof payload?.user?.id === 'string' ? payload.user.id : undefined;
+    const value = payload?.actions?.[0]?.value;
+    const action = typeof value === 'string' ? decodeAction(value) : undefined;
+    if (!userId || !action) return { response: slackReply('Unknown action.') };
+    const cmd: Command = action.a === 'cancel' ? { cmd: 'cancel', ref: action.id, reason: 'Cancel now button' }
+      : action.a === 'extend' ? { cmd: 'extend', ref: action.id, duration: action.d, reason: 'Extend button' }
+        : { cmd: 'snooze', ref: action.id, duration: action.d };
+    const channelId = typeof payload.channel?.id === 'string' ? payload.channel.id : undefined;
+    const responseUrl = typeof payload.response_url === 'string' ? payload.response_url : undefined;
+    return this.chat(cmd, { tool: 'slack', userId, ...(channelId ? { channelId } : {}) }, responseUrl);
+  }
+
+  /** Run a chat command; a later outcome goes to Slack's response_url. */
+  private async chat(cmd: Command, who: Who, responseUrl: string | undefined): Promise<Handled> {
+    const r = await runCommand(this.deps.runtime, cmd, who, { budgetMs: this.config.ackBudgetMs, log: this.log });
+    const visible = r.ok && (cmd.cmd === 'cancel' || cmd.cmd === 'extend');
+    if (!r.later) return { response: slackReply(r.text, visible) };
+    const url = responseUrl && allowedResponseUrl(responseUrl) ? responseUrl : undefined;
+    const background = r.later.then(async (text) => {
+      if (url) await this.postResponse(url, { response_type: 'in_channel', replace_original: false, text });
+    }).catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
+    return { response: slackReply(r.text, true), background };
+  }
+
+  // ---- Discord -----------------------------------------------------------------------
+
+  private async discord(req: HttpRequest): Promise<Handled> {
+    if (!this.config.discord) return notFound();
+    const key = await this.secret(this.config.discord.secret, 'publicKey');
+    if (!key || !verifyDiscord(key, req.headers, req.body, this.now())) return unauthorized();
+    const I = z.object({
+      type: z.number().int(),
+      member: z.object({ user: z.object({ id: z.string() }) }).optional(),
+      user: z.object({ id: z.string() }).optional(),
+      channel_id: z.string().optional(),
+      data: z.object({ options: z.array(z.object({ name: z.string(), value: z.unknown().optional(), options: z.array(z.object({ name: z.string(), value: z.unknown() })).optional() })).optional() }).optional(),
+    });
+    let body: z.infer<typeof I>;
+    try {
+      const parsed = I.safeParse(JSON.parse(req.body));
+      if (!parsed.success) return { response: json(400, { error: 'malformed interaction' }) };
+      body = parsed.data;
+    } catch {
+      return { response: json(400, { error: 'malformed interaction' }) };
+    }
+    if (body.type === 1) return { response: json(200, { type: 1 }) }; // PING → PONG
+    const reply = (content: string) => ({ response: json(200, { type: 4, data: { content, flags: 64 } }) });
+    const userId = body.member?.user.id ?? body.user?.id;
+    if (body.type !== 2 || !userId) return reply('Unsupported interaction.');
+    // /watchdog <subcommand> id:<id> [duration:<d>] [reason:<text>]
+    const sub = body.data?.options?.[0];
+    const opt = (n: string) => {
+      const v = sub?.options?.find((o) => o.name === n)?.value;
+      return typeof v === 'string' ? v : undefined;
+    };
+    const text = sub ? [sub.name, opt('id'), opt('duration'), opt('reason')].filter(Boolean).join(' ') : 'help';
+    const parsed = parseCommand(text);
+    if ('error' in parsed) return reply(parsed.error);
+    const r = await runCommand(this.deps.runtime, parsed, { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) }, { budgetMs: this.config.ackBudgetMs, log: this.log });
+    return { response: json(200, { type: 4, data: { content: r.text.replace(/\*/g, '**'), ...(r.ok ? {} : { flags: 64 }) } }) };
+  }
+
+  // ---- Teams -------------------------------------------------------------------------
+
+  private async teams(req: HttpRequest): Promise<Handled> {
+    if (!this.config.teams) return notFound();
+    const token = await this.secret(this.config.teams.secret, 'securityToken');
+    if (!token || !verifyTeams(token, req.headers, req.body)) return unauthorized();
+    const A = z.object({ text: z.string().max(2000), from: z.object({ id: z.string(), aadObjectId: z.string().optional() }), channelData: z.object({ channel: z.object({ id: z.string() }).optional() }).optional() });
+    let a: z.infer<typeof A>;
+    try {
+      const parsed = A.safeParse(JSON.parse(req.body));
+      if (!parsed.success) return { response: json(400, { type: 'message', text: 'Malformed message.' }) };
+      a = parsed.data;
+    } catch {
+      return { response: json(400, { type: 'message', text: 'Malformed message.' }) };
+    }
+    const text = a.text.replace(/<at>[^<]*<\/at>/g, '').replace(/&nbsp;/g, ' ').trim();
+    const parsed = parseCommand(text);
+    const channelId = a.channelData?.channel?.id;
+    const out = 'error' in parsed ? { text: parsed.error } : await runCommand(this.deps.runtime, parsed, { tool: 'teams', userId: a.from.aadObjectId ?? a.from.id, ...(channelId ? { channelId } : {}) }, { budgetMs: Math.min(this.config.ackBudgetMs, 4_000), log: this.log });
+    return { response: json(200, { type: 'message', text: out.text.replace(/\*/g, '**') }) };
+  }
+
+  // ---- Watchdog-signed routes --------------------------------------------------------
+
+  private async v1Verified(req: HttpRequest): Promise<boolean> {
+    if (!this.config.hooks) return false;
+    const secret = await this.secret(this.config.hooks.secret, 'signingSecret');
+    return secret !== undefined && verifyV1(secret, req.headers[TIMESTAMP_HEADER], req.headers[SIGNATURE_HEADER], req.body, this.now());
+  }
+
+  private async bearerVerified(req: HttpRequest): Promise<boolean> {
+    const auth = req.headers.authorization;
+    if (!this.config.api || !auth?.startsWith('Bearer ')) return false;
+    const key = await this.secret(this.config.api.secret, 'apiKey');
+    return key !== undefined && safeEqual(`Bearer ${key}`, auth);
+  }
+
+  private async hookCancel(req: HttpRequest): Promise<Handled> {
+    if (!this.config.hooks) return notFound();
+    if (!(await this.v1Verified(req))) return unauthorized();
+    const body = parseJson(req.body, CancelHookBody);
+    if ('error' in body) return { response: json(400, { error: body.error }) };
+    const r = await runCommand(this.deps.runtime, { cmd: 'cancel', ref: body.value.id, ...(body.value.reason ? { reason: body.value.reason } : {}) }, { tool: 'hook', userId: body.value.actor ?? 'hook' }, { budgetMs: this.config.ackBudgetMs, log: this.log });
+    const e = await this.deps.runtime.store.get(this.deps.runtime.watchdog.resolveId(body.value.id)).catch(() => undefined);
+    return { response: json(r.ok ? 202 : 409, { ok: r.ok, message: r.text, ...(e ? { id: e.id, state: e.state } : {}) }) };
+  }
+
+  private async tracking(req: HttpRequest): Promise<Handled> {
+    if (!this.config.hooks && !this.config.api) return notFound();
+    if (!(await this.v1Verified(req)) && !(await this.bearerVerified(req))) return unauthorized();
+    const wd = this.deps.runtime.watchdog;
+    const actor = { id: 'api', via: 'api' };
+    const m = /^\/v1\/executions(?:\/([^/]+)(?:\/(heartbeat|finish))?)?\/?$/.exec(req.path);
+    if (!m) return notFound();
+    const [, rawId, verb] = m;
+    let id: string | undefined;
+    try {
+      id = rawId === undefined ? undefined : decodeURIComponent(rawId);
+    } catch {
+      return { response: json(400, { error: 'invalid execution id encoding' }) };
+    }
+    try {
+      if (id === undefined) {
+        if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
+        const body = parseJson(req.body, TrackBody);
+        if ('error' in body) return { response: json(400, { error: body.error }) };
+        const { created, execution } = await wd.track(body.value, actor);
+        return { response: json(created ? 201 : 200, { created, execution: publicView(execution) }) };
+      }
+      if (verb === undefined) {
+        if (req.method !== 'GET') return { response: json(405, { error: 'method not allowed' }) };
+        const { execution, events } = await wd.show(id);
+        return { response: json(200, { execution: publicView(execution), events }) };
+      }
+      if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
+      if (verb === 'heartbeat') {
+        const body = parseJson(req.body || '{}', z.unknown());
+        if ('error' in body) return { response: json(400, { error: body.error }) };
+        return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, actor)) }) };
+      }
+      const body = parseJson(req.body || '{}', z.strictObject({ status: z.string().max(64).optional() }));
+      if ('error' in body) return { response: json(400, { error: body.error }) };
+      return { response: json(200, { execution: publicView(await wd.finish(id, actor, body.value.status)) }) };
+    } catch (err) {
+      if (err instanceof NotFoundError) return { response: json(404, { error: err.message }) };
+      if (err instanceof InputError) return { response: json(400, { error: err.message }) };
+      if (err instanceof WatchdogError && err.name === 'ConfigError') return { response: json(400, { error: err.message }) };
+      throw err;
+    }
+  }
+}
+
+function parseJson<T>(text: string, schema: z.ZodType<T>): { value: T } | { error: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { error: 'body is not valid JSON' };
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) return { error: `invalid body: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}` };
+  return { value: r.data };
+}
+
+/** What the tracking API returns about an execution: no internals (outbox, leases). */
+function publicView(e: import('../core/model.js').Execution) {
+  const { outbox: _o, outboxEvents: _oe, pendingEvent: _p, lease: _l, threads: _t, ...rest } = e;
+  return rest;
+}
+
+export { HELP };

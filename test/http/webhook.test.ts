@@ -1,0 +1,288 @@
+/**
+ * The webhook: every route's signature, the chat commands end to end against a provider
+ * simulator, the tracking API with WatchdogClient, and a fuzz run. dynalite underneath.
+ */
+import { generateKeyPairSync, randomBytes, sign as edSign } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WatchdogApiError, WatchdogClient } from '../../src/client.js';
+import { compileConfig } from '../../src/config/load.js';
+import { type Served, serveWebhook } from '../../src/http/server.js';
+import type { HttpRequest } from '../../src/http/types.js';
+import { slackSignature, teamsSignature } from '../../src/http/verify.js';
+import { Webhook } from '../../src/http/webhook.js';
+import { type Engine, startDynalite } from '../../src/local/engines.js';
+import { closePools } from '../../src/providers/http.js';
+import { type Runtime, buildRuntime } from '../../src/runtime.js';
+import type { SecretSource } from '../../src/secrets.js';
+import { signedHeaders } from '../../src/security/signing.js';
+import { type Simulator, startSimulator } from '../../src/simulators/server.js';
+import { type SlackStandIn, startSlackStandIn } from '../../src/simulators/slack.js';
+import { dynamoClient } from '../../src/store/client.js';
+import { ensureTable } from '../../src/store/dynamo.js';
+
+const SLACK_SECRET = 'slack-signing-secret';
+const HOOK_SECRET = 'hook-signing-secret';
+const API_KEY = 'api-key-123';
+const TEAMS_TOKEN = randomBytes(32).toString('base64');
+const discordKeys = generateKeyPairSync('ed25519');
+const DISCORD_PUBLIC = (discordKeys.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).subarray(12).toString('hex');
+
+let engine: Engine;
+let client: DynamoDBClient;
+let sim: Simulator;
+let slack: SlackStandIn;
+let rt: Runtime;
+let webhook: Webhook;
+let n = 0;
+
+beforeAll(async () => {
+  [engine, sim, slack] = await Promise.all([startDynalite(), startSimulator('superglue'), startSlackStandIn({ token: 'xoxb-t' })]);
+  client = dynamoClient({ endpoint: engine.endpoint });
+  await ensureTable(client, 'whk');
+  const values: Record<string, string> = {
+    sg: JSON.stringify({ apiKey: sim.apiKey }), slack: JSON.stringify({ signingSecret: SLACK_SECRET, botToken: 'xoxb-t' }),
+    hooks: JSON.stringify({ signingSecret: HOOK_SECRET }), api: JSON.stringify({ apiKey: API_KEY }),
+    teams: JSON.stringify({ securityToken: TEAMS_TOKEN }), discord: JSON.stringify({ publicKey: DISCORD_PUBLIC }),
+  };
+  const secrets: SecretSource = { get: async (name) => values[name] ?? Promise.reject(new Error('no such secret')) };
+  const config = compileConfig({
+    connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
+    webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' }, api: { secret: 'api' }, teams: { secret: 'teams' }, discord: { secret: 'discord' }, ackBudget: '500ms', maxBodyBytes: 8192 },
+    policies: [{ name: 'default', maxRuntime: '4h', maxExtension: '2h', allow: { users: ['UALLOWED'], channels: ['CALLOWED'] } }],
+  });
+  rt = buildRuntime(config, { client, tableName: 'whk', secrets });
+  webhook = new Webhook({ runtime: rt, secrets });
+});
+afterAll(async () => {
+  client?.destroy();
+  await closePools();
+  await Promise.all([engine?.close(), sim?.close(), slack?.close()]);
+});
+beforeEach(() => {
+  sim.faults = {};
+  slack.responses.length = 0;
+});
+
+async function tracked(): Promise<string> {
+  const externalId = `run-${++n}`;
+  sim.add({ id: externalId });
+  const { execution } = await rt.watchdog.track({ connection: 'sg', externalId }, { id: 'test', via: 'test' });
+  return execution.id;
+}
+
+function slackRequest(fields: Record<string, string>, o: { ts?: number; secret?: string; tamper?: boolean; path?: string } = {}): HttpRequest {
+  const body = new URLSearchParams(fields).toString();
+  const ts = String(o.ts ?? Math.floor(Date.now() / 1000));
+  return {
+    method: 'POST', path: o.path ?? '/slack/commands', query: new URLSearchParams(), body: o.tamper ? body.replace('cancel', 'extend') : body,
+    headers: { 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(o.secret ?? SLACK_SECRET, ts, body), 'content-type': 'application/x-www-form-urlencoded' },
+  };
+}
+const cmd = (text: string, user = 'UALLOWED', extra: Record<string, string> = {}) => ({ command: '/watchdog', text, user_id: user, channel_id: 'CX', ...extra });
+
+function v1Request(method: string, path: string, body: string, o: { secret?: string; now?: number } = {}): HttpRequest {
+  return { method, path, query: new URLSearchParams(), body, headers: { 'content-type': 'application/json', ...signedHeaders(o.secret ?? HOOK_SECRET, body, o.now) } };
+}
+
+describe('Slack', () => {
+  let served: Served;
+  beforeAll(async () => {
+    served = await serveWebhook(webhook, { port: 0, maxBodyBytes: 8192 });
+  });
+  afterAll(async () => served?.close());
+
+  it('a signed /watchdog cancel against the served webhook cancels on the provider; the outcome reaches response_url', async () => {
+    const id = await tracked();
+    sim.faults = { latencyMs: 900 }; // slower than the ack budget: the outcome comes later
+    const req = slackRequest(cmd(`cancel ${id} burning money`, 'UALLOWED', { response_url: `${slack.responseBase}/T1/abc` }));
+    const t0 = Date.now();
+    const res = await fetch(`${served.url}/slack/commands`, { method: 'POST', headers: req.headers as Record<string, string>, body: req.body });
+    const ackMs = Date.now() - t0;
+    expect(res.status).toBe(200);
+    const ack = (await res.json()) as { text: string };
+    expect(ack.text).toContain('requested by slack:UALLOWED');
+    expect(ackMs).toBeLessThan(3000);
+    await Promise.allSettled([...served.pending]);
+    expect(slack.responses).toHaveLength(1);
+    expect((slack.responses[0]!.body as { text: string }).text).toContain(`Cancelled ${id}`);
+    expect(sim.cancelCalls.get(`run-${n}`)).toBe(1);
+    const shown = await rt.watchdog.show(id);
+    expect(shown.execution.state).toBe('cancelled');
+    expect(shown.events.find((e) => e.what === 'cancel requested')).toMatchObject({ actor: { id: 'slack:UALLOWED', via: 'slack' }, detail: 'burning money' });
+  });
+
+  it('a fast provider: the ack itself carries the outcome', async () => {
+    const id = await tracked();
+    const res = await webhook.handle(slackRequest(cmd(`cancel ${id}`)));
+    expect(JSON.parse(res.response.body)).toMatchObject({ response_type: 'in_channel', text: expect.stringContaining(`Cancelled ${id}`) });
+  });
+
+  it('status, extend and list answer in chat and audit the actor', async () => {
+    const id = await tracked();
+    const ext = await webhook.handle(slackRequest(cmd(`extend ${id} 30m deploy running late`)));
+    expect(JSON.parse(ext.response.body).text).toContain('Extended');
+    const st = await webhook.handle(slackRequest(cmd(`status ${id}`)));
+    const text = JSON.parse(st.response.body).text as string;
+    expect(text).toContain('extended by 30m — slack:UALLOWED');
+    const list = await webhook.handle(slackRequest(cmd('list sg')));
+    expect(JSON.parse(list.response.body).text).toContain(id);
+  });
+
+  it('buttons: Extend 30m and Cancel now from an interaction payload', async () => {
+    const id = await tracked();
+    const payload = (value: unknown) => ({ payload: JSON.stringify({ type: 'block_actions', user: { id: 'UOTHER' }, channel: { id: 'CALLOWED' }, actions: [{ value: JSON.stringify(value) }] }) });
+    const ext = await webhook.handle(slackRequest(payload({ a: 'extend', id, d: '30m' }), { path: '/slack/interactions' }));
+    expect(JSON.parse(ext.response.body).text).toContain('Extended'); // allowed through the channel
+    const can = await webhook.handle(slackRequest(payload({ a: 'cancel', id }), { path: '/slack/interactions' }));
+    expect(JSON.parse(can.response.body).text).toContain('Cancelled');
+  });
+
+  const refusals: Array<[string, () => Promise<HttpRequest>, number, RegExp]> = [
+    ['missing signature', async () => ({ ...slackRequest(cmd('cancel X')), headers: {} }), 401, /invalid signature/],
+    ['wrong secret', async () => slackRequest(cmd('cancel X'), { secret: 'nope' }), 401, /invalid signature/],
+    ['stale timestamp (replay outside the window)', async () => slackRequest(cmd('cancel X'), { ts: Math.floor(Date.now() / 1000) - 301 }), 401, /invalid signature/],
+    ['tampered body', async () => slackRequest(cmd('cancel X'), { tamper: true }), 401, /invalid signature/],
+    ['oversized body', async () => slackRequest(cmd(`cancel X ${'a'.repeat(9000)}`)), 413, /too large/],
+    ['malformed form', async () => slackRequest({ garbage: '%%%' }), 200, /Malformed/],
+    ['unknown command', async () => slackRequest(cmd('explode everything')), 200, /unknown command/],
+    ['unknown execution', async () => slackRequest(cmd('cancel wd_zzzzzzzzzzzz')), 200, /No tracked execution/],
+    ['unauthorised user', async () => slackRequest(cmd('cancel X', 'UEVIL')), 200, /not allowed/],
+  ];
+  it.each(refusals)('%s → no state change, no provider call', async (_name, make, status, body) => {
+    const id = await tracked();
+    const before = await rt.store.get(id);
+    const req = await make();
+    const signed = { ...req };
+    if (req.body.includes('cancel+X')) {
+      // Point the command at the real execution while keeping the case's signature property.
+      const fixed = req.body.replace('cancel+X', `cancel+${id}`);
+      const ts = req.headers['x-slack-request-timestamp'] ?? '';
+      const valid = req.headers['x-slack-signature'] === slackSignature(SLACK_SECRET, ts, req.body);
+      signed.body = fixed;
+      if (valid) signed.headers = { ...req.headers, 'x-slack-signature': slackSignature(SLACK_SECRET, ts, fixed) };
+    }
+    const res = await webhook.handle(signed);
+    expect(res.response.status).toBe(status);
+    expect(res.response.body).toMatch(body);
+    expect(res.response.body).not.toMatch(/stack|Error:|at \//);
+    expect((await rt.store.get(id))!.version).toBe(before!.version);
+    expect(sim.cancelCalls.get(before!.externalId)).toBeUndefined();
+  });
+
+  it('extensions are capped by the policy maxExtension', async () => {
+    const id = await tracked();
+    const res = await webhook.handle(slackRequest(cmd(`extend ${id} 3h`)));
+    expect(JSON.parse(res.response.body).text).toMatch(/would exceed maxExtension 2h/);
+    expect((await rt.store.get(id))!.extensions).toHaveLength(0);
+  });
+});
+
+describe('Discord, Teams, hooks', () => {
+  const discordReq = (body: string, o: { key?: typeof discordKeys.privateKey; ts?: number } = {}): HttpRequest => {
+    const ts = String(o.ts ?? Math.floor(Date.now() / 1000));
+    const sig = edSign(null, Buffer.from(ts + body), o.key ?? discordKeys.privateKey).toString('hex');
+    return { method: 'POST', path: '/discord/interactions', query: new URLSearchParams(), body, headers: { 'x-signature-ed25519': sig, 'x-signature-timestamp': ts } };
+  };
+
+  it('Discord: PING → PONG; a bad signature is 401; a slash command cancels', async () => {
+    expect(JSON.parse((await webhook.handle(discordReq('{"type":1}'))).response.body)).toEqual({ type: 1 });
+    const other = generateKeyPairSync('ed25519').privateKey;
+    expect((await webhook.handle(discordReq('{"type":1}', { key: other }))).response.status).toBe(401);
+    const id = await tracked();
+    const body = JSON.stringify({ type: 2, member: { user: { id: 'UALLOWED' } }, channel_id: 'C1', data: { name: 'watchdog', options: [{ name: 'cancel', options: [{ name: 'id', value: id }] }] } });
+    const res = await webhook.handle(discordReq(body));
+    expect(JSON.parse(res.response.body)).toMatchObject({ type: 4, data: { content: expect.stringContaining('Cancelled') } });
+  });
+
+  it('Teams: HMAC verified; the mention is stripped; a wrong HMAC is 401', async () => {
+    const id = await tracked();
+    const body = JSON.stringify({ type: 'message', text: `<at>Watchdog</at> status ${id}`, from: { id: 'x', aadObjectId: 'UALLOWED' } });
+    const res = await webhook.handle({ method: 'POST', path: '/teams/messages', query: new URLSearchParams(), body, headers: { authorization: teamsSignature(TEAMS_TOKEN, body) } });
+    expect(JSON.parse(res.response.body)).toMatchObject({ type: 'message', text: expect.stringContaining(id) });
+    const bad = await webhook.handle({ method: 'POST', path: '/teams/messages', query: new URLSearchParams(), body, headers: { authorization: teamsSignature(randomBytes(32).toString('base64'), body) } });
+    expect(bad.response.status).toBe(401);
+  });
+
+  it('/hooks/cancel: signed v1 cancels; a replay outside the window is refused', async () => {
+    const id = await tracked();
+    const body = JSON.stringify({ id, reason: 'pagerduty incident', actor: 'pagerduty' });
+    expect((await webhook.handle(v1Request('POST', '/hooks/cancel', body, { now: Date.now() - 6 * 60_000 }))).response.status).toBe(401);
+    const res = await webhook.handle(v1Request('POST', '/hooks/cancel', body));
+    expect(res.response.status).toBe(202);
+    expect(JSON.parse(res.response.body)).toMatchObject({ ok: true, state: 'cancelled' });
+    const shown = await rt.watchdog.show(id);
+    expect(shown.events.find((e) => e.what === 'cancel requested')?.actor).toEqual({ id: 'hook:pagerduty', via: 'hook' });
+  });
+});
+
+describe('tracking API', () => {
+  let served: Served;
+  beforeAll(async () => {
+    served = await serveWebhook(webhook, { port: 0, maxBodyBytes: 8192 });
+  });
+  afterAll(async () => served?.close());
+
+  it('WatchdogClient: track (idempotent), heartbeat, get, finish — signed and with a bearer key', async () => {
+    const signed = new WatchdogClient({ baseUrl: served.url, signingSecret: HOOK_SECRET });
+    const bearer = new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY });
+    const first = await signed.track({ connection: 'sg', externalId: 'api/run 1', labels: { team: 'ml' } });
+    expect(first.created).toBe(true);
+    expect((await bearer.track({ connection: 'sg', externalId: 'api/run 1' })).created).toBe(false);
+    const hb = await bearer.heartbeat('sg/api/run 1', { progress: { done: 3, total: 10 }, costUsd: 1.5 });
+    expect(hb.execution.costUsd).toBe(1.5);
+    const got = await signed.get(first.execution.id);
+    expect(got.events.map((e) => e.what)).toEqual(['tracked', 'heartbeat']);
+    expect(got.execution).not.toHaveProperty('outbox');
+    expect((await signed.finish(first.execution.id, 'succeeded')).execution.state).toBe('finished');
+  });
+
+  it('bad input gets a precise 400; no auth gets 401; unknown ids 404', async () => {
+    const bad = await webhook.handle(v1Request('POST', '/v1/executions', JSON.stringify({ connection: 'sg', externalId: 'x', limits: { maxRuntime: 'forever' } })));
+    expect(bad.response.status).toBe(400);
+    expect(JSON.parse(bad.response.body).error).toMatch(/limits\.maxRuntime/);
+    const notJson = await webhook.handle(v1Request('POST', '/v1/executions', '{nope'));
+    expect(JSON.parse(notJson.response.body).error).toBe('body is not valid JSON');
+    const anon = await webhook.handle({ method: 'POST', path: '/v1/executions', query: new URLSearchParams(), headers: { authorization: 'Bearer wrong' }, body: '{}' });
+    expect(anon.response.status).toBe(401);
+    await expect(new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY }).get('wd_zzzzzzzzzzzz')).rejects.toThrow(WatchdogApiError);
+  });
+});
+
+it('fuzz: thousands of random and mutated requests → zero 5xx, zero state changes, zero provider calls', async () => {
+  const ids = await Promise.all(Array.from({ length: 5 }, () => tracked()));
+  const before = await Promise.all(ids.map((id) => rt.store.get(id)));
+  const calls = sim.cancelCalls.size;
+  const paths = ['/slack/commands', '/slack/interactions', '/discord/interactions', '/teams/messages', '/hooks/cancel', '/v1/executions', '/v1/executions/wd_zzzzzzzzzzzz/heartbeat', '/v1/executions/sg%2Fnope/finish', '/healthz', '/nope', '/v1/executions/%E0%A4%A'];
+  const rand = (k: number) => randomBytes(k).toString(['hex', 'base64', 'latin1'][k % 3] as BufferEncoding);
+  const bodies = (): string => {
+    const pick = Math.floor(Math.random() * 8);
+    if (pick === 0) return rand(Math.floor(Math.random() * 300));
+    if (pick === 1) return JSON.stringify({ type: Math.floor(Math.random() * 5), data: { options: [{ name: 'cancel', options: [{ name: 'id', value: ids[0] }] }] } });
+    if (pick === 2) return new URLSearchParams({ text: `cancel ${ids[2]}`, user_id: 'UEVIL' }).toString();
+    if (pick === 3) return new URLSearchParams({ payload: rand(50) }).toString();
+    if (pick === 4) return JSON.stringify({ id: ids[3], connection: rand(5), externalId: 42 });
+    if (pick === 5) return `{"progress":{"pct":${Math.random() * 300 - 100}}}`;
+    if (pick === 6) return new URLSearchParams({ payload: JSON.stringify({ user: { id: 'UEVIL' }, actions: [{ value: JSON.stringify({ a: 'cancel', id: ids[4] }) }] }) }).toString();
+    return '';
+  };
+  let fiveXx = 0;
+  for (let i = 0; i < 3000; i++) {
+    const path = paths[i % paths.length]!;
+    const body = bodies();
+    const ts = String(Math.floor(Date.now() / 1000));
+    const mode = i % 4;
+    // Valid signatures on garbage bodies for a quarter, wrong or missing ones otherwise.
+    const headers: Record<string, string> = mode === 0
+      ? { 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SLACK_SECRET, ts, body), ...(body.includes('UEVIL') ? {} : {}) }
+      : mode === 1 ? { ...signedHeaders(HOOK_SECRET, body), authorization: teamsSignature(TEAMS_TOKEN, body) }
+        : mode === 2 ? { 'x-slack-request-timestamp': rand(4), 'x-slack-signature': `v0=${rand(32)}`, 'x-signature-ed25519': rand(64), 'x-signature-timestamp': ts, authorization: `HMAC ${rand(10)}` }
+          : {};
+    const res = await webhook.handle({ method: i % 7 === 0 ? 'GET' : 'POST', path, query: new URLSearchParams(), headers, body });
+    if (res.response.status >= 500) fiveXx++;
+  }
+  expect(fiveXx).toBe(0);
+  const after = await Promise.all(ids.map((id) => rt.store.get(id)));
+  after.forEach((e, i) => expect(e!.version).toBe(before[i]!.version));
+  expect(sim.cancelCalls.size).toBe(calls);
+}, 60_000);

@@ -11,7 +11,7 @@ import { type WatchdogConfig, loadConfig } from '../config/load.js';
 import type { Actor, HeartbeatInput } from '../core/model.js';
 import { ExecutionState } from '../core/model.js';
 import { ConfigError, InputError, WatchdogError } from '../errors.js';
-import { type Target, openTarget } from '../local/target.js';
+import { type Target, openTarget, withOverrides } from '../local/target.js';
 import { Watchdog, storeFor } from '../watchdog.js';
 import { parseDuration } from '../core/duration.js';
 import { runLocal } from '../local/runner.js';
@@ -135,7 +135,8 @@ export function buildProgram(io: Io): Command {
       defaultTable: config.settings.tableName,
     });
     try {
-      return await fn(buildRuntime(config, { client: target.client, tableName: target.tableName, owner: `cli-${os.userInfo().username}-${process.pid}` }), target);
+      const effective = withOverrides(config, target.overrides);
+      return await fn(buildRuntime(effective, { client: target.client, tableName: target.tableName, owner: `cli-${os.userInfo().username}-${process.pid}` }), target);
     } finally {
       await target.close();
       await closePools();
@@ -368,16 +369,19 @@ export function buildProgram(io: Io): Command {
 
   program
     .command('start')
-    .description('run the watchdog locally on the embedded store (the `npm start` demo)')
-    .option('--interval <duration>', 'how often to evaluate', '2s')
-    .option('--no-demo', 'do not track the demo executions')
-    .action(async (o: { interval: string; demo: boolean }) => {
+    .description('run the whole watchdog locally: embedded store, sweep, webhook (the `npm start` demo)')
+    .option('--interval <duration>', 'how often to sweep', '2s')
+    .option('--port <n>', 'webhook port (0 = any free port)', '8787')
+    .option('--no-demo', 'real providers from the config; no simulators, no demo executions')
+    .action(async (o: { interval: string; demo: boolean; port: string }) => {
       const opts = g();
       const config = loadConfig(resolveConfigPath(opts.config));
       const intervalMs = parseDuration(o.interval);
       if (intervalMs === undefined) throw new InputError(`--interval expects a duration like "2s", got "${o.interval}"`);
+      const port = parseNumber('--port', o.port);
+      if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port expects 0-65535, got "${o.port}"`);
       const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : config.settings.dataDir;
-      await runLocal({ config: { ...config, settings: { ...config.settings, dataDir } }, intervalMs, demo: o.demo, out: io.out });
+      await runLocal({ config: { ...config, settings: { ...config.settings, dataDir } }, intervalMs, demo: o.demo, port, out: io.out });
     });
 
   const provider = program.command('provider').description('talk to a platform directly: prove a connection works');

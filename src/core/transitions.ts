@@ -50,7 +50,8 @@ export function stateDueAt(e: Execution, policy: Policy, now: number): number | 
       const d = evaluate(e, policy, now);
       // Dry-run: a recorded "would cancel" is not repeated; look again (finished?) later.
       if (d.action === 'cancel' && d.dryRun) return e.wouldCancelAt === undefined ? now : now + policy.recheckAfterMs;
-      return d.dueAt;
+      // A warning or a cancel to act on is due now, whatever the next deadline.
+      return d.action === 'none' ? d.dueAt : now;
     }
     case 'cancel_requested':
       return e.nextAttemptAt ?? now;

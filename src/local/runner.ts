@@ -1,103 +1,168 @@
 /**
- * `npm start`: the watchdog on one machine. The embedded store (dynalite persisted in
- * settings.dataDir), a short evaluation interval, and a live view in the terminal.
- *
- * Foundation stage: the loop evaluates due executions and records warnings and cancel
- * decisions (state `cancel_requested`); provider cancels arrive with the adapters.
+ * `npm start`: the whole watchdog on one machine, through the same parts as in AWS: the
+ * embedded store (dynalite persisted in settings.dataDir), the sweep core on a short
+ * interval, and the webhook handler on 127.0.0.1. With the demo on (the default), the
+ * providers and Slack are local simulators and a scripted set of executions shows what
+ * the watchdog does, as a live table and a feed of actions.
  */
 import type { WatchdogConfig } from '../config/load.js';
 import { formatDuration } from '../core/duration.js';
-import { evaluate } from '../core/policy.js';
-import { recordWarning, requestCancel, reschedule } from '../core/transitions.js';
+import type { Execution } from '../core/model.js';
 import { executionRows, table } from '../cli/format.js';
+import { serveWebhook } from '../http/server.js';
+import { slackSignature } from '../http/verify.js';
+import { Webhook } from '../http/webhook.js';
+import { closePools } from '../providers/http.js';
+import { buildRuntime, secretsFor } from '../runtime.js';
+import { secretField } from '../secrets.js';
 import { dynamoClient } from '../store/client.js';
 import { ensureTable } from '../store/dynamo.js';
-import { Watchdog, storeFor } from '../watchdog.js';
-import { openEmbedded, publishEndpoint } from './target.js';
+import type { SweepAction } from '../sweep/sweep.js';
+import { type DemoScript, type DemoWorld, runDemoScript, startDemoWorld } from './demo.js';
+import { openEmbedded, publishEndpoint, withOverrides } from './target.js';
 
 export interface RunnerOptions {
   config: WatchdogConfig;
   intervalMs: number;
   demo: boolean;
+  port: number;
   out: (s: string) => void;
+  /** Resolves to stop (tests); SIGINT/SIGTERM stop as well. */
+  until?: Promise<void>;
 }
 
-const actor = { id: 'local-runner', via: 'sweep' };
+const clock = () => new Date().toISOString().slice(11, 19);
+const ACTION_TEXT: Record<string, string> = {
+  finished: 'finished', warned: 'WARNED', would_cancel: 'would cancel (dry-run)', cancelled: 'CANCELLED',
+  already_finished: 'already finished when the cancel arrived', cancel_pending: 'cancel accepted, waiting for the provider',
+  retry: 'provider busy, cancel retried later', cancel_failed: 'CANCEL FAILED', cancel_unconfirmed: 'cancel unconfirmed',
+  held_back: 'held back by the cancel cap', deferred: 'deferred', lost_race: 'claimed by someone else', error: 'error',
+};
 
 export async function runLocal(opts: RunnerOptions): Promise<void> {
-  const { config, out } = opts;
-  const engine = await openEmbedded(config.settings.dataDir);
-  const unpublish = publishEndpoint(config.settings.dataDir, engine.endpoint);
+  const { out } = opts;
+  const engine = await openEmbedded(opts.config.settings.dataDir);
   const client = dynamoClient({ endpoint: engine.endpoint });
-  await ensureTable(client, config.settings.tableName);
-  const store = storeFor(config, client);
-  const wd = new Watchdog(config, store);
-  out(`watchdog: embedded store at ${config.settings.dataDir} (${engine.endpoint}); evaluating every ${formatDuration(opts.intervalMs)}`);
-  out('watchdog: from another terminal try `npx watchdog list` or `npx watchdog track <connection> <id>`; Ctrl-C stops');
+  const secrets = secretsFor(opts.config);
+  let world: DemoWorld | undefined;
+  let script: DemoScript | undefined;
+  let unpublish = () => {};
+  const cleanups: Array<() => Promise<void> | void> = [];
+  try {
+    await ensureTable(client, opts.config.settings.tableName);
+    world = opts.demo ? await startDemoWorld(opts.config, secrets) : undefined;
+    let config = withOverrides(opts.config, world?.overrides);
+    // The demo compresses time: accepted-but-pending cancels are checked within seconds.
+    if (world) config = { ...config, settings: { ...config.settings, confirmWithinMs: Math.min(config.settings.confirmWithinMs, 10_000) } };
+    const rt = buildRuntime(config, { client, secrets, owner: `local-${process.pid}` });
+    const served = await serveWebhook(new Webhook({ runtime: rt, secrets }), { port: opts.port, maxBodyBytes: config.webhook.maxBodyBytes });
+    cleanups.push(() => served.close());
+    unpublish = publishEndpoint(config.settings.dataDir, engine.endpoint, world?.overrides);
+    out(`watchdog: store ${config.settings.dataDir} · sweep every ${formatDuration(opts.intervalMs)} · webhook ${served.url}${world ? ' · demo: providers and Slack are local simulators' : ''}`);
 
-  if (opts.demo) {
-    const stamp = Date.now().toString(36);
-    const demo = [
-      { connection: 'catalyzed-prod', externalId: `demo-long-${stamp}`, limits: { maxRuntime: '20s' } },
-      { connection: 'superglue-prod', externalId: `demo-silent-${stamp}`, limits: { heartbeatTimeout: '15s' } },
-      { connection: 'kodexa-acme', externalId: `demo-ok-${stamp}`, limits: { maxRuntime: '3h' } },
-    ];
-    for (const d of demo) {
-      const { execution } = await wd.track(d, { id: 'demo', via: 'cli' });
-      out(`demo: tracking ${execution.id} ${d.connection}/${d.externalId} (${Object.entries(d.limits).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+    if (world) {
+      // Executions left live by a previous run resume on the fresh simulators.
+      for (const state of ['running', 'warned', 'cancel_requested', 'cancelling'] as const) {
+        for (const e of (await rt.store.list({ state, limit: 1000 })).items) world.sims.get(e.connection)?.add({ id: e.externalId, startedAt: e.startedAt });
+      }
+      for (const [name, s] of world.sims) s.onCancel = (id) => out(`${clock()}  ${name.padEnd(15)} simulator received cancel for ${id}`);
+      world.slack.onEvent = (kind, v) => {
+        if (kind === 'post') {
+          const p = v as { channel: string; text: string; thread_ts?: string };
+          out(`${clock()}  slack ${p.channel}${p.thread_ts ? ' (thread)' : ''}: ${p.text.slice(0, 110)}`);
+        } else if (kind === 'hook') out(`${clock()}  webhook delivery: ${JSON.stringify(v).slice(0, 110)}`);
+        else out(`${clock()}  slack response_url: ${(v as { text?: string }).text ?? ''}`);
+      };
+      script = await runDemoScript(rt, world, served.url, out);
+      cleanups.push(() => script?.stop());
+      await printHowTo(out, config, served.url, script);
+    } else {
+      out('watchdog: track executions with `npx watchdog track <connection> <id>` or POST /v1/executions; Ctrl-C stops');
     }
+
+    let shownOutcome = false;
+    const tick = async (): Promise<void> => {
+      const s = await rt.sweeper.run();
+      for (const a of s.actions) out(feedLine(a));
+      if (script && !shownOutcome) shownOutcome = await reportOutcome(rt, world as DemoWorld, script, out);
+    };
+    let lastShape = '';
+    let lastShown = 0;
+    const printTable = async (): Promise<void> => {
+      const live = await rt.store.list({ limit: 30 });
+      const items = live.items.sort((a: Execution, b: Execution) => a.trackedAt - b.trackedAt).slice(-12);
+      // Print when something changed, or every 30 s as a heartbeat of the view.
+      const shape = items.map((e) => `${e.id}:${e.state}:${e.progress?.done ?? ''}:${e.costUsd ?? ''}`).join('|');
+      if (items.length === 0 || (shape === lastShape && Date.now() - lastShown < 30_000)) return;
+      lastShape = shape;
+      lastShown = Date.now();
+      out(`\n${table(executionRows(items, (e) => rt.watchdog.policyOf(e), Date.now()))}\n`);
+    };
+
+    await new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let n = 0;
+      let stopping = false;
+      const loop = async (): Promise<void> => {
+        try {
+          await tick();
+          if (n++ % 3 === 0) await printTable();
+        } catch (err) {
+          out(`watchdog: sweep failed: ${(err as Error).message}`);
+        }
+        if (!stopping) timer = setTimeout(() => void loop(), opts.intervalMs);
+      };
+      const stop = (): void => {
+        if (stopping) return;
+        stopping = true;
+        if (timer) clearTimeout(timer);
+        out('\nwatchdog: stopping');
+        resolve();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      void opts.until?.then(stop);
+      void loop();
+    });
+  } finally {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    unpublish();
+    await closePools();
+    await world?.close();
+    client.destroy();
+    await engine.close();
   }
+}
 
-  let stopping = false;
-  const tick = async (): Promise<void> => {
-    const now = Date.now();
-    const due = await store.due(now);
-    for (const e of due.items) {
-      if (e.state !== 'running' && e.state !== 'warned') continue;
-      const policy = wd.policyOf(e);
-      const d = evaluate(e, policy, now);
-      const c = { now, policy, retentionMs: config.settings.retentionMs };
-      if (d.action === 'warn') {
-        const r = await store.mutate(e.id, (cur) => recordWarning(cur, d.warnKeys, actor, c), e);
-        if (r.ok) out(`${new Date(now).toISOString()}  WARN    ${e.id} ${e.connection}/${e.externalId}: near ${d.warnings.join(', ')}`);
-      } else if (d.action === 'cancel') {
-        const r = await store.mutate(e.id, (cur) => requestCancel(cur, d.reasons, { id: `policy:${policy.name}`, via: 'sweep' }, c), e);
-        if (r.ok) out(`${new Date(now).toISOString()}  CANCEL  ${e.id} ${e.connection}/${e.externalId}: ${d.reasons.join(', ')}${d.dryRun ? ' (dry-run)' : ''} → cancel_requested`);
-      } else {
-        await store.mutate(e.id, (cur) => reschedule(cur, c), e);
-      }
-    }
-  };
+function feedLine(a: SweepAction): string {
+  return `${clock()}  ${a.connection.padEnd(15)} ${a.externalId.padEnd(22)} ${ACTION_TEXT[a.action] ?? a.action}${a.detail ? ` (${a.detail})` : ''}`;
+}
 
-  const printTable = async (): Promise<void> => {
-    const page = await store.list({ limit: 20 });
-    if (page.items.length) out(`\n${table(executionRows(page.items, (e) => wd.policyOf(e), Date.now()))}\n`);
-  };
+async function printHowTo(out: (s: string) => void, config: WatchdogConfig, url: string, script: DemoScript): Promise<void> {
+  out(`\nTry it from another terminal (a long run, ${script.manual.id}, waits for you):`);
+  out(`  npx watchdog list                     # the same store, live`);
+  out(`  npx watchdog show ${script.manual.id}`);
+  out(`  npx watchdog cancel ${script.manual.id} --reason "saw it in the demo"`);
+  if (config.webhook.slack) {
+    const secret = secretField(await secretsFor(config).get(config.webhook.slack.secret), 'signingSecret');
+    const user = config.policies.find((p) => p.name === 'default')?.allow.users[0] ?? 'U012ABCDEF';
+    const body = new URLSearchParams({ command: '/watchdog', text: `status ${script.manual.id}`, user_id: user, channel_id: 'CDEMO' }).toString();
+    const ts = String(Math.floor(Date.now() / 1000));
+    out(`  # a signed Slack slash command (valid 5 minutes; \`npx watchdog sign slack "cancel ${script.manual.id}"\` makes fresh ones):`);
+    out(`  curl -s ${url}/slack/commands -H 'X-Slack-Request-Timestamp: ${ts}' -H 'X-Slack-Signature: ${slackSignature(secret, ts, body)}' --data '${body}'`);
+  }
+  out('Ctrl-C stops; the store persists, a restart resumes.\n');
+}
 
-  await new Promise<void>((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    let n = 0;
-    const loop = async (): Promise<void> => {
-      try {
-        await tick();
-        if (n++ % 5 === 0) await printTable();
-      } catch (err) {
-        out(`watchdog: evaluation failed: ${(err as Error).message}`);
-      }
-      if (!stopping) timer = setTimeout(() => void loop(), opts.intervalMs);
-    };
-    const stop = (): void => {
-      if (stopping) return;
-      stopping = true;
-      if (timer) clearTimeout(timer);
-      out('\nwatchdog: stopping');
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    void loop();
-  });
-  unpublish();
-  client.destroy();
-  await engine.close();
+/** Once every scenario reached its expected end, say so (once). */
+async function reportOutcome(rt: ReturnType<typeof buildRuntime>, world: DemoWorld, script: DemoScript, out: (s: string) => void): Promise<boolean> {
+  const rows: string[] = [];
+  for (const s of script.scenarios) {
+    const e = await rt.store.get(s.id as string);
+    const calls = world.sims.get(s.connection)?.cancelCalls.get(s.externalId) ?? 0;
+    if (!e || !s.expect(e.state, calls)) return false;
+    rows.push(`  ${s.connection}/${s.externalId}: ${e.state}${calls ? ` (cancel calls: ${calls})` : ''} — ${s.what}`);
+  }
+  out(`\ndemo: all scenarios reached their expected outcome:\n${rows.join('\n')}\n`);
+  return true;
 }

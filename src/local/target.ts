@@ -7,8 +7,10 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { Level } from 'level';
 import { z } from 'zod';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { WatchdogConfig } from '../config/load.js';
 import { WatchdogError } from '../errors.js';
 import { dynamoClient } from '../store/client.js';
 import { ensureTable } from '../store/dynamo.js';
@@ -27,10 +29,33 @@ export interface Target {
   tableName: string;
   /** Human description: "embedded store at …", "table X in eu-west-1". */
   description: string;
+  /** A running local instance's simulator URLs (apply with withOverrides). */
+  overrides?: Overrides;
   close(): Promise<void>;
 }
 
-const EndpointFile = z.object({ endpoint: z.string().url(), pid: z.number().int() });
+/**
+ * Where a running local instance's parts live. In demo mode the providers and Slack are
+ * local simulators: their URLs travel here so other CLI processes reach the same ones.
+ */
+export const Overrides = z.object({
+  connections: z.record(z.string(), z.string()).default({}),
+  notify: z.record(z.string(), z.string()).default({}),
+});
+export type Overrides = z.infer<typeof Overrides>;
+const EndpointFile = z.object({ endpoint: z.string().url(), pid: z.number().int(), overrides: Overrides.optional() });
+
+/** The config with connection base URLs and notify URLs replaced (demo simulators). */
+export function withOverrides(config: WatchdogConfig, o: Overrides | undefined): WatchdogConfig {
+  if (!o) return config;
+  const connections = Object.fromEntries(Object.entries(config.connections).map(([k, c]) => [k, o.connections[k] ? { ...c, baseUrl: o.connections[k] } : c]));
+  const notify = Object.fromEntries(Object.entries(config.notify).map(([k, t]) => {
+    const url = o.notify[k];
+    if (!url) return [k, t];
+    return [k, t.type === 'slack' ? { ...t, apiUrl: url } : { ...t, url }];
+  }));
+  return { ...config, connections, notify };
+}
 const endpointFile = (dataDir: string) => path.join(dataDir, 'endpoint.json');
 
 function reachable(endpoint: string): Promise<boolean> {
@@ -51,17 +76,25 @@ function reachable(endpoint: string): Promise<boolean> {
 }
 
 /** Publish a running instance's endpoint for other CLI processes. */
-export function publishEndpoint(dataDir: string, endpoint: string): () => void {
+export function publishEndpoint(dataDir: string, endpoint: string, overrides?: Overrides): () => void {
   const file = endpointFile(dataDir);
-  writeFileSync(file, JSON.stringify({ endpoint, pid: process.pid }));
+  writeFileSync(file, JSON.stringify({ endpoint, pid: process.pid, ...(overrides ? { overrides } : {}) }));
   return () => rmSync(file, { force: true });
 }
 
 export async function openEmbedded(dataDir: string): Promise<Engine> {
   try {
+    // Open the LevelDB folder once ourselves: dynalite reports a corrupt or locked folder
+    // only later, as an uncaught error inside a request.
+    if (existsSync(dataDir)) {
+      const db = new Level(dataDir);
+      await db.open();
+      await db.close();
+    }
     return await startDynalite({ path: dataDir });
   } catch (err) {
-    const msg = (err as Error).message;
+    const e = err as Error & { cause?: Error };
+    const msg = (e.cause?.message ?? e.message).split('\n')[0] ?? '';
     if (/lock/i.test(msg)) throw new WatchdogError(`the embedded store at ${dataDir} is in use by another process`);
     throw new WatchdogError(`cannot open the embedded store at ${dataDir}: ${msg} (move the folder away to start fresh)`);
   }
@@ -78,7 +111,10 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
     const parsed = EndpointFile.safeParse(JSON.parse(readFileSync(file, 'utf8') || '{}'));
     if (parsed.success && (await reachable(parsed.data.endpoint))) {
       const client = dynamoClient({ endpoint: parsed.data.endpoint });
-      return { client, tableName: opts.defaultTable, description: `running watchdog (pid ${parsed.data.pid}) at ${parsed.data.endpoint}`, close: async () => client.destroy() };
+      return {
+        client, tableName: opts.defaultTable, description: `running watchdog (pid ${parsed.data.pid}) at ${parsed.data.endpoint}`,
+        ...(parsed.data.overrides ? { overrides: parsed.data.overrides } : {}), close: async () => client.destroy(),
+      };
     }
   }
   const engine = await openEmbedded(opts.dataDir);

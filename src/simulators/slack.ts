@@ -22,16 +22,19 @@ export interface SlackStandIn {
   readonly responseBase: string;
   readonly posts: SlackPost[];
   readonly responses: Array<{ path: string; body: unknown }>;
+  /** Generic outgoing-webhook deliveries received on `${hookBase}/<anything>`. */
+  readonly hooks: Array<{ path: string; body: unknown; signature?: string }>;
+  readonly hookBase: string;
   /** Fail this many upcoming posts with `ok: false`. */
   failNext: number;
   /** Called on every recorded post or response (live views). */
-  onEvent?: (kind: 'post' | 'response', value: unknown) => void;
+  onEvent?: (kind: 'post' | 'response' | 'hook', value: unknown) => void;
   close(): Promise<void>;
 }
 
 export async function startSlackStandIn(opts: { token: string; port?: number }): Promise<SlackStandIn> {
   let seq = 0;
-  const sim: SlackStandIn = { apiUrl: '', responseBase: '', posts: [], responses: [], failNext: 0, close: async () => {} };
+  const sim: SlackStandIn = { apiUrl: '', responseBase: '', hookBase: '', posts: [], responses: [], hooks: [], failNext: 0, close: async () => {} };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -50,6 +53,12 @@ export async function startSlackStandIn(opts: { token: string; port?: number }):
       if (req.method === 'POST' && url.startsWith('/response/')) {
         sim.responses.push({ path: url, body });
         sim.onEvent?.('response', body);
+        return reply(200, { ok: true });
+      }
+      if (req.method === 'POST' && url.startsWith('/hook/')) {
+        const sig = req.headers['x-watchdog-signature'];
+        sim.hooks.push({ path: url, body, ...(typeof sig === 'string' ? { signature: sig } : {}) });
+        sim.onEvent?.('hook', body);
         return reply(200, { ok: true });
       }
       if (req.method === 'POST' && url === '/api/chat.postMessage') {
@@ -77,6 +86,7 @@ export async function startSlackStandIn(opts: { token: string; port?: number }):
   Object.assign(sim, {
     apiUrl: `${base}/api`,
     responseBase: `${base}/response`,
+    hookBase: `${base}/hook`,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -1,0 +1,160 @@
+/**
+ * The `npm start` demo: the five platforms as local simulators (started with the API keys
+ * from the secrets file, so the real auth path runs), a Slack stand-in, and a script of
+ * executions that each show one thing the watchdog does, driven through the same public
+ * surfaces a real deployment uses: the tracking API (WatchdogClient) and signed Slack
+ * requests to the webhook.
+ */
+import { WatchdogClient } from '../client.js';
+import type { WatchdogConfig } from '../config/load.js';
+import { slackSignature } from '../http/verify.js';
+import type { Runtime } from '../runtime.js';
+import { type SecretSource, secretField } from '../secrets.js';
+import { type Simulator, startSimulator } from '../simulators/server.js';
+import { type SlackStandIn, startSlackStandIn } from '../simulators/slack.js';
+import { DIALECTS } from '../simulators/dialects.js';
+import type { Overrides } from './target.js';
+
+export interface DemoWorld {
+  /** Simulator per connection. */
+  sims: Map<string, Simulator>;
+  slack: SlackStandIn;
+  overrides: Overrides;
+  close(): Promise<void>;
+}
+
+export async function startDemoWorld(config: WatchdogConfig, secrets: SecretSource): Promise<DemoWorld> {
+  const sims = new Map<string, Simulator>();
+  for (const [name, c] of Object.entries(config.connections)) {
+    if (!(c.provider in DIALECTS)) continue;
+    const apiKey = secretField(await secrets.get(c.secret), 'apiKey');
+    sims.set(name, await startSimulator(c.provider, { apiKey, kodexaCancelMs: 1_500 }));
+  }
+  const slackTarget = Object.values(config.notify).find((t) => t.type === 'slack');
+  const token = slackTarget?.type === 'slack' ? secretField(await secrets.get(slackTarget.tokenSecret), 'botToken') : 'xoxb-demo';
+  const slack = await startSlackStandIn({ token });
+  const overrides: Overrides = {
+    connections: Object.fromEntries([...sims].map(([name, s]) => [name, s.url])),
+    notify: Object.fromEntries(Object.entries(config.notify).map(([name, t]) => [name, t.type === 'slack' ? slack.apiUrl : `${slack.hookBase}/${name}`])),
+  };
+  return {
+    sims, slack, overrides,
+    close: async () => {
+      await Promise.all([...[...sims.values()].map((s) => s.close()), slack.close()]);
+    },
+  };
+}
+
+export interface Scenario {
+  key: string;
+  connection: string;
+  externalId: string;
+  what: string;
+  /** What the run must end as for the demo to count as shown. */
+  expect: (state: string, cancelCalls: number) => boolean;
+  id?: string;
+}
+
+export interface DemoScript {
+  scenarios: Scenario[];
+  /** A long run left for the reader to cancel by hand. */
+  manual: { id: string; connection: string; externalId: string };
+  stop(): void;
+}
+
+/**
+ * Start the scripted executions. `webhookUrl` is the local webhook; `say` prints a feed line.
+ */
+export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: string, say: (s: string) => void): Promise<DemoScript> {
+  const cfg = rt.config;
+  const hooks = cfg.webhook.hooks ? secretField(await rt.secrets.get(cfg.webhook.hooks.secret), 'signingSecret') : undefined;
+  const api = cfg.webhook.api ? secretField(await rt.secrets.get(cfg.webhook.api.secret), 'apiKey') : undefined;
+  const slackSecret = cfg.webhook.slack ? secretField(await rt.secrets.get(cfg.webhook.slack.secret), 'signingSecret') : undefined;
+  const tracker = new WatchdogClient({ baseUrl: webhookUrl, ...(hooks ? { signingSecret: hooks } : { apiKey: api as string }) });
+  const stamp = Date.now().toString(36).slice(-5);
+  const conn = (provider: string) => Object.entries(cfg.connections).find(([, c]) => c.provider === provider)?.[0];
+  const sim = (connection: string) => world.sims.get(connection) as Simulator;
+  const timers: NodeJS.Timeout[] = [];
+  const at = (ms: number, fn: () => Promise<void> | void) => timers.push(setTimeout(() => void Promise.resolve(fn()).catch((err: Error) => say(`demo: step failed: ${err.message}`)), ms));
+  const every = (ms: number, fn: () => Promise<void>) => {
+    const t = setInterval(() => void fn().catch(() => undefined), ms);
+    timers.push(t as unknown as NodeJS.Timeout);
+    return t;
+  };
+
+  const scenarios: Scenario[] = [];
+  const add = async (provider: string, key: string, what: string, limits: Record<string, unknown>, expect: Scenario['expect'], simSetup: Partial<{ total: number; done: number; finishAt: number }> = {}, policy = 'default') => {
+    const connection = conn(provider);
+    if (!connection || !world.sims.has(connection)) return undefined;
+    const externalId = `demo-${key}-${stamp}`;
+    sim(connection).add({ id: externalId, ...simSetup });
+    const { execution } = await tracker.track({ connection, externalId, policy, limits: limits as never, labels: { demo: key } });
+    const s: Scenario = { key, connection, externalId, what, expect, id: execution.id };
+    scenarios.push(s);
+    say(`demo: tracking ${execution.id} ${connection}/${externalId} — ${what}`);
+    return s;
+  };
+  const t0 = Date.now();
+  const cancelledBy = (state: string, calls: number) => state === 'cancelled' && calls === 1;
+
+  const ok = await add('catalyzed', 'ok', 'reports progress and finishes normally', { maxRuntime: '60s' }, (s, c) => s === 'finished' && c === 0);
+  await add('kodexa', 'stall', 'progress stops at 10%: stalled', { stallAfter: '15s' }, cancelledBy, { total: 100, done: 10 });
+  await add('ionworks', 'long', 'runs past its 20s runtime limit', { maxRuntime: '20s' }, cancelledBy);
+  const spend = await add('superglue', 'spend', 'reports cost climbing past $5', { maxCostUsd: 5 }, cancelledBy);
+  const busy = await add('meibel', 'busy', 'runs too long, and Meibel answers the first cancel with 429', { maxRuntime: '25s' }, cancelledBy);
+  const done = await add('catalyzed', 'done', 'finishes by itself just before its cancel arrives', { maxRuntime: '20s' }, (s) => s === 'finished', { finishAt: t0 + 19_000 });
+  const ext = await add('superglue', 'extend', 'warned, then a person presses "Extend 30m" in Slack', { maxRuntime: '24s' }, (s, c) => (s === 'running' || s === 'warned') && c === 0);
+  const dry = cfg.policies.some((p) => p.name === 'etl' && p.mode === 'dry-run')
+    ? await add('meibel', 'dry', 'under the dry-run "etl" policy: would be cancelled, is not', { maxRuntime: '15s' }, (s, c) => (s === 'running' || s === 'warned') && c === 0, {}, 'etl')
+    : undefined;
+  void dry;
+
+  // The tracking system at work: heartbeats with progress and cost through the API.
+  let progress = 0;
+  if (ok) every(3_000, async () => {
+    progress = Math.min(100, progress + 25);
+    if (progress < 100) await tracker.heartbeat(ok.id as string, { progress: { pct: progress } });
+  });
+  if (ok) at(12_000, async () => {
+    await tracker.finish(ok.id as string, 'succeeded');
+    sim(ok.connection).executions.get(ok.externalId)!.state = 'succeeded';
+    say(`demo: ${ok.connection}/${ok.externalId} reported finished through the tracking API`);
+  });
+  let cost = 0;
+  if (spend) every(2_000, async () => {
+    cost += 0.5;
+    await tracker.heartbeat(spend.id as string, { costUsd: cost });
+  });
+  if (busy) at(22_000, () => {
+    sim(busy.connection).faults = { rateLimitNext: 1, retryAfterSec: 4 };
+  });
+  // A person extends from Slack: press the warning's "Extend 30m" button (signed interaction).
+  if (ext && slackSecret) {
+    const press = async (): Promise<boolean> => {
+      const post = world.slack.posts.find((p) => JSON.stringify(p.blocks ?? []).includes(ext.id as string) && p.text.includes('warning'));
+      const button = (post?.blocks as Array<{ type: string; elements?: Array<{ value: string; action_id: string }> }> | undefined)
+        ?.find((b) => b.type === 'actions')?.elements?.find((e) => e.action_id === 'watchdog_extend');
+      if (!button) return false;
+      const allowed = cfg.policies.find((p) => p.name === 'default')?.allow.users[0] ?? 'U012ABCDEF';
+      const body = new URLSearchParams({ payload: JSON.stringify({ type: 'block_actions', user: { id: allowed }, channel: { id: 'CDEMO' }, actions: [{ action_id: button.action_id, value: button.value }] }) }).toString();
+      const ts = String(Math.floor(Date.now() / 1000));
+      const res = await fetch(`${webhookUrl}/slack/interactions`, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(slackSecret, ts, body) } });
+      const answer = (await res.json()) as { text?: string };
+      say(`demo: ${allowed} pressed "Extend 30m" in Slack → ${answer.text ?? res.status}`);
+      return true;
+    };
+    const poll = setInterval(() => void press().then((done) => done && clearInterval(poll)), 1_000);
+    timers.push(poll as unknown as NodeJS.Timeout);
+  }
+  void done;
+
+  const manualConn = conn('ionworks') ?? Object.keys(cfg.connections)[0] as string;
+  const manualExt = `demo-manual-${stamp}`;
+  world.sims.get(manualConn)?.add({ id: manualExt });
+  const { execution: manual } = await tracker.track({ connection: manualConn, externalId: manualExt, limits: { maxRuntime: '10m' }, labels: { demo: 'manual' } });
+  return {
+    scenarios,
+    manual: { id: manual.id, connection: manualConn, externalId: manualExt },
+    stop: () => timers.forEach((t) => clearTimeout(t)),
+  };
+}

@@ -8,6 +8,7 @@ import { benchPolicyEval } from './policy-eval.js';
 import { benchDueRead } from './due-read.js';
 import { benchSweep } from './sweep.js';
 import { benchWebhook } from './webhook.js';
+import { benchBundle } from './bundle.js';
 
 export interface Line {
   name: string;
@@ -23,6 +24,7 @@ const benches: Record<string, () => Promise<Line[]>> = {
   due_read: benchDueRead,
   sweep: benchSweep,
   webhook: benchWebhook,
+  bundle: benchBundle,
 };
 
 const wanted = process.argv.slice(2);

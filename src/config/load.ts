@@ -3,9 +3,7 @@
  * `npm start`, the Lambdas and `cdk synth`, so every entry point rejects a bad config
  * with the same messages: `policies[2].maxRuntime: expected a duration like "45m", got "forever"`.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import type { Policy } from '../core/policy.js';
@@ -114,23 +112,6 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string): WatchdogConfig
 }
 
 /** Parse YAML (or JSON, which is YAML) text; syntax errors name the line. */
-export function parseConfigText(text: string, source: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${source}: ${e.message.split('\n')[0]}`));
-  }
-  return doc.toJS();
-}
-
-export function loadConfig(file: string): WatchdogConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
-  }
-  return compileConfig(parseConfigText(text, file), path.dirname(path.resolve(file)));
-}
 
 export function policyByName(config: WatchdogConfig, name: string): CompiledPolicy | undefined {
   return config.policies.find((p) => p.name === name);

@@ -4,7 +4,9 @@
  * container and reused by warm invocations.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { loadConfig } from '../config/load.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { compileConfig } from '../config/load.js';
 import type { Log } from '../log.js';
 import { type Runtime, buildRuntime } from '../runtime.js';
 import { dynamoClient } from '../store/client.js';
@@ -23,7 +25,8 @@ export interface LambdaContext {
 
 export function bootRuntime(log: Log, env: NodeJS.ProcessEnv = process.env): Runtime {
   const file = env.WATCHDOG_CONFIG_FILE ?? new URL('./watchdog.config.json', import.meta.url).pathname;
-  const config = loadConfig(file);
+  // JSON written by the CDK construct (validated at synth, validated again here); no YAML parser in the bundle.
+  const config = compileConfig(JSON.parse(readFileSync(file, 'utf8')), path.dirname(file));
   const tableName = env.WATCHDOG_TABLE ?? config.settings.tableName;
   const client = dynamoClient({ ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
   return buildRuntime(config, { client, tableName, log, owner: `lambda-${env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}` });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { compileConfig, loadConfig, parseConfigText, selectPolicy } from '../../src/config/load.js';
+import { loadConfig, parseConfigText } from '../../src/config/file.js';
+import { compileConfig, selectPolicy } from '../../src/config/load.js';
 import { parseDuration, formatDuration } from '../../src/core/duration.js';
 import { ConfigError } from '../../src/errors.js';
 

@@ -1,0 +1,204 @@
+/**
+ * RunawayWatchdog: the whole watchdog as one L3 construct (DESIGN.md §6).
+ *
+ * The table (on-demand, PITR, TTL, the sparse due index), the sweeper on an EventBridge
+ * schedule, the webhook behind a Function URL, read-only grants on exactly the secrets
+ * each function uses, alarms to an SNS topic, a dashboard, log retention. The policy
+ * config travels inside each bundle as a JSON file (no 4 KB environment limit).
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  Arn, ArnFormat, Duration, RemovalPolicy, Stack, Validations,
+  aws_cloudwatch as cw, aws_cloudwatch_actions as cwActions, aws_dynamodb as ddb, aws_events as events,
+  aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_lambda_nodejs as nodejs,
+  aws_logs as logs, aws_sns as sns, aws_sns_subscriptions as subs, aws_sqs as sqs,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { parseConfigText } from '../src/config/file.js';
+import { type WatchdogConfig, compileConfig } from '../src/config/load.js';
+import { TABLE } from '../src/store/table.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const METRICS_NAMESPACE = 'RunawayWatchdog';
+
+export interface RunawayWatchdogProps {
+  /** The watchdog config file (YAML or JSON), the same one `watchdog config validate` checks. */
+  readonly configFile: string;
+  /** How often the sweep runs. Default: the config's settings.sweepEvery (1 minute). */
+  readonly sweepEvery?: Duration;
+  /** Email address subscribed to the alarm topic. Default: none (subscribe yourself). */
+  readonly alarmEmail?: string;
+  /** What happens to the table when the stack is deleted. Default: RETAIN. */
+  readonly removalPolicy?: RemovalPolicy;
+  /** DynamoDB deletion protection. Default: true. */
+  readonly deletionProtection?: boolean;
+  /** Log retention of both functions. Default: one month. */
+  readonly logRetention?: logs.RetentionDays;
+  /** Sweeper timeout; the sweep stops claiming new work 30 s before it. Default: 5 minutes. */
+  readonly sweepTimeout?: Duration;
+  /** Memory of both functions in MB. Default: 512. */
+  readonly memorySize?: number;
+}
+
+/** The config for Lambda: validated here, local-only settings removed. */
+export function deployableConfig(configFile: string): { config: WatchdogConfig; json: string } {
+  const raw = parseConfigText(readFileSync(configFile, 'utf8'), configFile) as Record<string, unknown>;
+  const config = compileConfig(raw, path.dirname(path.resolve(configFile)));
+  const settings = { ...((raw.settings as Record<string, unknown> | undefined) ?? {}) };
+  delete settings.secretsFile; // Lambda reads Secrets Manager, never a local file
+  delete settings.dataDir;
+  return { config, json: JSON.stringify({ ...raw, settings }) };
+}
+
+/** Secret names each function needs: the sweeper cancels and notifies; the webhook also verifies. */
+export function secretNames(config: WatchdogConfig): { sweeper: string[]; webhook: string[] } {
+  const providers = Object.values(config.connections).map((c) => c.secret);
+  const notify = Object.values(config.notify).map((t) => (t.type === 'slack' ? t.tokenSecret : t.secret));
+  const w = config.webhook;
+  const inbound = [w.slack?.secret, w.discord?.secret, w.teams?.secret, w.hooks?.secret, w.api?.secret].filter((s): s is string => s !== undefined);
+  const uniq = (xs: string[]) => [...new Set(xs)].sort();
+  return { sweeper: uniq([...providers, ...notify]), webhook: uniq([...providers, ...notify, ...inbound]) };
+}
+
+export class RunawayWatchdog extends Construct {
+  readonly table: ddb.TableV2;
+  readonly sweeper: nodejs.NodejsFunction;
+  readonly webhook: nodejs.NodejsFunction;
+  readonly webhookUrl: lambda.FunctionUrl;
+  readonly alarmTopic: sns.Topic;
+  readonly dashboard: cw.Dashboard;
+
+  constructor(scope: Construct, id: string, props: RunawayWatchdogProps) {
+    super(scope, id);
+    const { config, json } = deployableConfig(props.configFile);
+    const stack = Stack.of(this);
+    const sweepEvery = props.sweepEvery ?? Duration.millis(config.settings.sweepEveryMs);
+    const configDir = mkdtempSync(path.join(os.tmpdir(), 'watchdog-config-'));
+    writeFileSync(path.join(configDir, 'watchdog.config.json'), json);
+
+    this.table = new ddb.TableV2(this, 'Table', {
+      partitionKey: { name: TABLE.pk, type: ddb.AttributeType.STRING },
+      sortKey: { name: TABLE.sk, type: ddb.AttributeType.STRING },
+      billing: ddb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TABLE.ttl,
+      deletionProtection: props.deletionProtection ?? true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      globalSecondaryIndexes: [
+        { indexName: TABLE.dueIndex, partitionKey: { name: TABLE.dueShard, type: ddb.AttributeType.STRING }, sortKey: { name: TABLE.dueAt, type: ddb.AttributeType.NUMBER } },
+        { indexName: TABLE.stateIndex, partitionKey: { name: TABLE.state, type: ddb.AttributeType.STRING }, sortKey: { name: TABLE.trackedAt, type: ddb.AttributeType.NUMBER } },
+      ],
+    });
+
+    const makeFunction = (name: 'sweeper' | 'webhook', timeout: Duration): nodejs.NodejsFunction => {
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+      const role = new iam.Role(this, `${name}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Runaway Watchdog ${name}` });
+      const fn = new nodejs.NodejsFunction(this, name === 'sweeper' ? 'Sweeper' : 'Webhook', {
+        entry: path.join(ROOT, 'lambdas', `${name}.ts`),
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: props.memorySize ?? 512,
+        timeout,
+        role,
+        logGroup,
+        environment: {
+          WATCHDOG_TABLE: this.table.tableName,
+          WATCHDOG_CONFIG_FILE: '/var/task/watchdog.config.json',
+          WATCHDOG_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+        bundling: {
+          forceDockerBundling: false,
+          minify: true,
+          sourceMap: true,
+          target: 'node22',
+          format: nodejs.OutputFormat.ESM,
+          mainFields: ['module', 'main'],
+          banner: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);",
+          // The Node.js 22 runtime ships AWS SDK v3: keep it out of the bundle.
+          externalModules: ['@aws-sdk/*', '@smithy/*'],
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (_in: string, outputDir: string) => [`cp ${JSON.stringify(path.join(configDir, 'watchdog.config.json'))} ${JSON.stringify(outputDir)}/`],
+          },
+        },
+      });
+      logGroup.grantWrite(role);
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: 'Pinned to Node.js 22, the runtime this code is built and tested for (esbuild target node22); moving to a newer runtime is a tested upgrade, not a silent one.',
+      });
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::<' + stack.getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup) + '.Arn>:*]',
+        reason: 'Log streams are created at run time inside this function\'s own log group; the wildcard is the stream name only.',
+      });
+      return fn;
+    };
+
+    this.sweeper = makeFunction('sweeper', props.sweepTimeout ?? Duration.minutes(5));
+    this.webhook = makeFunction('webhook', Duration.seconds(15));
+
+    // Least privilege on the table: items and the two indexes by name; no Scan, no Delete.
+    const indexArn = (name: string) => `${this.table.tableArn}/index/${name}`;
+    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [this.table.tableArn] }));
+    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.dueIndex)] }));
+    this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: [this.table.tableArn] }));
+    this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.stateIndex)] }));
+
+    const names = secretNames(config);
+    const secretArn = (name: string) => Arn.format({ service: 'secretsmanager', resource: 'secret', resourceName: `${name}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }, stack);
+    for (const [fn, list] of [[this.sweeper, names.sweeper], [this.webhook, names.webhook]] as const) {
+      if (list.length === 0) continue;
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: list.map(secretArn) }));
+      for (const name of list) {
+        Validations.of(fn.role as iam.Role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${name}-??????]`,
+          reason: `Secrets Manager appends six random characters to a secret's ARN; "${name}-??????" matches exactly that one secret, read-only.`,
+        });
+      }
+    }
+
+    // The sweep on a schedule; a failed asynchronous invocation lands in a DLQ with an alarm.
+    const dlq = new sqs.Queue(this, 'SweepDeadLetters', { enforceSSL: true, encryption: sqs.QueueEncryption.SQS_MANAGED, retentionPeriod: Duration.days(14) });
+    Validations.of(dlq).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the sweep schedule.' });
+    new events.Rule(this, 'SweepSchedule', {
+      schedule: events.Schedule.rate(sweepEvery),
+      description: 'Runaway Watchdog sweep',
+      targets: [new targets.LambdaFunction(this.sweeper, { retryAttempts: 0, deadLetterQueue: dlq })],
+    });
+    this.sweeper.configureAsyncInvoke({ retryAttempts: 0 });
+
+    // Every route verifies its own signature (Slack, Discord, Teams, HMAC hooks, API key).
+    this.webhookUrl = this.webhook.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+
+    this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Runaway Watchdog alarms', enforceSSL: true, masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns') });
+    if (props.alarmEmail) this.alarmTopic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
+    const alarmAction = new cwActions.SnsAction(this.alarmTopic);
+    const metric = (name: string, statistic = 'Sum') => new cw.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: 'sweeper' }, statistic, period: Duration.minutes(5) });
+    const alarm = (id: string, m: cw.IMetric, threshold: number, description: string) => {
+      const a = new cw.Alarm(this, id, { metric: m, threshold, evaluationPeriods: 1, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: description });
+      a.addAlarmAction(alarmAction);
+      return a;
+    };
+    alarm('SweeperErrors', this.sweeper.metricErrors({ period: Duration.minutes(5) }), 1, 'The sweep function failed: runaways are not being enforced.');
+    alarm('SweeperThrottles', this.sweeper.metricThrottles({ period: Duration.minutes(5) }), 1, 'The sweep function was throttled.');
+    alarm('WebhookErrors', this.webhook.metricErrors({ period: Duration.minutes(5) }), 1, 'The webhook function failed.');
+    alarm('WebhookThrottles', this.webhook.metricThrottles({ period: Duration.minutes(5) }), 1, 'The webhook function was throttled.');
+    alarm('CancelFailures', metric('CancelFailures'), 1, 'A provider cancel failed or was not confirmed: an execution may still be running.');
+    alarm('CancelCapReached', metric('HeldBackByCap'), 1, 'The per-sweep cancel cap held runaways back: check the policies.');
+    alarm('DueLag', metric('DueLag', 'Maximum'), 2 * sweepEvery.toMilliseconds(), 'Enforcement is late: due lag above twice the schedule.');
+    alarm('FailedSweepInvocations', dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 1, 'A scheduled sweep invocation failed and was dead-lettered.');
+
+    this.dashboard = new cw.Dashboard(this, 'Dashboard', { dashboardName: `${stack.stackName}-watchdog` });
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({ title: 'Executions per sweep', left: [metric('Evaluated'), metric('Warned'), metric('Cancelled')] }),
+      new cw.GraphWidget({ title: 'Failures', left: [metric('CancelFailures'), metric('NotificationFailures'), metric('HeldBackByCap'), this.sweeper.metricErrors()] }),
+      new cw.GraphWidget({ title: 'Due lag (enforcement latency)', left: [metric('DueLag', 'Maximum'), metric('SweepDuration', 'Maximum')] }),
+      new cw.GraphWidget({ title: 'Webhook latency', left: [this.webhook.metricDuration({ statistic: 'p50' }), this.webhook.metricDuration({ statistic: 'p99' })] }),
+    );
+  }
+}

@@ -27,6 +27,7 @@ import { Webhook } from '../http/webhook.js';
 import { slackSignature } from '../http/verify.js';
 import { secretField } from '../secrets.js';
 import { signV1 } from '../security/signing.js';
+import { startSimulator } from '../simulators/server.js';
 
 /** Exit with a code, having already printed the reason. */
 class ExitCode extends Error {
@@ -422,6 +423,33 @@ export function buildProgram(io: Io): Command {
       .option('--api-key-env <VAR>', 'read the API key from this environment variable instead of the secret')
       .action(providerAction(op));
   }
+
+  program
+    .command('simulate')
+    .description('run a provider simulator locally (to try `provider cancel` or a config against it)')
+    .argument('<platform>', 'catalyzed | kodexa | ionworks | superglue | meibel')
+    .option('--port <n>', 'port (0 = any free port)', '0')
+    .option('--api-key <key>', 'the key it accepts (default <platform>-sim-key)')
+    .option('--run <id>', 'a running execution to start with (repeatable)', collect)
+    .action(async (platform: string, o: { port: string; apiKey?: string; run?: string[] }) => {
+      const port = parseNumber('--port', o.port);
+      if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port expects 0-65535, got "${o.port}"`);
+      let sim;
+      try {
+        sim = await startSimulator(platform, { port, ...(o.apiKey ? { apiKey: o.apiKey } : {}) });
+      } catch (err) {
+        throw new InputError((err as Error).message);
+      }
+      for (const id of o.run ?? []) sim.add({ id });
+      sim.onCancel = (id) => io.out(`cancel received for ${id}`);
+      io.out(`${platform} simulator on ${sim.url} (API key ${sim.apiKey})${o.run?.length ? `; running: ${o.run.join(', ')}` : ''}`);
+      io.out(`try: KEY=${sim.apiKey} npx watchdog provider cancel ${platform} ${o.run?.[0] ?? '<id>'} --base-url ${sim.url} --api-key-env KEY`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await sim.close();
+    });
 
   const config = program.command('config').description('work with the watchdog config');
   config

@@ -80,8 +80,9 @@ export const DIALECTS: Record<string, Dialect> = {
     status: { method: 'GET', pattern: /^\/runs\/([^/]+)$/ },
     render: (e) => ({ runId: e.id, toolId: 'tool_sim', status: superglueStatus(e.state), metadata: { startedAt: iso(e.startedAt), ...(e.endedAt ? { completedAt: iso(e.endedAt), durationMs: e.endedAt - e.startedAt } : {}) } }),
     cancelFinished: (e) =>
-      e.state === 'cancelled' ? { status: 200, body: DIALECTS.superglue!.render(e) } : { status: 400, body: { error: 'Run is not currently running' } },
-    error: (_s, message) => ({ error: message }),
+      e.state === 'cancelled' ? { status: 200, body: DIALECTS.superglue!.render(e) } : { status: 400, body: { error: { message: 'Run is not currently running' } } },
+    // Seed 003 components.schemas.Error: {"error": {"message": "…"}}.
+    error: (_s, message) => ({ error: { message } }),
   },
   meibel: {
     name: 'meibel',

@@ -44,6 +44,8 @@ export interface Simulator {
   /** Cancel calls received per execution id (duplicates show up here). */
   readonly cancelCalls: Map<string, number>;
   faults: Faults;
+  /** Called on every request received, before faults (contract tests inspect them). */
+  onRequest?: (req: { method: string; path: string; headers: Record<string, string | string[] | undefined> }) => void;
   /** Called on every cancel request received (benchmarks time them). */
   onCancel?: (id: string) => void;
   add(e: Partial<SimExecution> & { id: string }): SimExecution;
@@ -81,6 +83,7 @@ export async function startSimulator(platform: string, opts: { apiKey?: string; 
   };
 
   const handle = (req: http.IncomingMessage): Reply | 'hang' | 'reset' => {
+    sim.onRequest?.({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers });
     const f = sim.faults;
     if (f.hang || (f.hangRate && Math.random() < f.hangRate)) return 'hang';
     if (f.reset) return 'reset';

@@ -1,5 +1,5 @@
 /**
- * Contract tests against the seed API documents (../shared/seeds): the simulators must not
+ * Contract tests against the seed API documents (test/fixtures/seeds, copied from ../shared/seeds): the simulators must not
  * drift from the real APIs, and the adapters must call them as documented.
  *  - Ionworks (002), superglue (003), Meibel (004) carry OpenAPI: each adapter's cancel
  *    request (method, path, auth) and each simulator response are validated with ajv.
@@ -17,7 +17,8 @@ import { closePools } from '../../src/providers/http.js';
 import { BUILTIN } from '../../src/providers/registry.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
 
-const SEEDS = path.resolve('../shared/seeds');
+// Copies of ../shared/seeds (the seed API documents), vendored so CI on a fresh clone has them.
+const SEEDS = path.resolve('test/fixtures/seeds');
 const seedText = (prefix: string) => readFileSync(path.join(SEEDS, readdirSync(SEEDS).find((f) => f.startsWith(prefix))!), 'utf8');
 
 type Doc = {

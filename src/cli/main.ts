@@ -13,7 +13,7 @@ import type { Actor, HeartbeatInput } from '../core/model.js';
 import { ExecutionState } from '../core/model.js';
 import { ConfigError, InputError, WatchdogError } from '../errors.js';
 import { type Target, openTarget, withOverrides } from '../local/target.js';
-import { Watchdog, storeFor } from '../watchdog.js';
+import type { Watchdog } from '../watchdog.js';
 import { parseDuration } from '../core/duration.js';
 import { runLocal } from '../local/runner.js';
 import type { Credentials } from '../providers/adapter.js';
@@ -109,20 +109,7 @@ export function buildProgram(io: Io): Command {
   const print = (json: unknown, human: () => string) => io.out(g().json ? JSON.stringify(json, null, 2) : human());
 
   async function withWatchdog<T>(fn: (wd: Watchdog, target: Target) => Promise<T>): Promise<T> {
-    const opts = g();
-    const config: WatchdogConfig = loadConfig(resolveConfigPath(opts.config));
-    const target = await openTarget({
-      ...(opts.table ? { table: opts.table } : {}),
-      ...(opts.region ? { region: opts.region } : {}),
-      ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
-      dataDir: opts.dataDir ? path.resolve(opts.dataDir) : config.settings.dataDir,
-      defaultTable: config.settings.tableName,
-    });
-    try {
-      return await fn(new Watchdog(config, storeFor(config, target.client, target.tableName)), target);
-    } finally {
-      await target.close();
-    }
+    return withRuntime((rt, target) => fn(rt.watchdog, target));
   }
 
   /** The whole runtime (store, providers, notifiers, sweeper) on the chosen table. */

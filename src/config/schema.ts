@@ -142,7 +142,7 @@ export const WebhookSettings = z.strictObject({
   /** Secret holding {"signingSecret": "…"} (Slack app → Basic Information). */
   slack: z.strictObject({ secret: z.string().min(1) }).optional(),
   /** Secret holding {"publicKey": "<hex>"} (Discord application public key). */
-  discord: z.strictObject({ secret: z.string().min(1) }).optional(),
+  discord: z.strictObject({ secret: z.string().min(1), apiUrl: BaseUrl.default('https://discord.com/api/v10') }).optional(),
   /** Secret holding {"securityToken": "<base64>"} (Teams outgoing webhook). */
   teams: z.strictObject({ secret: z.string().min(1) }).optional(),
   /** Secret holding {"signingSecret": "…"}: v1 HMAC for /hooks/cancel and the tracking API. */

@@ -155,6 +155,8 @@ export class Webhook {
     if (!key || !verifyDiscord(key, req.headers, req.body, this.now())) return unauthorized();
     const I = z.object({
       type: z.number().int(),
+      application_id: z.string().regex(/^\d{1,25}$/).optional(),
+      token: z.string().regex(/^[\w.-]{1,500}$/).optional(),
       member: z.object({ user: z.object({ id: z.string() }) }).optional(),
       user: z.object({ id: z.string() }).optional(),
       channel_id: z.string().optional(),
@@ -182,7 +184,14 @@ export class Webhook {
     const parsed = parseCommand(text);
     if ('error' in parsed) return reply(parsed.error);
     const r = await runCommand(this.deps.runtime, parsed, { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) }, { budgetMs: this.config.ackBudgetMs, log: this.log });
-    return { response: json(200, { type: 4, data: { content: r.text.replace(/\*/g, '**'), ...(r.ok ? {} : { flags: 64 }) } }) };
+    const response = json(200, { type: 4, data: { content: r.text.replace(/\*/g, '**'), ...(r.ok ? {} : { flags: 64 }) } });
+    if (!r.later || !body.application_id || !body.token) return { response };
+    // The outcome arrives after the answer: a follow-up message on the interaction's webhook.
+    const url = `${this.config.discord.apiUrl.replace(/\/$/, '')}/webhooks/${body.application_id}/${body.token}`;
+    const background = r.later
+      .then((text) => this.postResponse(url, { content: text.replace(/\*/g, '**') }))
+      .catch((err: Error) => this.log.warn('discord follow-up failed', { error: redact(err.message) }));
+    return { response, background };
   }
 
   // ---- Teams -------------------------------------------------------------------------

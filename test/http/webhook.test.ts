@@ -48,7 +48,7 @@ beforeAll(async () => {
   const secrets: SecretSource = { get: async (name) => values[name] ?? Promise.reject(new Error('no such secret')) };
   const config = compileConfig({
     connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
-    webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' }, api: { secret: 'api' }, teams: { secret: 'teams' }, discord: { secret: 'discord' }, ackBudget: '500ms', maxBodyBytes: 8192 },
+    webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' }, api: { secret: 'api' }, teams: { secret: 'teams' }, discord: { secret: 'discord', apiUrl: `${slack.hookBase}/discord` }, ackBudget: '500ms', maxBodyBytes: 8192 },
     policies: [{ name: 'default', maxRuntime: '4h', maxExtension: '2h', allow: { users: ['UALLOWED'], channels: ['CALLOWED'] } }],
   });
   rt = buildRuntime(config, { client, tableName: 'whk', secrets });
@@ -193,6 +193,17 @@ describe('Discord, Teams, hooks', () => {
     const body = JSON.stringify({ type: 2, member: { user: { id: 'UALLOWED' } }, channel_id: 'C1', data: { name: 'watchdog', options: [{ name: 'cancel', options: [{ name: 'id', value: id }] }] } });
     const res = await webhook.handle(discordReq(body));
     expect(JSON.parse(res.response.body)).toMatchObject({ type: 4, data: { content: expect.stringContaining('Cancelled') } });
+  });
+
+  it('Discord: when the provider is slow, the outcome follows on the interaction webhook', async () => {
+    const id = await tracked();
+    sim.faults = { latencyMs: 900 };
+    const body = JSON.stringify({ type: 2, application_id: '123456', token: 'tok-abc', member: { user: { id: 'UALLOWED' } }, data: { name: 'watchdog', options: [{ name: 'cancel', options: [{ name: 'id', value: id }] }] } });
+    const res = await webhook.handle(discordReq(body));
+    expect(JSON.parse(res.response.body).data.content).toContain('requested');
+    await res.background;
+    const followUp = slack.hooks.find((h) => h.path === '/hook/discord/webhooks/123456/tok-abc');
+    expect((followUp?.body as { content?: string } | undefined)?.content).toContain(`Cancelled ${id}`);
   });
 
   it('Teams: HMAC verified; the mention is stripped; a wrong HMAC is 401', async () => {

@@ -3,7 +3,7 @@
  * Lambda handlers) goes through these methods, so validation and policy selection live
  * in one place.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type CompiledPolicy, type WatchdogConfig, policyByName, selectPolicy } from './config/load.js';
 import { Duration } from './config/schema.js';
 import { parseDuration } from './core/duration.js';

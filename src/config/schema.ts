@@ -4,7 +4,7 @@
  * silently missing limit. Cross references (connections → providers, policies →
  * connections/notify targets, defaultPolicy) are checked here too, with exact paths.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { BUILTIN_PROVIDERS, isBuiltinProvider } from '../providers/known.js';
 

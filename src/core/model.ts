@@ -3,7 +3,7 @@
  * Schemas are zod so every boundary (DynamoDB items, HTTP bodies, CLI input) parses
  * into the same types; types are derived with z.infer.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const REASONS = ['runtime', 'stall', 'heartbeat', 'cost'] as const;
 export const Reason = z.enum(REASONS);

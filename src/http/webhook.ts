@@ -3,7 +3,7 @@
  * acts last: a request that fails its signature changes nothing and learns nothing.
  * Served by the Lambda adapter (lambdas/webhook.ts) and the local server (http/server.ts).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError, NotFoundError, WatchdogError } from '../errors.js';
 import { type Log, redact, silentLog } from '../log.js';
 import { decodeAction } from '../notify/actions.js';

@@ -28,7 +28,7 @@ export async function startDemoWorld(config: WatchdogConfig, secrets: SecretSour
   for (const [name, c] of Object.entries(config.connections)) {
     if (!(c.provider in DIALECTS)) continue;
     const apiKey = secretField(await secrets.get(c.secret), 'apiKey');
-    sims.set(name, await startSimulator(c.provider, { apiKey, kodexaCancelMs: 1_500 }));
+    sims.set(name, await startSimulator(c.provider, { apiKey, kodexaCancelMs: 1_500, autoCreate: true }));
   }
   const slackTarget = Object.values(config.notify).find((t) => t.type === 'slack');
   const token = slackTarget?.type === 'slack' ? secretField(await secrets.get(slackTarget.tokenSecret), 'botToken') : 'xoxb-demo';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Level } from 'level';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { WatchdogConfig } from '../config/load.js';
 import { WatchdogError } from '../errors.js';

@@ -2,7 +2,7 @@
  * What a chat button carries: the action and the execution id, as compact JSON in the
  * button's `value`. Decoded (and validated) by the webhook's interaction route.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ButtonAction = z.discriminatedUnion('a', [
   z.strictObject({ a: z.literal('extend'), id: z.string().regex(/^wd_[a-z0-9]{12}$/), d: z.string().min(1).max(16) }),

@@ -1,5 +1,5 @@
 /** Catalyzed (seed 000): POST /pipeline-executions/{id}/cancel, Bearer token; 409 when already finished. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AdapterSpec } from './adapter.js';
 import type { ProviderStatus } from './types.js';
 

@@ -3,7 +3,11 @@
  * timeouts, no redirects followed, a cap on response size, Retry-After honoured and capped
  * exponential backoff with jitter for retryable answers.
  */
-import { Pool, errors as undiciErrors } from 'undici';
+// undici's Pool and errors only: its index pulls in fetch, WebSocket, caches and mocks too
+// (~520 KB and ~50 ms of Lambda init). The version is pinned, so the paths are stable.
+import Pool from 'undici/lib/dispatcher/pool.js';
+import undiciErrors from 'undici/lib/core/errors.js';
+import undiciRequest from 'undici/lib/api/api-request.js';
 import { InputError } from '../errors.js';
 
 export interface HttpOptions {
@@ -92,7 +96,7 @@ export class HttpClient {
   private async once(method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
     const basePath = this.base.pathname.replace(/\/$/, '');
     try {
-      const res = await poolFor(this.base.origin, this.o).request({
+      const res = await undiciRequest.call(poolFor(this.base.origin, this.o), {
         method: method as 'GET', path: basePath + path, headers: { accept: 'application/json', ...headers },
         ...(body === undefined ? {} : { body }),
       });

@@ -1,5 +1,5 @@
 /** Ionworks (seed 002): POST /pipelines/{id}/cancel, X-API-Key; progress = finished elements / all. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AdapterSpec } from './adapter.js';
 import type { ProviderStatus } from './types.js';
 

@@ -1,5 +1,5 @@
 /** Kodexa (seed 001): PUT /api/executions/{id}/cancel, x-api-key; CANCELLING = accepted, not yet done. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AdapterSpec } from './adapter.js';
 import type { FinishResult, ProviderStatus } from './types.js';
 

@@ -1,5 +1,5 @@
 /** Meibel (seed 004): POST /batch-executions/id/{id}/cancel, Meibel-API-Key; free-string status; 429 with Retry-After. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AdapterSpec } from './adapter.js';
 import type { ProviderStatus } from './types.js';
 

@@ -1,5 +1,5 @@
 /** superglue (seed 003): POST /runs/{id}/cancel, Bearer; 400 when not running, 200 again when already aborted. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AdapterSpec } from './adapter.js';
 import type { ProviderStatus } from './types.js';
 

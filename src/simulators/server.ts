@@ -54,7 +54,15 @@ export interface Simulator {
 
 const TERMINAL = new Set<SimState>(['succeeded', 'failed', 'cancelled']);
 
-export async function startSimulator(platform: string, opts: { apiKey?: string; port?: number; kodexaCancelMs?: number } = {}): Promise<Simulator> {
+export interface SimulatorOptions {
+  apiKey?: string;
+  port?: number;
+  kodexaCancelMs?: number;
+  /** Demo: an id never seen before is a run that has been going since it was first asked about. */
+  autoCreate?: boolean;
+}
+
+export async function startSimulator(platform: string, opts: SimulatorOptions = {}): Promise<Simulator> {
   const dialect: Dialect | undefined = DIALECTS[platform];
   if (!dialect) throw new Error(`no simulator for "${platform}"; expected one of ${Object.keys(DIALECTS).join(', ')}`);
   const executions = new Map<string, SimExecution>();
@@ -100,7 +108,8 @@ export async function startSimulator(platform: string, opts: { apiKey?: string; 
     const now = Date.now();
     const find = (m: RegExpExecArray | null): SimExecution | undefined => {
       if (!m?.[1]) return undefined;
-      const e = executions.get(decodeURIComponent(m[1]));
+      const id = decodeURIComponent(m[1]);
+      const e = executions.get(id) ?? (opts.autoCreate ? sim.add({ id }) : undefined);
       if (e) advance(e, now);
       return e;
     };

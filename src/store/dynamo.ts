@@ -13,7 +13,7 @@ import {
   ResourceNotFoundException, ScanCommand, type ScanCommandInput, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { shardOf } from '../core/ids.js';
 import { type Actor, AuditEvent, Execution, type HeartbeatInput } from '../core/model.js';
 import type { Policy } from '../core/policy.js';

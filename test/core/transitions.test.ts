@@ -1,0 +1,109 @@
+/** Pure transitions added for the sweep: claims that re-decide, observations, dry-run, notices, snooze. */
+import { describe, expect, it } from 'vitest';
+import {
+  NOTICE_MAX_ATTEMPTS, claimCancel, decideAndClaim, observe, recordOutcome, recordWouldCancel, settleNotices, snooze, stateDueAt, withNotices,
+} from '../../src/core/transitions.js';
+import { toCancelResult } from '../../src/sweep/outcome.js';
+import { HOUR, MIN, SEC, T0, execution, policy } from '../helpers/fixtures.js';
+
+const actor = { id: 'test', via: 'test' };
+const p = policy({ maxRuntimeMs: HOUR, stallAfterMs: 20 * MIN });
+const ctx = (now: number, pol = p) => ({ now, policy: pol, retentionMs: 30 * 24 * HOUR });
+
+describe('decideAndClaim', () => {
+  it('claims a breached execution with the reasons of the current item', () => {
+    const r = decideAndClaim(execution(), { owner: 's1', leaseMs: 2 * MIN, actor }, ctx(T0 + HOUR));
+    expect(r.ok && r.execution.state).toBe('cancelling');
+    expect(r.ok && r.execution.stopReasons).toEqual(['runtime', 'stall']);
+    expect(r.ok && r.execution.lease).toEqual({ owner: 's1', until: T0 + HOUR + 2 * MIN });
+  });
+  it('refuses when the current item no longer breaches (extended since the query)', () => {
+    const extended = execution({ extensions: [{ ms: 30 * MIN, at: T0 + 59 * MIN, by: 'u' }], lastProgressAt: T0 + 55 * MIN });
+    expect(decideAndClaim(extended, { owner: 's1', leaseMs: MIN, actor }, ctx(T0 + HOUR))).toMatchObject({ ok: false, outcome: 'not_claimable' });
+  });
+  it('never claims for a dry-run policy', () => {
+    expect(decideAndClaim(execution(), { owner: 's1', leaseMs: MIN, actor }, ctx(T0 + HOUR, { ...p, mode: 'dry-run' }))).toMatchObject({ ok: false, outcome: 'not_claimable' });
+  });
+  it('a valid lease held by another claimer wins; an expired one is recovered, a confirmation check keeps the attempt count', () => {
+    const held = claimCancel(execution(), { owner: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR));
+    if (!held.ok) throw new Error('claim');
+    expect(claimCancel(held.execution, { owner: 'b', leaseMs: MIN, actor }, ctx(T0 + HOUR + SEC))).toMatchObject({ outcome: 'claimed' });
+    const recovered = claimCancel(held.execution, { owner: 'b', leaseMs: MIN, actor }, ctx(T0 + HOUR + 2 * MIN));
+    expect(recovered.ok && recovered.execution.attempts).toBe(2);
+    const pending = recordOutcome(held.execution, 'a', { kind: 'pending', checkAt: T0 + HOUR + 30 * SEC }, actor, ctx(T0 + HOUR));
+    if (!pending.ok) throw new Error('pending');
+    const check = claimCancel(pending.execution, { owner: 'b', leaseMs: MIN, actor }, ctx(T0 + HOUR + 31 * SEC));
+    expect(check.ok && check.execution.attempts).toBe(1);
+    expect(check.ok && check.execution.pendingEvent?.what).toBe('cancel confirmation check');
+  });
+});
+
+describe('observe', () => {
+  it('a first observation of 0 is not progress; a rise is; a fall is not', () => {
+    const e = execution();
+    const zero = observe(e, { raw: 'running', fraction: 0 }, ctx(T0 + MIN));
+    expect(zero.ok && zero.execution.lastProgressAt).toBeUndefined();
+    const up = observe(zero.ok ? zero.execution : e, { raw: 'running', fraction: 0.3, done: 3, total: 10 }, ctx(T0 + 2 * MIN));
+    expect(up.ok && up.execution.lastProgressAt).toBe(T0 + 2 * MIN);
+    expect(up.ok && up.execution.progress).toEqual({ done: 3, total: 10 });
+    const down = observe(up.ok ? up.execution : e, { raw: 'running', fraction: 0.2 }, ctx(T0 + 3 * MIN));
+    expect(down.ok && down.execution.lastProgressAt).toBe(T0 + 2 * MIN);
+    expect(down.ok && down.execution.pendingEvent).toBeUndefined(); // no audit event for an observation
+  });
+});
+
+describe('dry-run', () => {
+  it('"would cancel" is recorded once, then the execution is only looked at every recheckAfter', () => {
+    const dry = { ...p, mode: 'dry-run' as const };
+    const r = recordWouldCancel(execution(), actor, ctx(T0 + HOUR, dry));
+    if (!r.ok) throw new Error('would cancel');
+    expect(r.execution.state).toBe('running');
+    expect(r.execution.dueAt).toBe(T0 + HOUR + dry.recheckAfterMs);
+    expect(recordWouldCancel(r.execution, actor, ctx(T0 + 2 * HOUR, dry))).toMatchObject({ ok: false, outcome: 'claimed' });
+    // Switched to enforce: due at once, the dry-run mark does not delay enforcement.
+    expect(stateDueAt(r.execution, p, T0 + HOUR + MIN)).toBe(T0 + HOUR + MIN);
+  });
+});
+
+describe('notices', () => {
+  it('are queued with the write, keep a terminal item due until delivered, and leave after delivery', () => {
+    const claimed = claimCancel(execution(), { owner: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR));
+    if (!claimed.ok) throw new Error('claim');
+    const done = withNotices(recordOutcome(claimed.execution, 'a', { kind: 'cancelled' }, actor, ctx(T0 + HOUR)), ['chat', 'hook'], 'outcome', ctx(T0 + HOUR));
+    if (!done.ok) throw new Error('outcome');
+    expect(done.execution.state).toBe('cancelled');
+    expect(done.execution.outbox?.map((n) => n.key)).toEqual([`${done.execution.version}:chat`, `${done.execution.version}:hook`]);
+    expect(done.execution.dueAt).toBe(T0 + HOUR);
+    const settled = settleNotices(done.execution, [{ key: `${done.execution.version}:chat`, ok: true, thread: '123.4' }, { key: `${done.execution.version}:hook`, ok: false, error: 'HTTP 503' }], actor, ctx(T0 + HOUR));
+    if (!settled.ok) throw new Error('settle');
+    expect(settled.execution.threads).toEqual({ chat: '123.4' });
+    expect(settled.execution.outbox).toHaveLength(1);
+    expect(settled.execution.outbox![0]!.nextAt).toBe(T0 + HOUR + 15 * SEC);
+    expect(settled.execution.pendingEvent?.what).toBe('notification failed');
+    let cur = settled.execution;
+    for (let i = 1; i < NOTICE_MAX_ATTEMPTS; i++) {
+      const r = settleNotices(cur, [{ key: cur.outbox![0]!.key, ok: false, error: 'HTTP 503' }], actor, ctx(T0 + 2 * HOUR));
+      if (!r.ok) throw new Error('settle');
+      cur = r.execution;
+    }
+    expect(cur.outbox).toBeUndefined();
+    expect(cur.dueAt).toBeUndefined();
+    expect(cur.pendingEvent?.detail).toMatch(/given up/);
+  });
+});
+
+describe('snooze and cancel outcomes', () => {
+  it('snooze records who and how long; refused on terminal executions', () => {
+    const r = snooze(execution(), HOUR, actor, ctx(T0));
+    expect(r.ok && r.execution.snoozedUntil).toBe(T0 + HOUR);
+    expect(snooze(execution({ state: 'cancelled' }), HOUR, actor, ctx(T0))).toMatchObject({ outcome: 'terminal' });
+  });
+  it('provider outcomes map to what the store records', () => {
+    const c = { now: T0, attempts: 1, maxAttempts: 3, pendingCheckMs: 30 * SEC, random: () => 0.5 };
+    expect(toCancelResult({ kind: 'rate_limited', retryAfterMs: 120 * SEC }, c)).toEqual({ kind: 'retry', retryAt: T0 + 120 * SEC, error: 'rate limited (retry after 120s)' });
+    expect(toCancelResult({ kind: 'transient', error: 'HTTP 503' }, c)).toEqual({ kind: 'retry', retryAt: T0 + 15 * SEC, error: 'HTTP 503' });
+    expect(toCancelResult({ kind: 'transient', error: 'HTTP 503' }, { ...c, attempts: 3 })).toMatchObject({ kind: 'failed', error: 'gave up after 3 attempts: HTTP 503' });
+    expect(toCancelResult({ kind: 'unauthorized', httpStatus: 401 }, c)).toMatchObject({ kind: 'failed' });
+    expect(toCancelResult({ kind: 'cancel_pending' }, { ...c, resent: true })).toEqual({ kind: 'pending', checkAt: T0 + 30 * SEC, resent: true });
+  });
+});

@@ -2,8 +2,8 @@
  * The sweep end to end on DynamoDB Local with the five provider simulators and a Slack
  * stand-in: one cancel per decision, warnings first, nothing lost.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type DynamoDBClient, PutItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WatchdogConfig } from '../../src/config/load.js';
 import type { Execution } from '../../src/core/model.js';
 import type { Engine } from '../../src/local/engines.js';
@@ -340,6 +340,32 @@ describe('sweep on DynamoDB Local', () => {
     expect(s.cancelCalls).toBe(0);
     expect(s.deferredForTime).toBe(2);
     expect((await rt.store.due(clock.t)).items).toHaveLength(2);
+  });
+
+  it('DynamoDB throttling on the outcome write (SDK retries exhausted): no lost execution, no second cancel', async () => {
+    const { rt, client: c, clock } = await world();
+    const e = await runaway(rt, clock, 'superglue', 'throttled');
+    const send = c.send.bind(c);
+    const spy = vi.spyOn(c, 'send').mockImplementation(((cmd: unknown) => {
+      if (cmd instanceof PutItemCommand && cmd.input.Item?.state?.S === 'cancelled') {
+        return Promise.reject(new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} }));
+      }
+      return send(cmd as never);
+    }) as typeof c.send);
+    let first;
+    try {
+      first = await rt.sweeper.run();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(first.errors).toBe(1);
+    expect(servers.sims.superglue.cancelCalls.get('throttled')).toBe(1);
+    expect((await rt.store.get(e.id))!.state).toBe('cancelling'); // claimed, outcome not yet recorded
+    clock.advance(3 * MIN); // the lease expires; a later sweep recovers it, status first
+    const second = await rt.sweeper.run();
+    expect(second.cancelled).toBe(1);
+    expect(servers.sims.superglue.cancelCalls.get('throttled')).toBe(1);
+    expect((await rt.store.get(e.id))!.state).toBe('cancelled');
   });
 
   it('a chat cancel racing the sweep: one provider call', async () => {

@@ -45,7 +45,7 @@ export interface SweepOptions {
   remainingMs?: () => number;
   /** Stop claiming new work when less than this remains. Default 30 s. */
   reserveMs?: number;
-  /** Max due executions to read. */
+  /** Max due executions to read per sweep (default 10,000; the rest stays due). */
   limit?: number;
 }
 
@@ -97,6 +97,7 @@ export type CancelNowResult =
   | { status: 'in_progress'; execution: Execution; settled: Promise<Execution> };
 
 const SWEEP_ACTOR_VIA = 'sweep';
+const DEFAULT_BATCH = 10_000;
 
 function emptySummary(owner: string, startedAt: number, preview: boolean): SweepSummary {
   return {
@@ -154,7 +155,8 @@ export class Sweeper {
     const startedAt = this.now();
     const preview = opts.preview ?? false;
     const s = emptySummary(this.owner, startedAt, preview);
-    const due = await this.deps.store.due(startedAt, opts.limit === undefined ? {} : { limit: opts.limit });
+    // A bounded batch: after an outage the backlog is worked off over several sweeps, oldest first.
+    const due = await this.deps.store.due(startedAt, { limit: opts.limit ?? DEFAULT_BATCH });
     s.itemsRead = due.itemsRead;
     s.due = due.items.length;
     const reserve = opts.reserveMs ?? 30_000;

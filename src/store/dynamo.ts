@@ -190,6 +190,8 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   async due(now: number, opts: { limit?: number } = {}): Promise<DueResult> {
     const limit = opts.limit ?? Infinity;
+    // Each shard is read oldest first, so the oldest share of every shard is roughly the oldest overall.
+    const shardLimit = Math.ceil(limit / this.opts.shards);
     const perShard = await Promise.all(
       Array.from({ length: this.opts.shards }, async (_, shard) => {
         const items: Execution[] = [];
@@ -203,12 +205,12 @@ export class DynamoExecutionStore implements ExecutionStore {
             ExpressionAttributeNames: { '#shard': TABLE.dueShard, '#due': TABLE.dueAt },
             ExpressionAttributeValues: { ':shard': { S: String(shard) }, ':now': { N: String(now) } },
             ExclusiveStartKey: start,
-            ...(Number.isFinite(limit) ? { Limit: Math.max(1, limit - items.length) } : {}),
+            ...(Number.isFinite(shardLimit) ? { Limit: Math.max(1, shardLimit - items.length) } : {}),
           }));
           itemsRead += res.ScannedCount ?? 0;
           for (const item of res.Items ?? []) items.push(DynamoExecutionStore.parseExecution(item));
           start = res.LastEvaluatedKey;
-        } while (start && items.length < limit);
+        } while (start && items.length < shardLimit);
         return { items, itemsRead };
       }),
     );

@@ -143,6 +143,13 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
     expect(due.itemsRead).toBe(expected.size);
     expect(expected.size).toBeGreaterThan(20);
     expect(expected.size).toBeLessThan(100);
+
+    // A bounded batch: at most `limit` items, oldest first, and reading stops early.
+    const batch = await s.due(now, { limit: 8 });
+    expect(batch.items).toHaveLength(8);
+    expect(batch.items.map((e) => e.dueAt)).toEqual([...batch.items.map((e) => e.dueAt)].sort((a, b) => a! - b!));
+    expect(batch.itemsRead).toBeLessThanOrEqual(8);
+    for (const e of batch.items) expect(expected.has(e.id)).toBe(true);
   });
 
   it('list pages past 1 MB and filters by state, policy and label', async () => {

@@ -5,7 +5,7 @@
  */
 import { compileConfig } from '../src/config/load.js';
 import { serveWebhook } from '../src/http/server.js';
-import { slackSignature } from '../src/http/verify.js';
+import { slackSignedHeaders } from '../src/http/verify.js';
 import { Webhook } from '../src/http/webhook.js';
 import { startDynalite } from '../src/local/engines.js';
 import { closePools } from '../src/providers/http.js';
@@ -31,9 +31,9 @@ export async function benchWebhook(): Promise<Line[]> {
     sim.add({ id: externalId });
     await rt.watchdog.track({ connection: 'sg', externalId }, { id: 'bench', via: 'bench' });
     const body = new URLSearchParams({ command: '/watchdog', text: `cancel sg/${externalId}`, user_id: 'U1', channel_id: 'C1' }).toString();
-    const ts = String(Math.floor(Date.now() / 1000));
+    const headers = slackSignedHeaders('bench-secret', body);
     const t0 = performance.now();
-    const res = await fetch(`${served.url}/slack/commands`, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature('bench-secret', ts, body) } });
+    const res = await fetch(`${served.url}/slack/commands`, { method: 'POST', body, headers });
     await res.text();
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     return performance.now() - t0;

@@ -49,6 +49,11 @@ export class AwsSecrets implements SecretSource {
   }
 }
 
+/** Read a secret and take one field of it (see secretField). */
+export async function readSecretField(source: SecretSource, name: string, field: string, opts?: { fresh?: boolean }): Promise<string> {
+  return secretField(await source.get(name, opts), field);
+}
+
 /** A field of a JSON secret (e.g. apiKey), or the raw value when the secret is not JSON. */
 export function secretField(value: string, field: string): string {
   try {

@@ -4,7 +4,7 @@
  * in one place.
  */
 import * as z from 'zod';
-import { type CompiledPolicy, type WatchdogConfig, policyByName, selectPolicy } from './config/load.js';
+import { type CompiledPolicy, type WatchdogConfig, policyFor, selectPolicy } from './config/load.js';
 import { Duration } from './config/schema.js';
 import { parseDuration } from './core/duration.js';
 import { executionId } from './core/ids.js';
@@ -46,14 +46,12 @@ function inputError(prefix: string, err: z.ZodError): InputError {
 }
 
 export function storeFor(config: WatchdogConfig, client: DynamoDBClient, tableName = config.settings.tableName): DynamoExecutionStore {
-  const fallback = policyByName(config, config.defaultPolicy);
   return new DynamoExecutionStore({
     client,
     tableName,
     shards: config.settings.shards,
     retentionMs: config.settings.retentionMs,
-    // A policy removed from config after tracking falls back to the default: never "no limit".
-    policyFor: (e: Execution): Policy => policyByName(config, e.policy) ?? (fallback as CompiledPolicy),
+    policyFor: (e: Execution): Policy => policyFor(config, e),
   });
 }
 
@@ -65,7 +63,7 @@ export class Watchdog {
   ) {}
 
   policyOf(e: Execution): CompiledPolicy {
-    return policyByName(this.config, e.policy) ?? selectPolicy(this.config, { connection: e.connection });
+    return policyFor(this.config, e);
   }
 
   /** `wd_…` ids pass through; `<connection>/<externalId>` is hashed to the id. */

@@ -24,8 +24,8 @@ import { type Runtime, buildRuntime, secretsFor } from '../runtime.js';
 import { summaryFields } from '../sweep/sweep.js';
 import { serveWebhook } from '../http/server.js';
 import { Webhook } from '../http/webhook.js';
-import { slackSignature } from '../http/verify.js';
-import { secretField } from '../secrets.js';
+import { slackCurl } from '../http/verify.js';
+import { readSecretField } from '../secrets.js';
 import { signV1 } from '../security/signing.js';
 import { startSimulator } from '../simulators/server.js';
 
@@ -344,12 +344,12 @@ export function buildProgram(io: Io): Command {
       const ts = Math.floor(Date.now() / 1000);
       if (route === 'slack') {
         if (!config.webhook.slack) throw new InputError('webhook.slack is not configured');
-        const secret = secretField(await secrets.get(config.webhook.slack.secret), 'signingSecret');
+        const secret = await readSecretField(secrets, config.webhook.slack.secret, 'signingSecret');
         const body = new URLSearchParams({ command: '/watchdog', text: words.join(' '), user_id: o.user, channel_id: 'C012ABCDEF', ...(o.responseUrl ? { response_url: o.responseUrl } : {}) }).toString();
-        io.out(`curl -s ${o.url}/slack/commands -H 'X-Slack-Request-Timestamp: ${ts}' -H 'X-Slack-Signature: ${slackSignature(secret, String(ts), body)}' -H 'Content-Type: application/x-www-form-urlencoded' --data '${body}'`);
+        io.out(slackCurl(`${o.url}/slack/commands`, secret, body));
       } else if (route === 'hook') {
         if (!config.webhook.hooks) throw new InputError('webhook.hooks is not configured');
-        const secret = secretField(await secrets.get(config.webhook.hooks.secret), 'signingSecret');
+        const secret = await readSecretField(secrets, config.webhook.hooks.secret, 'signingSecret');
         const body = JSON.stringify({ id: words[0], reason: words.slice(1).join(' ') || 'signed hook' });
         io.out(`curl -s ${o.url}/hooks/cancel -H 'Content-Type: application/json' -H 'X-Watchdog-Timestamp: ${ts}' -H 'X-Watchdog-Signature: ${signV1(secret, ts, body)}' --data '${body}'`);
       } else throw new InputError(`route must be slack or hook, got "${route}"`);

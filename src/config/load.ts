@@ -117,6 +117,15 @@ export function policyByName(config: WatchdogConfig, name: string): CompiledPoli
   return config.policies.find((p) => p.name === name);
 }
 
+/**
+ * The policy governing a tracked execution: the one it was tracked under, or, if that was
+ * removed from the config since, what selection gives for its connection (never "no limit").
+ * The store (dueAt), the sweep (decisions) and the service all use this one lookup.
+ */
+export function policyFor(config: WatchdogConfig, e: { policy: string; connection: string }): CompiledPolicy {
+  return policyByName(config, e.policy) ?? selectPolicy(config, { connection: e.connection });
+}
+
 export interface Selector {
   policy?: string;
   connection: string;

@@ -12,6 +12,18 @@ export function slackSignature(secret: string, ts: string, body: string): string
   return `v0=${createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex')}`;
 }
 
+/** Headers of a signed Slack request (what Slack sends): for the demo, `watchdog sign` and benchmarks. */
+export function slackSignedHeaders(secret: string, body: string, nowMs = Date.now()): Record<string, string> {
+  const ts = String(Math.floor(nowMs / 1000));
+  return { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(secret, ts, body) };
+}
+
+/** A ready `curl` for a signed Slack request to `url` (valid for the 5-minute window). */
+export function slackCurl(url: string, secret: string, body: string, nowMs = Date.now()): string {
+  const h = slackSignedHeaders(secret, body, nowMs);
+  return `curl -s ${url} ${Object.entries(h).map(([k, v]) => `-H '${k}: ${v}'`).join(' ')} --data '${body}'`;
+}
+
 export function verifySlack(secret: string, headers: Record<string, string | undefined>, body: string, nowMs = Date.now()): boolean {
   const ts = headers['x-slack-request-timestamp'];
   const sig = headers['x-slack-signature'];

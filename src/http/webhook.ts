@@ -9,9 +9,10 @@ import { type Log, redact, silentLog } from '../log.js';
 import { decodeAction } from '../notify/actions.js';
 import type { Runtime } from '../runtime.js';
 import type { SecretSource } from '../secrets.js';
-import { secretField } from '../secrets.js';
+import { readSecretField } from '../secrets.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, safeEqual, verifyV1 } from '../security/signing.js';
-import { type Command, type Who, HELP, parseCommand, runCommand } from './commands.js';
+import type { Execution } from '../core/model.js';
+import { type Command, type Who, parseCommand, runCommand } from './commands.js';
 import { type Handled, type HttpRequest, type HttpResponse, json } from './types.js';
 import { verifyDiscord, verifySlack, verifyTeams } from './verify.js';
 
@@ -44,7 +45,6 @@ async function defaultPostResponse(url: string, body: unknown): Promise<void> {
   if (!res.ok) throw new Error(`response_url answered HTTP ${res.status}`);
 }
 
-const TrackBody = z.unknown();
 const CancelHookBody = z.strictObject({ id: z.string().min(1).max(1100), reason: z.string().max(500).optional(), actor: z.string().min(1).max(128).optional() });
 
 export class Webhook {
@@ -64,7 +64,7 @@ export class Webhook {
 
   private async secret(name: string, field: string): Promise<string | undefined> {
     try {
-      return secretField(await this.deps.secrets.get(name), field);
+      return await readSecretField(this.deps.secrets, name, field);
     } catch (err) {
       this.log.error('webhook secret unavailable', { secret: name, error: redact((err as Error).message) });
       return undefined;
@@ -258,7 +258,7 @@ export class Webhook {
     try {
       if (id === undefined) {
         if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
-        const body = parseJson(req.body, TrackBody);
+        const body = parseJson(req.body, z.unknown());
         if ('error' in body) return { response: json(400, { error: body.error }) };
         const { created, execution } = await wd.track(body.value, actor);
         return { response: json(created ? 201 : 200, { created, execution: publicView(execution) }) };
@@ -299,9 +299,8 @@ function parseJson<T>(text: string, schema: z.ZodType<T>): { value: T } | { erro
 }
 
 /** What the tracking API returns about an execution: no internals (outbox, leases). */
-function publicView(e: import('../core/model.js').Execution) {
+function publicView(e: Execution) {
   const { outbox: _o, outboxEvents: _oe, pendingEvent: _p, lease: _l, threads: _t, ...rest } = e;
   return rest;
 }
 
-export { HELP };

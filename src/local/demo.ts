@@ -7,9 +7,9 @@
  */
 import { WatchdogClient } from '../client.js';
 import type { WatchdogConfig } from '../config/load.js';
-import { slackSignature } from '../http/verify.js';
+import { slackSignedHeaders } from '../http/verify.js';
 import type { Runtime } from '../runtime.js';
-import { type SecretSource, secretField } from '../secrets.js';
+import { type SecretSource, readSecretField } from '../secrets.js';
 import { type Simulator, startSimulator } from '../simulators/server.js';
 import { type SlackStandIn, startSlackStandIn } from '../simulators/slack.js';
 import { DIALECTS } from '../simulators/dialects.js';
@@ -27,11 +27,11 @@ export async function startDemoWorld(config: WatchdogConfig, secrets: SecretSour
   const sims = new Map<string, Simulator>();
   for (const [name, c] of Object.entries(config.connections)) {
     if (!(c.provider in DIALECTS)) continue;
-    const apiKey = secretField(await secrets.get(c.secret), 'apiKey');
+    const apiKey = await readSecretField(secrets, c.secret, 'apiKey');
     sims.set(name, await startSimulator(c.provider, { apiKey, kodexaCancelMs: 1_500, autoCreate: true }));
   }
   const slackTarget = Object.values(config.notify).find((t) => t.type === 'slack');
-  const token = slackTarget?.type === 'slack' ? secretField(await secrets.get(slackTarget.tokenSecret), 'botToken') : 'xoxb-demo';
+  const token = slackTarget?.type === 'slack' ? await readSecretField(secrets, slackTarget.tokenSecret, 'botToken') : 'xoxb-demo';
   const slack = await startSlackStandIn({ token });
   const overrides: Overrides = {
     connections: Object.fromEntries([...sims].map(([name, s]) => [name, s.url])),
@@ -67,9 +67,9 @@ export interface DemoScript {
  */
 export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: string, say: (s: string) => void): Promise<DemoScript> {
   const cfg = rt.config;
-  const hooks = cfg.webhook.hooks ? secretField(await rt.secrets.get(cfg.webhook.hooks.secret), 'signingSecret') : undefined;
-  const api = cfg.webhook.api ? secretField(await rt.secrets.get(cfg.webhook.api.secret), 'apiKey') : undefined;
-  const slackSecret = cfg.webhook.slack ? secretField(await rt.secrets.get(cfg.webhook.slack.secret), 'signingSecret') : undefined;
+  const hooks = cfg.webhook.hooks ? await readSecretField(rt.secrets, cfg.webhook.hooks.secret, 'signingSecret') : undefined;
+  const api = cfg.webhook.api ? await readSecretField(rt.secrets, cfg.webhook.api.secret, 'apiKey') : undefined;
+  const slackSecret = cfg.webhook.slack ? await readSecretField(rt.secrets, cfg.webhook.slack.secret, 'signingSecret') : undefined;
   const tracker = new WatchdogClient({ baseUrl: webhookUrl, ...(hooks ? { signingSecret: hooks } : { apiKey: api as string }) });
   const stamp = Date.now().toString(36).slice(-5);
   const conn = (provider: string) => Object.entries(cfg.connections).find(([, c]) => c.provider === provider)?.[0];
@@ -102,12 +102,11 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   await add('ionworks', 'long', 'runs past its 20s runtime limit', { maxRuntime: '20s' }, cancelledBy);
   const spend = await add('superglue', 'spend', 'reports cost climbing past $5', { maxCostUsd: 5 }, cancelledBy);
   const busy = await add('meibel', 'busy', 'runs too long, and Meibel answers the first cancel with 429', { maxRuntime: '25s' }, cancelledBy);
-  const done = await add('catalyzed', 'done', 'finishes by itself just before its cancel arrives', { maxRuntime: '20s' }, (s) => s === 'finished', { finishAt: t0 + 19_000 });
+  await add('catalyzed', 'done', 'finishes by itself just before its cancel arrives', { maxRuntime: '20s' }, (s) => s === 'finished', { finishAt: t0 + 19_000 });
   const ext = await add('superglue', 'extend', 'warned, then a person presses "Extend 30m" in Slack', { maxRuntime: '24s' }, (s, c) => (s === 'running' || s === 'warned') && c === 0);
-  const dry = cfg.policies.some((p) => p.name === 'etl' && p.mode === 'dry-run')
-    ? await add('meibel', 'dry', 'under the dry-run "etl" policy: would be cancelled, is not', { maxRuntime: '15s' }, (s, c) => (s === 'running' || s === 'warned') && c === 0, {}, 'etl')
-    : undefined;
-  void dry;
+  if (cfg.policies.some((p) => p.name === 'etl' && p.mode === 'dry-run')) {
+    await add('meibel', 'dry', 'under the dry-run "etl" policy: would be cancelled, is not', { maxRuntime: '15s' }, (s, c) => (s === 'running' || s === 'warned') && c === 0, {}, 'etl');
+  }
 
   // The tracking system at work: heartbeats with progress and cost through the API.
   let progress = 0;
@@ -137,8 +136,7 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
       if (!button) return false;
       const allowed = cfg.policies.find((p) => p.name === 'default')?.allow.users[0] ?? 'U012ABCDEF';
       const body = new URLSearchParams({ payload: JSON.stringify({ type: 'block_actions', user: { id: allowed }, channel: { id: 'CDEMO' }, actions: [{ action_id: button.action_id, value: button.value }] }) }).toString();
-      const ts = String(Math.floor(Date.now() / 1000));
-      const res = await fetch(`${webhookUrl}/slack/interactions`, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(slackSecret, ts, body) } });
+      const res = await fetch(`${webhookUrl}/slack/interactions`, { method: 'POST', body, headers: slackSignedHeaders(slackSecret, body) });
       const answer = (await res.json()) as { text?: string };
       say(`demo: ${allowed} pressed "Extend 30m" in Slack → ${answer.text ?? res.status}`);
       return true;
@@ -146,7 +144,6 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
     const poll = setInterval(() => void press().then((done) => done && clearInterval(poll)), 1_000);
     timers.push(poll as unknown as NodeJS.Timeout);
   }
-  void done;
 
   const manualConn = conn('ionworks') ?? Object.keys(cfg.connections)[0] as string;
   const manualExt = `demo-manual-${stamp}`;

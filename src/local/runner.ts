@@ -10,11 +10,11 @@ import { formatDuration } from '../core/duration.js';
 import type { Execution } from '../core/model.js';
 import { executionRows, table } from '../cli/format.js';
 import { serveWebhook } from '../http/server.js';
-import { slackSignature } from '../http/verify.js';
+import { slackCurl } from '../http/verify.js';
 import { Webhook } from '../http/webhook.js';
 import { closePools } from '../providers/http.js';
-import { buildRuntime, secretsFor } from '../runtime.js';
-import { secretField } from '../secrets.js';
+import { type Runtime, buildRuntime, secretsFor } from '../runtime.js';
+import { type SecretSource, readSecretField } from '../secrets.js';
 import { dynamoClient } from '../store/client.js';
 import { ensureTable } from '../store/dynamo.js';
 import type { SweepAction } from '../sweep/sweep.js';
@@ -75,7 +75,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
       };
       script = await runDemoScript(rt, world, served.url, out);
       cleanups.push(() => script?.stop());
-      await printHowTo(out, config, served.url, script);
+      await printHowTo(out, config, secrets, served.url, script);
     } else {
       out('watchdog: track executions with `npx watchdog track <connection> <id>` or POST /v1/executions; Ctrl-C stops');
     }
@@ -138,24 +138,23 @@ function feedLine(a: SweepAction): string {
   return `${clock()}  ${a.connection.padEnd(15)} ${a.externalId.padEnd(22)} ${ACTION_TEXT[a.action] ?? a.action}${a.detail ? ` (${a.detail})` : ''}`;
 }
 
-async function printHowTo(out: (s: string) => void, config: WatchdogConfig, url: string, script: DemoScript): Promise<void> {
+async function printHowTo(out: (s: string) => void, config: WatchdogConfig, secrets: SecretSource, url: string, script: DemoScript): Promise<void> {
   out(`\nTry it from another terminal (a long run, ${script.manual.id}, waits for you):`);
   out(`  npx watchdog list                     # the same store, live`);
   out(`  npx watchdog show ${script.manual.id}`);
   out(`  npx watchdog cancel ${script.manual.id} --reason "saw it in the demo"`);
   if (config.webhook.slack) {
-    const secret = secretField(await secretsFor(config).get(config.webhook.slack.secret), 'signingSecret');
+    const secret = await readSecretField(secrets, config.webhook.slack.secret, 'signingSecret');
     const user = config.policies.find((p) => p.name === 'default')?.allow.users[0] ?? 'U012ABCDEF';
     const body = new URLSearchParams({ command: '/watchdog', text: `status ${script.manual.id}`, user_id: user, channel_id: 'CDEMO' }).toString();
-    const ts = String(Math.floor(Date.now() / 1000));
     out(`  # a signed Slack slash command (valid 5 minutes; \`npx watchdog sign slack "cancel ${script.manual.id}"\` makes fresh ones):`);
-    out(`  curl -s ${url}/slack/commands -H 'X-Slack-Request-Timestamp: ${ts}' -H 'X-Slack-Signature: ${slackSignature(secret, ts, body)}' --data '${body}'`);
+    out(`  ${slackCurl(`${url}/slack/commands`, secret, body)}`);
   }
   out('Ctrl-C stops; the store persists, a restart resumes.\n');
 }
 
 /** Once every scenario reached its expected end, say so (once). */
-async function reportOutcome(rt: ReturnType<typeof buildRuntime>, world: DemoWorld, script: DemoScript, out: (s: string) => void): Promise<boolean> {
+async function reportOutcome(rt: Runtime, world: DemoWorld, script: DemoScript, out: (s: string) => void): Promise<boolean> {
   const rows: string[] = [];
   for (const s of script.scenarios) {
     const e = await rt.store.get(s.id as string);

@@ -1,7 +1,7 @@
 /** Notifiers per configured notify target, built lazily with their secrets. */
 import type { WatchdogConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { type SecretSource, secretField } from '../secrets.js';
+import { type SecretSource, readSecretField } from '../secrets.js';
 import { SlackNotifier } from './slack.js';
 import type { Notifier } from './types.js';
 import { WebhookNotifier } from './webhook.js';
@@ -19,7 +19,7 @@ export class NotifierRegistry implements NotifierLookup {
     if (n) return n;
     const t = this.config.notify[name];
     if (!t) throw new ConfigError([`unknown notify target "${name}"`]);
-    const field = (secret: string, key: string) => async () => secretField(await this.secrets.get(secret), key);
+    const field = (secret: string, key: string) => () => readSecretField(this.secrets, secret, key);
     n = t.type === 'slack'
       ? new SlackNotifier(name, t.channel, field(t.tokenSecret, 'botToken'), t.apiUrl)
       : new WebhookNotifier(name, t.url, field(t.secret, 'signingSecret'));

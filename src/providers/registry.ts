@@ -2,7 +2,7 @@
 import type { WatchdogConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import type { SecretSource } from '../secrets.js';
-import { secretField } from '../secrets.js';
+import { readSecretField } from '../secrets.js';
 import { type AdapterSpec, type Credentials, createAdapter } from './adapter.js';
 import { catalyzed } from './catalyzed.js';
 import { genericHttpSpec } from './generic-http.js';
@@ -32,8 +32,8 @@ export function specFor(config: WatchdogConfig | undefined, provider: string): {
 
 export function secretCredentials(secrets: SecretSource, name: string): Credentials {
   return {
-    apiKey: async () => secretField(await secrets.get(name), 'apiKey'),
-    refresh: async () => secretField(await secrets.get(name, { fresh: true }), 'apiKey'),
+    apiKey: () => readSecretField(secrets, name, 'apiKey'),
+    refresh: () => readSecretField(secrets, name, 'apiKey', { fresh: true }),
   };
 }
 

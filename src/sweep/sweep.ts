@@ -8,7 +8,7 @@
  * sweep, status first. Notifications go through the execution's outbox (see core).
  */
 import type { CompiledPolicy, WatchdogConfig } from '../config/load.js';
-import { policyByName, selectPolicy } from '../config/load.js';
+import { policyFor } from '../config/load.js';
 import type { Actor, Execution, Reason, StopReason } from '../core/model.js';
 import { isTerminal } from '../core/model.js';
 import { evaluate } from '../core/policy.js';
@@ -97,6 +97,12 @@ export type CancelNowResult =
   | { status: 'in_progress'; execution: Execution; settled: Promise<Execution> };
 
 const SWEEP_ACTOR_VIA = 'sweep';
+const RESULT_ACTION: Record<T.CancelResult['kind'], ActionKind> = {
+  cancelled: 'cancelled', already_finished: 'already_finished', pending: 'cancel_pending', retry: 'retry', failed: 'cancel_failed', unconfirmed: 'cancel_unconfirmed',
+};
+const RESULT_COUNTER = {
+  cancelled: 'cancelled', already_finished: 'alreadyFinished', pending: 'pending', retry: 'retried', failed: 'cancelFailed', unconfirmed: 'unconfirmed',
+} as const satisfies Record<T.CancelResult['kind'], keyof SweepSummary>;
 const DEFAULT_BATCH = 10_000;
 
 function emptySummary(owner: string, startedAt: number, preview: boolean): SweepSummary {
@@ -124,7 +130,7 @@ export class Sweeper {
   }
 
   policyOf(e: Execution): CompiledPolicy {
-    return policyByName(this.deps.config, e.policy) ?? selectPolicy(this.deps.config, { connection: e.connection });
+    return policyFor(this.deps.config, e);
   }
 
   private ctx(e: Execution): T.Ctx {
@@ -358,13 +364,8 @@ export class Sweeper {
       this.log.warn('cancel outcome not recorded (lease lost)', { executionId: e.id, connection: e.connection, result: result.kind });
       return;
     }
-    const kind: ActionKind = {
-      cancelled: 'cancelled', already_finished: 'already_finished', pending: 'cancel_pending', retry: 'retry', failed: 'cancel_failed', unconfirmed: 'cancel_unconfirmed',
-    }[result.kind] as ActionKind;
-    const counter = {
-      cancelled: 'cancelled', already_finished: 'alreadyFinished', pending: 'pending', retry: 'retried', failed: 'cancelFailed', unconfirmed: 'unconfirmed',
-    } as const;
-    s[counter[result.kind]]++;
+    const kind = RESULT_ACTION[result.kind];
+    s[RESULT_COUNTER[result.kind]]++;
     const detail = 'error' in result ? redact(result.error) : 'providerStatus' in result ? result.providerStatus : undefined;
     this.act(run, e, kind, detail);
     const level = result.kind === 'failed' || result.kind === 'unconfirmed' ? 'error' : 'info';

@@ -34,6 +34,8 @@ let sim: Simulator;
 let slack: SlackStandIn;
 let rt: Runtime;
 let webhook: Webhook;
+/** The same handler on real HTTP (what `watchdog serve` runs). */
+let served: Served;
 let n = 0;
 
 beforeAll(async () => {
@@ -53,8 +55,10 @@ beforeAll(async () => {
   });
   rt = buildRuntime(config, { client, tableName: 'whk', secrets });
   webhook = new Webhook({ runtime: rt, secrets });
+  served = await serveWebhook(webhook, { port: 0, maxBodyBytes: 8192 });
 });
 afterAll(async () => {
+  await served?.close();
   client?.destroy();
   await closePools();
   await Promise.all([engine?.close(), sim?.close(), slack?.close()]);
@@ -86,12 +90,6 @@ function v1Request(method: string, path: string, body: string, o: { secret?: str
 }
 
 describe('Slack', () => {
-  let served: Served;
-  beforeAll(async () => {
-    served = await serveWebhook(webhook, { port: 0, maxBodyBytes: 8192 });
-  });
-  afterAll(async () => served?.close());
-
   it('a signed /watchdog cancel against the served webhook cancels on the provider; the outcome reaches response_url', async () => {
     const id = await tracked();
     sim.faults = { latencyMs: 900 }; // slower than the ack budget: the outcome comes later
@@ -228,12 +226,6 @@ describe('Discord, Teams, hooks', () => {
 });
 
 describe('tracking API', () => {
-  let served: Served;
-  beforeAll(async () => {
-    served = await serveWebhook(webhook, { port: 0, maxBodyBytes: 8192 });
-  });
-  afterAll(async () => served?.close());
-
   it('WatchdogClient: track (idempotent), heartbeat, get, finish — signed and with a bearer key', async () => {
     const signed = new WatchdogClient({ baseUrl: served.url, signingSecret: HOOK_SECRET });
     const bearer = new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY });

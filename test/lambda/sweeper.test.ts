@@ -2,41 +2,27 @@
  * The sweeper Lambda handler, in-process: config from the bundled-file env var, table from
  * the environment, DynamoDB through AWS_ENDPOINT_URL_DYNAMODB (dynalite), EMF on stdout.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { type Engine, startDynalite } from '../../src/local/engines.js';
 import { closePools } from '../../src/providers/http.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
-import { dynamoClient } from '../../src/store/client.js';
-import { ensureTable } from '../../src/store/dynamo.js';
+import { lambdaEnvironment } from '../helpers/lambda.js';
 import { HOUR } from '../helpers/fixtures.js';
 
 let engine: Engine;
 let sim: Simulator;
-const saved = { ...process.env };
+let restore = () => {};
 
 beforeAll(async () => {
   [engine, sim] = await Promise.all([startDynalite(), startSimulator('superglue')]);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wd-lambda-'));
-  writeFileSync(path.join(dir, 'secrets.json'), JSON.stringify({ sg: { apiKey: sim.apiKey } }));
-  const config = {
-    settings: { secretsFile: 'secrets.json', tableName: 'lambda-table' },
+  restore = await lambdaEnvironment(engine, {
+    settings: { tableName: 'lambda-table' },
     connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
     policies: [{ name: 'default', maxRuntime: '1h' }],
-  };
-  writeFileSync(path.join(dir, 'watchdog.config.json'), JSON.stringify(config));
-  Object.assign(process.env, {
-    WATCHDOG_CONFIG_FILE: path.join(dir, 'watchdog.config.json'), WATCHDOG_TABLE: 'lambda-table',
-    AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x',
-  });
-  const client = dynamoClient({ endpoint: engine.endpoint });
-  await ensureTable(client, 'lambda-table');
-  client.destroy();
+  }, { sg: { apiKey: sim.apiKey } });
 });
 afterAll(async () => {
-  process.env = saved;
+  restore();
   await closePools();
   await Promise.all([engine?.close(), sim?.close()]);
 });

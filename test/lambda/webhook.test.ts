@@ -2,41 +2,28 @@
  * The webhook Lambda handler, in-process: a Function URL event (base64 body, as Function
  * URLs send form posts) for a signed Slack cancel, through the bundled-config boot path.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { slackSignature } from '../../src/http/verify.js';
 import { type Engine, startDynalite } from '../../src/local/engines.js';
 import { closePools } from '../../src/providers/http.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
-import { dynamoClient } from '../../src/store/client.js';
-import { ensureTable } from '../../src/store/dynamo.js';
+import { lambdaEnvironment } from '../helpers/lambda.js';
 
 let engine: Engine;
 let sim: Simulator;
-const saved = { ...process.env };
+let restore = () => {};
 
 beforeAll(async () => {
   [engine, sim] = await Promise.all([startDynalite(), startSimulator('meibel')]);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wd-lambda-wh-'));
-  writeFileSync(path.join(dir, 'secrets.json'), JSON.stringify({ mb: { apiKey: sim.apiKey }, slack: { signingSecret: 'lambda-slack-secret' } }));
-  writeFileSync(path.join(dir, 'watchdog.config.json'), JSON.stringify({
-    settings: { secretsFile: 'secrets.json', tableName: 'lambda-webhook' },
+  restore = await lambdaEnvironment(engine, {
+    settings: { tableName: 'lambda-webhook' },
     connections: { mb: { provider: 'meibel', baseUrl: sim.url, secret: 'mb' } },
     webhook: { slack: { secret: 'slack' } },
     policies: [{ name: 'default', maxRuntime: '4h', allow: { users: ['U1'] } }],
-  }));
-  Object.assign(process.env, {
-    WATCHDOG_CONFIG_FILE: path.join(dir, 'watchdog.config.json'), WATCHDOG_TABLE: 'lambda-webhook',
-    AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x',
-  });
-  const client = dynamoClient({ endpoint: engine.endpoint });
-  await ensureTable(client, 'lambda-webhook');
-  client.destroy();
+  }, { mb: { apiKey: sim.apiKey }, slack: { signingSecret: 'lambda-slack-secret' } });
 });
 afterAll(async () => {
-  process.env = saved;
+  restore();
   await closePools();
   await Promise.all([engine?.close(), sim?.close()]);
 });

@@ -8,7 +8,6 @@
  *    simulator, with sweeps every second over deadlines spread across 5 s.
  */
 import { javaAvailable, startDynamoDbLocal } from '../src/local/engines.js';
-import { closePools } from '../src/providers/http.js';
 import type { Runtime } from '../src/runtime.js';
 import { Clock, PLATFORMS, freshRuntime, peer, startServers, worldConfig } from '../test/helpers/world.js';
 import type { Line } from './run.js';
@@ -114,7 +113,6 @@ export async function benchSweep(): Promise<Line[]> {
       client.destroy();
     }
   } finally {
-    await closePools();
     await Promise.all([engine.close(), servers.close()]);
   }
   return lines;

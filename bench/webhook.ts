@@ -8,7 +8,6 @@ import { serveWebhook } from '../src/http/server.js';
 import { slackSignedHeaders } from '../src/http/verify.js';
 import { Webhook } from '../src/http/webhook.js';
 import { startDynalite } from '../src/local/engines.js';
-import { closePools } from '../src/providers/http.js';
 import { buildRuntime } from '../src/runtime.js';
 import { startSimulator } from '../src/simulators/server.js';
 import { dynamoClient } from '../src/store/client.js';
@@ -55,7 +54,6 @@ export async function benchWebhook(): Promise<Line[]> {
   } finally {
     await served.close().catch(() => undefined);
     client.destroy();
-    await closePools();
     await Promise.all([engine.close(), sim.close()]);
   }
 }

@@ -3,7 +3,7 @@
  * file locally (`{"<secret name>": "<value or JSON string>"}`). Values are never logged.
  */
 import { readFileSync } from 'node:fs';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -32,20 +32,35 @@ export class FileSecrets implements SecretSource {
   }
 }
 
+/**
+ * The Secrets Manager client is loaded on the first read, not at module load: a cold sweep
+ * with nothing to cancel never pays for it (~20 ms of Lambda init on the same SDK core).
+ */
 export class AwsSecrets implements SecretSource {
   private readonly cache = new Map<string, { value: string; at: number }>();
+  private sdk: Promise<{ client: SecretsManagerClient; read: (name: string) => Promise<string | undefined> }> | undefined;
   constructor(
-    private readonly client: SecretsManagerClient = new SecretsManagerClient({}),
+    private readonly client?: SecretsManagerClient,
     private readonly ttlMs = 5 * 60_000,
     private readonly now: () => number = Date.now,
   ) {}
+  private api() {
+    this.sdk ??= import('@aws-sdk/client-secrets-manager').then((m) => {
+      const client = this.client ?? new m.SecretsManagerClient({});
+      return { client, read: async (name: string) => (await client.send(new m.GetSecretValueCommand({ SecretId: name }))).SecretString };
+    }).catch((err: unknown) => {
+      this.sdk = undefined; // try loading again next time
+      throw err;
+    });
+    return this.sdk;
+  }
   async get(name: string, opts: { fresh?: boolean } = {}): Promise<string> {
     const hit = this.cache.get(name);
     if (hit && !opts.fresh && this.now() - hit.at < this.ttlMs) return hit.value;
-    const res = await this.client.send(new GetSecretValueCommand({ SecretId: name }));
-    if (res.SecretString === undefined) throw new ConfigError([`secret "${name}" has no string value`]);
-    this.cache.set(name, { value: res.SecretString, at: this.now() });
-    return res.SecretString;
+    const value = await (await this.api()).read(name);
+    if (value === undefined) throw new ConfigError([`secret "${name}" has no string value`]);
+    this.cache.set(name, { value, at: this.now() });
+    return value;
   }
 }
 

@@ -17,7 +17,6 @@ import type { Watchdog } from '../watchdog.js';
 import { parseDuration } from '../core/duration.js';
 import { runLocal } from '../local/runner.js';
 import type { Credentials } from '../providers/adapter.js';
-import { closePools } from '../providers/http.js';
 import { ProviderRegistry } from '../providers/registry.js';
 import { CANCEL_OK } from '../providers/types.js';
 import { type Runtime, buildRuntime, secretsFor } from '../runtime.js';
@@ -128,7 +127,6 @@ export function buildProgram(io: Io): Command {
       return await fn(buildRuntime(effective, { client: target.client, tableName: target.tableName, owner: `cli-${os.userInfo().username}-${process.pid}` }), target);
     } finally {
       await target.close();
-      await closePools();
     }
   }
 
@@ -387,18 +385,14 @@ export function buildProgram(io: Io): Command {
     const adapter = new ProviderRegistry(config, secretsFor(config)).build(target, {
       ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}), ...(credentials ? { credentials } : {}),
     });
-    try {
-      const out = op === 'cancel' ? await adapter.cancel(externalId) : await adapter.status(externalId);
-      print(out, () => {
-        const st = 'status' in out && out.status ? ` (${out.status.raw}${out.status.progress ? `, ${Math.round(out.status.progress.fraction * 100)}%` : ''})` : '';
-        const extra = 'error' in out ? `: ${out.error}` : 'httpStatus' in out ? ` (HTTP ${out.httpStatus})` : 'retryAfterMs' in out && out.retryAfterMs ? ` (retry after ${out.retryAfterMs}ms)` : '';
-        return `${providerId} ${op} ${externalId}: ${out.kind}${st}${extra}`;
-      });
-      const good = op === 'cancel' ? CANCEL_OK.has(out.kind) : out.kind === 'status';
-      if (!good) throw new ExitCode(1);
-    } finally {
-      await closePools();
-    }
+    const out = op === 'cancel' ? await adapter.cancel(externalId) : await adapter.status(externalId);
+    print(out, () => {
+      const st = 'status' in out && out.status ? ` (${out.status.raw}${out.status.progress ? `, ${Math.round(out.status.progress.fraction * 100)}%` : ''})` : '';
+      const extra = 'error' in out ? `: ${out.error}` : 'httpStatus' in out ? ` (HTTP ${out.httpStatus})` : 'retryAfterMs' in out && out.retryAfterMs ? ` (retry after ${out.retryAfterMs}ms)` : '';
+      return `${providerId} ${op} ${externalId}: ${out.kind}${st}${extra}`;
+    });
+    const good = op === 'cancel' ? CANCEL_OK.has(out.kind) : out.kind === 'status';
+    if (!good) throw new ExitCode(1);
   };
   for (const op of ['cancel', 'status'] as const) {
     provider

@@ -12,7 +12,6 @@ import { executionRows, table } from '../cli/format.js';
 import { serveWebhook } from '../http/server.js';
 import { slackCurl } from '../http/verify.js';
 import { Webhook } from '../http/webhook.js';
-import { closePools } from '../providers/http.js';
 import { type Runtime, buildRuntime, secretsFor } from '../runtime.js';
 import { type SecretSource, readSecretField } from '../secrets.js';
 import { dynamoClient } from '../store/client.js';
@@ -127,7 +126,6 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
     unpublish();
-    await closePools();
     await world?.close();
     client.destroy();
     await engine.close();

@@ -38,7 +38,7 @@ export class SlackNotifier implements Notifier {
     apiUrl = 'https://slack.com/api',
   ) {
     // One attempt per call: a failed post is retried by the sweep's notification outbox.
-    this.client = new HttpClient(apiUrl, { attempts: 1, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000 });
+    this.client = new HttpClient(apiUrl, { attempts: 1, timeoutMs: 5_000 });
   }
 
   async send(m: Message, thread?: string): Promise<{ thread?: string }> {

@@ -14,7 +14,7 @@ export class WebhookNotifier implements Notifier {
   ) {
     const u = new URL(url);
     this.path = u.pathname + u.search;
-    this.client = new HttpClient(u.origin, { attempts: 1, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000 });
+    this.client = new HttpClient(u.origin, { attempts: 1, timeoutMs: 5_000 });
   }
 
   async send(m: Message, thread?: string): Promise<{ thread?: string }> {

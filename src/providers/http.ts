@@ -1,19 +1,15 @@
 /**
- * HTTP for provider adapters, on undici: a keep-alive pool per origin, connect/headers/body
- * timeouts, no redirects followed, a cap on response size, Retry-After honoured and capped
+ * HTTP for provider adapters and chat notices, on the fetch that Node.js ships. That fetch
+ * *is* undici (Node bundles it, parser and all), so the Lambda gets undici's keep-alive pool
+ * per origin without carrying the package's ~280 KB in its bundle. On top of it: a deadline
+ * per attempt, no redirects followed, a cap on response size, Retry-After honoured and capped
  * exponential backoff with jitter for retryable answers.
  */
-// undici's Pool and errors only: its index pulls in fetch, WebSocket, caches and mocks too
-// (~520 KB and ~50 ms of Lambda init). The version is pinned, so the paths are stable.
-import Pool from 'undici/lib/dispatcher/pool.js';
-import undiciErrors from 'undici/lib/core/errors.js';
-import undiciRequest from 'undici/lib/api/api-request.js';
 import { InputError } from '../errors.js';
 
 export interface HttpOptions {
-  connectTimeoutMs?: number;
-  headersTimeoutMs?: number;
-  bodyTimeoutMs?: number;
+  /** Deadline for one attempt: connect, headers and body together. Default 10 s. */
+  timeoutMs?: number;
   maxResponseBytes?: number;
   /** Attempts for retryable answers (429, 5xx, transport faults). Default 3. */
   attempts?: number;
@@ -23,7 +19,7 @@ export interface HttpOptions {
 
 export interface HttpAnswer {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Record<string, string | undefined>;
   text: string;
   json: unknown;
 }
@@ -32,21 +28,7 @@ export class TransportError extends Error {
   override name = 'TransportError';
 }
 
-const pools = new Map<string, Pool>();
-function poolFor(origin: string, o: Required<HttpOptions>): Pool {
-  let p = pools.get(origin);
-  if (!p) {
-    p = new Pool(origin, { connections: 32, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: o.connectTimeoutMs }, headersTimeout: o.headersTimeoutMs, bodyTimeout: o.bodyTimeoutMs });
-    pools.set(origin, p);
-  }
-  return p;
-}
-
-export async function closePools(): Promise<void> {
-  const all = [...pools.values()];
-  pools.clear();
-  await Promise.allSettled(all.map((p) => p.destroy()));
-}
+const USER_AGENT = 'runaway-watchdog/0.1';
 
 const isLocal = (h: string) => h === '127.0.0.1' || h === 'localhost' || h === '[::1]';
 
@@ -80,9 +62,34 @@ export const backoffMs = (attempt: number, base: number, cap: number): number =>
   Math.round(Math.random() * Math.min(cap, base * 2 ** attempt)); // "full jitter"
 
 const DEFAULTS: Required<HttpOptions> = {
-  connectTimeoutMs: 3_000, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, maxResponseBytes: 1_000_000,
-  attempts: 3, baseBackoffMs: 200, maxBackoffMs: 2_000,
+  timeoutMs: 10_000, maxResponseBytes: 1_000_000, attempts: 3, baseBackoffMs: 200, maxBackoffMs: 2_000,
 };
+
+/** Read a body up to `max` bytes; a larger one is a transport fault and the stream is dropped. */
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (Number(res.headers.get('content-length') ?? 0) > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new TransportError(`response larger than ${max} bytes`);
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    if (size > max) throw new TransportError(`response larger than ${max} bytes`); // leaving the loop cancels the stream
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** fetch rejects with a TimeoutError on our deadline and a TypeError with a cause on network faults. */
+function transportFault(err: unknown, timeoutMs: number): TransportError | undefined {
+  if (err instanceof TransportError) return err;
+  const e = err as Error & { cause?: Error & { code?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new TransportError(`no answer within ${timeoutMs} ms`);
+  if (e instanceof TypeError && e.cause) return new TransportError(`${e.cause.code ?? e.cause.name}: ${e.cause.message}`);
+  return undefined;
+}
 
 export class HttpClient {
   private readonly base: URL;
@@ -94,42 +101,38 @@ export class HttpClient {
   }
 
   private async once(method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
-    const basePath = this.base.pathname.replace(/\/$/, '');
+    const url = this.base.origin + this.base.pathname.replace(/\/$/, '') + path;
     try {
-      const res = await undiciRequest.call(poolFor(this.base.origin, this.o), {
-        method: method as 'GET', path: basePath + path, headers: { accept: 'application/json', ...headers },
+      const res = await fetch(url, {
+        method,
+        headers: { accept: 'application/json', 'user-agent': USER_AGENT, ...headers },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.o.timeoutMs),
         ...(body === undefined ? {} : { body }),
       });
-      let size = 0;
-      const chunks: Buffer[] = [];
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > this.o.maxResponseBytes) {
-          res.body.destroy();
-          throw new TransportError(`response larger than ${this.o.maxResponseBytes} bytes`);
-        }
-        chunks.push(chunk as Buffer);
-      }
-      const text = Buffer.concat(chunks).toString('utf8');
+      const text = await readCapped(res, this.o.maxResponseBytes);
       let json: unknown;
       try {
         json = text ? JSON.parse(text) : undefined;
       } catch {
         json = undefined;
       }
-      return { status: res.statusCode, headers: res.headers, text, json };
+      return { status: res.status, headers: Object.fromEntries(res.headers), text, json };
     } catch (err) {
-      if (err instanceof TransportError) throw err;
-      const e = err as Error & { code?: string };
-      if (e instanceof undiciErrors.UndiciError || e.code) throw new TransportError(`${e.code ?? e.name}: ${e.message}`);
-      throw err;
+      throw transportFault(err, this.o.timeoutMs) ?? err;
     }
   }
-
-  /** One request with retries for 429/5xx/transport faults. The last answer (or fault) wins. */
+  /**
+   * One request with retries for 429/5xx/transport faults; the last answer (or fault) wins.
+   * A write (a cancel is a POST or PUT) is retried here only on 429, the one answer that says
+   * it was not acted on: after a timeout, a reset or a 5xx it may have landed, so the caller
+   * records the attempt and, when it retries, reads the outcome first.
+   */
   async request(method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
+    const read = method === 'GET' || method === 'HEAD';
     let last: HttpAnswer | TransportError | undefined;
     for (let attempt = 0; attempt < this.o.attempts; attempt++) {
+      if (attempt > 0 && !read && (last instanceof TransportError || (last && last.status !== 429))) break;
       if (attempt > 0) {
         const hinted = last && !(last instanceof TransportError) ? retryAfterMs(last.headers['retry-after']) : undefined;
         const wait = hinted !== undefined ? Math.min(hinted, this.o.maxBackoffMs) : backoffMs(attempt, this.o.baseBackoffMs, this.o.maxBackoffMs);

@@ -332,7 +332,15 @@ export class Sweeper {
       }
       return;
     }
-    await this.cancelClaimed(claim.execution, run, false);
+    // A retry: an earlier attempt may have landed even though no answer came back (a
+    // timeout, a reset, a 5xx from a gateway). Ask first rather than cancel twice.
+    const retry = claim.execution.attempts > 1 && this.hasStatus(claim.execution);
+    await (retry ? this.fromStatus(claim.execution, run) : this.cancelClaimed(claim.execution, run, false));
+  }
+
+  private hasStatus(e: Execution): boolean {
+    const adapter = this.adapter(e);
+    return 'cancel' in adapter && adapter.hasStatus;
   }
 
   /** The claim is ours: call the provider's cancel and record what it said. */
@@ -388,9 +396,14 @@ export class Sweeper {
       return;
     }
     const cur = claim.execution;
+    if (!this.hasStatus(cur)) return this.cancelClaimed(cur, run, cur.cancelAcceptedAt !== undefined);
+    return this.fromStatus(cur, run);
+  }
+
+  /** Holding the claim: read the provider's status, then decide whether to (re)send the cancel. */
+  private async fromStatus(cur: Execution, run: Run): Promise<void> {
     const adapter = this.adapter(cur);
     if (!('cancel' in adapter)) return this.finishClaim(cur, run, { kind: 'failed', error: adapter.error });
-    if (!adapter.hasStatus) return this.cancelClaimed(cur, run, cur.cancelAcceptedAt !== undefined);
     const st = await this.limiter(cur.connection).run(() => adapter.status(cur.externalId));
     run.s.observed++;
     const now = this.now();
@@ -404,7 +417,11 @@ export class Sweeper {
         ? { kind: 'cancelled', providerStatus: status.raw }
         : { kind: 'already_finished', providerStatus: status.raw });
     }
-    if (cur.cancelAcceptedAt === undefined) return this.cancelClaimed(cur, run, false); // never got an answer: send it
+    if (cur.cancelAcceptedAt === undefined) {
+      // An unanswered attempt that landed on an asynchronous platform: accepted after all.
+      if (status.phase === 'cancelling') return this.finishClaim(cur, run, { kind: 'pending', checkAt: now + this.pendingCheckMs(), providerStatus: status.raw });
+      return this.cancelClaimed(cur, run, false); // never got an answer: send it
+    }
     const confirm = this.settings.confirmWithinMs;
     const since = cur.cancelResentAt ?? cur.cancelAcceptedAt;
     if (now - since < confirm) return this.finishClaim(cur, run, { kind: 'pending', checkAt: Math.min(now + this.pendingCheckMs(), since + confirm), providerStatus: status.raw });

@@ -12,7 +12,6 @@ import type { HttpRequest } from '../../src/http/types.js';
 import { slackSignature, teamsSignature } from '../../src/http/verify.js';
 import { Webhook } from '../../src/http/webhook.js';
 import { type Engine, startDynalite } from '../../src/local/engines.js';
-import { closePools } from '../../src/providers/http.js';
 import { type Runtime, buildRuntime } from '../../src/runtime.js';
 import type { SecretSource } from '../../src/secrets.js';
 import { signedHeaders } from '../../src/security/signing.js';
@@ -60,7 +59,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await served?.close();
   client?.destroy();
-  await closePools();
   await Promise.all([engine?.close(), sim?.close(), slack?.close()]);
 });
 beforeEach(() => {

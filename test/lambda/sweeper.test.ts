@@ -4,7 +4,6 @@
  */
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { type Engine, startDynalite } from '../../src/local/engines.js';
-import { closePools } from '../../src/providers/http.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
 import { lambdaEnvironment } from '../helpers/lambda.js';
 import { HOUR } from '../helpers/fixtures.js';
@@ -23,7 +22,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   restore();
-  await closePools();
   await Promise.all([engine?.close(), sim?.close()]);
 });
 

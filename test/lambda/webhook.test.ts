@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { slackSignature } from '../../src/http/verify.js';
 import { type Engine, startDynalite } from '../../src/local/engines.js';
-import { closePools } from '../../src/providers/http.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
 import { lambdaEnvironment } from '../helpers/lambda.js';
 
@@ -24,7 +23,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   restore();
-  await closePools();
   await Promise.all([engine?.close(), sim?.close()]);
 });
 

@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAdapter, type Credentials } from '../../src/providers/adapter.js';
 import { genericHttpSpec } from '../../src/providers/generic-http.js';
-import { closePools, encodeId, retryAfterMs } from '../../src/providers/http.js';
+import { encodeId, retryAfterMs } from '../../src/providers/http.js';
 import { BUILTIN } from '../../src/providers/registry.js';
 import type { ProviderAdapter } from '../../src/providers/types.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
 import { HttpProvider } from '../../src/config/schema.js';
 
-const FAST = { attempts: 2, baseBackoffMs: 5, maxBackoffMs: 50, headersTimeoutMs: 300, bodyTimeoutMs: 300, connectTimeoutMs: 300 };
+const FAST = { attempts: 2, baseBackoffMs: 5, maxBackoffMs: 50, timeoutMs: 300 };
 const creds = (key: string): Credentials => ({ apiKey: async () => key, refresh: async () => key });
 
 describe.each(Object.keys(BUILTIN) as Array<keyof typeof BUILTIN>)('%s adapter against its simulator', (platform) => {
@@ -76,6 +76,26 @@ describe.each(Object.keys(BUILTIN) as Array<keyof typeof BUILTIN>)('%s adapter a
     expect(await adapter.cancel('f-1')).toMatchObject({ kind: 'transient' });
     sim.faults = { malformed: true };
     expect(await adapter.status('f-1')).toMatchObject({ kind: 'invalid_response' });
+  });
+
+  it('a cancel is sent once per call on 5xx and timeouts (it may have landed); status reads are retried', async () => {
+    sim.add({ id: 'once-1' });
+    let gets = 0;
+    let cancels = 0;
+    sim.onRequest = (r) => {
+      if (r.method === 'GET') gets++;
+      else cancels++;
+    };
+    sim.faults = { errorRate: 1 };
+    expect(await adapter.cancel('once-1')).toMatchObject({ kind: 'transient' });
+    sim.faults = { hang: true };
+    expect(await adapter.cancel('once-1')).toMatchObject({ kind: 'transient' });
+    expect(cancels).toBe(2); // one per call, not FAST.attempts per call
+    sim.faults = { errorRate: 1 };
+    gets = 0;
+    expect(await adapter.status('once-1')).toMatchObject({ kind: 'transient' });
+    expect(gets).toBe(FAST.attempts);
+    sim.onRequest = undefined;
   });
 
   it('429: retried within budget; a long Retry-After is handed back', async () => {
@@ -161,6 +181,3 @@ describe('http helpers', () => {
   });
 });
 
-afterAll(async () => {
-  await closePools();
-});

@@ -13,7 +13,6 @@ import formats from 'ajv-formats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createAdapter } from '../../src/providers/adapter.js';
-import { closePools } from '../../src/providers/http.js';
 import { BUILTIN } from '../../src/providers/registry.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
 
@@ -62,7 +61,6 @@ function validator(doc: Doc, status: string) {
 
 const sims: Simulator[] = [];
 afterAll(async () => {
-  await closePools();
   await Promise.all(sims.map((s) => s.close()));
 });
 

@@ -47,4 +47,19 @@ describe('AwsSecrets against a local GetSecretValue endpoint', () => {
     await expect(s.get('missing')).rejects.toThrow();
     client.destroy();
   });
+
+  it('without a client given, builds one on first read from the environment (as on Lambda)', async () => {
+    const keys = ['AWS_ENDPOINT_URL_SECRETS_MANAGER', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const;
+    const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+    Object.assign(process.env, { AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint, AWS_REGION: 'local', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' });
+    try {
+      value = '{"apiKey": "key-env"}';
+      const before = calls;
+      const s = new AwsSecrets();
+      expect(secretField(await s.get('watchdog/catalyzed'), 'apiKey')).toBe('key-env');
+      expect(calls).toBe(before + 1);
+    } finally {
+      for (const k of keys) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+    }
+  });
 });

@@ -8,7 +8,6 @@ import type { WatchdogConfig } from '../../src/config/load.js';
 import type { Execution } from '../../src/core/model.js';
 import type { Engine } from '../../src/local/engines.js';
 import { startDynamoDbLocal } from '../../src/local/engines.js';
-import { closePools } from '../../src/providers/http.js';
 import type { Runtime } from '../../src/runtime.js';
 import type { SweepSummary } from '../../src/sweep/sweep.js';
 import { HOUR, MIN, SEC, T0 } from '../helpers/fixtures.js';
@@ -23,7 +22,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   client?.destroy();
-  await closePools();
   await Promise.all([engine?.close(), servers?.close()]);
 });
 
@@ -117,7 +115,7 @@ describe('sweep on DynamoDB Local', () => {
   }, 30_000);
 
   it('30% 5xx plus timeouts: every runaway ends cancelled or visibly failed, with attempts recorded', async () => {
-    const { rt, clock } = await world({ settings: { maxCancelAttempts: 6 } }, { attempts: 1, headersTimeoutMs: 150, bodyTimeoutMs: 150, connectTimeoutMs: 500 });
+    const { rt, clock } = await world({ settings: { maxCancelAttempts: 6 } }, { attempts: 1, timeoutMs: 150 });
     const ids = Array.from({ length: 100 }, (_, i) => ({ platform: PLATFORMS[i % 5]!, id: `flaky-${i}` }));
     await inBatches(ids, 50, (x) => runaway(rt, clock, x.platform, x.id));
     for (const s of Object.values(servers.sims)) s.faults = { errorRate: 0.3, hangRate: 0.05 };
@@ -135,6 +133,29 @@ describe('sweep on DynamoDB Local', () => {
     }
     expect(states.get('cancelled') ?? 0).toBeGreaterThan(80);
   }, 120_000);
+
+  it('a cancel that landed but timed out is not sent again: the retry reads the status first', async () => {
+    // Three HTTP attempts allowed: a cancel must still go out once (only reads are retried in a call).
+    const { rt, clock } = await world({}, { attempts: 3, timeoutMs: 150, baseBackoffMs: 1, maxBackoffMs: 5 });
+    const sync = await runaway(rt, clock, 'catalyzed', 'landed-sync');
+    const async_ = await runaway(rt, clock, 'kodexa', 'landed-async');
+    for (const p of ['catalyzed', 'kodexa'] as const) servers.sims[p].faults = { latencyMs: 400 }; // acted on, answered too late
+
+    const first = await rt.sweeper.run();
+    expect(first.retried).toBe(2);
+    for (const p of ['catalyzed', 'kodexa'] as const) servers.sims[p].faults = {};
+    clock.advance(MIN);
+    await rt.sweeper.run();
+    await drain([rt], clock, MIN, 5);
+
+    expect(servers.sims.catalyzed.cancelCalls.get('landed-sync')).toBe(1);
+    expect(servers.sims.kodexa.cancelCalls.get('landed-async')).toBe(1);
+    for (const e of [sync, async_]) {
+      const shown = await rt.watchdog.show(e.id);
+      expect(shown.execution.state).toBe('cancelled');
+      expect(shown.events.map((ev) => ev.what)).toContain('cancel will be retried');
+    }
+  });
 
   it('a run that finishes between the due query and the cancel is marked finished, not cancelled (every platform)', async () => {
     const { rt, clock } = await world();

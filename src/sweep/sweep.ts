@@ -347,8 +347,20 @@ export class Sweeper {
   private async cancelClaimed(e: Execution, run: Run, resent: boolean): Promise<void> {
     const adapter = this.adapter(e);
     if (!('cancel' in adapter)) return this.finishClaim(e, run, { kind: 'failed', error: adapter.error });
-    run.s.cancelCalls++;
-    const out = await this.limiter(e.connection).run(() => adapter.cancel(e.externalId));
+    const out = await this.limiter(e.connection).run(async () => {
+      // Queued for a provider slot until little of the lease is left: by the time the call
+      // ended, another sweep could have recovered the claim and sent its own. Leave it to
+      // that recovery (status first) instead.
+      if (e.lease && e.lease.until - this.now() < this.settings.leaseMs / 2) return undefined;
+      run.s.cancelCalls++;
+      return adapter.cancel(e.externalId);
+    });
+    if (out === undefined) {
+      run.s.deferredForTime++;
+      this.act(run, e, 'deferred', 'lease half gone while waiting for a provider slot; a later sweep recovers the claim');
+      this.log.warn('cancel deferred: lease half gone while queued for the provider', { executionId: e.id, connection: e.connection });
+      return;
+    }
     const result = toCancelResult(out, {
       now: this.now(), attempts: e.attempts, maxAttempts: this.settings.maxCancelAttempts, pendingCheckMs: this.pendingCheckMs(), resent,
     });

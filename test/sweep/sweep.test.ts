@@ -157,6 +157,27 @@ describe('sweep on DynamoDB Local', () => {
     }
   });
 
+  it('a claim that waited for a provider slot until its lease was half gone is not called; recovery does it once', async () => {
+    const { rt, clock } = await world({ settings: { providerConcurrency: 1, leaseDuration: '2m' } });
+    const ids = ['slot-a', 'slot-b', 'slot-c'];
+    for (const id of ids) await runaway(rt, clock, 'catalyzed', id);
+    // The first call is slow enough (in the sweep's clock) to eat most of the others' leases.
+    servers.sims.catalyzed.onCancel = () => clock.advance(90 * SEC);
+    try {
+      const first = await rt.sweeper.run();
+      expect(first.cancelCalls).toBe(1);
+      expect(first.deferredForTime).toBe(2);
+    } finally {
+      servers.sims.catalyzed.onCancel = undefined;
+    }
+    clock.advance(3 * MIN); // their leases expire; the next sweep recovers them, status first
+    await drain([rt], clock, MIN, 5);
+    for (const id of ids) {
+      expect(servers.sims.catalyzed.cancelCalls.get(id)).toBe(1);
+      expect((await rt.store.get(rt.watchdog.resolveId(`catalyzed-c/${id}`)))!.state).toBe('cancelled');
+    }
+  });
+
   it('a run that finishes between the due query and the cancel is marked finished, not cancelled (every platform)', async () => {
     const { rt, clock } = await world();
     for (const p of PLATFORMS) await runaway(rt, clock, p, `racer-${p}`);

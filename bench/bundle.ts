@@ -68,6 +68,6 @@ function loadTimes(sdk: string[], bundle: string, env: NodeJS.ProcessEnv): Array
 }
 
 /** The external packages a minified ESM bundle imports at load (dynamic imports excluded). */
-export function staticSdkImports(code: string): string[] {
+function staticSdkImports(code: string): string[] {
   return [...new Set([...code.matchAll(/from\s*"(@aws-sdk\/[^"]+|@smithy\/[^"]+)"/g)].map((m) => m[1]!))];
 }

@@ -38,26 +38,26 @@ export class FileSecrets implements SecretSource {
  */
 export class AwsSecrets implements SecretSource {
   private readonly cache = new Map<string, { value: string; at: number }>();
-  private sdk: Promise<{ client: SecretsManagerClient; read: (name: string) => Promise<string | undefined> }> | undefined;
+  private reader: Promise<(name: string) => Promise<string | undefined>> | undefined;
   constructor(
     private readonly client?: SecretsManagerClient,
     private readonly ttlMs = 5 * 60_000,
     private readonly now: () => number = Date.now,
   ) {}
-  private api() {
-    this.sdk ??= import('@aws-sdk/client-secrets-manager').then((m) => {
+  private read(name: string): Promise<string | undefined> {
+    this.reader ??= import('@aws-sdk/client-secrets-manager').then((m) => {
       const client = this.client ?? new m.SecretsManagerClient({});
-      return { client, read: async (name: string) => (await client.send(new m.GetSecretValueCommand({ SecretId: name }))).SecretString };
+      return async (id: string) => (await client.send(new m.GetSecretValueCommand({ SecretId: id }))).SecretString;
     }).catch((err: unknown) => {
-      this.sdk = undefined; // try loading again next time
+      this.reader = undefined; // try loading again next time
       throw err;
     });
-    return this.sdk;
+    return this.reader.then((read) => read(name));
   }
   async get(name: string, opts: { fresh?: boolean } = {}): Promise<string> {
     const hit = this.cache.get(name);
     if (hit && !opts.fresh && this.now() - hit.at < this.ttlMs) return hit.value;
-    const value = await (await this.api()).read(name);
+    const value = await this.read(name);
     if (value === undefined) throw new ConfigError([`secret "${name}" has no string value`]);
     this.cache.set(name, { value, at: this.now() });
     return value;

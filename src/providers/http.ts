@@ -132,8 +132,8 @@ export class HttpClient {
     const read = method === 'GET' || method === 'HEAD';
     let last: HttpAnswer | TransportError | undefined;
     for (let attempt = 0; attempt < this.o.attempts; attempt++) {
-      if (attempt > 0 && !read && (last instanceof TransportError || (last && last.status !== 429))) break;
       if (attempt > 0) {
+        if (!read && (last instanceof TransportError || last?.status !== 429)) break;
         const hinted = last && !(last instanceof TransportError) ? retryAfterMs(last.headers['retry-after']) : undefined;
         const wait = hinted !== undefined ? Math.min(hinted, this.o.maxBackoffMs) : backoffMs(attempt, this.o.baseBackoffMs, this.o.maxBackoffMs);
         // A hint longer than our cap is left to the caller (the sweep retries later).

@@ -334,13 +334,9 @@ export class Sweeper {
     }
     // A retry: an earlier attempt may have landed even though no answer came back (a
     // timeout, a reset, a 5xx from a gateway). Ask first rather than cancel twice.
-    const retry = claim.execution.attempts > 1 && this.hasStatus(claim.execution);
-    await (retry ? this.fromStatus(claim.execution, run) : this.cancelClaimed(claim.execution, run, false));
-  }
-
-  private hasStatus(e: Execution): boolean {
-    const adapter = this.adapter(e);
-    return 'cancel' in adapter && adapter.hasStatus;
+    const adapter = this.adapter(claim.execution);
+    const ask = claim.execution.attempts > 1 && 'cancel' in adapter && adapter.hasStatus;
+    await (ask ? this.fromStatus(claim.execution, run) : this.cancelClaimed(claim.execution, run, false));
   }
 
   /** The claim is ours: call the provider's cancel and record what it said. */
@@ -407,15 +403,17 @@ export class Sweeper {
       run.s.lostRaces++;
       return;
     }
-    const cur = claim.execution;
-    if (!this.hasStatus(cur)) return this.cancelClaimed(cur, run, cur.cancelAcceptedAt !== undefined);
-    return this.fromStatus(cur, run);
+    return this.fromStatus(claim.execution, run);
   }
 
-  /** Holding the claim: read the provider's status, then decide whether to (re)send the cancel. */
+  /**
+   * Holding the claim: read the provider's status, then decide whether to (re)send the
+   * cancel. A platform without a status call can only be sent the cancel again.
+   */
   private async fromStatus(cur: Execution, run: Run): Promise<void> {
     const adapter = this.adapter(cur);
     if (!('cancel' in adapter)) return this.finishClaim(cur, run, { kind: 'failed', error: adapter.error });
+    if (!adapter.hasStatus) return this.cancelClaimed(cur, run, cur.cancelAcceptedAt !== undefined);
     const st = await this.limiter(cur.connection).run(() => adapter.status(cur.externalId));
     run.s.observed++;
     const now = this.now();

@@ -55,10 +55,10 @@ export function deployableConfig(configFile: string): { config: WatchdogConfig; 
 
 /** Secret names each function needs: the sweeper cancels and notifies; the webhook also verifies. */
 export function secretNames(config: WatchdogConfig): { sweeper: string[]; webhook: string[] } {
-  const providers = Object.values(config.connections).map((c) => c.secret);
-  const notify = Object.values(config.notify).map((t) => (t.type === 'slack' ? t.tokenSecret : t.secret));
+  const providers = [...config.connections.values()].map((c) => c.secret);
+  const notify = [...config.notify.values()].map((t) => (t.type === 'slack' ? t.tokenSecret : t.secret));
   const w = config.webhook;
-  const inbound = [w.slack?.secret, w.discord?.secret, w.teams?.secret, w.hooks?.secret, w.api?.secret].filter((s): s is string => s !== undefined);
+  const inbound = [w.slack?.secret, w.discord?.secret, w.teams?.secret, w.hooks?.secret, ...w.apiKeys.map((k) => k.secret)].filter((s): s is string => s !== undefined);
   const uniq = (xs: string[]) => [...new Set(xs)].sort();
   return { sweeper: uniq([...providers, ...notify]), webhook: uniq([...providers, ...notify, ...inbound]) };
 }

@@ -7,12 +7,12 @@
  *   await wd.finish(execution.id, 'succeeded');
  */
 import type { AuditEvent, Execution, HeartbeatInput } from './core/model.js';
-import { signedHeaders } from './security/signing.js';
+import { signedHeaders, targetOf } from './security/signing.js';
 import type { TrackRequest } from './watchdog.js';
 
 export interface WatchdogClientOptions {
   baseUrl: string;
-  /** v1 HMAC signing (webhook.hooks secret) … */
+  /** v2 HMAC signing over method, path and body (webhook.hooks secret) … */
   signingSecret?: string;
   /** … or a bearer API key (webhook.api secret). */
   apiKey?: string;
@@ -51,8 +51,11 @@ export class WatchdogClient {
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const text = body === undefined ? '' : JSON.stringify(body);
-    const auth = this.o.signingSecret ? signedHeaders(this.o.signingSecret, text) : { authorization: `Bearer ${this.o.apiKey}` };
-    const res = await fetch(new URL(path, this.o.baseUrl), {
+    const url = new URL(path, this.o.baseUrl);
+    const auth = this.o.signingSecret
+      ? signedHeaders(this.o.signingSecret, { method, target: targetOf(url.href), body: text })
+      : { authorization: `Bearer ${this.o.apiKey}` };
+    const res = await fetch(url, {
       method, headers: { 'content-type': 'application/json', ...auth }, ...(body === undefined ? {} : { body: text }),
       redirect: 'error', signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
     });

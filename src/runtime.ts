@@ -10,6 +10,7 @@ import { NotifierRegistry, type NotifierLookup } from './notify/registry.js';
 import type { HttpOptions } from './providers/http.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { AwsSecrets, FileSecrets, type SecretSource } from './secrets.js';
+import { DynamoReplayGuard, type ReplayGuard } from './store/replay.js';
 import type { ExecutionStore } from './store/types.js';
 import { type ProviderLookup, Sweeper } from './sweep/sweep.js';
 import { Watchdog, storeFor } from './watchdog.js';
@@ -36,6 +37,8 @@ export interface Runtime {
   config: WatchdogConfig;
   secrets: SecretSource;
   store: ExecutionStore;
+  /** Accepted mutating webhook requests, so a copy inside the signature window changes nothing. */
+  replay: ReplayGuard;
   watchdog: Watchdog;
   providers: ProviderLookup;
   notifiers: NotifierLookup;
@@ -44,7 +47,8 @@ export interface Runtime {
 
 export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime {
   const secrets = o.secrets ?? secretsFor(config);
-  const store = storeFor(config, o.client, o.tableName ?? config.settings.tableName);
+  const tableName = o.tableName ?? config.settings.tableName;
+  const store = storeFor(config, o.client, tableName);
   const now = o.now ?? Date.now;
   const providers = o.providers ?? new ProviderRegistry(config, secrets, o.http);
   const notifiers = o.notifiers ?? new NotifierRegistry(config, secrets);
@@ -52,5 +56,5 @@ export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime
     config, store, providers, notifiers, now,
     ...(o.log ? { log: o.log } : {}), ...(o.owner ? { owner: o.owner } : {}),
   });
-  return { config, secrets, store, watchdog: new Watchdog(config, store, now), providers, notifiers, sweeper };
+  return { config, secrets, store, replay: new DynamoReplayGuard(o.client, tableName), watchdog: new Watchdog(config, store, now), providers, notifiers, sweeper };
 }

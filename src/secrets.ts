@@ -12,7 +12,7 @@ export interface SecretSource {
 }
 
 export class FileSecrets implements SecretSource {
-  private values: Record<string, string> | undefined;
+  private values: Map<string, string> | undefined;
   constructor(private readonly file: string) {}
   async get(name: string, opts: { fresh?: boolean } = {}): Promise<string> {
     if (!this.values || opts.fresh) {
@@ -24,9 +24,9 @@ export class FileSecrets implements SecretSource {
       }
       const r = z.record(z.string(), z.union([z.string(), z.record(z.string(), z.unknown())])).safeParse(parsed);
       if (!r.success) throw new ConfigError([`secrets file ${this.file}: expected {"<name>": "<value>"}`]);
-      this.values = Object.fromEntries(Object.entries(r.data).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+      this.values = new Map(Object.entries(r.data).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
     }
-    const v = this.values[name];
+    const v = this.values.get(name);
     if (v === undefined) throw new ConfigError([`secret "${name}" is not in ${this.file}`]);
     return v;
   }
@@ -73,7 +73,7 @@ export async function readSecretField(source: SecretSource, name: string, field:
 export function secretField(value: string, field: string): string {
   try {
     const parsed: unknown = JSON.parse(value);
-    if (parsed && typeof parsed === 'object' && field in parsed) {
+    if (parsed && typeof parsed === 'object' && Object.hasOwn(parsed, field)) {
       const v = (parsed as Record<string, unknown>)[field];
       if (typeof v === 'string' && v) return v;
     }

@@ -4,13 +4,13 @@
  * in one place.
  */
 import * as z from 'zod';
-import { type CompiledPolicy, type WatchdogConfig, policyFor, selectPolicy } from './config/load.js';
+import { type CompiledPolicy, FULL_SCOPE, type Scope, type WatchdogConfig, inScope, policyFor, selectPolicy } from './config/load.js';
 import { Duration } from './config/schema.js';
 import { parseDuration } from './core/duration.js';
 import { executionId } from './core/ids.js';
-import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, type LimitsMs } from './core/model.js';
+import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs } from './core/model.js';
 import { type Policy, looseningErrors } from './core/policy.js';
-import { newExecution } from './core/transitions.js';
+import * as T from './core/transitions.js';
 import { ConfigError, InputError, NotFoundError } from './errors.js';
 import type { ExecutionStore, ListFilter, Page, WriteOutcome } from './store/types.js';
 import { DynamoExecutionStore } from './store/dynamo.js';
@@ -25,7 +25,7 @@ export const TrackRequest = z.strictObject({
   connection: z.string().min(1),
   externalId: z.string().min(1).max(1024),
   policy: z.string().optional(),
-  labels: z.record(z.string().min(1).max(128), z.string().max(256)).optional(),
+  labels: z.record(LabelKey, z.string().max(256)).optional(),
   owner: z.string().max(256).optional(),
   /** ISO 8601 or epoch ms; defaults to now. */
   startedAt: Timestamp.optional(),
@@ -70,17 +70,25 @@ export class Watchdog {
   resolveId(ref: string): string {
     if (/^wd_[a-z0-9]{12}$/.test(ref)) return ref;
     const slash = ref.indexOf('/');
-    if (slash > 0 && ref.slice(0, slash) in this.config.connections) return executionId(ref.slice(0, slash), ref.slice(slash + 1));
+    if (slash > 0 && this.config.connections.has(ref.slice(0, slash))) return executionId(ref.slice(0, slash), ref.slice(slash + 1));
     throw new InputError(`"${ref}" is not an execution id: expected wd_… or <connection>/<externalId>`);
   }
 
-  async track(body: unknown, actor: Actor): Promise<{ created: boolean; execution: Execution }> {
+  /**
+   * Track an execution. With a scope (a tracking-API key), connections outside it read as
+   * unknown, and the execution must carry the scope's labels.
+   */
+  async track(body: unknown, actor: Actor, scope: Scope = FULL_SCOPE): Promise<{ created: boolean; execution: Execution }> {
     const parsed = TrackRequest.safeParse(body);
     if (!parsed.success) throw inputError('invalid track request', parsed.error);
     const req = parsed.data;
-    const connection = this.config.connections[req.connection];
-    if (!connection) {
-      throw new InputError(`unknown connection "${req.connection}"; expected one of ${Object.keys(this.config.connections).join(', ')}`);
+    const connection = this.config.connections.get(req.connection);
+    if (!connection || !inScope({ connections: scope.connections }, { connection: req.connection })) {
+      const known = [...this.config.connections.keys()].filter((c) => inScope({ connections: scope.connections }, { connection: c }));
+      throw new InputError(`unknown connection ${JSON.stringify(req.connection.slice(0, 80))}; expected one of ${known.join(', ')}`);
+    }
+    if (!inScope(scope, { connection: req.connection, labels: req.labels ?? {} })) {
+      throw new InputError(`this key tracks only executions labelled ${Object.entries(scope.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     }
     let policy: CompiledPolicy;
     try {
@@ -96,7 +104,7 @@ export class Watchdog {
     if (req.limits?.maxCostUsd !== undefined) limits.maxCostUsd = req.limits.maxCostUsd;
     const loosening = looseningErrors(policy, limits);
     if (loosening.length > 0) throw new InputError(`limits rejected: ${loosening.join('; ')}`);
-    const execution = newExecution(
+    const execution = T.newExecution(
       {
         connection: req.connection,
         provider: connection.provider,
@@ -113,25 +121,48 @@ export class Watchdog {
     return this.store.track(execution);
   }
 
-  async heartbeat(ref: string, body: unknown, actor: Actor): Promise<Execution> {
-    const parsed = HeartbeatInput.safeParse(body ?? {});
-    if (!parsed.success) throw inputError('invalid heartbeat', parsed.error);
-    return this.expectChange(ref, await this.store.heartbeat(this.resolveId(ref), parsed.data, actor, this.now()), 'heartbeat');
+  private ctx(e: Execution): T.Ctx {
+    return { now: this.now(), policy: this.policyOf(e), retentionMs: this.config.settings.retentionMs };
   }
 
-  async finish(ref: string, actor: Actor, providerStatus?: string): Promise<Execution> {
-    return this.expectChange(ref, await this.store.markFinished(this.resolveId(ref), actor, this.now(), providerStatus), 'finish');
+  /**
+   * Apply a transition to an execution the caller may see. Outside the scope reads exactly
+   * like not tracked (404, not 403): a key learns nothing about executions it does not own.
+   * The read is the one the conditional write needs anyway.
+   */
+  private async change(ref: string, scope: Scope, what: string, fn: (e: Execution) => T.Transition): Promise<Execution> {
+    const id = this.resolveId(ref);
+    const current = await this.store.get(id);
+    if (!current || !inScope(scope, current)) throw new NotFoundError(`no tracked execution ${ref}`);
+    return this.expectChange(ref, await this.store.mutate(id, fn, current), what);
+  }
+
+  async heartbeat(ref: string, body: unknown, actor: Actor, scope: Scope = FULL_SCOPE): Promise<Execution> {
+    const parsed = HeartbeatInput.safeParse(body ?? {});
+    if (!parsed.success) throw inputError('invalid heartbeat', parsed.error);
+    return this.change(ref, scope, 'heartbeat', (e) => T.applyHeartbeat(e, parsed.data, actor, this.ctx(e)));
+  }
+
+  async finish(ref: string, actor: Actor, providerStatus?: string, scope: Scope = FULL_SCOPE): Promise<Execution> {
+    return this.change(ref, scope, 'finish', (e) => T.markFinished(e, actor, this.ctx(e), providerStatus));
   }
 
   async extend(ref: string, duration: string, actor: Actor, reason?: string): Promise<Execution> {
     const ms = parseDuration(duration);
     if (ms === undefined) throw new InputError(`expected a duration like "30m", got ${JSON.stringify(duration)}`);
-    return this.expectChange(ref, await this.store.extend(this.resolveId(ref), ms, actor, this.now(), reason), 'extend');
+    return this.change(ref, FULL_SCOPE, 'extend', (e) => T.extend(e, ms, actor, this.ctx(e), reason));
   }
 
-  async show(ref: string): Promise<{ execution: Execution; events: AuditEvent[] }> {
+  /** Silence warnings for a while (capped by the policy's maxSnooze); limits still apply. */
+  async snooze(ref: string, duration: string, actor: Actor): Promise<Execution> {
+    const ms = parseDuration(duration);
+    if (ms === undefined) throw new InputError(`expected a duration like "1h", got ${JSON.stringify(duration)}`);
+    return this.change(ref, FULL_SCOPE, 'snooze', (e) => T.snooze(e, ms, actor, this.ctx(e)));
+  }
+
+  async show(ref: string, scope: Scope = FULL_SCOPE): Promise<{ execution: Execution; events: AuditEvent[] }> {
     const found = await this.store.getWithEvents(this.resolveId(ref));
-    if (!found) throw new NotFoundError(`no tracked execution ${ref}`);
+    if (!found || !inScope(scope, found.execution)) throw new NotFoundError(`no tracked execution ${ref}`);
     return found;
   }
 

@@ -11,6 +11,7 @@ import { loadConfig } from '../config/file.js';
 import type { WatchdogConfig } from '../config/load.js';
 import type { Actor, HeartbeatInput } from '../core/model.js';
 import { ExecutionState } from '../core/model.js';
+import { isPrototypeName } from '../core/own.js';
 import { ConfigError, InputError, WatchdogError } from '../errors.js';
 import { type Target, openTarget, withOverrides } from '../local/target.js';
 import type { Watchdog } from '../watchdog.js';
@@ -25,7 +26,7 @@ import { serveWebhook } from '../http/server.js';
 import { Webhook } from '../http/webhook.js';
 import { slackCurl } from '../http/verify.js';
 import { readSecretField } from '../secrets.js';
-import { signV1 } from '../security/signing.js';
+import { shellQuote, signedHeaders, targetOf } from '../security/signing.js';
 import { startSimulator } from '../simulators/server.js';
 
 /** Exit with a code, having already printed the reason. */
@@ -59,13 +60,15 @@ export const cliActor = (): Actor => ({ id: `cli:${os.userInfo().username}`, via
 
 function parseLabels(list: string[] | undefined): Record<string, string> | undefined {
   if (!list || list.length === 0) return undefined;
-  const labels: Record<string, string> = {};
+  const labels = new Map<string, string>();
   for (const kv of list) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new InputError(`--label expects key=value, got "${kv}"`);
-    labels[kv.slice(0, eq)] = kv.slice(eq + 1);
+    const key = kv.slice(0, eq);
+    if (isPrototypeName(key)) throw new InputError(`--label: key "${key}" is reserved`);
+    labels.set(key, kv.slice(eq + 1));
   }
-  return labels;
+  return Object.fromEntries(labels);
 }
 
 function parseProgress(text: string): HeartbeatInput['progress'] {
@@ -339,7 +342,6 @@ export function buildProgram(io: Io): Command {
     .action(async (route: string, words: string[], o: { url: string; user: string; responseUrl?: string }) => {
       const config = loadConfig(resolveConfigPath(g().config));
       const secrets = secretsFor(config);
-      const ts = Math.floor(Date.now() / 1000);
       if (route === 'slack') {
         if (!config.webhook.slack) throw new InputError('webhook.slack is not configured');
         const secret = await readSecretField(secrets, config.webhook.slack.secret, 'signingSecret');
@@ -349,7 +351,9 @@ export function buildProgram(io: Io): Command {
         if (!config.webhook.hooks) throw new InputError('webhook.hooks is not configured');
         const secret = await readSecretField(secrets, config.webhook.hooks.secret, 'signingSecret');
         const body = JSON.stringify({ id: words[0], reason: words.slice(1).join(' ') || 'signed hook' });
-        io.out(`curl -s ${o.url}/hooks/cancel -H 'Content-Type: application/json' -H 'X-Watchdog-Timestamp: ${ts}' -H 'X-Watchdog-Signature: ${signV1(secret, ts, body)}' --data '${body}'`);
+        const url = `${o.url.replace(/\/+$/, '')}/hooks/cancel`;
+        const headers = { 'Content-Type': 'application/json', ...signedHeaders(secret, { method: 'POST', target: targetOf(url), body }) };
+        io.out(`curl -s ${shellQuote(url)} ${Object.entries(headers).map(([k, v]) => `-H ${shellQuote(`${k}: ${v}`)}`).join(' ')} --data ${shellQuote(body)}`);
       } else throw new InputError(`route must be slack or hook, got "${route}"`);
       io.err('(valid for 5 minutes)');
     });
@@ -381,7 +385,7 @@ export function buildProgram(io: Io): Command {
       if (!key) throw new InputError(`environment variable ${o.apiKeyEnv} is empty or unset`);
       credentials = { apiKey: async () => key, refresh: async () => key };
     }
-    const providerId = config.connections[target]?.provider ?? target;
+    const providerId = config.connections.get(target)?.provider ?? target;
     const adapter = new ProviderRegistry(config, secretsFor(config)).build(target, {
       ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}), ...(credentials ? { credentials } : {}),
     });
@@ -440,8 +444,8 @@ export function buildProgram(io: Io): Command {
     .action((file: string | undefined) => {
       const f = resolveConfigPath(file ?? g().config);
       const c = loadConfig(f);
-      print({ ok: true, file: f, policies: c.policies.map((p) => p.name), connections: Object.keys(c.connections) }, () =>
-        `${f}: valid (${c.policies.length} policies, ${Object.keys(c.connections).length} connections)`);
+      print({ ok: true, file: f, policies: c.policies.map((p) => p.name), connections: [...c.connections.keys()] }, () =>
+        `${f}: valid (${c.policies.length} policies, ${[...c.connections.keys()].length} connections)`);
     });
 
   return program;

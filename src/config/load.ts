@@ -6,14 +6,42 @@
 import path from 'node:path';
 import type { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { ownValue, protoKeyPaths } from '../core/own.js';
 import type { Policy } from '../core/policy.js';
 import { ConfigError } from '../errors.js';
 import { type ConnectionConfig, type HttpProviderConfig, type NotifyTargetConfig, WatchdogConfigSchema, type WatchdogConfigParsed, type WebhookConfig } from './schema.js';
 
+export interface People {
+  readonly users: readonly string[];
+  readonly channels: readonly string[];
+}
+
 export interface CompiledPolicy extends Policy {
   readonly match: { connection?: string; provider?: string; labels?: Record<string, string> };
   readonly notify: readonly string[];
-  readonly allow: { readonly users: readonly string[]; readonly channels: readonly string[] };
+  readonly allow: People;
+  readonly view: People;
+}
+
+/** Which executions a tracking-API credential may act on. */
+export interface Scope {
+  /** Connection names, or 'all'. */
+  readonly connections: ReadonlySet<string> | 'all';
+  /** Labels every execution in scope carries. */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export const FULL_SCOPE: Scope = { connections: 'all' };
+
+export interface ApiKey {
+  readonly name: string;
+  readonly secret: string;
+  readonly scope: Scope;
+}
+
+export function inScope(scope: Scope, e: { connection: string; labels?: Readonly<Record<string, string>> }): boolean {
+  if (scope.connections !== 'all' && !scope.connections.has(e.connection)) return false;
+  return Object.entries(scope.labels ?? {}).every(([k, v]) => ownValue(e.labels, k) === v);
 }
 
 export interface WatchdogConfig {
@@ -31,10 +59,11 @@ export interface WatchdogConfig {
     readonly secretsFile?: string;
     readonly dataDir: string;
   };
-  readonly connections: Readonly<Record<string, ConnectionConfig>>;
-  readonly providers: Readonly<Record<string, HttpProviderConfig>>;
-  readonly notify: Readonly<Record<string, NotifyTargetConfig>>;
-  readonly webhook: WebhookConfig & { readonly ackBudgetMs: number };
+  /** Maps, not objects: every name here arrives from outside, and a Map has no inherited keys. */
+  readonly connections: ReadonlyMap<string, ConnectionConfig>;
+  readonly providers: ReadonlyMap<string, HttpProviderConfig>;
+  readonly notify: ReadonlyMap<string, NotifyTargetConfig>;
+  readonly webhook: WebhookConfig & { readonly ackBudgetMs: number; readonly apiKeys: readonly ApiKey[] };
   readonly policies: readonly CompiledPolicy[];
   readonly defaultPolicy: string;
   /** Where relative paths (secretsFile, dataDir) resolve from. */
@@ -56,6 +85,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
     let msg = i.message;
     if (i.code === 'unrecognized_keys') msg = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
     else if (i.code === 'invalid_type' && /received undefined/.test(msg)) msg = `required (${i.expected})`;
+    else if (i.code === 'invalid_key') msg = i.issues.map((k) => k.message).join('; ');
     return `${formatPath(i.path)}: ${msg}`;
   });
 }
@@ -63,6 +93,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 const ms = (d: string): number => (d === '0' ? 0 : (parseDuration(d) ?? 0));
 
 export function compileConfig(raw: unknown, baseDir = process.cwd()): WatchdogConfig {
+  const reserved = protoKeyPaths(raw);
+  if (reserved.length > 0) throw new ConfigError(reserved.map((p) => `${p}: "__proto__" is reserved; pick another name`));
   const parsed = WatchdogConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues));
   return compileParsed(parsed.data, baseDir);
@@ -86,10 +118,10 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string): WatchdogConfig
       ...(s.secretsFile === undefined ? {} : { secretsFile: path.resolve(baseDir, s.secretsFile) }),
       dataDir: path.resolve(baseDir, s.dataDir),
     },
-    connections: c.connections,
-    providers: c.providers,
-    notify: c.notify,
-    webhook: { ...c.webhook, ackBudgetMs: ms(c.webhook.ackBudget) },
+    connections: new Map(Object.entries(c.connections)),
+    providers: new Map(Object.entries(c.providers)),
+    notify: new Map(Object.entries(c.notify)),
+    webhook: { ...c.webhook, ackBudgetMs: ms(c.webhook.ackBudget), apiKeys: apiKeys(c.webhook.api) },
     policies: c.policies.map((p) => ({
       name: p.name,
       ...(p.maxRuntime === undefined ? {} : { maxRuntimeMs: ms(p.maxRuntime) }),
@@ -101,17 +133,29 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string): WatchdogConfig
       // The global switch wins: a dry-run deployment never cancels.
       mode: s.dryRun ? 'dry-run' : p.mode,
       maxExtensionMs: ms(p.maxExtension),
+      maxSnoozeMs: ms(p.maxSnooze ?? p.maxExtension),
       recheckAfterMs,
       match: p.match ?? {},
       notify: p.notify,
       allow: p.allow,
+      view: p.view,
     })),
     defaultPolicy: c.defaultPolicy,
     baseDir,
   };
 }
 
-/** Parse YAML (or JSON, which is YAML) text; syntax errors name the line. */
+function apiKeys(api: WebhookConfig['api']): ApiKey[] {
+  if (api?.secret !== undefined) return [{ name: 'default', secret: api.secret, scope: FULL_SCOPE }];
+  return (api?.keys ?? []).map((k) => ({
+    name: k.name,
+    secret: k.secret,
+    scope: {
+      connections: k.connections.includes('*') ? 'all' : new Set(k.connections),
+      ...(k.labels ? { labels: k.labels } : {}),
+    },
+  }));
+}
 
 export function policyByName(config: WatchdogConfig, name: string): CompiledPolicy | undefined {
   return config.policies.find((p) => p.name === name);
@@ -142,14 +186,14 @@ export function selectPolicy(config: WatchdogConfig, sel: Selector): CompiledPol
     if (!p) throw new ConfigError([`unknown policy "${sel.policy}"; expected one of ${config.policies.map((x) => x.name).join(', ')}`]);
     return p;
   }
-  const provider = config.connections[sel.connection]?.provider;
+  const provider = config.connections.get(sel.connection)?.provider;
   const labels = sel.labels ?? {};
   for (const p of config.policies) {
     const m = p.match;
     if (m.connection === undefined && m.provider === undefined && m.labels === undefined) continue;
     if (m.connection !== undefined && m.connection !== sel.connection) continue;
     if (m.provider !== undefined && m.provider !== provider) continue;
-    if (m.labels !== undefined && !Object.entries(m.labels).every(([k, v]) => labels[k] === v)) continue;
+    if (m.labels !== undefined && !Object.entries(m.labels).every(([k, v]) => ownValue(labels, k) === v)) continue;
     return p;
   }
   const d = policyByName(config, config.defaultPolicy);

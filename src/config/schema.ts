@@ -6,6 +6,8 @@
  */
 import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { LabelKey } from '../core/model.js';
+import { isPrototypeName } from '../core/own.js';
 import { BUILTIN_PROVIDERS, isBuiltinProvider } from '../providers/known.js';
 
 export const Duration = z.custom<string>((v) => typeof v === 'string' && parseDuration(v) !== undefined, {
@@ -17,7 +19,10 @@ const DurationOrZero = z.custom<string>((v) => v === '0' || (typeof v === 'strin
   error: (iss) => `expected a duration like "45m" (or "0"), got ${JSON.stringify(iss.input)}`,
 });
 
-const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected a name of letters, digits, "-", "_" or "." (max 64)');
+const Name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected a name of letters, digits, "-", "_" or "." (max 64)')
+  .refine((s) => !isPrototypeName(s), { error: (iss) => `${JSON.stringify(iss.input)} is reserved (a JavaScript object member name); pick another name` });
 
 const isLocalHost = (host: string): boolean => host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
 export const BaseUrl = z.string().refine(
@@ -88,13 +93,20 @@ export const NotifyTarget = z.discriminatedUnion('type', [
   }),
 ]);
 
+const People = z
+  .strictObject({
+    users: z.array(z.string()).default([]),
+    channels: z.array(z.string()).default([]),
+  })
+  .default({ users: [], channels: [] });
+
 export const PolicyConfig = z.strictObject({
   name: Name,
   match: z
     .strictObject({
       connection: z.string().optional(),
       provider: z.string().optional(),
-      labels: z.record(z.string(), z.string()).optional(),
+      labels: z.record(LabelKey, z.string()).optional(),
     })
     .optional(),
   maxRuntime: Duration.optional(),
@@ -105,13 +117,13 @@ export const PolicyConfig = z.strictObject({
   warnAt: z.number().gt(0).max(1).default(0.8),
   mode: z.enum(['enforce', 'dry-run']).default('enforce'),
   maxExtension: DurationOrZero.default('2h'),
+  /** Longest snooze of warnings one request may ask for; default: the policy's maxExtension. */
+  maxSnooze: DurationOrZero.optional(),
   notify: z.array(z.string()).default([]),
-  allow: z
-    .strictObject({
-      users: z.array(z.string()).default([]),
-      channels: z.array(z.string()).default([]),
-    })
-    .default({ users: [], channels: [] }),
+  /** Chat users/channels that may cancel, extend and snooze (and see) executions under this policy. */
+  allow: People,
+  /** Chat users/channels that may see (status, list) executions under this policy, without acting. */
+  view: People,
 });
 
 export const Settings = z.strictObject({
@@ -147,8 +159,32 @@ export const WebhookSettings = z.strictObject({
   teams: z.strictObject({ secret: z.string().min(1) }).optional(),
   /** Secret holding {"signingSecret": "…"}: v1 HMAC for /hooks/cancel and the tracking API. */
   hooks: z.strictObject({ secret: z.string().min(1) }).optional(),
-  /** Secret holding {"apiKey": "…"}: bearer key accepted by the tracking API. */
-  api: z.strictObject({ secret: z.string().min(1) }).optional(),
+  /**
+   * Bearer keys for the tracking API. `{ secret }` is one key for every connection; `keys`
+   * scopes each key to connections (and optionally labels): a key acts only on executions in
+   * its scope, and everything outside it reads as not found.
+   */
+  api: z
+    .strictObject({
+      /** Secret holding {"apiKey": "…"}: one key for every connection. */
+      secret: z.string().min(1).optional(),
+      keys: z
+        .array(
+          z.strictObject({
+            name: Name,
+            /** Secret holding {"apiKey": "…"}. */
+            secret: z.string().min(1),
+            /** Connection names, or ["*"] for all. */
+            connections: z.array(z.string().min(1)).min(1),
+            /** Only executions carrying every one of these labels. */
+            labels: z.record(LabelKey, z.string()).optional(),
+          }),
+        )
+        .min(1)
+        .optional(),
+    })
+    .refine((a) => (a.secret === undefined) !== (a.keys === undefined), 'expected either "secret" (one key for everything) or "keys" (scoped keys), not both')
+    .optional(),
   /** Requests larger than this are refused (413). */
   maxBodyBytes: z.number().int().min(1024).max(1_000_000).default(65_536),
   /** How long a chat cancel waits for the provider before answering "in progress". */
@@ -174,7 +210,7 @@ export const WatchdogConfigSchema = z
       if (!providerIds.includes(c.provider)) {
         ctx.addIssue({ code: 'custom', path: ['connections', name, 'provider'], message: `unknown provider "${c.provider}"; expected one of ${providerIds.join(', ')}` });
       }
-      if (c.baseUrl === undefined && c.provider in cfg.providers && cfg.providers[c.provider]?.baseUrl === undefined) {
+      if (c.baseUrl === undefined && Object.hasOwn(cfg.providers, c.provider) && cfg.providers[c.provider]?.baseUrl === undefined) {
         ctx.addIssue({ code: 'custom', path: ['connections', name, 'baseUrl'], message: `required: provider "${c.provider}" declares no baseUrl` });
       }
     }
@@ -185,14 +221,22 @@ export const WatchdogConfigSchema = z
       if (p.maxRuntime === undefined && p.stallAfter === undefined && p.heartbeatTimeout === undefined && p.maxCostUsd === undefined) {
         ctx.addIssue({ code: 'custom', path: ['policies', i], message: 'a policy needs at least one limit: maxRuntime, stallAfter, heartbeatTimeout or maxCostUsd' });
       }
-      if (p.match?.connection !== undefined && !(p.match.connection in cfg.connections)) {
+      if (p.match?.connection !== undefined && !Object.hasOwn(cfg.connections, p.match.connection)) {
         ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'connection'], message: `unknown connection "${p.match.connection}"` });
       }
       if (p.match?.provider !== undefined && !providerIds.includes(p.match.provider)) {
         ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'provider'], message: `unknown provider "${p.match.provider}"` });
       }
       p.notify.forEach((t, j) => {
-        if (!(t in cfg.notify)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'notify', j], message: `unknown notify target "${t}"` });
+        if (!Object.hasOwn(cfg.notify, t)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'notify', j], message: `unknown notify target "${t}"` });
+      });
+    });
+    const keyNames = new Set<string>();
+    cfg.webhook.api?.keys?.forEach((k, i) => {
+      if (keyNames.has(k.name)) ctx.addIssue({ code: 'custom', path: ['webhook', 'api', 'keys', i, 'name'], message: `duplicate key name "${k.name}"` });
+      keyNames.add(k.name);
+      k.connections.forEach((c, j) => {
+        if (c !== '*' && !Object.hasOwn(cfg.connections, c)) ctx.addIssue({ code: 'custom', path: ['webhook', 'api', 'keys', i, 'connections', j], message: `unknown connection "${c}"` });
       });
     });
     if (!seen.has(cfg.defaultPolicy)) {

@@ -4,6 +4,14 @@
  * into the same types; types are derived with z.infer.
  */
 import * as z from 'zod';
+import { isPrototypeName } from './own.js';
+
+/** A label key from outside: never an Object.prototype member name (see own.ts). */
+export const LabelKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((k) => !isPrototypeName(k), { error: (iss) => `label key ${JSON.stringify(iss.input)} is reserved` });
 
 export const REASONS = ['runtime', 'stall', 'heartbeat', 'cost'] as const;
 export const Reason = z.enum(REASONS);

@@ -24,6 +24,8 @@ export interface Policy {
   readonly warnAt: number;
   readonly mode: PolicyMode;
   readonly maxExtensionMs: number;
+  /** Longest snooze one request may ask for (default: maxExtensionMs). */
+  readonly maxSnoozeMs?: number;
   /** When no limit gives a deadline (cost-only policies), look again after this long. */
   readonly recheckAfterMs: number;
 }

@@ -297,6 +297,10 @@ export function snooze(cur: Execution, ms: number, actor: Actor, ctx: Ctx): Tran
   const t = refuseTerminal(cur);
   if (t) return t;
   if (!(ms > 0)) return { ok: false, outcome: 'refused', message: 'snooze must be positive', execution: cur };
+  const cap = ctx.policy.maxSnoozeMs ?? ctx.policy.maxExtensionMs;
+  if (ms > cap) {
+    return { ok: false, outcome: 'refused', message: `snooze refused: ${formatDuration(ms)} exceeds maxSnooze ${formatDuration(cap)} of policy "${ctx.policy.name}"`, execution: cur };
+  }
   return next(cur, { snoozedUntil: ctx.now + ms }, ctx, { actor, what: `warnings snoozed for ${formatDuration(ms)}` });
 }
 

@@ -9,10 +9,11 @@
 import { formatDuration, parseDuration } from '../core/duration.js';
 import type { Actor, Execution } from '../core/model.js';
 import { describeLimits } from '../core/policy.js';
-import { snooze as snoozeTransition } from '../core/transitions.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { Log } from '../log.js';
 import { redact } from '../log.js';
+import type { CompiledPolicy } from '../config/load.js';
+import { type Markup, PLAIN } from '../notify/markup.js';
 import type { Runtime } from '../runtime.js';
 
 export type ChatTool = 'slack' | 'discord' | 'teams' | 'hook';
@@ -31,15 +32,18 @@ export type Command =
   | { cmd: 'list'; filter?: string }
   | { cmd: 'help' };
 
-export const HELP = [
-  '*Runaway Watchdog* commands:',
-  '`cancel <id> [reason]` — cancel an execution now',
-  '`extend <id> <duration> [reason]` — give it more time (e.g. 30m), up to the policy maximum',
-  '`snooze <id> [duration]` — silence warnings (default 1h); limits still apply',
-  '`status <id>` — state, limits and recent actions',
-  '`list [connection|policy]` — executions being watched',
-  '`<id>` is a wd_… id or <connection>/<externalId>.',
-].join('\n');
+/** The help text, in the platform's markup. */
+export function helpText(m: Markup): string {
+  return [
+    `${m.bold('Runaway Watchdog')} commands:`,
+    `${m.code('cancel <id> [reason]')} — cancel an execution now`,
+    `${m.code('extend <id> <duration> [reason]')} — give it more time (e.g. 30m), up to the policy maximum`,
+    `${m.code('snooze <id> [duration]')} — silence warnings (default 1h, up to the policy's maxSnooze); limits still apply`,
+    `${m.code('status <id>')} — state, limits and recent actions`,
+    `${m.code('list [connection|policy]')} — executions being watched`,
+    `${m.code('<id>')} is a wd_… id or ${m.code('<connection>/<externalId>')}.`,
+  ].join('\n');
+}
 
 export function parseCommand(text: string): Command | { error: string } {
   const words = text.trim().split(/\s+/).filter(Boolean);
@@ -78,89 +82,113 @@ export interface CommandResult {
   text: string;
   /** Set when the outcome comes later: resolves with the text to deliver then. */
   later?: Promise<string>;
+  /** True for commands that only read (status, list, help): answered privately where the tool allows. */
+  readOnly?: boolean;
 }
 
 export function actorOf(who: Who): Actor {
   return { id: `${who.tool}:${who.userId}`, via: who.tool };
 }
 
-function outcomeText(e: Execution): string {
-  const name = `${e.id} (${e.connection}/${e.externalId})`;
+export type ChatAction = 'view' | 'act';
+
+/**
+ * The one authorization rule for people in chat. Acting (cancel, extend, snooze) needs the
+ * person or the channel in the policy's `allow`; seeing (status, list) needs `allow` or
+ * `view`. Signed hooks act for the operator who holds the signing secret.
+ */
+export function authorize(who: Who, action: ChatAction, policy: CompiledPolicy): boolean {
+  if (who.tool === 'hook') return true;
+  const listed = (l: { readonly users: readonly string[]; readonly channels: readonly string[] }) =>
+    l.users.includes(who.userId) || (who.channelId !== undefined && l.channels.includes(who.channelId));
+  return listed(policy.allow) || (action === 'view' && listed(policy.view));
+}
+
+function nameOf(e: Execution, m: Markup): string {
+  return `${m.esc(e.id)} (${m.esc(`${e.connection}/${e.externalId}`)})`;
+}
+
+function outcomeText(e: Execution, m: Markup): string {
+  const name = nameOf(e, m);
   switch (e.state) {
     case 'cancelled':
       return `Cancelled ${name}.`;
     case 'finished':
-      return `${name} had already finished${e.providerStatus ? ` (${e.providerStatus})` : ''}; nothing to cancel.`;
+      return `${name} had already finished${e.providerStatus ? ` (${m.esc(e.providerStatus)})` : ''}; nothing to cancel.`;
     case 'cancel_failed':
-      return `Cancel of ${name} FAILED: ${e.lastError ?? 'unknown error'}.`;
+      return `Cancel of ${name} FAILED: ${m.esc(e.lastError ?? 'unknown error')}.`;
     case 'cancel_unconfirmed':
       return `Cancel of ${name} was accepted but is not confirmed.`;
     case 'cancelling':
       return `Cancel of ${name} accepted by the provider; waiting for it to take effect.`;
     default:
-      return `Cancel of ${name} requested; the watchdog retries until the provider answers${e.lastError ? ` (last error: ${e.lastError})` : ''}.`;
+      return `Cancel of ${name} requested; the watchdog retries until the provider answers${e.lastError ? ` (last error: ${m.esc(e.lastError)})` : ''}.`;
   }
 }
 
-function statusText(rt: Runtime, e: Execution, events: Array<{ at: number; actor: Actor; what: string; detail?: string }>): string {
+function statusText(rt: Runtime, e: Execution, events: Array<{ at: number; actor: Actor; what: string; detail?: string }>, m: Markup): string {
   const policy = rt.watchdog.policyOf(e);
-  const now = Date.now();
+  const now = rt.watchdog.now();
   const limits = describeLimits(e, policy, now).map((l) => (l.reason === 'cost'
     ? `cost $${l.used.toFixed(2)}/$${l.limit.toFixed(2)}`
     : `${l.reason} ${formatDuration(l.used)}/${formatDuration(l.limit)}`));
-  const recent = events.slice(-4).map((ev) => `• ${new Date(ev.at).toISOString().slice(11, 19)} ${ev.what} — ${ev.actor.id}${ev.detail ? ` (${ev.detail})` : ''}`);
-  return [`*${e.id}* ${e.connection}/${e.externalId}: *${e.state}* (policy ${policy.name}${policy.mode === 'dry-run' ? ', dry-run' : ''})`, limits.join(' · '), ...recent].join('\n');
+  const recent = events.slice(-4).map((ev) => `• ${new Date(ev.at).toISOString().slice(11, 19)} ${m.esc(ev.what)} — ${m.esc(ev.actor.id)}${ev.detail ? ` (${m.esc(ev.detail)})` : ''}`);
+  const head = `${m.bold(m.esc(e.id))} ${m.esc(`${e.connection}/${e.externalId}`)}: ${m.bold(e.state)} (policy ${m.esc(policy.name)}${policy.mode === 'dry-run' ? ', dry-run' : ''})`;
+  return [head, limits.join(' · '), ...recent].join('\n');
 }
 
-/** Run one command for a person; never throws (errors become the reply). */
-export async function runCommand(rt: Runtime, cmd: Command, who: Who, o: { budgetMs: number; log: Log }): Promise<CommandResult> {
+const LIVE = ['running', 'warned', 'cancel_requested', 'cancelling'] as const;
+
+/** Run one command for a person; never throws (errors become the reply, escaped for the tool). */
+export async function runCommand(rt: Runtime, cmd: Command, who: Who, o: { budgetMs: number; log: Log; markup?: Markup }): Promise<CommandResult> {
+  const m = o.markup ?? PLAIN;
   try {
-    if (cmd.cmd === 'help') return { ok: true, text: HELP };
+    if (cmd.cmd === 'help') return { ok: true, readOnly: true, text: helpText(m) };
     if (cmd.cmd === 'list') {
-      const live = ['running', 'warned', 'cancel_requested', 'cancelling'] as const;
-      const pages = await Promise.all(live.map((state) => rt.watchdog.list({ state, limit: 20 })));
-      let items = pages.flatMap((p) => p.items);
+      const pages = await Promise.all(LIVE.map((state) => rt.watchdog.list({ state, limit: 50 })));
+      let items = pages.flatMap((p) => p.items).filter((e) => authorize(who, 'view', rt.watchdog.policyOf(e)));
       if (cmd.filter) items = items.filter((e) => e.connection === cmd.filter || e.policy === cmd.filter);
-      if (items.length === 0) return { ok: true, text: 'No executions being watched.' };
-      return { ok: true, text: items.slice(0, 20).map((e) => `• ${e.id} ${e.connection}/${e.externalId} — ${e.state}`).join('\n') };
+      if (items.length === 0) return { ok: true, readOnly: true, text: 'No executions being watched that you may see.' };
+      return { ok: true, readOnly: true, text: items.slice(0, 20).map((e) => `• ${m.esc(e.id)} ${m.esc(`${e.connection}/${e.externalId}`)} — ${e.state}`).join('\n') };
     }
     const id = rt.watchdog.resolveId(cmd.ref);
+    const notTracked = { ok: false, text: `No tracked execution ${m.esc(cmd.ref)}.` };
     if (cmd.cmd === 'status') {
-      const { execution, events } = await rt.watchdog.show(id);
-      return { ok: true, text: statusText(rt, execution, events) };
+      const found = await rt.store.getWithEvents(id);
+      // Not visible reads exactly like not tracked: a refusal must not reveal that it exists.
+      if (!found || !authorize(who, 'view', rt.watchdog.policyOf(found.execution))) return { ...notTracked, readOnly: true };
+      return { ok: true, readOnly: true, text: statusText(rt, found.execution, found.events, m) };
     }
     const current = await rt.store.get(id);
-    if (!current) return { ok: false, text: `No tracked execution ${cmd.ref}.` };
+    if (!current) return notTracked;
     const policy = rt.watchdog.policyOf(current);
-    const allowed = policy.allow.users.includes(who.userId) || (who.channelId !== undefined && policy.allow.channels.includes(who.channelId));
-    if (who.tool !== 'hook' && !allowed) {
+    if (!authorize(who, 'act', policy)) {
       o.log.warn('chat action refused: not allowed', { executionId: id, actor: `${who.tool}:${who.userId}`, channel: who.channelId, command: cmd.cmd });
-      return { ok: false, text: `You are not allowed to ${cmd.cmd} executions under policy "${policy.name}".` };
+      if (!authorize(who, 'view', policy)) return notTracked;
+      return { ok: false, text: `You are not allowed to ${cmd.cmd} executions under policy "${m.esc(policy.name)}".` };
     }
     const actor = actorOf(who);
     if (cmd.cmd === 'extend') {
       const e = await rt.watchdog.extend(id, cmd.duration, actor, cmd.reason);
-      return { ok: true, text: `Extended ${e.id} by ${cmd.duration} (by ${actor.id}).` };
+      return { ok: true, text: `Extended ${m.esc(e.id)} by ${m.esc(cmd.duration)} (by ${m.esc(actor.id)}).` };
     }
     if (cmd.cmd === 'snooze') {
-      const ms = parseDuration(cmd.duration) as number;
-      const r = await rt.store.mutate(id, (c) => snoozeTransition(c, ms, actor, { now: Date.now(), policy, retentionMs: rt.config.settings.retentionMs }));
-      if (!r.ok) return { ok: false, text: `Cannot snooze ${cmd.ref}: ${'execution' in r ? `it is ${r.execution.state}` : r.outcome}.` };
-      return { ok: true, text: `Warnings for ${id} snoozed for ${cmd.duration}.` };
+      await rt.watchdog.snooze(id, cmd.duration, actor);
+      return { ok: true, text: `Warnings for ${m.esc(id)} snoozed for ${m.esc(cmd.duration)}.` };
     }
     const r = await rt.sweeper.cancelNow(id, actor, cmd.reason, o.budgetMs);
     if (!('status' in r)) {
       const why = r.outcome === 'claimed' ? 'a cancel is already in progress' : r.outcome === 'terminal' && 'execution' in r ? `it is already ${r.execution.state}` : r.outcome;
-      return { ok: false, text: `Cannot cancel ${cmd.ref}: ${why}.` };
+      return { ok: false, text: `Cannot cancel ${m.esc(cmd.ref)}: ${why}.` };
     }
-    if (r.status === 'done') return { ok: r.execution.state !== 'cancel_failed', text: outcomeText(r.execution) };
+    if (r.status === 'done') return { ok: r.execution.state !== 'cancel_failed', text: outcomeText(r.execution, m) };
     return {
       ok: true,
-      text: `Cancel of ${id} requested by ${actor.id}; waiting for the provider. The outcome will follow.`,
-      later: r.settled.then(outcomeText),
+      text: `Cancel of ${m.esc(id)} requested by ${m.esc(actor.id)}; waiting for the provider. The outcome will follow.`,
+      later: r.settled.then((e) => outcomeText(e, m)),
     };
   } catch (err) {
-    if (err instanceof InputError || err instanceof NotFoundError) return { ok: false, text: err.message };
+    if (err instanceof InputError || err instanceof NotFoundError) return { ok: false, text: m.esc(err.message) };
     o.log.error('chat command failed', { command: cmd.cmd, error: redact((err as Error).message) });
     return { ok: false, text: 'Something went wrong on the watchdog side; the operators have the details in its logs.' };
   }

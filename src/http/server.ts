@@ -1,6 +1,9 @@
 /**
  * `watchdog serve` (also started by `npm start`): the webhook handler on plain HTTP,
  * 127.0.0.1 by default. Bodies are capped while reading, before anything else happens.
+ * No request, however malformed (an unparsable target, raw bytes on the socket, a client
+ * that vanishes mid-body), can take the process down: it gets a 400 (or its socket closed)
+ * and the server goes on.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,25 +29,38 @@ export async function serveWebhook(webhook: Webhook, opts: { port?: number; host
       if (size > opts.maxBodyBytes) tooBig = true;
       else chunks.push(c);
     });
+    req.on('error', () => req.destroy());
+    res.on('error', () => res.destroy());
+    const fail = (status: number, error: string) => {
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ error }));
+    };
     req.on('end', () => {
-      if (tooBig) {
-        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-        res.end('{"error":"body too large"}');
-        return;
+      if (tooBig) return fail(413, 'body too large');
+      let request: HttpRequest;
+      try {
+        const url = new URL(req.url ?? '/', 'http://local');
+        const headers: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+        request = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers, body: Buffer.concat(chunks).toString('utf8') };
+      } catch {
+        return fail(400, 'malformed request target');
       }
-      const url = new URL(req.url ?? '/', 'http://local');
-      const headers: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-      const request: HttpRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers, body: Buffer.concat(chunks).toString('utf8') };
-      void webhook.handle(request).then(({ response, background }) => {
+      webhook.handle(request).then(({ response, background }) => {
         res.writeHead(response.status, response.headers);
         res.end(response.body);
         if (background) {
           pending.add(background);
           void background.finally(() => pending.delete(background));
         }
-      });
+      }).catch(() => fail(500, 'internal error'));
     });
+  });
+  // Bytes that are not HTTP at all: answer 400 where the socket still takes it, then close.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'

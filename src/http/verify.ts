@@ -3,10 +3,10 @@
  *  - Slack v0: HMAC-SHA256 over "v0:{ts}:{body}", 5-minute window.
  *  - Discord: Ed25519 over "{timestamp}{body}" with the application's public key.
  *  - Teams: "Authorization: HMAC <base64 HMAC-SHA256(body)>" keyed by the base64 security token.
- *  - Watchdog v1 (hooks, tracking API): see security/signing.ts.
+ *  - Watchdog v2 (hooks, tracking API): see security/signing.ts.
  */
 import { createHmac, createPublicKey, verify as edVerify } from 'node:crypto';
-import { freshTimestamp, safeEqual } from '../security/signing.js';
+import { freshTimestamp, safeEqual, shellQuote } from '../security/signing.js';
 
 export function slackSignature(secret: string, ts: string, body: string): string {
   return `v0=${createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex')}`;
@@ -21,7 +21,7 @@ export function slackSignedHeaders(secret: string, body: string, nowMs = Date.no
 /** A ready `curl` for a signed Slack request to `url` (valid for the 5-minute window). */
 export function slackCurl(url: string, secret: string, body: string, nowMs = Date.now()): string {
   const h = slackSignedHeaders(secret, body, nowMs);
-  return `curl -s ${url} ${Object.entries(h).map(([k, v]) => `-H '${k}: ${v}'`).join(' ')} --data '${body}'`;
+  return `curl -s ${shellQuote(url)} ${Object.entries(h).map(([k, v]) => `-H ${shellQuote(`${k}: ${v}`)}`).join(' ')} --data ${shellQuote(body)}`;
 }
 
 export function verifySlack(secret: string, headers: Record<string, string | undefined>, body: string, nowMs = Date.now()): boolean {

@@ -1,5 +1,5 @@
 /**
- * The one HTTP handler behind every route (DESIGN.md §5). Verifies first, parses second,
+ * The one HTTP handler behind every route. Verifies first, parses second,
  * acts last: a request that fails its signature changes nothing and learns nothing.
  * Served by the Lambda adapter (lambdas/webhook.ts) and the local server (http/server.ts).
  */
@@ -7,11 +7,14 @@ import * as z from 'zod';
 import { InputError, NotFoundError, WatchdogError } from '../errors.js';
 import { type Log, redact, silentLog } from '../log.js';
 import { decodeAction } from '../notify/actions.js';
+import { DISCORD, SLACK, TEAMS } from '../notify/markup.js';
 import type { Runtime } from '../runtime.js';
+import { FULL_SCOPE, type Scope } from '../config/load.js';
 import type { SecretSource } from '../secrets.js';
 import { readSecretField } from '../secrets.js';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, safeEqual, verifyV1 } from '../security/signing.js';
+import { SIGNATURE_HEADER, WINDOW_SECONDS, canonicalTarget, safeEqual, verifyV2 } from '../security/signing.js';
 import type { Execution } from '../core/model.js';
+import { protoKeyPaths } from '../core/own.js';
 import { type Command, type Who, parseCommand, runCommand } from './commands.js';
 import { type Handled, type HttpRequest, type HttpResponse, json } from './types.js';
 import { verifyDiscord, verifySlack, verifyTeams } from './verify.js';
@@ -47,6 +50,31 @@ async function defaultPostResponse(url: string, body: unknown): Promise<void> {
 
 const CancelHookBody = z.strictObject({ id: z.string().min(1).max(1100), reason: z.string().max(500).optional(), actor: z.string().min(1).max(128).optional() });
 
+const DiscordInteraction = z.object({
+  id: z.string().regex(/^\d{1,25}$/).optional(),
+  type: z.number().int(),
+  application_id: z.string().regex(/^\d{1,25}$/).optional(),
+  token: z.string().regex(/^[\w.-]{1,500}$/).optional(),
+  member: z.object({ user: z.object({ id: z.string() }) }).optional(),
+  user: z.object({ id: z.string() }).optional(),
+  channel_id: z.string().optional(),
+  data: z.object({ options: z.array(z.object({ name: z.string(), value: z.unknown().optional(), options: z.array(z.object({ name: z.string(), value: z.unknown() })).optional() })).optional() }).optional(),
+});
+
+/** A Teams outgoing-webhook activity: the fields we read, the freshness and identity fields required. */
+const TeamsActivity = z.object({
+  id: z.string().min(1).max(256),
+  timestamp: z.iso.datetime({ offset: true }),
+  text: z.string().max(2000),
+  from: z.object({ id: z.string(), aadObjectId: z.string().optional() }),
+  channelData: z.object({ channel: z.object({ id: z.string() }).optional() }).optional(),
+});
+
+/** Chat commands that change something: each is recorded against replays. */
+const mutating = (c: Command) => c.cmd === 'cancel' || c.cmd === 'extend' || c.cmd === 'snooze';
+const REPLAY_WINDOW_MS = WINDOW_SECONDS * 1000;
+const ALREADY = 'This request was already handled; nothing changed.';
+
 export class Webhook {
   private readonly log: Log;
   private readonly now: () => number;
@@ -71,6 +99,11 @@ export class Webhook {
     }
   }
 
+  /** True the first time this request identity is seen in the signature window. */
+  private firstSeen(identity: string): Promise<boolean> {
+    return this.deps.runtime.replay.firstSeen(identity, REPLAY_WINDOW_MS, this.now());
+  }
+
   /** Never throws: every failure is a response. */
   async handle(req: HttpRequest): Promise<Handled> {
     const started = this.now();
@@ -86,7 +119,7 @@ export class Webhook {
       else if (route === 'POST /hooks/cancel') out = await this.hookCancel(req);
       else if (req.path.startsWith('/v1/executions')) out = await this.tracking(req);
       else out = notFound();
-      this.log.info('webhook request', { route: req.path.slice(0, 80), method: req.method, status: out.response.status, ms: this.now() - started });
+      this.log.info('webhook request', { route: req.path.slice(0, 80), method: req.method.slice(0, 10), status: out.response.status, ms: this.now() - started });
       return out;
     } catch (err) {
       this.log.error('webhook failed', { path: req.path.slice(0, 80), error: redact((err as Error).message) });
@@ -102,6 +135,14 @@ export class Webhook {
     return secret !== undefined && verifySlack(secret, req.headers, req.body, this.now());
   }
 
+  /**
+   * Slack's identity of one user action: the trigger id (the same on Slack's own retries,
+   * which carry a new signature), else the signature itself.
+   */
+  private slackIdentity(req: HttpRequest, triggerId: string | undefined): string {
+    return triggerId ? `slack:trigger:${triggerId}` : `slack:sig:${req.headers['x-slack-signature'] ?? ''}`;
+  }
+
   private async slackCommand(req: HttpRequest): Promise<Handled> {
     if (!this.config.slack) return notFound();
     if (!(await this.slackVerified(req))) return unauthorized();
@@ -109,7 +150,8 @@ export class Webhook {
     const userId = form.get('user_id');
     if (!userId) return { response: slackReply('Malformed command: no user.') };
     const parsed = parseCommand(form.get('text') ?? '');
-    if ('error' in parsed) return { response: slackReply(parsed.error) };
+    if ('error' in parsed) return { response: slackReply(SLACK.esc(parsed.error)) };
+    if (mutating(parsed) && !(await this.firstSeen(this.slackIdentity(req, form.get('trigger_id') ?? undefined)))) return { response: slackReply(ALREADY) };
     const channelId = form.get('channel_id');
     return this.chat(parsed, { tool: 'slack', userId, ...(channelId ? { channelId } : {}) }, form.get('response_url') ?? undefined);
   }
@@ -117,7 +159,7 @@ export class Webhook {
   private async slackInteraction(req: HttpRequest): Promise<Handled> {
     if (!this.config.slack) return notFound();
     if (!(await this.slackVerified(req))) return unauthorized();
-    let payload: { user?: { id?: unknown }; channel?: { id?: unknown }; actions?: Array<{ value?: unknown }>; response_url?: unknown };
+    let payload: { user?: { id?: unknown }; channel?: { id?: unknown }; actions?: Array<{ value?: unknown }>; response_url?: unknown; trigger_id?: unknown };
     try {
       payload = JSON.parse(new URLSearchParams(req.body).get('payload') ?? '');
     } catch {
@@ -130,6 +172,7 @@ export class Webhook {
     const cmd: Command = action.a === 'cancel' ? { cmd: 'cancel', ref: action.id, reason: 'Cancel now button' }
       : action.a === 'extend' ? { cmd: 'extend', ref: action.id, duration: action.d, reason: 'Extend button' }
         : { cmd: 'snooze', ref: action.id, duration: action.d };
+    if (!(await this.firstSeen(this.slackIdentity(req, typeof payload.trigger_id === 'string' ? payload.trigger_id : undefined)))) return { response: slackReply(ALREADY) };
     const channelId = typeof payload.channel?.id === 'string' ? payload.channel.id : undefined;
     const responseUrl = typeof payload.response_url === 'string' ? payload.response_url : undefined;
     return this.chat(cmd, { tool: 'slack', userId, ...(channelId ? { channelId } : {}) }, responseUrl);
@@ -137,7 +180,7 @@ export class Webhook {
 
   /** Run a chat command; a later outcome goes to Slack's response_url. */
   private async chat(cmd: Command, who: Who, responseUrl: string | undefined): Promise<Handled> {
-    const r = await runCommand(this.deps.runtime, cmd, who, { budgetMs: this.config.ackBudgetMs, log: this.log });
+    const r = await runCommand(this.deps.runtime, cmd, who, { budgetMs: this.config.ackBudgetMs, log: this.log, markup: SLACK });
     const visible = r.ok && (cmd.cmd === 'cancel' || cmd.cmd === 'extend');
     if (!r.later) return { response: slackReply(r.text, visible) };
     const url = responseUrl && allowedResponseUrl(responseUrl) ? responseUrl : undefined;
@@ -153,25 +196,13 @@ export class Webhook {
     if (!this.config.discord) return notFound();
     const key = await this.secret(this.config.discord.secret, 'publicKey');
     if (!key || !verifyDiscord(key, req.headers, req.body, this.now())) return unauthorized();
-    const I = z.object({
-      type: z.number().int(),
-      application_id: z.string().regex(/^\d{1,25}$/).optional(),
-      token: z.string().regex(/^[\w.-]{1,500}$/).optional(),
-      member: z.object({ user: z.object({ id: z.string() }) }).optional(),
-      user: z.object({ id: z.string() }).optional(),
-      channel_id: z.string().optional(),
-      data: z.object({ options: z.array(z.object({ name: z.string(), value: z.unknown().optional(), options: z.array(z.object({ name: z.string(), value: z.unknown() })).optional() })).optional() }).optional(),
-    });
-    let body: z.infer<typeof I>;
-    try {
-      const parsed = I.safeParse(JSON.parse(req.body));
-      if (!parsed.success) return { response: json(400, { error: 'malformed interaction' }) };
-      body = parsed.data;
-    } catch {
-      return { response: json(400, { error: 'malformed interaction' }) };
-    }
+    const parsedBody = parseJson(req.body, DiscordInteraction);
+    if ('error' in parsedBody) return { response: json(400, { error: 'malformed interaction' }) };
+    const body = parsedBody.value;
     if (body.type === 1) return { response: json(200, { type: 1 }) }; // PING → PONG
-    const reply = (content: string) => ({ response: json(200, { type: 4, data: { content, flags: 64 } }) });
+    // Nothing we post may ping anyone, whatever an id or reason contains.
+    const message = (content: string, ephemeral: boolean) => ({ content, allowed_mentions: { parse: [] }, ...(ephemeral ? { flags: 64 } : {}) });
+    const reply = (content: string) => ({ response: json(200, { type: 4, data: message(content, true) }) });
     const userId = body.member?.user.id ?? body.user?.id;
     if (body.type !== 2 || !userId) return reply('Unsupported interaction.');
     // /watchdog <subcommand> id:<id> [duration:<d>] [reason:<text>]
@@ -182,14 +213,16 @@ export class Webhook {
     };
     const text = sub ? [sub.name, opt('id'), opt('duration'), opt('reason')].filter(Boolean).join(' ') : 'help';
     const parsed = parseCommand(text);
-    if ('error' in parsed) return reply(parsed.error);
-    const r = await runCommand(this.deps.runtime, parsed, { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) }, { budgetMs: this.config.ackBudgetMs, log: this.log });
-    const response = json(200, { type: 4, data: { content: r.text.replace(/\*/g, '**'), ...(r.ok ? {} : { flags: 64 }) } });
+    if ('error' in parsed) return reply(DISCORD.esc(parsed.error));
+    if (mutating(parsed) && !(await this.firstSeen(`discord:${body.id ?? req.headers['x-signature-ed25519'] ?? ''}`))) return reply(ALREADY);
+    const r = await runCommand(this.deps.runtime, parsed, { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) }, { budgetMs: this.config.ackBudgetMs, log: this.log, markup: DISCORD });
+    // What reveals execution details (status, list) or a refusal goes only to the person asking.
+    const response = json(200, { type: 4, data: message(r.text, !r.ok || r.readOnly === true) });
     if (!r.later || !body.application_id || !body.token) return { response };
     // The outcome arrives after the answer: a follow-up message on the interaction's webhook.
     const url = `${this.config.discord.apiUrl.replace(/\/$/, '')}/webhooks/${body.application_id}/${body.token}`;
     const background = r.later
-      .then((text) => this.postResponse(url, { content: text.replace(/\*/g, '**') }))
+      .then((later) => this.postResponse(url, message(later, false)))
       .catch((err: Error) => this.log.warn('discord follow-up failed', { error: redact(err.message) }));
     return { response, background };
   }
@@ -200,50 +233,66 @@ export class Webhook {
     if (!this.config.teams) return notFound();
     const token = await this.secret(this.config.teams.secret, 'securityToken');
     if (!token || !verifyTeams(token, req.headers, req.body)) return unauthorized();
-    const A = z.object({ text: z.string().max(2000), from: z.object({ id: z.string(), aadObjectId: z.string().optional() }), channelData: z.object({ channel: z.object({ id: z.string() }).optional() }).optional() });
-    let a: z.infer<typeof A>;
-    try {
-      const parsed = A.safeParse(JSON.parse(req.body));
-      if (!parsed.success) return { response: json(400, { type: 'message', text: 'Malformed message.' }) };
-      a = parsed.data;
-    } catch {
-      return { response: json(400, { type: 'message', text: 'Malformed message.' }) };
-    }
+    const say = (status: number, text: string): Handled => ({ response: json(status, { type: 'message', text }) });
+    const parsedBody = parseJson(req.body, TeamsActivity);
+    if ('error' in parsedBody) return say(400, 'Malformed message.');
+    const a = parsedBody.value;
+    // Teams signs the body only; the activity's own timestamp and id bound it in time and number.
+    if (Math.abs(this.now() - Date.parse(a.timestamp)) > REPLAY_WINDOW_MS) return say(401, 'Message too old.');
     const text = a.text.replace(/<at>[^<]*<\/at>/g, '').replace(/&nbsp;/g, ' ').trim();
     const parsed = parseCommand(text);
+    if ('error' in parsed) return say(200, TEAMS.esc(parsed.error));
+    if (!(await this.firstSeen(`teams:${a.id}`))) return say(200, ALREADY);
     const channelId = a.channelData?.channel?.id;
-    const out = 'error' in parsed ? { text: parsed.error } : await runCommand(this.deps.runtime, parsed, { tool: 'teams', userId: a.from.aadObjectId ?? a.from.id, ...(channelId ? { channelId } : {}) }, { budgetMs: Math.min(this.config.ackBudgetMs, 4_000), log: this.log });
-    return { response: json(200, { type: 'message', text: out.text.replace(/\*/g, '**') }) };
+    const out = await runCommand(this.deps.runtime, parsed, { tool: 'teams', userId: a.from.aadObjectId ?? a.from.id, ...(channelId ? { channelId } : {}) }, { budgetMs: Math.min(this.config.ackBudgetMs, 4_000), log: this.log, markup: TEAMS });
+    return say(200, out.text);
   }
 
   // ---- Watchdog-signed routes --------------------------------------------------------
 
-  private async v1Verified(req: HttpRequest): Promise<boolean> {
+  private async v2Verified(req: HttpRequest): Promise<boolean> {
     if (!this.config.hooks) return false;
     const secret = await this.secret(this.config.hooks.secret, 'signingSecret');
-    return secret !== undefined && verifyV1(secret, req.headers[TIMESTAMP_HEADER], req.headers[SIGNATURE_HEADER], req.body, this.now());
+    if (secret === undefined) return false;
+    if (req.headers[SIGNATURE_HEADER]?.startsWith('v1=')) this.log.warn('v1 signature refused: sign method, path and body (v2)', { route: req.path.slice(0, 80) });
+    return verifyV2(secret, req.headers, { method: req.method, target: canonicalTarget(req.path, req.query), body: req.body }, this.now());
   }
 
-  private async bearerVerified(req: HttpRequest): Promise<boolean> {
+  /** The scope of the bearer key presented, if it is one of ours. Every key is compared, in constant time. */
+  private async bearerScope(req: HttpRequest): Promise<Scope | undefined> {
     const auth = req.headers.authorization;
-    if (!this.config.api || !auth?.startsWith('Bearer ')) return false;
-    const key = await this.secret(this.config.api.secret, 'apiKey');
-    return key !== undefined && safeEqual(`Bearer ${key}`, auth);
+    if (this.config.apiKeys.length === 0 || !auth?.startsWith('Bearer ')) return undefined;
+    let match: Scope | undefined;
+    for (const k of this.config.apiKeys) {
+      const key = await this.secret(k.secret, 'apiKey');
+      if (key !== undefined && safeEqual(`Bearer ${key}`, auth) && match === undefined) match = k.scope;
+    }
+    return match;
   }
 
   private async hookCancel(req: HttpRequest): Promise<Handled> {
     if (!this.config.hooks) return notFound();
-    if (!(await this.v1Verified(req))) return unauthorized();
+    if (!(await this.v2Verified(req))) return unauthorized();
     const body = parseJson(req.body, CancelHookBody);
     if ('error' in body) return { response: json(400, { error: body.error }) };
-    const r = await runCommand(this.deps.runtime, { cmd: 'cancel', ref: body.value.id, ...(body.value.reason ? { reason: body.value.reason } : {}) }, { tool: 'hook', userId: body.value.actor ?? 'hook' }, { budgetMs: this.config.ackBudgetMs, log: this.log });
-    const e = await this.deps.runtime.store.get(this.deps.runtime.watchdog.resolveId(body.value.id)).catch(() => undefined);
+    let id: string;
+    try {
+      id = this.deps.runtime.watchdog.resolveId(body.value.id);
+    } catch (err) {
+      if (err instanceof InputError) return { response: json(400, { error: err.message }) };
+      throw err;
+    }
+    if (!(await this.firstSeen(`v2:${req.headers[SIGNATURE_HEADER] ?? ''}`))) return { response: json(409, { ok: false, message: ALREADY }) };
+    const r = await runCommand(this.deps.runtime, { cmd: 'cancel', ref: id, ...(body.value.reason ? { reason: body.value.reason } : {}) }, { tool: 'hook', userId: body.value.actor ?? 'hook' }, { budgetMs: this.config.ackBudgetMs, log: this.log });
+    const e = await this.deps.runtime.store.get(id).catch(() => undefined);
     return { response: json(r.ok ? 202 : 409, { ok: r.ok, message: r.text, ...(e ? { id: e.id, state: e.state } : {}) }) };
   }
 
   private async tracking(req: HttpRequest): Promise<Handled> {
-    if (!this.config.hooks && !this.config.api) return notFound();
-    if (!(await this.v1Verified(req)) && !(await this.bearerVerified(req))) return unauthorized();
+    if (!this.config.hooks && this.config.apiKeys.length === 0) return notFound();
+    const signed = await this.v2Verified(req);
+    const scope = signed ? FULL_SCOPE : await this.bearerScope(req);
+    if (!scope) return unauthorized();
     const wd = this.deps.runtime.watchdog;
     const actor = { id: 'api', via: 'api' };
     const m = /^\/v1\/executions(?:\/([^/]+)(?:\/(heartbeat|finish))?)?\/?$/.exec(req.path);
@@ -255,28 +304,33 @@ export class Webhook {
     } catch {
       return { response: json(400, { error: 'invalid execution id encoding' }) };
     }
+    // A signed write is accepted once. Heartbeats are not recorded: they are liveness, a copy
+    // changes no state and cannot move progress back, and a nonce write would double their cost.
+    const replayed = async () => signed && req.method === 'POST' && verb !== 'heartbeat' && !(await this.firstSeen(`v2:${req.headers[SIGNATURE_HEADER] ?? ''}`));
     try {
       if (id === undefined) {
         if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
         const body = parseJson(req.body, z.unknown());
         if ('error' in body) return { response: json(400, { error: body.error }) };
-        const { created, execution } = await wd.track(body.value, actor);
+        if (await replayed()) return { response: json(409, { error: ALREADY }) };
+        const { created, execution } = await wd.track(body.value, actor, scope);
         return { response: json(created ? 201 : 200, { created, execution: publicView(execution) }) };
       }
       if (verb === undefined) {
         if (req.method !== 'GET') return { response: json(405, { error: 'method not allowed' }) };
-        const { execution, events } = await wd.show(id);
+        const { execution, events } = await wd.show(id, scope);
         return { response: json(200, { execution: publicView(execution), events }) };
       }
       if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
       if (verb === 'heartbeat') {
         const body = parseJson(req.body || '{}', z.unknown());
         if ('error' in body) return { response: json(400, { error: body.error }) };
-        return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, actor)) }) };
+        return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, actor, scope)) }) };
       }
       const body = parseJson(req.body || '{}', z.strictObject({ status: z.string().max(64).optional() }));
       if ('error' in body) return { response: json(400, { error: body.error }) };
-      return { response: json(200, { execution: publicView(await wd.finish(id, actor, body.value.status)) }) };
+      if (await replayed()) return { response: json(409, { error: ALREADY }) };
+      return { response: json(200, { execution: publicView(await wd.finish(id, actor, body.value.status, scope)) }) };
     } catch (err) {
       if (err instanceof NotFoundError) return { response: json(404, { error: err.message }) };
       if (err instanceof InputError) return { response: json(400, { error: err.message }) };
@@ -293,6 +347,8 @@ function parseJson<T>(text: string, schema: z.ZodType<T>): { value: T } | { erro
   } catch {
     return { error: 'body is not valid JSON' };
   }
+  const reserved = protoKeyPaths(raw);
+  if (reserved.length > 0) return { error: `invalid body: ${reserved[0]}: "__proto__" is not allowed` };
   const r = schema.safeParse(raw);
   if (!r.success) return { error: `invalid body: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}` };
   return { value: r.data };

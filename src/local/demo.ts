@@ -25,17 +25,17 @@ export interface DemoWorld {
 
 export async function startDemoWorld(config: WatchdogConfig, secrets: SecretSource): Promise<DemoWorld> {
   const sims = new Map<string, Simulator>();
-  for (const [name, c] of Object.entries(config.connections)) {
-    if (!(c.provider in DIALECTS)) continue;
+  for (const [name, c] of config.connections) {
+    if (!Object.hasOwn(DIALECTS, c.provider)) continue;
     const apiKey = await readSecretField(secrets, c.secret, 'apiKey');
     sims.set(name, await startSimulator(c.provider, { apiKey, kodexaCancelMs: 1_500, autoCreate: true }));
   }
-  const slackTarget = Object.values(config.notify).find((t) => t.type === 'slack');
+  const slackTarget = [...config.notify.values()].find((t) => t.type === 'slack');
   const token = slackTarget?.type === 'slack' ? await readSecretField(secrets, slackTarget.tokenSecret, 'botToken') : 'xoxb-demo';
   const slack = await startSlackStandIn({ token });
   const overrides: Overrides = {
     connections: Object.fromEntries([...sims].map(([name, s]) => [name, s.url])),
-    notify: Object.fromEntries(Object.entries(config.notify).map(([name, t]) => [name, t.type === 'slack' ? slack.apiUrl : `${slack.hookBase}/${name}`])),
+    notify: Object.fromEntries([...config.notify].map(([name, t]) => [name, t.type === 'slack' ? slack.apiUrl : `${slack.hookBase}/${name}`])),
   };
   return {
     sims, slack, overrides,
@@ -68,11 +68,12 @@ export interface DemoScript {
 export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: string, say: (s: string) => void): Promise<DemoScript> {
   const cfg = rt.config;
   const hooks = cfg.webhook.hooks ? await readSecretField(rt.secrets, cfg.webhook.hooks.secret, 'signingSecret') : undefined;
-  const api = cfg.webhook.api ? await readSecretField(rt.secrets, cfg.webhook.api.secret, 'apiKey') : undefined;
+  const apiKey = cfg.webhook.apiKeys.find((k) => k.scope.connections === 'all');
+  const api = apiKey ? await readSecretField(rt.secrets, apiKey.secret, 'apiKey') : undefined;
   const slackSecret = cfg.webhook.slack ? await readSecretField(rt.secrets, cfg.webhook.slack.secret, 'signingSecret') : undefined;
   const tracker = new WatchdogClient({ baseUrl: webhookUrl, ...(hooks ? { signingSecret: hooks } : { apiKey: api as string }) });
   const stamp = Date.now().toString(36).slice(-5);
-  const conn = (provider: string) => Object.entries(cfg.connections).find(([, c]) => c.provider === provider)?.[0];
+  const conn = (provider: string) => [...cfg.connections].find(([, c]) => c.provider === provider)?.[0];
   const sim = (connection: string) => world.sims.get(connection) as Simulator;
   const timers: NodeJS.Timeout[] = [];
   const at = (ms: number, fn: () => Promise<void> | void) => timers.push(setTimeout(() => void Promise.resolve(fn()).catch((err: Error) => say(`demo: step failed: ${err.message}`)), ms));
@@ -145,7 +146,7 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
     timers.push(poll as unknown as NodeJS.Timeout);
   }
 
-  const manualConn = conn('ionworks') ?? Object.keys(cfg.connections)[0] as string;
+  const manualConn = conn('ionworks') ?? ([...cfg.connections.keys()][0] as string);
   const manualExt = `demo-manual-${stamp}`;
   world.sims.get(manualConn)?.add({ id: manualExt });
   const { execution: manual } = await tracker.track({ connection: manualConn, externalId: manualExt, limits: { maxRuntime: '10m' }, labels: { demo: 'manual' } });

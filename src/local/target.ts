@@ -11,6 +11,7 @@ import { Level } from 'level';
 import * as z from 'zod';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { WatchdogConfig } from '../config/load.js';
+import { ownValue } from '../core/own.js';
 import { WatchdogError } from '../errors.js';
 import { dynamoClient } from '../store/client.js';
 import { ensureTable } from '../store/dynamo.js';
@@ -48,9 +49,12 @@ const EndpointFile = z.object({ endpoint: z.string().url(), pid: z.number().int(
 /** The config with connection base URLs and notify URLs replaced (demo simulators). */
 export function withOverrides(config: WatchdogConfig, o: Overrides | undefined): WatchdogConfig {
   if (!o) return config;
-  const connections = Object.fromEntries(Object.entries(config.connections).map(([k, c]) => [k, o.connections[k] ? { ...c, baseUrl: o.connections[k] } : c]));
-  const notify = Object.fromEntries(Object.entries(config.notify).map(([k, t]) => {
-    const url = o.notify[k];
+  const connections = new Map([...config.connections].map(([k, c]) => {
+    const url = ownValue(o.connections, k);
+    return [k, url ? { ...c, baseUrl: url } : c];
+  }));
+  const notify = new Map([...config.notify].map(([k, t]) => {
+    const url = ownValue(o.notify, k);
     if (!url) return [k, t];
     return [k, t.type === 'slack' ? { ...t, apiUrl: url } : { ...t, url }];
   }));

@@ -17,7 +17,7 @@ export class NotifierRegistry implements NotifierLookup {
   forTarget(name: string): Notifier {
     let n = this.cache.get(name);
     if (n) return n;
-    const t = this.config.notify[name];
+    const t = this.config.notify.get(name);
     if (!t) throw new ConfigError([`unknown notify target "${name}"`]);
     const field = (secret: string, key: string) => () => readSecretField(this.secrets, secret, key);
     n = t.type === 'slack'

@@ -4,6 +4,7 @@
  */
 import { HttpClient } from '../providers/http.js';
 import { warningActions, encodeAction } from './actions.js';
+import { slackEscape as escape } from './markup.js';
 import { type Message, type Notifier, NotifyError } from './types.js';
 
 const EMOJI = { info: ':white_check_mark:', warning: ':warning:', alert: ':rotating_light:' } as const;
@@ -27,7 +28,6 @@ export function slackBlocks(m: Message): unknown[] {
   return blocks;
 }
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export class SlackNotifier implements Notifier {
   private readonly client: HttpClient;
@@ -42,7 +42,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async send(m: Message, thread?: string): Promise<{ thread?: string }> {
-    const body = JSON.stringify({ channel: this.channel, text: `${m.title}: ${m.text}`, blocks: slackBlocks(m), ...(thread ? { thread_ts: thread } : {}) });
+    const body = JSON.stringify({ channel: this.channel, text: escape(`${m.title}: ${m.text}`), blocks: slackBlocks(m), ...(thread ? { thread_ts: thread } : {}) });
     const res = await this.client.request('POST', '/chat.postMessage', {
       authorization: `Bearer ${await this.token()}`, 'content-type': 'application/json; charset=utf-8',
     }, body).catch((err: Error) => {

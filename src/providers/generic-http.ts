@@ -9,7 +9,7 @@ export function pointer(doc: unknown, ptr: string): unknown {
   let cur: unknown = doc;
   for (const raw of ptr.slice(1).split('/')) {
     const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (cur === null || typeof cur !== 'object') return undefined;
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, key)) return undefined;
     cur = (cur as Record<string, unknown>)[key];
   }
   return cur;

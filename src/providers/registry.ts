@@ -24,9 +24,9 @@ export const BUILTIN: Record<BuiltinProvider, { spec: AdapterSpec; baseUrl: stri
 
 export function specFor(config: WatchdogConfig | undefined, provider: string): { spec: AdapterSpec; baseUrl?: string } {
   if (isBuiltinProvider(provider)) return BUILTIN[provider];
-  const generic = config?.providers[provider];
+  const generic = config?.providers.get(provider);
   if (generic) return { spec: genericHttpSpec(provider, generic), ...(generic.baseUrl ? { baseUrl: generic.baseUrl } : {}) };
-  const known = [...Object.keys(BUILTIN), ...Object.keys(config?.providers ?? {})];
+  const known = [...Object.keys(BUILTIN), ...(config?.providers.keys() ?? [])];
   throw new ConfigError([`unknown provider "${provider}"; expected one of ${known.join(', ')}`]);
 }
 
@@ -64,12 +64,12 @@ export class ProviderRegistry {
    * credentials (and a base URL where the provider has no public default). Not cached.
    */
   build(target: string, overrides: AdapterOverrides = {}): ProviderAdapter {
-    const c = this.config.connections[target];
+    const c = this.config.connections.get(target);
     if (!c && !overrides.credentials) {
-      const isProvider = isBuiltinProvider(target) || target in this.config.providers;
+      const isProvider = isBuiltinProvider(target) || this.config.providers.has(target);
       throw new ConfigError([isProvider
         ? `"${target}" is a provider, not a connection: pass an API key (--api-key-env VAR)`
-        : `unknown connection "${target}"; expected one of ${Object.keys(this.config.connections).join(', ')}`]);
+        : `unknown connection "${target}"; expected one of ${[...this.config.connections.keys()].join(', ')}`]);
     }
     const provider = c?.provider ?? target;
     const { spec, baseUrl } = specFor(this.config, provider);

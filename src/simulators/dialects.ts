@@ -26,7 +26,7 @@ export interface Dialect {
 }
 
 const header = (name: string) => (h: Record<string, string | string[] | undefined>) => {
-  const v = h[name];
+  const v = Object.hasOwn(h, name) ? h[name] : undefined;
   return Array.isArray(v) ? v[0] : v;
 };
 const bearer = (h: Record<string, string | string[] | undefined>) => /^Bearer (.+)$/.exec(header('authorization')(h) ?? '')?.[1];

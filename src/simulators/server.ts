@@ -63,7 +63,7 @@ export interface SimulatorOptions {
 }
 
 export async function startSimulator(platform: string, opts: SimulatorOptions = {}): Promise<Simulator> {
-  const dialect: Dialect | undefined = DIALECTS[platform];
+  const dialect: Dialect | undefined = Object.hasOwn(DIALECTS, platform) ? DIALECTS[platform] : undefined;
   if (!dialect) throw new Error(`no simulator for "${platform}"; expected one of ${Object.keys(DIALECTS).join(', ')}`);
   const executions = new Map<string, SimExecution>();
   const cancelCalls = new Map<string, number>();

@@ -3,6 +3,7 @@
  *
  *   execution  pk = "X#<id>"  sk = "X"            all Execution fields; GSI keys below
  *   audit      pk = "X#<id>"  sk = "E#<version>"  one AuditEvent per transition
+ *   nonce      pk = "N#<hash>" sk = "N"           an accepted webhook request (store/replay.ts)
  *
  * GSI "due"     (dueShard S, dueAt N)     sparse: only live executions carry dueShard/dueAt.
  * GSI "byState" (state S, trackedAt N)    only executions carry state (events do not): listing.

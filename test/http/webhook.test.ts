@@ -3,32 +3,20 @@
  * simulator, the tracking API with WatchdogClient, and a fuzz run. dynalite underneath.
  */
 import { generateKeyPairSync, randomBytes, sign as edSign } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WatchdogApiError, WatchdogClient } from '../../src/client.js';
-import { compileConfig } from '../../src/config/load.js';
-import { type Served, serveWebhook } from '../../src/http/server.js';
+import type { Served } from '../../src/http/server.js';
 import type { HttpRequest } from '../../src/http/types.js';
 import { slackSignature, teamsSignature } from '../../src/http/verify.js';
-import { Webhook } from '../../src/http/webhook.js';
-import { type Engine, startDynalite } from '../../src/local/engines.js';
-import { type Runtime, buildRuntime } from '../../src/runtime.js';
-import type { SecretSource } from '../../src/secrets.js';
+import type { Webhook } from '../../src/http/webhook.js';
+import { discordEscape, teamsEscape } from '../../src/notify/markup.js';
+import type { Runtime } from '../../src/runtime.js';
 import { signedHeaders } from '../../src/security/signing.js';
-import { type Simulator, startSimulator } from '../../src/simulators/server.js';
-import { type SlackStandIn, startSlackStandIn } from '../../src/simulators/slack.js';
-import { dynamoClient } from '../../src/store/client.js';
-import { ensureTable } from '../../src/store/dynamo.js';
+import type { Simulator } from '../../src/simulators/server.js';
+import type { SlackStandIn } from '../../src/simulators/slack.js';
+import { API_KEY, HOOK_SECRET, SLACK_SECRET, TEAMS_TOKEN, type WebhookWorld, discordKeys, startWebhookWorld, v2Request } from '../helpers/webhook-world.js';
 
-const SLACK_SECRET = 'slack-signing-secret';
-const HOOK_SECRET = 'hook-signing-secret';
-const API_KEY = 'api-key-123';
-const TEAMS_TOKEN = randomBytes(32).toString('base64');
-const discordKeys = generateKeyPairSync('ed25519');
-const DISCORD_PUBLIC = (discordKeys.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).subarray(12).toString('hex');
-
-let engine: Engine;
-let client: DynamoDBClient;
+let world: WebhookWorld;
 let sim: Simulator;
 let slack: SlackStandIn;
 let rt: Runtime;
@@ -38,28 +26,11 @@ let served: Served;
 let n = 0;
 
 beforeAll(async () => {
-  [engine, sim, slack] = await Promise.all([startDynalite(), startSimulator('superglue'), startSlackStandIn({ token: 'xoxb-t' })]);
-  client = dynamoClient({ endpoint: engine.endpoint });
-  await ensureTable(client, 'whk');
-  const values: Record<string, string> = {
-    sg: JSON.stringify({ apiKey: sim.apiKey }), slack: JSON.stringify({ signingSecret: SLACK_SECRET, botToken: 'xoxb-t' }),
-    hooks: JSON.stringify({ signingSecret: HOOK_SECRET }), api: JSON.stringify({ apiKey: API_KEY }),
-    teams: JSON.stringify({ securityToken: TEAMS_TOKEN }), discord: JSON.stringify({ publicKey: DISCORD_PUBLIC }),
-  };
-  const secrets: SecretSource = { get: async (name) => values[name] ?? Promise.reject(new Error('no such secret')) };
-  const config = compileConfig({
-    connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
-    webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' }, api: { secret: 'api' }, teams: { secret: 'teams' }, discord: { secret: 'discord', apiUrl: `${slack.hookBase}/discord` }, ackBudget: '500ms', maxBodyBytes: 8192 },
-    policies: [{ name: 'default', maxRuntime: '4h', maxExtension: '2h', allow: { users: ['UALLOWED'], channels: ['CALLOWED'] } }],
-  });
-  rt = buildRuntime(config, { client, tableName: 'whk', secrets });
-  webhook = new Webhook({ runtime: rt, secrets });
-  served = await serveWebhook(webhook, { port: 0, maxBodyBytes: 8192 });
+  world = await startWebhookWorld();
+  ({ sim, slack, rt, webhook, served } = world);
 });
 afterAll(async () => {
-  await served?.close();
-  client?.destroy();
-  await Promise.all([engine?.close(), sim?.close(), slack?.close()]);
+  await world?.close();
 });
 beforeEach(() => {
   sim.faults = {};
@@ -67,10 +38,7 @@ beforeEach(() => {
 });
 
 async function tracked(): Promise<string> {
-  const externalId = `run-${++n}`;
-  sim.add({ id: externalId });
-  const { execution } = await rt.watchdog.track({ connection: 'sg', externalId }, { id: 'test', via: 'test' });
-  return execution.id;
+  return world.tracked(`run-${++n}`);
 }
 
 function slackRequest(fields: Record<string, string>, o: { ts?: number; secret?: string; tamper?: boolean; path?: string } = {}): HttpRequest {
@@ -83,9 +51,7 @@ function slackRequest(fields: Record<string, string>, o: { ts?: number; secret?:
 }
 const cmd = (text: string, user = 'UALLOWED', extra: Record<string, string> = {}) => ({ command: '/watchdog', text, user_id: user, channel_id: 'CX', ...extra });
 
-function v1Request(method: string, path: string, body: string, o: { secret?: string; now?: number } = {}): HttpRequest {
-  return { method, path, query: new URLSearchParams(), body, headers: { 'content-type': 'application/json', ...signedHeaders(o.secret ?? HOOK_SECRET, body, o.now) } };
-}
+const v1Request = v2Request;
 
 describe('Slack', () => {
   it('a signed /watchdog cancel against the served webhook cancels on the provider; the outcome reaches response_url', async () => {
@@ -143,7 +109,7 @@ describe('Slack', () => {
     ['malformed form', async () => slackRequest({ garbage: '%%%' }), 200, /Malformed/],
     ['unknown command', async () => slackRequest(cmd('explode everything')), 200, /unknown command/],
     ['unknown execution', async () => slackRequest(cmd('cancel wd_zzzzzzzzzzzz')), 200, /No tracked execution/],
-    ['unauthorised user', async () => slackRequest(cmd('cancel X', 'UEVIL')), 200, /not allowed/],
+    ['unauthorised user (reads as not tracked: no existence leak)', async () => slackRequest(cmd('cancel X', 'UEVIL')), 200, /No tracked execution/],
   ];
   it.each(refusals)('%s → no state change, no provider call', async (_name, make, status, body) => {
     const id = await tracked();
@@ -199,14 +165,14 @@ describe('Discord, Teams, hooks', () => {
     expect(JSON.parse(res.response.body).data.content).toContain('requested');
     await res.background;
     const followUp = slack.hooks.find((h) => h.path === '/hook/discord/webhooks/123456/tok-abc');
-    expect((followUp?.body as { content?: string } | undefined)?.content).toContain(`Cancelled ${id}`);
+    expect((followUp?.body as { content?: string } | undefined)?.content).toContain(`Cancelled ${discordEscape(id)}`);
   });
 
   it('Teams: HMAC verified; the mention is stripped; a wrong HMAC is 401', async () => {
     const id = await tracked();
-    const body = JSON.stringify({ type: 'message', text: `<at>Watchdog</at> status ${id}`, from: { id: 'x', aadObjectId: 'UALLOWED' } });
+    const body = JSON.stringify({ type: 'message', id: `act-${n}`, timestamp: new Date().toISOString(), text: `<at>Watchdog</at> status ${id}`, from: { id: 'x', aadObjectId: 'UALLOWED' } });
     const res = await webhook.handle({ method: 'POST', path: '/teams/messages', query: new URLSearchParams(), body, headers: { authorization: teamsSignature(TEAMS_TOKEN, body) } });
-    expect(JSON.parse(res.response.body)).toMatchObject({ type: 'message', text: expect.stringContaining(id) });
+    expect(JSON.parse(res.response.body)).toMatchObject({ type: 'message', text: expect.stringContaining(teamsEscape(id)) });
     const bad = await webhook.handle({ method: 'POST', path: '/teams/messages', query: new URLSearchParams(), body, headers: { authorization: teamsSignature(randomBytes(32).toString('base64'), body) } });
     expect(bad.response.status).toBe(401);
   });
@@ -275,8 +241,8 @@ it('fuzz: thousands of random and mutated requests → zero 5xx, zero state chan
     const mode = i % 4;
     // Valid signatures on garbage bodies for a quarter, wrong or missing ones otherwise.
     const headers: Record<string, string> = mode === 0
-      ? { 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SLACK_SECRET, ts, body), ...(body.includes('UEVIL') ? {} : {}) }
-      : mode === 1 ? { ...signedHeaders(HOOK_SECRET, body), authorization: teamsSignature(TEAMS_TOKEN, body) }
+      ? { 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SLACK_SECRET, ts, body) }
+      : mode === 1 ? { ...signedHeaders(HOOK_SECRET, { method: i % 7 === 0 ? 'GET' : 'POST', target: path, body }), authorization: teamsSignature(TEAMS_TOKEN, body) }
         : mode === 2 ? { 'x-slack-request-timestamp': rand(4), 'x-slack-signature': `v0=${rand(32)}`, 'x-signature-ed25519': rand(64), 'x-signature-timestamp': ts, authorization: `HMAC ${rand(10)}` }
           : {};
     const res = await webhook.handle({ method: i % 7 === 0 ? 'GET' : 'POST', path, query: new URLSearchParams(), headers, body });

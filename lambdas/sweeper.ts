@@ -1,35 +1,60 @@
 /**
  * The scheduled sweep (EventBridge, every minute by default). Thin: boot once, run one
  * sweep within the invocation's remaining time, publish EMF metrics and one summary log.
+ * A sweep that fails as a whole still publishes SweepErrors (and no SweepCompleted, which
+ * the "sweeper stopped" alarm watches), then fails the invocation for the failure destination.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { type LambdaContext, bootRuntime, powertoolsLog } from '../src/lambda/boot.js';
+import { CONNECTION_DIMENSION, ENV, METRICS_NAMESPACE, SWEEPER_SERVICE, SweeperMetric as M } from '../src/metrics.js';
 import type { Runtime } from '../src/runtime.js';
+import type { ProbeReport } from '../src/sweep/probe.js';
 import { type SweepSummary, summaryFields } from '../src/sweep/sweep.js';
 
 const logger = new Logger({ serviceName: 'runaway-watchdog-sweeper' });
-const metrics = new Metrics({ namespace: process.env.WATCHDOG_METRICS_NAMESPACE ?? 'RunawayWatchdog', serviceName: 'sweeper' });
+const metrics = new Metrics({ namespace: process.env[ENV.metricsNamespace] ?? METRICS_NAMESPACE, serviceName: SWEEPER_SERVICE });
 let runtime: Runtime | undefined;
 
 export function publishSweepMetrics(m: Metrics, s: SweepSummary): void {
   const f = summaryFields(s);
-  m.addMetric('Evaluated', MetricUnit.Count, s.evaluated);
-  m.addMetric('Warned', MetricUnit.Count, s.warned);
-  m.addMetric('Cancelled', MetricUnit.Count, s.cancelled);
-  m.addMetric('CancelFailures', MetricUnit.Count, s.cancelFailed + s.unconfirmed);
-  m.addMetric('HeldBackByCap', MetricUnit.Count, s.heldBackByCap);
-  m.addMetric('NotificationFailures', MetricUnit.Count, s.noticesFailed);
-  m.addMetric('SweepDuration', MetricUnit.Milliseconds, s.durationMs);
-  m.addMetric('DueLag', MetricUnit.Milliseconds, Number(f.dueLagMaxMs ?? 0));
+  m.addMetric(M.SweepCompleted, MetricUnit.Count, 1);
+  m.addMetric(M.Evaluated, MetricUnit.Count, s.evaluated);
+  m.addMetric(M.Warned, MetricUnit.Count, s.warned);
+  m.addMetric(M.Cancelled, MetricUnit.Count, s.cancelled);
+  m.addMetric(M.CancelFailures, MetricUnit.Count, s.cancelFailed + s.unconfirmed);
+  m.addMetric(M.HeldBackByCap, MetricUnit.Count, s.heldBackByCap);
+  m.addMetric(M.NotificationFailures, MetricUnit.Count, s.noticesFailed);
+  m.addMetric(M.Faults, MetricUnit.Count, s.faults);
+  m.addMetric(M.Quarantined, MetricUnit.Count, s.quarantined);
+  m.addMetric(M.SweepErrors, MetricUnit.Count, s.errors);
+  m.addMetric(M.SweepDuration, MetricUnit.Milliseconds, s.durationMs);
+  m.addMetric(M.DueLag, MetricUnit.Milliseconds, Number(f.dueLagMaxMs ?? 0));
+}
+
+/** One EMF document per probed connection: ConnectionUnhealthy 0 or 1, dimension `connection`. */
+export function publishProbeMetrics(m: Metrics, probes: readonly ProbeReport[]): void {
+  for (const p of probes) {
+    const single = m.singleMetric();
+    single.addDimension(CONNECTION_DIMENSION, p.connection);
+    single.addMetric(M.ConnectionUnhealthy, MetricUnit.Count, p.healthy ? 0 : 1);
+  }
 }
 
 export const handler = async (_event: unknown, context: LambdaContext): Promise<Record<string, unknown>> => {
-  runtime ??= bootRuntime(powertoolsLog(logger));
-  const summary = await runtime.sweeper.run({ remainingMs: () => context.getRemainingTimeInMillis() });
-  publishSweepMetrics(metrics, summary);
-  metrics.publishStoredMetrics();
-  const fields = summaryFields(summary);
-  logger.info('sweep summary', fields);
-  return fields;
+  try {
+    runtime ??= bootRuntime(powertoolsLog(logger));
+    const summary = await runtime.sweeper.run({ remainingMs: () => context.getRemainingTimeInMillis() });
+    publishSweepMetrics(metrics, summary);
+    publishProbeMetrics(metrics, summary.probes);
+    const fields = summaryFields(summary);
+    logger.info('sweep summary', fields);
+    return fields;
+  } catch (err) {
+    metrics.addMetric(M.SweepErrors, MetricUnit.Count, 1);
+    logger.error('sweep failed', { error: (err as Error)?.message ?? String(err) });
+    throw err;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
 };

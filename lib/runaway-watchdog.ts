@@ -6,6 +6,7 @@
  * each function uses, alarms to an SNS topic, a dashboard, log retention. The policy
  * config travels inside each bundle as a JSON file (no 4 KB environment limit).
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,16 +14,18 @@ import { fileURLToPath } from 'node:url';
 import {
   Arn, ArnFormat, Duration, RemovalPolicy, Stack, Validations,
   aws_cloudwatch as cw, aws_cloudwatch_actions as cwActions, aws_dynamodb as ddb, aws_events as events,
-  aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_lambda_nodejs as nodejs,
+  aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_lambda_destinations as destinations, aws_lambda_nodejs as nodejs,
   aws_logs as logs, aws_sns as sns, aws_sns_subscriptions as subs, aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseConfigText } from '../src/config/file.js';
 import { type WatchdogConfig, compileConfig } from '../src/config/load.js';
+import { ConfigError } from '../src/errors.js';
+import { CONNECTION_DIMENSION, ENV, METRICS_NAMESPACE, SERVICE_DIMENSION, SWEEPER_SERVICE, SweeperMetric, WEBHOOK_SERVICE, WebhookMetric } from '../src/metrics.js';
 import { TABLE } from '../src/store/table.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const METRICS_NAMESPACE = 'RunawayWatchdog';
+export { METRICS_NAMESPACE } from '../src/metrics.js';
 
 export interface RunawayWatchdogProps {
   /** The watchdog config file (YAML or JSON), the same one `watchdog config validate` checks. */
@@ -41,16 +44,41 @@ export interface RunawayWatchdogProps {
   readonly sweepTimeout?: Duration;
   /** Memory of both functions in MB. Default: 512. */
   readonly memorySize?: number;
+  /**
+   * Reserved concurrency of the webhook: a flood on its public URL cannot take the account's
+   * whole concurrency (the sweeper always keeps its own 1). Default: 10. The account must keep
+   * at least 10 unreserved (new accounts with a quota of 10 must raise it first).
+   */
+  readonly webhookConcurrency?: number;
+  /** Customer-managed KMS keys that encrypt the secrets: both functions get kms:Decrypt on them. Default: none (the AWS-managed key). */
+  readonly secretsKeys?: kms.IKey[];
 }
 
 /** The config for Lambda: validated here, local-only settings removed. */
 export function deployableConfig(configFile: string): { config: WatchdogConfig; json: string } {
-  const raw = parseConfigText(readFileSync(configFile, 'utf8'), configFile) as Record<string, unknown>;
+  let text: string;
+  try {
+    text = readFileSync(configFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read ${configFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`]);
+  }
+  const raw = parseConfigText(text, configFile) as Record<string, unknown>;
   const config = compileConfig(raw, path.dirname(path.resolve(configFile)));
   const settings = { ...((raw.settings as Record<string, unknown> | undefined) ?? {}) };
   delete settings.secretsFile; // Lambda reads Secrets Manager, never a local file
   delete settings.dataDir;
   return { config, json: JSON.stringify({ ...raw, settings }) };
+}
+
+/**
+ * The IAM resources that match a secret given by name or by ARN. Secrets Manager appends
+ * "-" and six random characters to a secret's ARN: a name matches `<name>-??????`; a full
+ * ARN matches itself; a partial ARN (no suffix) matches `<arn>-??????`. An ARN is granted
+ * both ways, since whether its tail is the random suffix cannot be told from the text.
+ */
+export function secretResources(name: string, stack: Stack): string[] {
+  if (name.startsWith('arn:')) return [name, `${name}-??????`];
+  return [Arn.format({ service: 'secretsmanager', resource: 'secret', resourceName: `${name}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }, stack)];
 }
 
 /** Secret names each function needs: the sweeper cancels and notifies; the webhook also verifies. */
@@ -93,7 +121,7 @@ export class RunawayWatchdog extends Construct {
       ],
     });
 
-    const makeFunction = (name: 'sweeper' | 'webhook', timeout: Duration): nodejs.NodejsFunction => {
+    const makeFunction = (name: 'sweeper' | 'webhook', timeout: Duration, reservedConcurrentExecutions: number): nodejs.NodejsFunction => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
       const role = new iam.Role(this, `${name}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Runaway Watchdog ${name}` });
       const fn = new nodejs.NodejsFunction(this, name === 'sweeper' ? 'Sweeper' : 'Webhook', {
@@ -102,12 +130,15 @@ export class RunawayWatchdog extends Construct {
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 512,
         timeout,
+        reservedConcurrentExecutions,
         role,
         logGroup,
         environment: {
-          WATCHDOG_TABLE: this.table.tableName,
-          WATCHDOG_CONFIG_FILE: '/var/task/watchdog.config.json',
-          WATCHDOG_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          [ENV.table]: this.table.tableName,
+          [ENV.configFile]: '/var/task/watchdog.config.json',
+          [ENV.metricsNamespace]: METRICS_NAMESPACE,
+          // `watchdog doctor` compares it with the local file: the deployed config is the one you think.
+          [ENV.configHash]: createHash('sha256').update(json).digest('hex'),
           NODE_OPTIONS: '--enable-source-maps',
         },
         bundling: {
@@ -139,27 +170,31 @@ export class RunawayWatchdog extends Construct {
       return fn;
     };
 
-    this.sweeper = makeFunction('sweeper', props.sweepTimeout ?? Duration.minutes(5));
-    this.webhook = makeFunction('webhook', Duration.seconds(15));
+    // One sweep at a time, never starved by the webhook; the webhook capped so a flood on its
+    // public URL cannot take the account's concurrency.
+    this.sweeper = makeFunction('sweeper', props.sweepTimeout ?? Duration.minutes(5), 1);
+    this.webhook = makeFunction('webhook', Duration.seconds(15), props.webhookConcurrency ?? 10);
 
     // Least privilege on the table: items and the two indexes by name; no Scan, no Delete.
     const indexArn = (name: string) => `${this.table.tableArn}/index/${name}`;
-    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [this.table.tableArn] }));
+    // UpdateItem: quarantining an unreadable item and the probe ledger (single-attribute updates).
+    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [this.table.tableArn] }));
     this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.dueIndex)] }));
     this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: [this.table.tableArn] }));
     this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.stateIndex)] }));
 
     const names = secretNames(config);
-    const secretArn = (name: string) => Arn.format({ service: 'secretsmanager', resource: 'secret', resourceName: `${name}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }, stack);
     for (const [fn, list] of [[this.sweeper, names.sweeper], [this.webhook, names.webhook]] as const) {
       if (list.length === 0) continue;
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: list.map(secretArn) }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: list.flatMap((n) => secretResources(n, stack)) }));
       for (const name of list) {
+        const wildcard = name.startsWith('arn:') ? `${name}-??????` : `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${name}-??????`;
         Validations.of(fn.role as iam.Role).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${name}-??????]`,
+          id: `AwsSolutions-IAM5[Resource::${wildcard}]`,
           reason: `Secrets Manager appends six random characters to a secret's ARN; "${name}-??????" matches exactly that one secret, read-only.`,
         });
       }
+      for (const key of props.secretsKeys ?? []) key.grantDecrypt(fn);
     }
 
     // The sweep on a schedule; a failed asynchronous invocation lands in a DLQ with an alarm.
@@ -170,34 +205,63 @@ export class RunawayWatchdog extends Construct {
       description: 'Runaway Watchdog sweep',
       targets: [new targets.LambdaFunction(this.sweeper, { retryAttempts: 0, deadLetterQueue: dlq })],
     });
-    this.sweeper.configureAsyncInvoke({ retryAttempts: 0 });
+    // A sweep that fails as a whole is not retried (the next one comes within a minute) but
+    // never dropped: it lands in the dead-letter queue, which is alarmed.
+    this.sweeper.configureAsyncInvoke({ retryAttempts: 0, onFailure: new destinations.SqsDestination(dlq) });
 
     // Every route verifies its own signature (Slack, Discord, Teams, HMAC hooks, API key).
     this.webhookUrl = this.webhook.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
 
-    this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Runaway Watchdog alarms', enforceSSL: true, masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns') });
+    // CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key (its policy
+    // cannot grant them): a customer-managed key whose policy lets CloudWatch and EventBridge use it.
+    const topicKey = new kms.Key(this, 'AlarmTopicKey', { enableKeyRotation: true, description: 'Runaway Watchdog alarm topic', removalPolicy: RemovalPolicy.DESTROY });
+    for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
+      topicKey.addToResourcePolicy(new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(service)],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }));
+    }
+    this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Runaway Watchdog alarms', enforceSSL: true, masterKey: topicKey });
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
     const alarmAction = new cwActions.SnsAction(this.alarmTopic);
-    const metric = (name: string, statistic = 'Sum') => new cw.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: 'sweeper' }, statistic, period: Duration.minutes(5) });
-    const alarm = (id: string, m: cw.IMetric, threshold: number, description: string) => {
-      const a = new cw.Alarm(this, id, { metric: m, threshold, evaluationPeriods: 1, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: description });
+    const metric = (name: string, statistic = 'Sum', period = Duration.minutes(5), service = SWEEPER_SERVICE, extra: Record<string, string> = {}) =>
+      new cw.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { [SERVICE_DIMENSION]: service, ...extra }, statistic, period });
+    const alarm = (id: string, m: cw.IMetric, threshold: number, description: string, o: { evaluationPeriods?: number; below?: boolean; missing?: cw.TreatMissingData } = {}) => {
+      const a = new cw.Alarm(this, id, {
+        metric: m, threshold, evaluationPeriods: o.evaluationPeriods ?? 1,
+        comparisonOperator: o.below ? cw.ComparisonOperator.LESS_THAN_THRESHOLD : cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: o.missing ?? cw.TreatMissingData.NOT_BREACHING, alarmDescription: description,
+      });
       a.addAlarmAction(alarmAction);
       return a;
     };
+    // The watchdog watching itself: no completed sweep for 3 schedules is an alarm, and so is no data at all.
+    const schedule = Duration.seconds(Math.max(60, Math.ceil(sweepEvery.toSeconds() / 60) * 60));
+    alarm('SweeperStopped', metric(SweeperMetric.SweepCompleted, 'Sum', schedule), 1, 'No sweep completed for 3 schedules: runaways are not being enforced.', { evaluationPeriods: 3, below: true, missing: cw.TreatMissingData.BREACHING });
     alarm('SweeperErrors', this.sweeper.metricErrors({ period: Duration.minutes(5) }), 1, 'The sweep function failed: runaways are not being enforced.');
+    alarm('SweepErrors', metric(SweeperMetric.SweepErrors), 1, 'A sweep failed, or could not record a fault on an execution (the store is failing).');
+    alarm('SweepFaults', metric(SweeperMetric.Faults), 1, 'The watchdog faulted while handling executions (recorded on each, retried, then cancel_failed).');
+    alarm('Quarantined', metric(SweeperMetric.Quarantined), 1, 'An unreadable execution item was quarantined: `watchdog list --state quarantined`.');
     alarm('SweeperThrottles', this.sweeper.metricThrottles({ period: Duration.minutes(5) }), 1, 'The sweep function was throttled.');
     alarm('WebhookErrors', this.webhook.metricErrors({ period: Duration.minutes(5) }), 1, 'The webhook function failed.');
+    alarm('WebhookServerErrors', metric(WebhookMetric.ServerErrors, 'Sum', Duration.minutes(5), WEBHOOK_SERVICE), 1, 'The webhook answered 5xx.');
     alarm('WebhookThrottles', this.webhook.metricThrottles({ period: Duration.minutes(5) }), 1, 'The webhook function was throttled.');
-    alarm('CancelFailures', metric('CancelFailures'), 1, 'A provider cancel failed or was not confirmed: an execution may still be running.');
-    alarm('CancelCapReached', metric('HeldBackByCap'), 1, 'The per-sweep cancel cap held runaways back: check the policies.');
-    alarm('DueLag', metric('DueLag', 'Maximum'), 2 * sweepEvery.toMilliseconds(), 'Enforcement is late: due lag above twice the schedule.');
+    alarm('CancelFailures', metric(SweeperMetric.CancelFailures), 1, 'A provider cancel failed or was not confirmed: an execution may still be running.');
+    alarm('CancelCapReached', metric(SweeperMetric.HeldBackByCap), 1, 'The per-sweep cancel cap held runaways back: check the policies.');
+    alarm('DueLag', metric(SweeperMetric.DueLag, 'Maximum'), 2 * sweepEvery.toMilliseconds(), 'Enforcement is late: due lag above twice the schedule.');
     alarm('FailedSweepInvocations', dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 1, 'A scheduled sweep invocation failed and was dead-lettered.');
+    [...config.connections.keys()].forEach((connection, i) => {
+      alarm(`ConnectionUnhealthy${i}`, metric(SweeperMetric.ConnectionUnhealthy, 'Maximum', Duration.minutes(5), SWEEPER_SERVICE, { [CONNECTION_DIMENSION]: connection }), 1,
+        `Connection ${connection} failed its probe (credentials, route, DNS, TLS or timeout): its cancels will fail.`);
+    });
 
     this.dashboard = new cw.Dashboard(this, 'Dashboard', { dashboardName: `${stack.stackName}-watchdog` });
     this.dashboard.addWidgets(
-      new cw.GraphWidget({ title: 'Executions per sweep', left: [metric('Evaluated'), metric('Warned'), metric('Cancelled')] }),
-      new cw.GraphWidget({ title: 'Failures', left: [metric('CancelFailures'), metric('NotificationFailures'), metric('HeldBackByCap'), this.sweeper.metricErrors()] }),
-      new cw.GraphWidget({ title: 'Due lag (enforcement latency)', left: [metric('DueLag', 'Maximum'), metric('SweepDuration', 'Maximum')] }),
+      new cw.GraphWidget({ title: 'Executions per sweep', left: [metric(SweeperMetric.Evaluated), metric(SweeperMetric.Warned), metric(SweeperMetric.Cancelled)] }),
+      new cw.GraphWidget({ title: 'Failures', left: [metric(SweeperMetric.CancelFailures), metric(SweeperMetric.NotificationFailures), metric(SweeperMetric.HeldBackByCap), metric(SweeperMetric.Faults), metric(SweeperMetric.SweepErrors), this.sweeper.metricErrors()] }),
+      new cw.GraphWidget({ title: 'Due lag (enforcement latency)', left: [metric(SweeperMetric.DueLag, 'Maximum'), metric(SweeperMetric.SweepDuration, 'Maximum')] }),
       new cw.GraphWidget({ title: 'Webhook latency', left: [this.webhook.metricDuration({ statistic: 'p50' }), this.webhook.metricDuration({ statistic: 'p99' })] }),
     );
   }

@@ -10,6 +10,7 @@ import { NotifierRegistry, type NotifierLookup } from './notify/registry.js';
 import type { HttpOptions } from './providers/http.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { AwsSecrets, FileSecrets, type SecretSource } from './secrets.js';
+import { DynamoProbeLedger } from './store/probes.js';
 import { DynamoReplayGuard, type ReplayGuard } from './store/replay.js';
 import type { ExecutionStore } from './store/types.js';
 import { type ProviderLookup, Sweeper } from './sweep/sweep.js';
@@ -53,7 +54,7 @@ export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime
   const providers = o.providers ?? new ProviderRegistry(config, secrets, o.http);
   const notifiers = o.notifiers ?? new NotifierRegistry(config, secrets);
   const sweeper = new Sweeper({
-    config, store, providers, notifiers, now,
+    config, store, providers, notifiers, now, probes: new DynamoProbeLedger(o.client, tableName),
     ...(o.log ? { log: o.log } : {}), ...(o.owner ? { owner: o.owner } : {}),
   });
   return { config, secrets, store, replay: new DynamoReplayGuard(o.client, tableName), watchdog: new Watchdog(config, store, now), providers, notifiers, sweeper };

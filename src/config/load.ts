@@ -55,6 +55,7 @@ export interface WatchdogConfig {
     readonly providerConcurrency: number;
     readonly leaseMs: number;
     readonly confirmWithinMs: number;
+    readonly probeEveryMs: number;
     readonly retentionMs: number;
     readonly secretsFile?: string;
     readonly dataDir: string;
@@ -114,6 +115,7 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string): WatchdogConfig
       providerConcurrency: s.providerConcurrency,
       leaseMs: ms(s.leaseDuration),
       confirmWithinMs: ms(s.confirmWithin),
+      probeEveryMs: ms(s.probeEvery),
       retentionMs: ms(s.retention),
       ...(s.secretsFile === undefined ? {} : { secretsFile: path.resolve(baseDir, s.secretsFile) }),
       dataDir: path.resolve(baseDir, s.dataDir),

@@ -138,6 +138,8 @@ export const Settings = z.strictObject({
   providerConcurrency: z.number().int().min(1).max(256).default(16),
   leaseDuration: Duration.default('2m'),
   confirmWithin: Duration.default('5m'),
+  /** How often each connection is probed (a harmless status read); "0" turns probes off. */
+  probeEvery: DurationOrZero.default('10m'),
   recheckAfter: Duration.default('1h'),
   retention: Duration.default('30d'),
   /** Local only: JSON file mapping secret names to values. */

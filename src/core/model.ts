@@ -114,7 +114,7 @@ export const Execution = z.object({
   /** Last time progress moved forward (a new high-water mark of `done`). */
   lastProgressAt: z.number().optional(),
   progress: Progress.optional(),
-  /** Highest progress fraction the provider itself reported (status observations). */
+  /** Highest progress fraction seen either way (heartbeat with a total, or provider status): one high-water mark. */
   observedFraction: z.number().optional(),
   /** Highest `done` ever reported: progress that goes backwards is not progress. */
   progressHighWater: z.number().optional(),
@@ -132,6 +132,10 @@ export const Execution = z.object({
   cancelAcceptedAt: z.number().optional(),
   providerStatus: z.string().optional(),
   lastError: z.string().optional(),
+  /** Consecutive faults of the watchdog itself while handling this execution (see recordFault). */
+  faults: z.number().int().nonnegative().optional(),
+  /** After a fault: not handled again before this time (backoff). */
+  faultRetryAt: z.number().optional(),
   /** Earliest moment this execution needs attention; absent once terminal (sparse GSI). */
   dueAt: z.number().optional(),
   version: z.number().int().nonnegative(),

@@ -11,7 +11,7 @@ import { formatDuration } from './duration.js';
 import { executionId } from './ids.js';
 import {
   type Actor, type AuditEvent, type Execution, type ExecutionState, type HeartbeatInput, type LimitsMs,
-  type Notice, type NoticeKind, type Reason, type StopReason, isTerminal, normaliseProgress,
+  type Notice, type NoticeKind, type Reason, type StopReason, isTerminal, normaliseProgress, progressFraction,
 } from './model.js';
 import { type Policy, canExtend, evaluate } from './policy.js';
 
@@ -44,6 +44,12 @@ export function computeDueAt(e: Execution, policy: Policy, now: number): number 
 }
 
 export function stateDueAt(e: Execution, policy: Policy, now: number): number | undefined {
+  const own = ownStateDueAt(e, policy, now);
+  // After a fault of the watchdog's own, the execution waits out its backoff first.
+  return own !== undefined && e.faultRetryAt !== undefined && e.faultRetryAt > own ? e.faultRetryAt : own;
+}
+
+function ownStateDueAt(e: Execution, policy: Policy, now: number): number | undefined {
   switch (e.state) {
     case 'running':
     case 'warned': {
@@ -72,6 +78,9 @@ function next(
   event: Omit<AuditEvent, 'executionId' | 'version' | 'at' | 'from' | 'to'>,
 ): Change {
   const e: Execution = { ...cur, ...patch, version: cur.version + 1, updatedAt: ctx.now };
+  // Any recorded step forward ends a run of faults.
+  delete e.faults;
+  delete e.faultRetryAt;
   if (isTerminal(e.state)) {
     e.endedAt ??= ctx.now;
     e.expiresAt = Math.floor((ctx.now + ctx.retentionMs) / 1000);
@@ -142,11 +151,15 @@ export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, actor: Actor,
   const p = normaliseProgress(hb.progress);
   if (p !== undefined) {
     patch.progress = p;
-    // Only a new high-water mark is progress: repeating or going backwards is a stall.
-    if (cur.progressHighWater === undefined || p.done > cur.progressHighWater) {
-      patch.progressHighWater = p.done;
-      patch.lastProgressAt = ctx.now;
-    }
+    // Only a new high-water mark is progress: repeating or going backwards is a stall. The
+    // fraction is shared with status reads, so progress the platform already showed is not
+    // new when the tracker reports it too (and the other way round).
+    const f = progressFraction(p);
+    const newCount = cur.progressHighWater === undefined || p.done > cur.progressHighWater;
+    const newFraction = f === undefined || cur.observedFraction === undefined || f > cur.observedFraction;
+    if (newCount) patch.progressHighWater = p.done;
+    if (f !== undefined) patch.observedFraction = Math.max(f, cur.observedFraction ?? 0);
+    if (newCount && newFraction) patch.lastProgressAt = ctx.now;
   }
   if (hb.costUsd !== undefined) patch.costUsd = hb.costUsd;
   return next(cur, patch, ctx, { actor, what: 'heartbeat', ...(hb.message ? { detail: hb.message } : {}) });
@@ -304,6 +317,37 @@ export function snooze(cur: Execution, ms: number, actor: Actor, ctx: Ctx): Tran
   return next(cur, { snoozedUntil: ctx.now + ms }, ctx, { actor, what: `warnings snoozed for ${formatDuration(ms)}` });
 }
 
+export interface FaultInput {
+  error: string;
+  /** Faults in a row after which the watchdog gives up visibly (cancel_failed, alerted). */
+  maxFaults: number;
+  /** When to try again while under maxFaults. */
+  retryAt: number;
+}
+
+/**
+ * The watchdog itself failed while handling this execution (an exception, not a provider
+ * answer): the fault is recorded *on the execution* — counted, audited, backed off — so one
+ * bad execution never stops the others and never fails silently. After `maxFaults` in a
+ * row it ends `cancel_failed` (the caller adds the alert): it may still be running.
+ */
+export function recordFault(cur: Execution, f: FaultInput, actor: Actor, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  const faults = (cur.faults ?? 0) + 1;
+  const error = f.error.slice(0, 500);
+  if (faults >= f.maxFaults) {
+    return next(cur, { state: 'cancel_failed', lastError: `the watchdog failed ${faults} times handling it: ${error}` }, ctx, {
+      actor, what: 'given up after repeated faults', detail: error,
+    });
+  }
+  const c = next(cur, { lastError: error }, ctx, { actor, what: `fault ${faults} of ${f.maxFaults}, will retry`, detail: error });
+  c.execution.faults = faults;
+  c.execution.faultRetryAt = f.retryAt;
+  setDue(c.execution, ctx);
+  return c;
+}
+
 /** Nothing to do yet: move dueAt (no state change, no audit event; the outbox is kept). */
 export function reschedule(cur: Execution, ctx: Ctx): Transition {
   const t = refuseTerminal(cur);
@@ -353,9 +397,11 @@ export function observe(cur: Execution, obs: Observation, ctx: Ctx): Transition 
   const e: Execution = { ...cur, providerStatus: obs.raw, version: cur.version + 1, updatedAt: ctx.now };
   const f = obs.fraction;
   if (f !== undefined && Number.isFinite(f)) {
-    // Only a new high-water mark is progress; a first observation of 0 is not.
-    if (cur.observedFraction === undefined ? f > 0 : f > cur.observedFraction) e.lastProgressAt = ctx.now;
-    e.observedFraction = Math.max(f, cur.observedFraction ?? 0);
+    // Only a new high-water mark is progress, whichever way the mark was set (heartbeat or
+    // an earlier read); a first observation of 0 is not.
+    const known = cur.observedFraction ?? progressFraction(cur.progressHighWater === undefined ? undefined : { done: cur.progressHighWater, ...(cur.progress?.total === undefined ? {} : { total: cur.progress.total }) });
+    if (known === undefined ? f > 0 : f > known) e.lastProgressAt = ctx.now;
+    e.observedFraction = Math.max(f, known ?? 0);
     if (cur.progressHighWater === undefined) {
       e.progress = obs.done !== undefined && obs.total !== undefined && obs.total > 0
         ? { done: obs.done, total: obs.total }

@@ -7,6 +7,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileConfig } from '../config/load.js';
+import { ENV } from '../metrics.js';
 import type { Log } from '../log.js';
 import { type Runtime, buildRuntime } from '../runtime.js';
 import { dynamoClient } from '../store/client.js';
@@ -24,10 +25,10 @@ export interface LambdaContext {
 }
 
 export function bootRuntime(log: Log, env: NodeJS.ProcessEnv = process.env): Runtime {
-  const file = env.WATCHDOG_CONFIG_FILE ?? new URL('./watchdog.config.json', import.meta.url).pathname;
+  const file = env[ENV.configFile] ?? new URL('./watchdog.config.json', import.meta.url).pathname;
   // JSON written by the CDK construct (validated at synth, validated again here); no YAML parser in the bundle.
   const config = compileConfig(JSON.parse(readFileSync(file, 'utf8')), path.dirname(file));
-  const tableName = env.WATCHDOG_TABLE ?? config.settings.tableName;
+  const tableName = env[ENV.table] ?? config.settings.tableName;
   const client = dynamoClient({ ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
   return buildRuntime(config, { client, tableName, log, owner: `lambda-${env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}` });
 }

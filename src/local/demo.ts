@@ -126,7 +126,7 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
     await tracker.heartbeat(spend.id as string, { costUsd: cost });
   });
   if (busy) at(22_000, () => {
-    sim(busy.connection).faults = { rateLimitNext: 1, retryAfterSec: 4 };
+    sim(busy.connection).faults = { rateLimitNext: 2, retryAfterSec: 4 }; // the status read (Meibel's cancel answer is ambiguous), then the cancel
   });
   // A person extends from Slack: press the warning's "Extend 30m" button (signed interaction).
   if (ext && slackSecret) {

@@ -17,6 +17,12 @@ export interface AdapterSpec {
   progress?: (get: (path: string) => Promise<HttpAnswer>, encodedId: string) => Promise<ProviderStatus['progress']>;
   /** For platforms without a status call: 4xx codes that mean "already finished". */
   alreadyFinishedStatuses?: readonly number[];
+  /**
+   * The cancel answer cannot tell "we stopped it" from "it was already stopped" (a cancel of
+   * a run someone else cancelled answers 200 `cancelled`): read the status first, so the
+   * audit says who stopped it. One extra call per cancel, only on these platforms.
+   */
+  ambiguousCancel?: boolean;
 }
 
 export interface Credentials {
@@ -25,19 +31,37 @@ export interface Credentials {
   refresh(): Promise<string>;
 }
 
+class CredentialsError extends Error {
+  override name = 'CredentialsError';
+}
+
 const truncate = (s: string, n = 300) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 export function createAdapter(spec: AdapterSpec, baseUrl: string, creds: Credentials, http: HttpOptions = {}): ProviderAdapter {
   const client = new HttpClient(baseUrl, http);
 
+  /** The key, or a CredentialsError: a secret that cannot be read is a fault of this call, never an escape. */
+  async function key(read: () => Promise<string>): Promise<string> {
+    try {
+      return await read();
+    } catch (err) {
+      throw new CredentialsError(`cannot read the connection's secret: ${(err as Error).message?.split('\n')[0] ?? String(err)}`);
+    }
+  }
+
   async function call(method: string, path: string): Promise<HttpAnswer> {
-    let key = await creds.apiKey();
-    let res = await client.request(method, path, spec.authHeaders(key));
+    let res = await client.request(method, path, spec.authHeaders(await key(creds.apiKey)));
     if (res.status === 401 || res.status === 403) {
-      key = await creds.refresh();
-      res = await client.request(method, path, spec.authHeaders(key));
+      res = await client.request(method, path, spec.authHeaders(await key(creds.refresh)));
     }
     return res;
+  }
+
+  /** Faults of the call itself (transport, credentials) as answers. */
+  function callFault(err: unknown): Fault {
+    if (err instanceof TransportError) return { kind: 'transient', error: err.message };
+    if (err instanceof CredentialsError) return { kind: 'no_credentials', error: err.message };
+    throw err;
   }
 
   function fault(res: HttpAnswer): Fault {
@@ -66,8 +90,7 @@ export function createAdapter(spec: AdapterSpec, baseUrl: string, creds: Credent
       }
       return { kind: 'status', status: s };
     } catch (err) {
-      if (err instanceof TransportError) return { kind: 'transient', error: err.message };
-      throw err;
+      return callFault(err);
     }
   }
 
@@ -82,12 +105,16 @@ export function createAdapter(spec: AdapterSpec, baseUrl: string, creds: Credent
 
   async function cancel(externalId: string): Promise<CancelOutcome> {
     const enc = encodeId(externalId);
+    if (spec.ambiguousCancel && spec.status) {
+      const before = await status(externalId);
+      if (before.kind === 'status' && before.status.phase === 'finished') return { kind: 'already_finished', status: before.status };
+      // Running, or the read failed: send the cancel (its answer is then almost always ours).
+    }
     let res: HttpAnswer;
     try {
       res = await call(spec.cancel.method, spec.cancel.path(enc));
     } catch (err) {
-      if (err instanceof TransportError) return { kind: 'transient', error: err.message };
-      throw err;
+      return callFault(err);
     }
     if (res.status >= 200 && res.status < 300) {
       const s = spec.parse(res.json);

@@ -12,6 +12,8 @@ export const ionworks: AdapterSpec = {
   id: 'ionworks',
   cancel: { method: 'POST', path: (id) => `/pipelines/${id}/cancel` },
   status: { method: 'GET', path: (id) => `/pipelines/${id}` },
+  // Ionworks returns a finished pipeline unchanged (canceled included): read the status first.
+  ambiguousCancel: true,
   authHeaders: (key) => ({ 'x-api-key': key }),
   parse(body) {
     const b = Body.safeParse(body);

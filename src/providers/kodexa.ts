@@ -26,6 +26,8 @@ export const kodexa: AdapterSpec = {
   id: 'kodexa',
   cancel: { method: 'PUT', path: (id) => `/api/executions/${id}/cancel` },
   status: { method: 'GET', path: (id) => `/api/executions/${id}` },
+  // Kodexa answers a cancel of a finished run with the run as it is (CANCELLED included): read the status first.
+  ambiguousCancel: true,
   authHeaders: (key) => ({ 'x-api-key': key }),
   parse(body) {
     const b = Body.safeParse(body);

@@ -29,6 +29,8 @@ export const meibel: AdapterSpec = {
   id: 'meibel',
   cancel: { method: 'POST', path: (id) => `/batch-executions/id/${id}/cancel` },
   status: { method: 'GET', path: (id) => `/batch-executions/id/${id}` },
+  // Meibel returns a finished batch execution as it is (cancelled included): read the status first.
+  ambiguousCancel: true,
   authHeaders: (key) => ({ 'meibel-api-key': key }),
   parse(body) {
     const b = Body.safeParse(body);

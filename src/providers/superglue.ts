@@ -14,6 +14,8 @@ export const superglue: AdapterSpec = {
   id: 'superglue',
   cancel: { method: 'POST', path: (id) => `/runs/${id}/cancel` },
   status: { method: 'GET', path: (id) => `/runs/${id}` },
+  // superglue answers 200 `aborted` to a cancel of a run already aborted: read the status first.
+  ambiguousCancel: true,
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
   parse(body) {
     const b = Body.safeParse(body);

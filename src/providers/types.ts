@@ -21,7 +21,9 @@ export type Fault =
   | { kind: 'rate_limited'; retryAfterMs?: number }
   | { kind: 'transient'; error: string }
   | { kind: 'invalid_response'; error: string }
-  | { kind: 'rejected'; httpStatus: number; error: string };
+  | { kind: 'rejected'; httpStatus: number; error: string }
+  /** The connection's secret could not be read (missing, no such field, access denied, Secrets Manager down). */
+  | { kind: 'no_credentials'; error: string };
 
 export type CancelOutcome =
   | { kind: 'cancelled'; status?: ProviderStatus }

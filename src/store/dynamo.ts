@@ -9,7 +9,7 @@
  */
 import {
   ConditionalCheckFailedException, CreateTableCommand, DescribeTableCommand, type DynamoDBClient,
-  GetItemCommand, PutItemCommand, QueryCommand, type QueryCommandInput, ResourceInUseException,
+  GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type QueryCommandInput, ResourceInUseException,
   ResourceNotFoundException, ScanCommand, type ScanCommandInput, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
@@ -20,7 +20,24 @@ import type { Policy } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { InputError, StoreError } from '../errors.js';
 import { TABLE, eventSortKey, executionKey } from './table.js';
-import type { DueResult, ExecutionStore, ListFilter, Page, WriteOutcome } from './types.js';
+import type { DueResult, ExecutionStore, ListFilter, Page, QuarantinedItem, WriteOutcome } from './types.js';
+
+/** The state of an item the store could not parse (not an ExecutionState: it is outside the state machine). */
+export const QUARANTINED = 'quarantined';
+
+function unmarshallSafe(item: Record<string, AttributeValue>): Record<string, unknown> {
+  try {
+    return unmarshall(item);
+  } catch {
+    return {};
+  }
+}
+
+function describeCorrupt(item: Record<string, AttributeValue>, raw: Record<string, unknown>, error: string): QuarantinedItem {
+  const str = (k: string) => (typeof raw[k] === 'string' ? { [k]: (raw[k] as string).slice(0, 200) } : {});
+  const pk = item[TABLE.pk]?.S ?? '?';
+  return { id: pk.startsWith('X#') ? pk.slice(2) : pk, error: error.slice(0, 500), ...str('connection'), ...str('externalId'), ...str('policy') };
+}
 
 export interface DynamoStoreOptions {
   client: DynamoDBClient;
@@ -70,9 +87,26 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   private static parseExecution(item: Record<string, AttributeValue>): Execution {
-    const parsed = Execution.safeParse(unmarshall(item));
-    if (!parsed.success) throw new StoreError(`corrupt execution item ${item[TABLE.pk]?.S ?? '?'}: ${parsed.error.issues[0]?.message ?? ''}`);
-    return parsed.data;
+    const r = DynamoExecutionStore.tryParse(item);
+    if ('execution' in r) return r.execution;
+    if (item[TABLE.state]?.S === QUARANTINED) {
+      throw new InputError(`execution ${r.corrupt.id} is quarantined (its stored item cannot be read: ${item.quarantineError?.S ?? r.corrupt.error}); see watchdog list --state quarantined`);
+    }
+    throw new StoreError(`corrupt execution item ${r.corrupt.id}: ${r.corrupt.error}`);
+  }
+
+  /** Parse an execution item; an unparsable one is described, never thrown. */
+  private static tryParse(item: Record<string, AttributeValue>): { execution: Execution } | { corrupt: QuarantinedItem } {
+    let raw: Record<string, unknown> = {};
+    try {
+      raw = unmarshall(item);
+      const parsed = Execution.safeParse(raw);
+      if (parsed.success) return { execution: parsed.data };
+      const issue = parsed.error.issues[0];
+      return { corrupt: describeCorrupt(item, raw, `${issue?.path.join('.') || '(item)'}: ${issue?.message ?? 'invalid'}`) };
+    } catch (err) {
+      return { corrupt: describeCorrupt(item, raw, (err as Error).message) };
+    }
   }
 
   async track(e: Execution): Promise<{ created: boolean; execution: Execution }> {
@@ -181,7 +215,11 @@ export class DynamoExecutionStore implements ExecutionStore {
         };
         res = await this.opts.client.send(new ScanCommand(input));
       }
-      for (const item of res.Items ?? []) items.push(DynamoExecutionStore.parseExecution(item));
+      // An unparsable item never breaks a listing: the sweep quarantines it and alerts.
+      for (const item of res.Items ?? []) {
+        const r = DynamoExecutionStore.tryParse(item);
+        if ('execution' in r) items.push(r.execution);
+      }
       start = res.LastEvaluatedKey;
     } while (start && items.length < limit);
     const cursor = encodeCursor(start);
@@ -195,6 +233,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     const perShard = await Promise.all(
       Array.from({ length: this.opts.shards }, async (_, shard) => {
         const items: Execution[] = [];
+        const corrupt: QuarantinedItem[] = [];
         let itemsRead = 0;
         let start: Record<string, AttributeValue> | undefined;
         do {
@@ -208,14 +247,58 @@ export class DynamoExecutionStore implements ExecutionStore {
             ...(Number.isFinite(shardLimit) ? { Limit: Math.max(1, shardLimit - items.length) } : {}),
           }));
           itemsRead += res.ScannedCount ?? 0;
-          for (const item of res.Items ?? []) items.push(DynamoExecutionStore.parseExecution(item));
+          for (const item of res.Items ?? []) {
+            const r = DynamoExecutionStore.tryParse(item);
+            if ('execution' in r) items.push(r.execution);
+            else corrupt.push(r.corrupt);
+          }
           start = res.LastEvaluatedKey;
         } while (start && items.length < shardLimit);
-        return { items, itemsRead };
+        return { items, corrupt, itemsRead };
       }),
     );
     const items = perShard.flatMap((s) => s.items).sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0));
-    return { items: items.slice(0, limit), itemsRead: perShard.reduce((n, s) => n + s.itemsRead, 0) };
+    return { items: items.slice(0, limit), corrupt: perShard.flatMap((s) => s.corrupt), itemsRead: perShard.reduce((n, s) => n + s.itemsRead, 0) };
+  }
+
+  async quarantine(id: string, error: string, now: number): Promise<boolean> {
+    try {
+      await this.opts.client.send(new UpdateItemCommand({
+        TableName: this.opts.tableName,
+        Key: marshall(executionKey(id)),
+        // trackedAt keeps it in the byState index (where `quarantined()` finds it) even when the item lacks one.
+        UpdateExpression: 'SET #state = :q, quarantinedAt = :now, quarantineError = :err, #tracked = if_not_exists(#tracked, :now) REMOVE #shard, #due',
+        ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#state) OR #state <> :q)',
+        ExpressionAttributeNames: { '#state': TABLE.state, '#shard': TABLE.dueShard, '#due': TABLE.dueAt, '#pk': TABLE.pk, '#tracked': TABLE.trackedAt },
+        ExpressionAttributeValues: { ':q': { S: QUARANTINED }, ':now': { N: String(now) }, ':err': { S: error.slice(0, 1000) } },
+      }));
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
+  }
+
+  async quarantined(): Promise<QuarantinedItem[]> {
+    const out: QuarantinedItem[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const res = await this.opts.client.send(new QueryCommand({
+        TableName: this.opts.tableName,
+        IndexName: TABLE.stateIndex,
+        KeyConditionExpression: '#state = :q',
+        ExpressionAttributeNames: { '#state': TABLE.state },
+        ExpressionAttributeValues: { ':q': { S: QUARANTINED } },
+        ExclusiveStartKey: start,
+      }));
+      for (const item of res.Items ?? []) {
+        const raw = unmarshallSafe(item);
+        const at = Number(item.quarantinedAt?.N);
+        out.push({ ...describeCorrupt(item, raw, item.quarantineError?.S ?? 'unknown'), ...(Number.isFinite(at) ? { at } : {}) });
+      }
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 
   /**

@@ -25,8 +25,21 @@ export interface Page<T> {
   cursor?: string;
 }
 
+/** An item the store cannot parse as an execution: kept, flagged, out of the due index. */
+export interface QuarantinedItem {
+  id: string;
+  error: string;
+  /** Epoch ms when it was quarantined (absent while only found, not yet flagged). */
+  at?: number;
+  connection?: string;
+  externalId?: string;
+  policy?: string;
+}
+
 export interface DueResult {
   items: Execution[];
+  /** Due items that do not parse: the sweep quarantines them (never lets one stop it). */
+  corrupt: QuarantinedItem[];
   /** Items DynamoDB read to answer (ScannedCount): the read amplification numerator. */
   itemsRead: number;
 }
@@ -43,6 +56,13 @@ export interface ExecutionStore {
   list(filter?: ListFilter): Promise<Page<Execution>>;
   /** Live executions with dueAt <= now, across every shard. */
   due(now: number, opts?: { limit?: number }): Promise<DueResult>;
+  /**
+   * Flag an unparsable item: state `quarantined`, the reason kept, out of the due index, the
+   * rest of the item untouched. False when it was already quarantined (or is gone).
+   */
+  quarantine(id: string, error: string, now: number): Promise<boolean>;
+  /** Every quarantined item (`watchdog list --state quarantined`). */
+  quarantined(): Promise<QuarantinedItem[]>;
 
   heartbeat(id: string, input: HeartbeatInput, actor: Actor, now: number): Promise<WriteOutcome>;
   markFinished(id: string, actor: Actor, now: number, providerStatus?: string): Promise<WriteOutcome>;

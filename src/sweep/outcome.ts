@@ -49,6 +49,10 @@ export function toCancelResult(out: CancelOutcome, c: OutcomeCtx): CancelResult 
       return retry(`rate limited${out.retryAfterMs === undefined ? '' : ` (retry after ${Math.ceil(out.retryAfterMs / 1000)}s)`}`, out.retryAfterMs);
     case 'transient':
       return retry(out.error);
+    case 'no_credentials':
+      // A missing secret or a denied read is a deployment fault: retried (it may be fixed
+      // meanwhile, or Secrets Manager may have blipped), failing visibly once attempts run out.
+      return retry(out.error);
     case 'invalid_response':
       // Often a gateway's error page; retried, and it fails visibly once attempts run out.
       return retry(`invalid response: ${out.error}`);

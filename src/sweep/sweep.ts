@@ -8,7 +8,7 @@
  * sweep, status first. Notifications go through the execution's outbox (see core).
  */
 import type { CompiledPolicy, WatchdogConfig } from '../config/load.js';
-import { policyFor } from '../config/load.js';
+import { policyByName, policyFor } from '../config/load.js';
 import type { Actor, Execution, Reason, StopReason } from '../core/model.js';
 import { isTerminal } from '../core/model.js';
 import { evaluate } from '../core/policy.js';
@@ -19,9 +19,11 @@ import { alertMessage, renderNotice } from '../notify/render.js';
 import type { NotifierLookup } from '../notify/registry.js';
 import type { Message } from '../notify/types.js';
 import type { ProviderAdapter, ProviderStatus } from '../providers/types.js';
-import type { ExecutionStore, WriteOutcome } from '../store/types.js';
+import type { ExecutionStore, QuarantinedItem, WriteOutcome } from '../store/types.js';
 import { Limiter, forEachLimit } from './limiter.js';
-import { toCancelResult } from './outcome.js';
+import { retryDelayMs, toCancelResult } from './outcome.js';
+import { type ProbeReport, probe } from './probe.js';
+import type { ProbeLedger } from '../store/probes.js';
 
 export interface ProviderLookup {
   forConnection(connection: string): ProviderAdapter;
@@ -36,6 +38,8 @@ export interface SweepDeps {
   now?: () => number;
   /** Identifies this sweeper in leases and audit events. */
   owner?: string;
+  /** Where probes are claimed and recorded; without it, no probes run. */
+  probes?: ProbeLedger;
 }
 
 export interface SweepOptions {
@@ -51,7 +55,7 @@ export interface SweepOptions {
 
 export type ActionKind =
   | 'finished' | 'warned' | 'would_cancel' | 'cancelled' | 'already_finished' | 'cancel_pending'
-  | 'retry' | 'cancel_failed' | 'cancel_unconfirmed' | 'held_back' | 'deferred' | 'lost_race' | 'error';
+  | 'retry' | 'cancel_failed' | 'cancel_unconfirmed' | 'held_back' | 'deferred' | 'lost_race' | 'fault' | 'quarantined' | 'error';
 
 export interface SweepAction {
   id: string;
@@ -85,7 +89,14 @@ export interface SweepSummary {
   lostRaces: number;
   noticesSent: number;
   noticesFailed: number;
+  /** Faults of the watchdog itself, each recorded on its execution (backoff, then cancel_failed). */
+  faults: number;
+  /** Unparsable items flagged this sweep (kept, out of the due index, alerted once). */
+  quarantined: number;
+  /** Faults that could not even be recorded on their execution (the store failing): alarmed. */
   errors: number;
+  /** Connections probed this sweep (see probe.ts). */
+  probes: ProbeReport[];
   /** now − dueAt for each execution acted on (ms), sorted. */
   dueLagMs: number[];
   actions: SweepAction[];
@@ -109,7 +120,7 @@ function emptySummary(owner: string, startedAt: number, preview: boolean): Sweep
   return {
     owner, startedAt, durationMs: 0, preview, itemsRead: 0, due: 0, evaluated: 0, observed: 0, finished: 0, warned: 0, wouldCancel: 0,
     cancelCalls: 0, cancelled: 0, alreadyFinished: 0, pending: 0, retried: 0, cancelFailed: 0, unconfirmed: 0,
-    heldBackByCap: 0, deferredForTime: 0, lostRaces: 0, noticesSent: 0, noticesFailed: 0, errors: 0, dueLagMs: [], actions: [],
+    heldBackByCap: 0, deferredForTime: 0, lostRaces: 0, noticesSent: 0, noticesFailed: 0, faults: 0, quarantined: 0, errors: 0, probes: [], dueLagMs: [], actions: [],
   };
 }
 
@@ -118,6 +129,8 @@ export class Sweeper {
   private readonly now: () => number;
   readonly owner: string;
   private readonly limiters = new Map<string, Limiter>();
+  /** When this (warm) sweeper next tries each connection's probe claim: saves a write per sweep. */
+  private readonly nextProbeAt = new Map<string, number>();
 
   constructor(private readonly deps: SweepDeps) {
     this.log = deps.log ?? silentLog;
@@ -176,20 +189,81 @@ export class Sweeper {
     // Enough items in flight to keep every connection's provider limit busy while the store works.
     const connections = Math.max(1, new Set(due.items.map((e) => e.connection)).size);
     const concurrency = Math.min(1024, this.settings.providerConcurrency * connections * 16);
+    if (!preview) await Promise.all(due.corrupt.map((c) => this.quarantine(c, run)));
     await forEachLimit(due.items, concurrency, async (e) => {
       try {
         await this.handle(e, run);
       } catch (err) {
-        s.errors++;
-        this.act(run, e, 'error', redact((err as Error).message));
-        this.log.error('sweep: execution failed', { executionId: e.id, connection: e.connection, error: redact((err as Error).message) });
+        await this.fault(e, err, run);
       }
     });
     if (s.heldBackByCap > 0) await this.capAlert(run);
+    // Probes come after enforcement: they never delay a cancel.
+    if (!preview) await this.probeConnections(run);
     s.durationMs = this.now() - startedAt;
     s.dueLagMs.sort((a, b) => a - b);
     this.log.info('sweep finished', { ...summaryFields(s) });
     return s;
+  }
+
+  /**
+   * The watchdog failed on this execution (a bug, a store hiccup, anything unexpected): the
+   * fault becomes an outcome on the execution itself — counted, backed off, and after
+   * maxCancelAttempts in a row `cancel_failed` with an alert — and the sweep goes on.
+   */
+  private async fault(e: Execution, err: unknown, run: Run): Promise<void> {
+    const error = redact((err as Error)?.message ?? String(err));
+    this.log.error('sweep: fault on execution', { executionId: e.id, connection: e.connection, error });
+    if (run.preview) {
+      run.s.errors++;
+      return this.act(run, e, 'error', error);
+    }
+    try {
+      const faults = (e.faults ?? 0) + 1;
+      const r = await this.deps.store.mutate(e.id, (c) => {
+        const t = T.recordFault(c, { error, maxFaults: this.settings.maxCancelAttempts, retryAt: this.now() + retryDelayMs(faults) }, { id: this.owner, via: SWEEP_ACTOR_VIA }, this.ctx(c));
+        return t.ok && isTerminal(t.execution.state) ? this.notices(t, c, 'outcome') : t;
+      });
+      run.s.faults++;
+      this.act(run, e, r.ok && r.execution.state === 'cancel_failed' ? 'cancel_failed' : 'fault', error);
+      if (r.ok && r.execution.state === 'cancel_failed') {
+        run.s.cancelFailed++;
+        await this.deliver(r.execution, run);
+      }
+    } catch (again) {
+      // Not even the fault could be written (the store is failing): counted and alarmed.
+      run.s.errors++;
+      this.act(run, e, 'error', error);
+      this.log.error('sweep: could not record a fault', { executionId: e.id, error: redact((again as Error)?.message ?? String(again)) });
+    }
+  }
+
+  /** An item that does not parse: flag it (once), alert, move on. */
+  private async quarantine(c: QuarantinedItem, run: Run): Promise<void> {
+    try {
+      if (!(await this.deps.store.quarantine(c.id, c.error, this.now()))) return;
+      run.s.quarantined++;
+      run.s.actions.push({ id: c.id, connection: c.connection ?? '?', externalId: c.externalId ?? '?', action: 'quarantined', detail: c.error });
+      this.log.error('sweep: unreadable item quarantined', { executionId: c.id, connection: c.connection, error: c.error });
+      const policy = (c.policy !== undefined ? policyByName(this.deps.config, c.policy) : undefined) ?? policyByName(this.deps.config, this.deps.config.defaultPolicy);
+      const m = alertMessage(
+        `Unreadable execution quarantined: ${c.connection ?? '?'}/${c.externalId ?? c.id}`,
+        `The stored item ${c.id} cannot be read (${c.error}). It was taken out of enforcement and kept for inspection: \`watchdog list --state quarantined\`. If it is still running on the platform, cancel it by hand.`,
+        { executionId: c.id, error: c.error },
+      );
+      await Promise.all((policy?.notify ?? []).map(async (t) => {
+        try {
+          await this.deps.notifiers.forTarget(t).send(m);
+          run.s.noticesSent++;
+        } catch (err) {
+          run.s.noticesFailed++;
+          this.log.warn('quarantine alert failed', { target: t, error: redact((err as Error).message) });
+        }
+      }));
+    } catch (err) {
+      run.s.errors++;
+      this.log.error('sweep: could not quarantine an unreadable item', { executionId: c.id, error: redact((err as Error)?.message ?? String(err)) });
+    }
   }
 
   private act(run: Run, e: Execution, action: ActionKind, detail?: string): void {
@@ -479,6 +553,55 @@ export class Sweeper {
     }
   }
 
+  /** Every `settings.probeEvery`: probe each connection once (across sweeps); notice an incident and its recovery. */
+  private async probeConnections(run: Run): Promise<void> {
+    const ledger = this.deps.probes;
+    const every = this.settings.probeEveryMs;
+    if (!ledger || every <= 0) return;
+    await Promise.all([...this.deps.config.connections.keys()].map(async (connection) => {
+      const now = this.now();
+      if ((this.nextProbeAt.get(connection) ?? 0) > now || run.timeLow()) return;
+      try {
+        this.nextProbeAt.set(connection, now + every);
+        const previous = await ledger.claim(connection, now, every);
+        if (previous === false) return;
+        let report: ProbeReport | undefined;
+        try {
+          const adapter = this.deps.providers.forConnection(connection);
+          report = await this.limiter(connection).run(() => probe(connection, adapter));
+        } catch (err) {
+          report = { connection, healthy: false, detail: redact((err as Error)?.message ?? String(err)) };
+        }
+        if (!report) return; // no status call: cannot be probed
+        const changed = previous.healthy === undefined ? !report.healthy : previous.healthy !== report.healthy;
+        report.changed = changed;
+        run.s.probes.push(report);
+        await ledger.record(connection, report.healthy, report.detail, now, changed);
+        this.log[report.healthy ? 'info' : 'error']('connection probe', { connection, healthy: report.healthy, detail: report.detail });
+        if (changed) await this.probeNotice(report, run);
+      } catch (err) {
+        run.s.errors++;
+        this.log.error('connection probe failed', { connection, error: redact((err as Error)?.message ?? String(err)) });
+      }
+    }));
+  }
+
+  private async probeNotice(r: ProbeReport, run: Run): Promise<void> {
+    const m: Message = r.healthy
+      ? { ...alertMessage(`Connection recovered: ${r.connection}`, `The probe of ${r.connection} succeeds again: ${r.detail}.`, { connection: r.connection, healthy: true }), severity: 'info' }
+      : alertMessage(`Connection unhealthy: ${r.connection}`, `The watchdog cannot use ${r.connection}: ${r.detail}. Cancels on it will fail until this is fixed (watchdog doctor checks it).`, { connection: r.connection, healthy: false });
+    const targets = new Set(this.deps.config.policies.flatMap((p) => p.notify));
+    await Promise.all([...targets].map(async (t) => {
+      try {
+        await this.deps.notifiers.forTarget(t).send(m);
+        run.s.noticesSent++;
+      } catch (err) {
+        run.s.noticesFailed++;
+        this.log.warn('probe notice failed', { target: t, error: redact((err as Error).message) });
+      }
+    }));
+  }
+
   private async capAlert(run: Run): Promise<void> {
     const m: Message = alertMessage(
       `Cancel cap reached: ${run.s.heldBackByCap} runaway(s) held back`,
@@ -546,7 +669,8 @@ const pct = (sorted: number[], p: number): number | undefined => (sorted.length 
 /** Counts and lag percentiles, without the per-execution lists: for logs, metrics and `--json`. */
 export function summaryFields(s: SweepSummary): Record<string, number | string | boolean | undefined> {
   const counts: Record<string, number | string | boolean> = {};
-  for (const [k, v] of Object.entries(s)) if (k !== 'actions' && k !== 'dueLagMs') counts[k] = v as number | string | boolean;
+  for (const [k, v] of Object.entries(s)) if (k !== 'actions' && k !== 'dueLagMs' && k !== 'probes') counts[k] = v as number | string | boolean;
+  counts.unhealthyConnections = s.probes.filter((p) => !p.healthy).map((p) => p.connection).join(',');
   const dueLagMs = s.dueLagMs;
   return { ...counts, dueLagP50Ms: pct(dueLagMs, 50), dueLagP99Ms: pct(dueLagMs, 99), dueLagMaxMs: dueLagMs.at(-1) };
 }

@@ -5,11 +5,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { App, Validations, aws_sqs as sqs } from 'aws-cdk-lib';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { App, Validations, aws_kms as kms, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WatchdogStack } from '../../lib/watchdog-stack.js';
+import { METRICS_NAMESPACE, SweeperMetric, WebhookMetric } from '../../src/metrics.js';
 
 const EXAMPLE = path.resolve('examples/watchdog.yaml');
 let template: Template;
@@ -76,17 +79,69 @@ describe('WatchdogStack', () => {
     expect(secretsOf(webhook)).toContain('secret:watchdog/hooks-??????');
     expect(actions(sweeper)).not.toContain('dynamodb:Scan');
     expect(actions(sweeper)).not.toContain('dynamodb:DeleteItem');
-    expect(actions([...sweeper, ...webhook]).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:Query']);
+    expect(actions([...sweeper, ...webhook]).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem']);
   });
 
   it('alarms (errors, throttles, cancel failures, due lag, failed invocations) go to the SNS topic; a dashboard exists', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: { MetricName?: string; AlarmActions: unknown[]; Threshold: number } }>;
     const names = alarms.map((a) => a.Properties.MetricName);
-    for (const m of ['Errors', 'Throttles', 'CancelFailures', 'DueLag', 'ApproximateNumberOfMessagesVisible']) expect(names).toContain(m);
+    for (const m of ['Errors', 'Throttles', 'CancelFailures', 'DueLag', 'ApproximateNumberOfMessagesVisible', 'SweepCompleted', 'SweepErrors', 'Faults', 'Quarantined', 'ConnectionUnhealthy', 'WebhookServerErrors']) expect(names).toContain(m);
     for (const a of alarms) expect(JSON.stringify(a.Properties.AlarmActions)).toContain('WatchdogAlarms');
     expect(alarms.find((a) => a.Properties.MetricName === 'DueLag')!.Properties.Threshold).toBe(120_000);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+
+  it('fail loud: every alarm watches a metric the handlers emit; the sweeper stopping is an alarm (missing data breaches); one unhealthy-connection alarm per connection', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: Record<string, unknown> & { MetricName?: string; Namespace?: string; Dimensions?: Array<{ Name: string; Value: string }> } }>;
+    const emitted = new Set<string>([...Object.values(SweeperMetric), ...Object.values(WebhookMetric)]);
+    for (const a of alarms.filter((x) => x.Properties.Namespace === METRICS_NAMESPACE)) expect(emitted.has(a.Properties.MetricName!), a.Properties.MetricName).toBe(true);
+    const stopped = alarms.find((a) => a.Properties.MetricName === 'SweepCompleted')!.Properties;
+    expect(stopped).toMatchObject({ ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', EvaluationPeriods: 3, Period: 60, Threshold: 1 });
+    const unhealthy = alarms.filter((a) => a.Properties.MetricName === 'ConnectionUnhealthy').map((a) => a.Properties.Dimensions!.find((d) => d.Name === 'connection')!.Value).sort();
+    expect(unhealthy).toEqual(['catalyzed-prod', 'ionworks-prod', 'kodexa-acme', 'meibel-prod', 'superglue-prod']);
+  });
+
+  it('the alarm topic uses a customer-managed key whose policy grants CloudWatch and EventBridge', () => {
+    const topic = Object.values(template.findResources('AWS::SNS::Topic'))[0] as { Properties: { KmsMasterKeyId: unknown } };
+    expect(JSON.stringify(topic.Properties.KmsMasterKeyId)).not.toContain('alias/aws/sns');
+    const keys = Object.values(template.findResources('AWS::KMS::Key')) as Array<{ Properties: { EnableKeyRotation: boolean; KeyPolicy: { Statement: Array<{ Principal?: { Service?: string }; Action: string[] }> } } }>;
+    expect(keys).toHaveLength(1);
+    expect(keys[0]!.Properties.EnableKeyRotation).toBe(true);
+    for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
+      const st = keys[0]!.Properties.KeyPolicy.Statement.find((s) => s.Principal?.Service === service);
+      expect(st?.Action, service).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']));
+    }
+    expect(JSON.stringify(topic.Properties.KmsMasterKeyId)).toContain(Object.keys(template.findResources('AWS::KMS::Key'))[0]!);
+  });
+
+  it('one sweep at a time, the webhook capped; a failed sweep invocation goes to the alarmed queue', () => {
+    const fns = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, f]) => JSON.stringify(f).includes('WATCHDOG_CONFIG_FILE'));
+    const reserved = Object.fromEntries(fns.map(([id, f]) => [id.includes('Sweeper') ? 'sweeper' : 'webhook', (f as { Properties: { ReservedConcurrentExecutions: number } }).Properties.ReservedConcurrentExecutions]));
+    expect(reserved).toEqual({ sweeper: 1, webhook: 10 });
+    const cfg = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'))[0] as { Properties: { MaximumRetryAttempts: number; DestinationConfig: { OnFailure: { Destination: unknown } } } };
+    expect(cfg.Properties.MaximumRetryAttempts).toBe(0);
+    expect(JSON.stringify(cfg.Properties.DestinationConfig.OnFailure.Destination)).toContain('SweepDeadLetters');
+  });
+
+  it('secrets named by ARN get grants that match them; customer-managed secret keys get kms:Decrypt', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cdk-arn-'));
+    const file = path.join(dir, 'arn.yaml');
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/kodexa';
+    writeFileSync(file, `connections: { k: { provider: kodexa, baseUrl: "https://k.example", secret: "${arn}" } }\npolicies: [{ name: default, maxRuntime: 1h }]\n`);
+    const app = new App();
+    const s = new WatchdogStack(app, 'Arn', { configFile: file });
+    const key = new kms.Key(s, 'SecretsKey');
+    const s2 = new WatchdogStack(new App(), 'Arn2', { configFile: file, secretsKeys: [kms.Key.fromKeyArn(s, 'Imported', 'arn:aws:kms:eu-west-1:123456789012:key/abcd')] });
+    void key;
+    const t = Template.fromStack(s);
+    const res = JSON.stringify(statementsOf(t, 'WatchdogsweeperRole').filter((st) => actions([st]).includes('secretsmanager:GetSecretValue')).map((st) => st.Resource));
+    expect(res).toContain(`"${arn}"`);
+    expect(res).toContain(`"${arn}-??????"`);
+    expect(res).not.toContain(`secret:${arn}`);
+    const t2 = Template.fromStack(s2);
+    expect(actions(statementsOf(t2, 'WatchdogsweeperRole'))).toContain('kms:Decrypt');
+    expect(actions(statementsOf(t2, 'WatchdogwebhookRole'))).toContain('kms:Decrypt');
   });
 
   it('cdk-nag AwsSolutions: zero unacknowledged findings, and the check is live (a bad resource fails synth)', () => {
@@ -108,4 +163,22 @@ describe('WatchdogStack', () => {
     writeFileSync(file, 'connections: {}\npolicies: [{ name: default, maxRuntime: soon }]\n');
     expect(() => stack(new App(), file)).toThrow(/policies\[0\]\.maxRuntime: expected a duration like "45m", got "soon"/);
   });
+
+  it('synth without a config, or with a missing file, fails with one line saying how to pass one', async () => {
+    const run = promisify(execFile);
+    const app = async (env: Record<string, string>) => {
+      try {
+        await run(process.execPath, ['--import', 'tsx', 'bin/app.ts'], { env: { ...process.env, WATCHDOG_CONFIG: '', CDK_CONTEXT_JSON: '{}', CDK_OUTDIR: mkdtempSync(path.join(os.tmpdir(), 'cdk-out-')), ...env } });
+        return { code: 0, stderr: '' };
+      } catch (err) {
+        return err as { code: number; stderr: string };
+      }
+    };
+    const none = await app({});
+    expect(none.code).toBe(1);
+    expect(none.stderr.trim().split('\n')).toEqual(['watchdog: no config: pass -c config=<your watchdog.yaml> (or set WATCHDOG_CONFIG); to deploy the example as is: -c config=examples/watchdog.yaml']);
+    const missing = await app({ CDK_CONTEXT_JSON: JSON.stringify({ config: 'nope.yaml' }) });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim().split('\n')).toEqual(['watchdog: config nope.yaml: cannot read nope.yaml: no such file']);
+  }, 60_000);
 });

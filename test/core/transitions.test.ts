@@ -1,7 +1,7 @@
 /** Pure transitions added for the sweep: claims that re-decide, observations, dry-run, notices, snooze. */
 import { describe, expect, it } from 'vitest';
 import {
-  NOTICE_MAX_ATTEMPTS, claimCancel, decideAndClaim, observe, recordOutcome, recordWouldCancel, settleNotices, snooze, stateDueAt, withNotices,
+  NOTICE_MAX_ATTEMPTS, applyHeartbeat, claimCancel, decideAndClaim, observe, recordFault, recordOutcome, recordWouldCancel, settleNotices, snooze, stateDueAt, withNotices,
 } from '../../src/core/transitions.js';
 import { toCancelResult } from '../../src/sweep/outcome.js';
 import { HOUR, MIN, SEC, T0, execution, policy } from '../helpers/fixtures.js';
@@ -105,5 +105,58 @@ describe('snooze and cancel outcomes', () => {
     expect(toCancelResult({ kind: 'transient', error: 'HTTP 503' }, { ...c, attempts: 3 })).toMatchObject({ kind: 'failed', error: 'gave up after 3 attempts: HTTP 503' });
     expect(toCancelResult({ kind: 'unauthorized', httpStatus: 401 }, c)).toMatchObject({ kind: 'failed' });
     expect(toCancelResult({ kind: 'cancel_pending' }, { ...c, resent: true })).toEqual({ kind: 'pending', checkAt: T0 + 30 * SEC, resent: true });
+  });
+});
+
+describe('progress is one high-water mark, heartbeat or status read', () => {
+  const hb = (e: ReturnType<typeof execution>, pct: number, now: number) => {
+    const r = applyHeartbeat(e, { progress: { pct } }, actor, ctx(now));
+    if (!r.ok) throw new Error('heartbeat');
+    return r.execution;
+  };
+  const read = (e: ReturnType<typeof execution>, fraction: number, now: number) => {
+    const r = observe(e, { raw: 'running', fraction }, ctx(now));
+    if (!r.ok) throw new Error('observe');
+    return r.execution;
+  };
+  const fresh = () => execution({ trackedAt: T0, startedAt: T0 });
+
+  it('heartbeats froze at 20%, then a status read of 20%: the stall clock does not restart', () => {
+    const a = hb(fresh(), 20, T0 + MIN);
+    const b = read(a, 0.2, T0 + 10 * MIN);
+    expect(b.lastProgressAt).toBe(T0 + MIN);
+    expect(stateDueAt(b, p, T0 + 10 * MIN)).toBe(T0 + MIN + p.stallAfterMs! * p.warnAt);
+  });
+  it('a status read of 20% first, then a heartbeat of 20%: no new progress either', () => {
+    const a = read(fresh(), 0.2, T0 + MIN);
+    const b = hb(a, 20, T0 + 10 * MIN);
+    expect(b.lastProgressAt).toBe(T0 + MIN);
+  });
+  it('a higher mark by either path is progress', () => {
+    const a = hb(fresh(), 20, T0 + MIN);
+    expect(read(a, 0.25, T0 + 5 * MIN).lastProgressAt).toBe(T0 + 5 * MIN);
+    const b = read(fresh(), 0.2, T0 + MIN);
+    expect(hb(b, 21, T0 + 6 * MIN).lastProgressAt).toBe(T0 + 6 * MIN);
+    expect(read(b, 0.19, T0 + 7 * MIN).lastProgressAt).toBe(T0 + MIN);
+  });
+});
+
+describe('recordFault: the watchdog failing on one execution is an outcome on that execution', () => {
+  it('backs off while under maxFaults, then ends cancel_failed; any step forward clears the count', () => {
+    const e = execution();
+    const one = recordFault(e, { error: 'boom', maxFaults: 3, retryAt: T0 + HOUR + MIN }, actor, ctx(T0 + HOUR));
+    if (!one.ok) throw new Error('fault');
+    expect(one.execution).toMatchObject({ faults: 1, faultRetryAt: T0 + HOUR + MIN, lastError: 'boom', state: e.state });
+    expect(one.execution.dueAt).toBe(T0 + HOUR + MIN);
+    expect(one.execution.pendingEvent?.what).toBe('fault 1 of 3, will retry');
+    const two = recordFault(one.execution, { error: 'boom', maxFaults: 3, retryAt: T0 + HOUR + 2 * MIN }, actor, ctx(T0 + HOUR + MIN));
+    if (!two.ok) throw new Error('fault');
+    const three = recordFault(two.execution, { error: 'boom', maxFaults: 3, retryAt: 0 }, actor, ctx(T0 + HOUR + 2 * MIN));
+    expect(three.ok && three.execution.state).toBe('cancel_failed');
+    expect(three.ok && three.execution.lastError).toMatch(/failed 3 times handling it: boom/);
+    expect(three.ok && three.execution.faults).toBeUndefined();
+    const claimed = claimCancel(one.execution, { owner: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR + MIN));
+    expect(claimed.ok && claimed.execution.faults).toBeUndefined();
+    expect(recordFault(three.ok ? three.execution : e, { error: 'x', maxFaults: 3, retryAt: 0 }, actor, ctx(T0 + 2 * HOUR))).toMatchObject({ ok: false, outcome: 'terminal' });
   });
 });

@@ -47,9 +47,15 @@ it('runs one sweep, cancels the runaway, and publishes EMF metrics', async () =>
   expect(result.cancelled).toBe(1);
   expect(sim.cancelCalls.get('lambda-run')).toBe(1);
   const emf = lines.map((l) => l.trim()).filter((l) => l.includes('CloudWatchMetrics')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(emf).toHaveLength(1);
-  expect(emf[0]!.Cancelled).toBe(1);
-  expect(emf[0]!.Evaluated).toBe(1);
-  expect((emf[0]!._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0]!.Namespace).toBe('RunawayWatchdog');
+  // The sweep's document, and one per probed connection.
+  expect(emf).toHaveLength(2);
+  const sweep = emf.find((d) => 'SweepCompleted' in d)!;
+  expect(sweep.Cancelled).toBe(1);
+  expect(sweep.Evaluated).toBe(1);
+  expect(sweep.SweepCompleted).toBe(1);
+  expect(sweep.SweepErrors).toBe(0);
+  expect((sweep._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0]!.Namespace).toBe('RunawayWatchdog');
+  const probe = emf.find((d) => 'ConnectionUnhealthy' in d)!;
+  expect(probe).toMatchObject({ connection: 'sg', ConnectionUnhealthy: 0, service: 'sweeper' });
   expect(lines.join('')).toContain('sweep summary');
 });

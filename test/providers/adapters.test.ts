@@ -44,7 +44,7 @@ describe.each(Object.keys(BUILTIN) as Array<keyof typeof BUILTIN>)('%s adapter a
     expect(sim.cancelCalls.get('run-1')).toBe(1);
   });
 
-  it.each(['succeeded', 'failed'] as const)('a run that already %s is already_finished, never cancelled', async (state) => {
+  it.each(['succeeded', 'failed', 'cancelled'] as const)('a run that already %s (by someone else) is already_finished, never cancelled by us', async (state) => {
     sim.add({ id: `done-${state}`, state, endedAt: Date.now() });
     const out = await adapter.cancel(`done-${state}`);
     expect(out).toMatchObject({ kind: 'already_finished', status: { phase: 'finished', result: state } });
@@ -115,12 +115,13 @@ describe.each(Object.keys(BUILTIN) as Array<keyof typeof BUILTIN>)('%s adapter a
 });
 
 describe('superglue specifics', () => {
-  it('200 again when already aborted: reported cancelled (idempotent), 400 on finished: already_finished', async () => {
+  it('a run already aborted (200 `aborted` to a cancel) is read first: already_finished, no second cancel; 400 on finished: already_finished', async () => {
     const sim = await startSimulator('superglue');
     const a = createAdapter(BUILTIN.superglue.spec, sim.url, creds(sim.apiKey), FAST);
     sim.add({ id: 'x' });
     expect(await a.cancel('x')).toMatchObject({ kind: 'cancelled' });
-    expect(await a.cancel('x')).toMatchObject({ kind: 'cancelled', status: { raw: 'aborted' } });
+    expect(await a.cancel('x')).toMatchObject({ kind: 'already_finished', status: { raw: 'aborted' } });
+    expect(sim.cancelCalls.get('x')).toBe(1);
     sim.add({ id: 'y', state: 'succeeded' });
     expect(await a.cancel('y')).toMatchObject({ kind: 'already_finished', status: { raw: 'success' } });
     await sim.close();

@@ -3,6 +3,7 @@
  * stand-in: one cancel per decision, warnings first, nothing lost.
  */
 import { type DynamoDBClient, PutItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WatchdogConfig } from '../../src/config/load.js';
 import type { Execution } from '../../src/core/model.js';
@@ -11,7 +12,8 @@ import { startDynamoDbLocal } from '../../src/local/engines.js';
 import type { Runtime } from '../../src/runtime.js';
 import type { SweepSummary } from '../../src/sweep/sweep.js';
 import { HOUR, MIN, SEC, T0 } from '../helpers/fixtures.js';
-import { Clock, PLATFORMS, type Platform, type Servers, freshRuntime, peer, startServers, worldConfig } from '../helpers/world.js';
+import { buildRuntime } from '../../src/runtime.js';
+import { Clock, PLATFORMS, type Platform, type Servers, freshRuntime, memorySecrets, peer, startServers, worldConfig } from '../helpers/world.js';
 
 let engine: Engine;
 let servers: Servers;
@@ -347,7 +349,7 @@ describe('sweep on DynamoDB Local', () => {
   it("Meibel 429: retried no earlier than its Retry-After, then cancelled", async () => {
     const { rt, clock } = await world({}, { attempts: 1 });
     const e = await runaway(rt, clock, 'meibel', 'busy');
-    servers.sims.meibel.faults = { rateLimitNext: 1, retryAfterSec: 120 };
+    servers.sims.meibel.faults = { rateLimitNext: 2, retryAfterSec: 120 }; // the status read first (ambiguous cancel), then the cancel
     const s = await rt.sweeper.run();
     expect(s.retried).toBe(1);
     const after = (await rt.store.get(e.id))!;
@@ -400,7 +402,9 @@ describe('sweep on DynamoDB Local', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(first.errors).toBe(1);
+    // The failed write is a fault recorded on the execution (not a sweep error): counted, backed off.
+    expect(first.faults).toBe(1);
+    expect(first.errors).toBe(0);
     expect(servers.sims.superglue.cancelCalls.get('throttled')).toBe(1);
     expect((await rt.store.get(e.id))!.state).toBe('cancelling'); // claimed, outcome not yet recorded
     clock.advance(3 * MIN); // the lease expires; a later sweep recovers it, status first
@@ -423,4 +427,101 @@ describe('sweep on DynamoDB Local', () => {
     expect(servers.sims.superglue.cancelCalls.get('raced')).toBe(1);
     expect((await rt.store.get(e.id))!.state).toBe('cancelled');
   });
+});
+
+describe('fault isolation: no fault on one execution stops the others, none is silent', () => {
+  it('a poisoned item, a missing secret and a throwing adapter among 200 runaways: the other 200 are cancelled in the same sweep; the three end visible and alerted', async () => {
+    const { rt, client: c, tableName, clock, config } = await world({
+      connections: {
+        'nokey-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-missing' },
+        'boom-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-superglue' },
+      },
+    });
+    // An adapter lookup that throws something no one planned for (a bug), for one connection.
+    const registry = rt.providers;
+    const sweeper = buildRuntime(config, {
+      client: c, tableName, secrets: memorySecrets(servers), now: clock.now, owner: 'sweep-a',
+      providers: { forConnection: (name) => { if (name === 'boom-c') throw new TypeError('boom: undefined is not a function'); return registry.forConnection(name); } },
+    }).sweeper;
+    const ids = Array.from({ length: 200 }, (_, i) => ({ platform: PLATFORMS[i % 5]!, id: `iso-${i}` }));
+    await inBatches(ids, 50, (x) => runaway(rt, clock, x.platform, x.id));
+    servers.sims.superglue.add({ id: 'nokey-1', startedAt: clock.t - 2 * HOUR });
+    servers.sims.superglue.add({ id: 'boom-1', startedAt: clock.t - 2 * HOUR });
+    const nokey = (await rt.watchdog.track({ connection: 'nokey-c', externalId: 'nokey-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor)).execution;
+    const boom = (await rt.watchdog.track({ connection: 'boom-c', externalId: 'boom-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor)).execution;
+    // A poisoned item: due now, but not an execution the store can read.
+    await c.send(new PutItemCommand({ TableName: tableName, Item: {
+      pk: { S: 'X#wd_poisoned0001' }, sk: { S: 'X' }, state: { S: 'running' }, dueShard: { S: '0' }, dueAt: { N: '0' },
+      connection: { S: 'kodexa-c' }, externalId: { S: 'poison-1' }, policy: { S: 'strict' }, limits: { S: 'not a map' },
+    } }));
+
+    const first = await sweeper.run();
+    expect(first.cancelled + first.pending).toBe(200);
+    for (const x of ids) expect(servers.sims[x.platform].cancelCalls.get(x.id), x.id).toBe(1);
+    expect(first.quarantined).toBe(1);
+    expect(first.faults).toBe(1);
+    expect(first.errors).toBe(0);
+    expect(await rt.store.quarantined()).toEqual([expect.objectContaining({ id: 'wd_poisoned0001', connection: 'kodexa-c', externalId: 'poison-1', error: expect.stringMatching(/expected/) })]);
+    expect(servers.slack.posts.some((p) => /quarantined/.test(JSON.stringify(p)))).toBe(true);
+    expect((await rt.store.get(nokey.id))).toMatchObject({ state: 'cancel_requested', lastError: expect.stringMatching(/cannot read the connection's secret/) });
+    expect((await rt.store.get(boom.id))).toMatchObject({ faults: 1, lastError: expect.stringMatching(/boom/) });
+    // A second sweep does not quarantine (or alert) again; later sweeps settle both faults visibly.
+    const all = await drain([{ ...rt, sweeper }], clock);
+    expect(sum(all, 'quarantined')).toBe(0);
+    expect(sum(all, 'errors')).toBe(0);
+    expect(await rt.store.get(nokey.id)).toMatchObject({ state: 'cancel_failed', lastError: expect.stringMatching(/gave up after 8 attempts: cannot read the connection's secret/) });
+    expect(await rt.store.get(boom.id)).toMatchObject({ state: 'cancel_failed', lastError: expect.stringMatching(/failed 8 times handling it: boom/) });
+    const alerts = servers.slack.posts.map((p) => JSON.stringify(p)).filter((t) => /Cancel FAILED/.test(t));
+    expect(alerts.some((t) => t.includes('nokey-1'))).toBe(true);
+    expect(alerts.some((t) => t.includes('boom-1'))).toBe(true);
+    expect(servers.sims.superglue.cancelCalls.get('nokey-1')).toBeUndefined();
+  }, 120_000);
+});
+
+describe('connection probes', () => {
+  it('healthy, bad key, unreachable: one notice per incident, one on recovery, once per probeEvery across sweeps', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    const { rt, client: c, tableName, clock, config } = await world({
+      settings: { probeEvery: '10m' },
+      connections: {
+        'badkey-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-rotating' },
+        'unreach-c': { provider: 'kodexa', baseUrl: `http://127.0.0.1:${closed}`, secret: 'key-kodexa' },
+      },
+    });
+    const base = memorySecrets(servers);
+    let rotating = 'not-the-key';
+    const secrets = { get: (name: string) => (name === 'key-rotating' ? Promise.resolve(JSON.stringify({ apiKey: rotating })) : base.get(name)) };
+    const a = buildRuntime(config, { client: c, tableName, secrets, now: clock.now, owner: 'sweep-a', http: { attempts: 1, timeoutMs: 500 } });
+    const b = buildRuntime(config, { client: c, tableName, secrets, now: clock.now, owner: 'sweep-b', http: { attempts: 1, timeoutMs: 500 } });
+    const incidents = () => servers.slack.posts.map((p) => JSON.stringify(p)).filter((t) => /Connection (unhealthy|recovered)/.test(t));
+
+    const [s1, s2] = await Promise.all([a.sweeper.run(), b.sweeper.run()]);
+    const probes = [...s1.probes, ...s2.probes];
+    expect(probes.map((p) => p.connection).sort()).toEqual([...config.connections.keys()].sort()); // each once, across both sweeps
+    const byName = new Map(probes.map((p) => [p.connection, p]));
+    for (const p of PLATFORMS) expect(byName.get(`${p}-c`)?.healthy, p).toBe(true);
+    expect(byName.get('badkey-c')).toMatchObject({ healthy: false, detail: expect.stringMatching(/credentials rejected \(HTTP 401\)/) });
+    expect(byName.get('unreach-c')).toMatchObject({ healthy: false, detail: expect.stringMatching(/unreachable: ECONNREFUSED/) });
+    expect(incidents()).toHaveLength(2);
+    expect(rt.config.settings.probeEveryMs).toBe(10 * MIN);
+
+    clock.advance(MIN); // not due again yet
+    expect((await a.sweeper.run()).probes).toHaveLength(0);
+    clock.advance(10 * MIN); // due, still broken: no second notice
+    const again = await b.sweeper.run();
+    expect(again.probes.filter((p) => !p.healthy).map((p) => p.connection).sort()).toEqual(['badkey-c', 'unreach-c']);
+    expect(incidents()).toHaveLength(2);
+
+    rotating = servers.sims.superglue.apiKey; // the key is fixed
+    clock.advance(11 * MIN);
+    const fixed = await a.sweeper.run();
+    expect(fixed.probes.find((p) => p.connection === 'badkey-c')).toMatchObject({ healthy: true, changed: true });
+    expect(incidents()).toHaveLength(3);
+    expect(incidents()[2]).toMatch(/Connection recovered: badkey-c/);
+  }, 60_000);
 });

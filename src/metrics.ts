@@ -1,0 +1,47 @@
+/**
+ * The metric contract, one module for both sides: the Lambda handlers emit exactly these
+ * names and dimensions (EMF), and the construct builds its alarms and dashboard from the
+ * same constants, so an alarm can never watch a metric nobody emits.
+ */
+export const METRICS_NAMESPACE = 'RunawayWatchdog';
+/** Powertools' `service` dimension on every metric. */
+export const SERVICE_DIMENSION = 'service';
+export const SWEEPER_SERVICE = 'sweeper';
+export const WEBHOOK_SERVICE = 'webhook';
+/** The per-connection dimension of ConnectionUnhealthy. */
+export const CONNECTION_DIMENSION = 'connection';
+
+export const SweeperMetric = {
+  /** 1 per sweep that ran to its end: missing data means the sweeper stopped. */
+  SweepCompleted: 'SweepCompleted',
+  Evaluated: 'Evaluated',
+  Warned: 'Warned',
+  Cancelled: 'Cancelled',
+  /** Cancels that ended cancel_failed or cancel_unconfirmed: an execution may still run. */
+  CancelFailures: 'CancelFailures',
+  HeldBackByCap: 'HeldBackByCap',
+  NotificationFailures: 'NotificationFailures',
+  SweepDuration: 'SweepDuration',
+  DueLag: 'DueLag',
+  /** Faults of the watchdog itself, each recorded on its execution. */
+  Faults: 'Faults',
+  /** Unreadable items taken out of enforcement. */
+  Quarantined: 'Quarantined',
+  /** Faults not even recordable on their execution, or a sweep that failed as a whole. */
+  SweepErrors: 'SweepErrors',
+  /** Per connection (dimension `connection`): 1 when its probe failed (credentials, route, DNS, TLS, timeout), else 0. */
+  ConnectionUnhealthy: 'ConnectionUnhealthy',
+} as const;
+
+export const WebhookMetric = {
+  /** Responses with a 5xx status. */
+  ServerErrors: 'WebhookServerErrors',
+} as const;
+
+/** Environment variable names shared by the construct and the handlers. */
+export const ENV = {
+  table: 'WATCHDOG_TABLE',
+  configFile: 'WATCHDOG_CONFIG_FILE',
+  metricsNamespace: 'WATCHDOG_METRICS_NAMESPACE',
+  configHash: 'WATCHDOG_CONFIG_SHA256',
+} as const;

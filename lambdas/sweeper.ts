@@ -9,6 +9,7 @@ import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { type LambdaContext, bootRuntime, powertoolsLog } from '../src/lambda/boot.js';
 import { CONNECTION_DIMENSION, ENV, METRICS_NAMESPACE, SWEEPER_SERVICE, SweeperMetric as M } from '../src/metrics.js';
 import type { Runtime } from '../src/runtime.js';
+import { recordRunningConfig } from '../src/store/meta.js';
 import type { ProbeReport } from '../src/sweep/probe.js';
 import { type SweepSummary, summaryFields } from '../src/sweep/sweep.js';
 
@@ -43,7 +44,13 @@ export function publishProbeMetrics(m: Metrics, probes: readonly ProbeReport[]):
 
 export const handler = async (_event: unknown, context: LambdaContext): Promise<Record<string, unknown>> => {
   try {
-    runtime ??= bootRuntime(powertoolsLog(logger));
+    if (!runtime) {
+      runtime = bootRuntime(powertoolsLog(logger));
+      // Cold start: record which config runs here (`watchdog doctor` compares it with your file).
+      const { config, table } = runtime;
+      await recordRunningConfig(table.client, table.name, { sha256: config.sha256, by: `sweeper ${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}`, at: Date.now() })
+        .catch((err: Error) => logger.warn('could not record the running config', { error: err.message }));
+    }
     const summary = await runtime.sweeper.run({ remainingMs: () => context.getRemainingTimeInMillis() });
     publishSweepMetrics(metrics, summary);
     publishProbeMetrics(metrics, summary.probes);

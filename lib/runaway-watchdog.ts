@@ -6,7 +6,6 @@
  * each function uses, alarms to an SNS topic, a dashboard, log retention. The policy
  * config travels inside each bundle as a JSON file (no 4 KB environment limit).
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +18,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseConfigText } from '../src/config/file.js';
-import { type WatchdogConfig, compileConfig } from '../src/config/load.js';
+import { type WatchdogConfig, compileConfig, deployableRaw } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import { CONNECTION_DIMENSION, ENV, METRICS_NAMESPACE, SERVICE_DIMENSION, SWEEPER_SERVICE, SweeperMetric, WEBHOOK_SERVICE, WebhookMetric } from '../src/metrics.js';
 import { TABLE } from '../src/store/table.js';
@@ -62,12 +61,10 @@ export function deployableConfig(configFile: string): { config: WatchdogConfig; 
   } catch (err) {
     throw new ConfigError([`cannot read ${configFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`]);
   }
-  const raw = parseConfigText(text, configFile) as Record<string, unknown>;
+  const raw = parseConfigText(text, configFile);
   const config = compileConfig(raw, path.dirname(path.resolve(configFile)));
-  const settings = { ...((raw.settings as Record<string, unknown> | undefined) ?? {}) };
-  delete settings.secretsFile; // Lambda reads Secrets Manager, never a local file
-  delete settings.dataDir;
-  return { config, json: JSON.stringify({ ...raw, settings }) };
+  // Lambda reads Secrets Manager, never a local file, and has no data dir.
+  return { config, json: JSON.stringify(deployableRaw(raw)) };
 }
 
 /**
@@ -138,7 +135,7 @@ export class RunawayWatchdog extends Construct {
           [ENV.configFile]: '/var/task/watchdog.config.json',
           [ENV.metricsNamespace]: METRICS_NAMESPACE,
           // `watchdog doctor` compares it with the local file: the deployed config is the one you think.
-          [ENV.configHash]: createHash('sha256').update(json).digest('hex'),
+          [ENV.configHash]: config.sha256,
           NODE_OPTIONS: '--enable-source-maps',
         },
         bundling: {

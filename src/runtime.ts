@@ -37,6 +37,8 @@ export interface RuntimeOptions {
 export interface Runtime {
   config: WatchdogConfig;
   secrets: SecretSource;
+  /** The DynamoDB client and table everything here uses. */
+  table: { client: DynamoDBClient; name: string };
   store: ExecutionStore;
   /** Accepted mutating webhook requests, so a copy inside the signature window changes nothing. */
   replay: ReplayGuard;
@@ -57,5 +59,5 @@ export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime
     config, store, providers, notifiers, now, probes: new DynamoProbeLedger(o.client, tableName),
     ...(o.log ? { log: o.log } : {}), ...(o.owner ? { owner: o.owner } : {}),
   });
-  return { config, secrets, store, replay: new DynamoReplayGuard(o.client, tableName), watchdog: new Watchdog(config, store, now), providers, notifiers, sweeper };
+  return { config, secrets, table: { client: o.client, name: tableName }, store, replay: new DynamoReplayGuard(o.client, tableName), watchdog: new Watchdog(config, store, now), providers, notifiers, sweeper };
 }

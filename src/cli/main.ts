@@ -35,6 +35,7 @@ class ExitCode extends Error {
     super(`exit ${code}`);
   }
 }
+import { type Check, doctor, doctorText } from './doctor.js';
 import { executionRows, showText, sweepText, table } from './format.js';
 
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -339,6 +340,25 @@ export function buildProgram(io: Io): Command {
         });
         await served.close();
       });
+    });
+
+  program
+    .command('doctor')
+    .description('preflight before enforcing (and on call): config, secrets, connection probes, Slack token, table, deployed config; exit 1 on any ✗')
+    .action(async () => {
+      const file = resolveConfigPath(g().config);
+      try {
+        loadConfig(file);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        const checks: Check[] = err.problems.map((p) => ({ group: 'config', name: 'config', status: 'fail', detail: p }));
+        print({ ok: false, file, checks }, () => doctorText(checks));
+        throw new ExitCode(1);
+      }
+      const checks = await withRuntime((rt, target) => doctor(rt, { local: target.local }));
+      const ok = checks.every((c) => c.status !== 'fail');
+      print({ ok, file, checks }, () => `${doctorText(checks)}\n${ok ? 'all checks passed' : `${checks.filter((c) => c.status === 'fail').length} check(s) failed`} (${file})`);
+      if (!ok) throw new ExitCode(1);
     });
 
   program

@@ -3,13 +3,14 @@
  * `npm start`, the Lambdas and `cdk synth`, so every entry point rejects a bad config
  * with the same messages: `policies[2].maxRuntime: expected a duration like "45m", got "forever"`.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { ownValue, protoKeyPaths } from '../core/own.js';
 import type { Policy } from '../core/policy.js';
 import { ConfigError } from '../errors.js';
-import { type ConnectionConfig, type HttpProviderConfig, type NotifyTargetConfig, WatchdogConfigSchema, type WatchdogConfigParsed, type WebhookConfig } from './schema.js';
+import { type ConnectionConfig, type HttpProviderConfig, type NotifyTargetConfig, WatchdogConfigSchema, referenceProblems, type WatchdogConfigParsed, type WebhookConfig } from './schema.js';
 
 export interface People {
   readonly users: readonly string[];
@@ -69,7 +70,23 @@ export interface WatchdogConfig {
   readonly defaultPolicy: string;
   /** Where relative paths (secretsFile, dataDir) resolve from. */
   readonly baseDir: string;
+  /** Fingerprint of what would be deployed (see deployableRaw): `watchdog doctor` compares it with the running one. */
+  readonly sha256: string;
 }
+
+/** The config as deployed: local-only settings removed (Lambda reads Secrets Manager, has no data dir). */
+export function deployableRaw(raw: unknown): Record<string, unknown> {
+  const r = { ...(raw as Record<string, unknown>) };
+  if (r.settings !== null && typeof r.settings === 'object') {
+    const settings = { ...(r.settings as Record<string, unknown>) };
+    delete settings.secretsFile;
+    delete settings.dataDir;
+    r.settings = settings;
+  }
+  return r;
+}
+
+export const configSha256 = (raw: unknown): string => createHash('sha256').update(JSON.stringify(deployableRaw(raw))).digest('hex');
 
 function formatPath(p: readonly PropertyKey[]): string {
   let out = '';
@@ -97,11 +114,20 @@ export function compileConfig(raw: unknown, baseDir = process.cwd()): WatchdogCo
   const reserved = protoKeyPaths(raw);
   if (reserved.length > 0) throw new ConfigError(reserved.map((p) => `${p}: "__proto__" is reserved; pick another name`));
   const parsed = WatchdogConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues));
-  return compileParsed(parsed.data, baseDir);
+  if (!parsed.success) {
+    // The schema stops before its cross-reference checks; run them on the raw input too, so
+    // every problem is reported at once.
+    const lines = formatIssues(parsed.error.issues);
+    for (const r of referenceProblems(raw)) {
+      const line = `${formatPath(r.path)}: ${r.message}`;
+      if (!lines.includes(line)) lines.push(line);
+    }
+    throw new ConfigError(lines);
+  }
+  return compileParsed(parsed.data, baseDir, configSha256(raw));
 }
 
-function compileParsed(c: WatchdogConfigParsed, baseDir: string): WatchdogConfig {
+function compileParsed(c: WatchdogConfigParsed, baseDir: string, sha256: string): WatchdogConfig {
   const s = c.settings;
   const recheckAfterMs = ms(s.recheckAfter);
   return {
@@ -144,6 +170,7 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string): WatchdogConfig
     })),
     defaultPolicy: c.defaultPolicy,
     baseDir,
+    sha256,
   };
 }
 

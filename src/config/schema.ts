@@ -204,47 +204,103 @@ export const WatchdogConfigSchema = z
     defaultPolicy: z.string().default('default'),
   })
   .superRefine((cfg, ctx) => {
-    const providerIds = [...BUILTIN_PROVIDERS, ...Object.keys(cfg.providers)];
-    for (const name of Object.keys(cfg.providers)) {
-      if (isBuiltinProvider(name)) ctx.addIssue({ code: 'custom', path: ['providers', name], message: `"${name}" is a built-in provider; pick another name` });
-    }
-    for (const [name, c] of Object.entries(cfg.connections)) {
-      if (!providerIds.includes(c.provider)) {
-        ctx.addIssue({ code: 'custom', path: ['connections', name, 'provider'], message: `unknown provider "${c.provider}"; expected one of ${providerIds.join(', ')}` });
-      }
-      if (c.baseUrl === undefined && Object.hasOwn(cfg.providers, c.provider) && cfg.providers[c.provider]?.baseUrl === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['connections', name, 'baseUrl'], message: `required: provider "${c.provider}" declares no baseUrl` });
-      }
-    }
-    const seen = new Set<string>();
-    cfg.policies.forEach((p, i) => {
-      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'name'], message: `duplicate policy name "${p.name}"` });
-      seen.add(p.name);
-      if (p.maxRuntime === undefined && p.stallAfter === undefined && p.heartbeatTimeout === undefined && p.maxCostUsd === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['policies', i], message: 'a policy needs at least one limit: maxRuntime, stallAfter, heartbeatTimeout or maxCostUsd' });
-      }
-      if (p.match?.connection !== undefined && !Object.hasOwn(cfg.connections, p.match.connection)) {
-        ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'connection'], message: `unknown connection "${p.match.connection}"` });
-      }
-      if (p.match?.provider !== undefined && !providerIds.includes(p.match.provider)) {
-        ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'provider'], message: `unknown provider "${p.match.provider}"` });
-      }
-      p.notify.forEach((t, j) => {
-        if (!Object.hasOwn(cfg.notify, t)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'notify', j], message: `unknown notify target "${t}"` });
-      });
-    });
-    const keyNames = new Set<string>();
-    cfg.webhook.api?.keys?.forEach((k, i) => {
-      if (keyNames.has(k.name)) ctx.addIssue({ code: 'custom', path: ['webhook', 'api', 'keys', i, 'name'], message: `duplicate key name "${k.name}"` });
-      keyNames.add(k.name);
-      k.connections.forEach((c, j) => {
-        if (c !== '*' && !Object.hasOwn(cfg.connections, c)) ctx.addIssue({ code: 'custom', path: ['webhook', 'api', 'keys', i, 'connections', j], message: `unknown connection "${c}"` });
-      });
-    });
-    if (!seen.has(cfg.defaultPolicy)) {
-      ctx.addIssue({ code: 'custom', path: ['defaultPolicy'], message: `no policy named "${cfg.defaultPolicy}"; expected one of ${[...seen].join(', ')}` });
-    }
+    for (const r of referenceProblems(cfg)) ctx.addIssue({ code: 'custom', path: r.path, message: r.message });
   });
+
+/** Levenshtein distance, for "did you mean" on near-miss names. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** ` (did you mean "x"?)` when a known name is a near miss of `name`. */
+export function didYouMean(name: string, known: Iterable<string>): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = distance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(best.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Cross references (connections → providers, policies → connections/notify targets, API keys →
+ * connections, defaultPolicy), checked leniently on whatever parses: they run with the
+ * schema, and on their own when the schema fails, so a config with several problems reports
+ * all of them at once.
+ */
+export function referenceProblems(raw: unknown): Array<{ path: Array<string | number>; message: string }> {
+  const out: Array<{ path: Array<string | number>; message: string }> = [];
+  const cfg = obj(raw);
+  const providers = obj(cfg.providers);
+  const connections = obj(cfg.connections);
+  const notify = obj(cfg.notify);
+  const providerIds = [...BUILTIN_PROVIDERS, ...Object.keys(providers)];
+  for (const name of Object.keys(providers)) {
+    if (isBuiltinProvider(name)) out.push({ path: ['providers', name], message: `"${name}" is a built-in provider; pick another name` });
+  }
+  for (const [name, raw] of Object.entries(connections)) {
+    const c = obj(raw);
+    const provider = str(c.provider);
+    if (provider !== undefined && !providerIds.includes(provider)) {
+      out.push({ path: ['connections', name, 'provider'], message: `unknown provider "${provider}"${didYouMean(provider, providerIds)}; expected one of ${providerIds.join(', ')}` });
+    }
+    if (provider !== undefined && c.baseUrl === undefined && Object.hasOwn(providers, provider) && obj(providers[provider]).baseUrl === undefined) {
+      out.push({ path: ['connections', name, 'baseUrl'], message: `required: provider "${provider}" declares no baseUrl` });
+    }
+  }
+  const seen = new Set<string>();
+  arr(cfg.policies).forEach((raw, i) => {
+    const p = obj(raw);
+    const name = str(p.name);
+    if (name !== undefined) {
+      if (seen.has(name)) out.push({ path: ['policies', i, 'name'], message: `duplicate policy name "${name}"` });
+      seen.add(name);
+    }
+    if (p.maxRuntime === undefined && p.stallAfter === undefined && p.heartbeatTimeout === undefined && p.maxCostUsd === undefined) {
+      out.push({ path: ['policies', i], message: 'a policy needs at least one limit: maxRuntime, stallAfter, heartbeatTimeout or maxCostUsd' });
+    }
+    const match = obj(p.match);
+    const mc = str(match.connection);
+    if (mc !== undefined && !Object.hasOwn(connections, mc)) out.push({ path: ['policies', i, 'match', 'connection'], message: `unknown connection "${mc}"${didYouMean(mc, Object.keys(connections))}` });
+    const mp = str(match.provider);
+    if (mp !== undefined && !providerIds.includes(mp)) out.push({ path: ['policies', i, 'match', 'provider'], message: `unknown provider "${mp}"${didYouMean(mp, providerIds)}` });
+    arr(p.notify).forEach((t, j) => {
+      if (typeof t === 'string' && !Object.hasOwn(notify, t)) out.push({ path: ['policies', i, 'notify', j], message: `unknown notify target "${t}"${didYouMean(t, Object.keys(notify))}` });
+    });
+  });
+  const keyNames = new Set<string>();
+  arr(obj(obj(cfg.webhook).api).keys).forEach((raw, i) => {
+    const k = obj(raw);
+    const name = str(k.name);
+    if (name !== undefined) {
+      if (keyNames.has(name)) out.push({ path: ['webhook', 'api', 'keys', i, 'name'], message: `duplicate key name "${name}"` });
+      keyNames.add(name);
+    }
+    arr(k.connections).forEach((c, j) => {
+      if (typeof c === 'string' && c !== '*' && !Object.hasOwn(connections, c)) out.push({ path: ['webhook', 'api', 'keys', i, 'connections', j], message: `unknown connection "${c}"${didYouMean(c, Object.keys(connections))}` });
+    });
+  });
+  const defaultPolicy = str(cfg.defaultPolicy) ?? 'default';
+  if (seen.size > 0 && !seen.has(defaultPolicy)) {
+    out.push({ path: ['defaultPolicy'], message: `no policy named "${defaultPolicy}"${didYouMean(defaultPolicy, seen)}; expected one of ${[...seen].join(', ')}` });
+  }
+  return out;
+}
 
 export type WatchdogConfigInput = z.input<typeof WatchdogConfigSchema>;
 export type WatchdogConfigParsed = z.output<typeof WatchdogConfigSchema>;

@@ -13,6 +13,7 @@ import { serveWebhook } from '../http/server.js';
 import { slackCurl } from '../http/verify.js';
 import { Webhook } from '../http/webhook.js';
 import { type Runtime, buildRuntime, secretsFor } from '../runtime.js';
+import { recordRunningConfig } from '../store/meta.js';
 import { type SecretSource, readSecretField } from '../secrets.js';
 import { dynamoClient } from '../store/client.js';
 import { ensureTable } from '../store/dynamo.js';
@@ -54,6 +55,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
     // The demo compresses time: accepted-but-pending cancels are checked within seconds.
     if (world) config = { ...config, settings: { ...config.settings, confirmWithinMs: Math.min(config.settings.confirmWithinMs, 10_000) } };
     const rt = buildRuntime(config, { client, secrets, owner: `local-${process.pid}` });
+    await recordRunningConfig(client, config.settings.tableName, { sha256: opts.config.sha256, by: `watchdog start (pid ${process.pid})`, at: Date.now() });
     const served = await serveWebhook(new Webhook({ runtime: rt, secrets }), { port: opts.port, maxBodyBytes: config.webhook.maxBodyBytes });
     cleanups.push(() => served.close());
     unpublish = publishEndpoint(config.settings.dataDir, engine.endpoint, world?.overrides);

@@ -32,6 +32,8 @@ export interface Target {
   description: string;
   /** A running local instance's simulator URLs (apply with withOverrides). */
   overrides?: Overrides;
+  /** A local engine (embedded, a running `watchdog start`, or --endpoint), not AWS: no TTL to expect. */
+  local: boolean;
   close(): Promise<void>;
 }
 
@@ -108,7 +110,7 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
   if (opts.table || opts.region || opts.endpoint) {
     const client = dynamoClient({ ...(opts.region ? { region: opts.region } : {}), ...(opts.endpoint ? { endpoint: opts.endpoint } : {}) });
     const tableName = opts.table ?? opts.defaultTable;
-    return { client, tableName, description: `table ${tableName}${opts.endpoint ? ` at ${opts.endpoint}` : ''}`, close: async () => client.destroy() };
+    return { client, tableName, local: opts.endpoint !== undefined, description: `table ${tableName}${opts.endpoint ? ` at ${opts.endpoint}` : ''}`, close: async () => client.destroy() };
   }
   const file = endpointFile(opts.dataDir);
   if (existsSync(file)) {
@@ -116,7 +118,7 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
     if (parsed.success && (await reachable(parsed.data.endpoint))) {
       const client = dynamoClient({ endpoint: parsed.data.endpoint });
       return {
-        client, tableName: opts.defaultTable, description: `running watchdog (pid ${parsed.data.pid}) at ${parsed.data.endpoint}`,
+        client, tableName: opts.defaultTable, local: true, description: `running watchdog (pid ${parsed.data.pid}) at ${parsed.data.endpoint}`,
         ...(parsed.data.overrides ? { overrides: parsed.data.overrides } : {}), close: async () => client.destroy(),
       };
     }
@@ -127,6 +129,7 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
   return {
     client,
     tableName: opts.defaultTable,
+    local: true,
     description: `embedded store at ${opts.dataDir}`,
     close: async () => {
       client.destroy();

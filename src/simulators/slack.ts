@@ -61,6 +61,10 @@ export async function startSlackStandIn(opts: { token: string; port?: number }):
         sim.onEvent?.('hook', body);
         return reply(200, { ok: true });
       }
+      if (req.method === 'POST' && url === '/api/auth.test') {
+        if (req.headers.authorization !== `Bearer ${opts.token}`) return reply(200, { ok: false, error: 'invalid_auth' });
+        return reply(200, { ok: true, url: 'https://stand-in.slack.com/', team: 'Stand-in', user: 'watchdog', team_id: 'T000STANDIN', user_id: 'U000WATCHDOG', bot_id: 'B000WATCHDOG' });
+      }
       if (req.method === 'POST' && url === '/api/chat.postMessage') {
         if (req.headers.authorization !== `Bearer ${opts.token}`) return reply(200, { ok: false, error: 'invalid_auth' });
         if (sim.failNext > 0) {

@@ -62,8 +62,28 @@ describe('config', () => {
       'settings.sweepEvery: expected a duration like "45m", got "often"',
       expect.stringMatching(/^connections\.cat\.baseUrl: expected an https:\/\/ URL/),
       'policies[0]: unknown key "maxRuntme"',
+      // Cross references in the same run, not after the shape is fixed.
+      expect.stringMatching(/^connections\.cat\.provider: unknown provider "nope"/),
+      'policies[1]: a policy needs at least one limit: maxRuntime, stallAfter, heartbeatTimeout or maxCostUsd',
+      'policies[1].match.connection: unknown connection "missing"',
+      'policies[1].notify[0]: unknown notify target "ghost"',
     ]));
-    expect(p.length).toBe(4);
+    expect(p.length).toBe(8);
+  });
+
+  it('near-miss names get a "did you mean"', () => {
+    const p = problems({
+      connections: { 'kodexa-acme': { provider: 'kodexx', secret: 's', baseUrl: 'https://k.example' } },
+      notify: { oncall: { type: 'webhook', url: 'https://h.example', secret: 's' } },
+      policies: [{ name: 'default', maxRuntime: '1h', notify: ['oncal'], match: { connection: 'kodexa-acm' } }],
+      defaultPolicy: 'defualt',
+    });
+    expect(p).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^connections\.kodexa-acme\.provider: unknown provider "kodexx" \(did you mean "kodexa"\?\)/),
+      'policies[0].notify[0]: unknown notify target "oncal" (did you mean "oncall"?)',
+      'policies[0].match.connection: unknown connection "kodexa-acm" (did you mean "kodexa-acme"?)',
+      expect.stringMatching(/^defaultPolicy: no policy named "defualt" \(did you mean "default"\?\)/),
+    ]));
   });
 
   it('checks cross references once the shape is right', () => {

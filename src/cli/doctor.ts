@@ -1,0 +1,149 @@
+/**
+ * `watchdog doctor`: the preflight a platform team runs before switching to enforce, and
+ * again on call. Each check is one ✓/✗ line; nothing here changes an execution.
+ *   config   valid, every problem at once (schema and references), "did you mean" for near misses
+ *   secrets  every secret the config names resolves, with the field it must carry
+ *   probes   each connection answers a harmless status read (see sweep/probe.ts)
+ *   slack    each Slack bot token passes auth.test
+ *   table    the table exists with the expected keys and indexes (and TTL where the engine has it)
+ *   deployed the config recorded by the running sweeper is this file
+ */
+import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import type { WatchdogConfig } from '../config/load.js';
+import { ProviderRegistry } from '../providers/registry.js';
+import { HttpClient } from '../providers/http.js';
+import type { Runtime } from '../runtime.js';
+import { type SecretSource, readSecretField } from '../secrets.js';
+import { readRunningConfig } from '../store/meta.js';
+import { TABLE } from '../store/table.js';
+import { probe } from '../sweep/probe.js';
+
+export type CheckStatus = 'ok' | 'fail' | 'skip';
+
+export interface Check {
+  group: 'config' | 'secret' | 'connection' | 'slack' | 'table' | 'deployed';
+  name: string;
+  status: CheckStatus;
+  detail: string;
+}
+
+const message = (err: unknown) => ((err as Error)?.message ?? String(err)).split('\n')[0] ?? '';
+
+/** Every (secret, field) the config needs, each once. */
+export function requiredSecrets(config: WatchdogConfig): Array<{ secret: string; field: string; usedBy: string }> {
+  const out = new Map<string, { secret: string; field: string; usedBy: string }>();
+  const add = (secret: string, field: string, usedBy: string) => {
+    const k = `${secret}\u0000${field}`;
+    if (!out.has(k)) out.set(k, { secret, field, usedBy });
+  };
+  for (const [name, c] of config.connections) add(c.secret, 'apiKey', `connection ${name}`);
+  for (const [name, t] of config.notify) {
+    if (t.type === 'slack') add(t.tokenSecret, 'botToken', `notify ${name}`);
+    else add(t.secret, 'signingSecret', `notify ${name}`);
+  }
+  const w = config.webhook;
+  if (w.slack) add(w.slack.secret, 'signingSecret', 'webhook.slack');
+  if (w.discord) add(w.discord.secret, 'publicKey', 'webhook.discord');
+  if (w.teams) add(w.teams.secret, 'securityToken', 'webhook.teams');
+  if (w.hooks) add(w.hooks.secret, 'signingSecret', 'webhook.hooks');
+  for (const k of w.apiKeys) add(k.secret, 'apiKey', `webhook.api key ${k.name}`);
+  return [...out.values()];
+}
+
+export async function secretChecks(config: WatchdogConfig, secrets: SecretSource): Promise<Check[]> {
+  return Promise.all(requiredSecrets(config).map(async (s): Promise<Check> => {
+    try {
+      await readSecretField(secrets, s.secret, s.field);
+      return { group: 'secret', name: `${s.secret} (${s.field})`, status: 'ok', detail: `readable, for ${s.usedBy}` };
+    } catch (err) {
+      return { group: 'secret', name: `${s.secret} (${s.field})`, status: 'fail', detail: `${message(err)} (needed by ${s.usedBy})` };
+    }
+  }));
+}
+
+export async function connectionChecks(config: WatchdogConfig, secrets: SecretSource): Promise<Check[]> {
+  const registry = new ProviderRegistry(config, secrets, { attempts: 1, timeoutMs: 5_000 });
+  return Promise.all([...config.connections.entries()].map(async ([name, c]): Promise<Check> => {
+    try {
+      const r = await probe(name, registry.forConnection(name));
+      if (!r) return { group: 'connection', name, status: 'skip', detail: `provider ${c.provider} has no status call: cannot be probed` };
+      return { group: 'connection', name, status: r.healthy ? 'ok' : 'fail', detail: `${c.provider}: ${r.detail}` };
+    } catch (err) {
+      return { group: 'connection', name, status: 'fail', detail: message(err) };
+    }
+  }));
+}
+
+export async function slackChecks(config: WatchdogConfig, secrets: SecretSource): Promise<Check[]> {
+  const targets = [...config.notify.entries()].filter(([, t]) => t.type === 'slack');
+  return Promise.all(targets.map(async ([name, t]): Promise<Check> => {
+    if (t.type !== 'slack') throw new Error('unreachable');
+    try {
+      const token = await readSecretField(secrets, t.tokenSecret, 'botToken');
+      const res = await new HttpClient(t.apiUrl ?? 'https://slack.com/api', { attempts: 1, timeoutMs: 5_000 }).request('POST', '/auth.test', { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=utf-8' }, '{}');
+      const body = res.json as { ok?: boolean; error?: string; team?: string; user?: string } | undefined;
+      if (res.status === 200 && body?.ok) return { group: 'slack', name, status: 'ok', detail: `bot token valid (${body.user ?? '?'} in ${body.team ?? '?'}); posts to ${t.channel}` };
+      return { group: 'slack', name, status: 'fail', detail: `auth.test: ${body?.error ?? `HTTP ${res.status}`}` };
+    } catch (err) {
+      return { group: 'slack', name, status: 'fail', detail: message(err) };
+    }
+  }));
+}
+
+export async function tableChecks(rt: Runtime, local: boolean): Promise<Check[]> {
+  const { client, name } = rt.table;
+  const out: Check[] = [];
+  try {
+    const d = (await client.send(new DescribeTableCommand({ TableName: name }))).Table;
+    const keys = (d?.KeySchema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
+    const indexes = new Map((d?.GlobalSecondaryIndexes ?? []).map((g) => [g.IndexName, (g.KeySchema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',')]));
+    const want: Array<[string, string]> = [[TABLE.dueIndex, `${TABLE.dueShard}:HASH,${TABLE.dueAt}:RANGE`], [TABLE.stateIndex, `${TABLE.state}:HASH,${TABLE.trackedAt}:RANGE`]];
+    const wrong = [
+      ...(keys === `${TABLE.pk}:HASH,${TABLE.sk}:RANGE` ? [] : [`key schema ${keys}`]),
+      ...want.filter(([n, k]) => indexes.get(n) !== k).map(([n]) => `index ${n} ${indexes.has(n) ? 'has other keys' : 'missing'}`),
+    ];
+    out.push({ group: 'table', name, status: wrong.length === 0 ? 'ok' : 'fail', detail: wrong.length === 0 ? `keys ${TABLE.pk}/${TABLE.sk}, indexes ${TABLE.dueIndex} and ${TABLE.stateIndex}` : wrong.join('; ') });
+  } catch (err) {
+    return [{ group: 'table', name, status: 'fail', detail: message(err) }];
+  }
+  if (local) {
+    out.push({ group: 'table', name: `${name} TTL`, status: 'skip', detail: 'local engine: expired items are not removed (no TTL to check)' });
+    return out;
+  }
+  try {
+    const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: name }));
+    const d = ttl.TimeToLiveDescription;
+    const on = d?.TimeToLiveStatus === 'ENABLED' && d.AttributeName === TABLE.ttl;
+    out.push({ group: 'table', name: `${name} TTL`, status: on ? 'ok' : 'fail', detail: on ? `TTL on ${TABLE.ttl}` : `TTL is ${d?.TimeToLiveStatus ?? 'off'}${d?.AttributeName ? ` on ${d.AttributeName}` : ''}; expected ENABLED on ${TABLE.ttl}` });
+  } catch (err) {
+    out.push({ group: 'table', name: `${name} TTL`, status: 'fail', detail: message(err) });
+  }
+  return out;
+}
+
+export async function deployedCheck(rt: Runtime): Promise<Check> {
+  try {
+    const running = await readRunningConfig(rt.table.client, rt.table.name);
+    if (!running) return { group: 'deployed', name: 'config', status: 'skip', detail: 'no sweeper has recorded its config in this table yet' };
+    const same = running.sha256 === rt.config.sha256;
+    return {
+      group: 'deployed', name: 'config', status: same ? 'ok' : 'fail',
+      detail: same ? `the running sweeper (${running.by}) uses this file` : `the running sweeper (${running.by}, since ${new Date(running.at).toISOString()}) uses another config: deploy this file or check which one you edited`,
+    };
+  } catch (err) {
+    return { group: 'deployed', name: 'config', status: 'fail', detail: message(err) };
+  }
+}
+
+export async function doctor(rt: Runtime, o: { local: boolean }): Promise<Check[]> {
+  const [secrets, connections, slack, table, deployed] = await Promise.all([
+    secretChecks(rt.config, rt.secrets), connectionChecks(rt.config, rt.secrets), slackChecks(rt.config, rt.secrets), tableChecks(rt, o.local), deployedCheck(rt),
+  ]);
+  return [{ group: 'config', name: 'config', status: 'ok', detail: `valid (${rt.config.policies.length} policies, ${rt.config.connections.size} connections)` }, ...secrets, ...connections, ...slack, ...table, deployed];
+}
+
+const MARK: Record<CheckStatus, string> = { ok: '✓', fail: '✗', skip: '–' };
+
+export function doctorText(checks: readonly Check[]): string {
+  return checks.map((c) => `${MARK[c.status]} ${c.group === 'config' ? 'config' : `${c.group} ${c.name}`}: ${c.detail}`).join('\n');
+}

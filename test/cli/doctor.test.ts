@@ -1,0 +1,90 @@
+/**
+ * `watchdog doctor` in process against the provider simulators, the Slack stand-in and an
+ * embedded store: all ✓ when everything is right; exactly the broken things ✗ otherwise.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { loadConfig } from '../../src/config/file.js';
+import { openTarget } from '../../src/local/target.js';
+import { recordRunningConfig } from '../../src/store/meta.js';
+import { PLATFORMS, type Servers, startServers } from '../helpers/world.js';
+
+let servers: Servers;
+let dir: string;
+beforeAll(async () => {
+  servers = await startServers();
+  dir = mkdtempSync(path.join(os.tmpdir(), 'wd-doctor-'));
+}, 30_000);
+afterAll(async () => {
+  await servers?.close();
+});
+
+function write(o: { dropSecret?: string; wrongUrl?: string } = {}): string {
+  const secrets: Record<string, unknown> = { slack: { botToken: 'xoxb-test-token', signingSecret: 's' }, hooks: { signingSecret: 'h' } };
+  for (const p of PLATFORMS) if (p !== o.dropSecret) secrets[`key-${p}`] = { apiKey: servers.sims[p].apiKey };
+  const file = path.join(dir, `watchdog-${Object.values(o).join('-') || 'ok'}.json`);
+  const connections = Object.fromEntries(PLATFORMS.map((p) => [`${p}-c`, { provider: p, baseUrl: p === o.wrongUrl ? 'http://127.0.0.1:1/' : servers.sims[p].url, secret: `key-${p}` }]));
+  writeFileSync(path.join(dir, `secrets-${Object.values(o).join('-') || 'ok'}.json`), JSON.stringify(secrets));
+  writeFileSync(file, JSON.stringify({
+    settings: { secretsFile: `secrets-${Object.values(o).join('-') || 'ok'}.json`, dataDir: 'data' },
+    connections,
+    notify: { chat: { type: 'slack', channel: '#oncall', tokenSecret: 'slack', apiUrl: servers.slack.apiUrl } },
+    webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' } },
+    policies: [{ name: 'default', maxRuntime: '1h', notify: ['chat'] }],
+  }));
+  return file;
+}
+
+async function doctor(file: string, json = false): Promise<{ code: number; out: string }> {
+  const out: string[] = [];
+  const code = await runCli(['-c', file, ...(json ? ['--json'] : []), 'doctor'], { out: (s) => out.push(s), err: (s) => out.push(s) });
+  return { code, out: out.join('\n') };
+}
+
+describe('watchdog doctor', () => {
+  it('all ✓ when config, secrets, connections, Slack, table and the running config agree', async () => {
+    const file = write();
+    const config = loadConfig(file);
+    const target = await openTarget({ dataDir: config.settings.dataDir, defaultTable: config.settings.tableName });
+    await recordRunningConfig(target.client, target.tableName, { sha256: config.sha256, by: 'test sweeper', at: Date.now() });
+    await target.close();
+    const r = await doctor(file);
+    expect(r.out).not.toContain('✗');
+    expect(r.code).toBe(0);
+    for (const p of PLATFORMS) expect(r.out).toMatch(new RegExp(`✓ connection ${p}-c: ${p}: reachable, credentials accepted`));
+    expect(r.out).toMatch(/✓ slack chat: bot token valid/);
+    expect(r.out).toMatch(/✓ deployed config: the running sweeper \(test sweeper\) uses this file/);
+    expect(r.out).toMatch(/all checks passed/);
+  }, 30_000);
+
+  it('one secret removed and one base URL wrong: exactly those ✗ lines (and the config that differs from the running one), exit 1', async () => {
+    const file = write({ dropSecret: 'kodexa', wrongUrl: 'meibel' });
+    const r = await doctor(file);
+    expect(r.code).toBe(1);
+    const failed = r.out.split('\n').filter((l) => l.startsWith('✗'));
+    expect(failed).toEqual([
+      expect.stringMatching(/^✗ secret key-kodexa \(apiKey\): secret "key-kodexa" is not in .* \(needed by connection kodexa-c\)$/),
+      expect.stringMatching(/^✗ connection kodexa-c: kodexa: cannot read the connection's secret/),
+      expect.stringMatching(/^✗ connection meibel-c: meibel: unreachable: /),
+      expect.stringMatching(/^✗ deployed config: the running sweeper \(test sweeper, since .*\) uses another config/),
+    ]);
+    const json = JSON.parse((await doctor(file, true)).out) as { ok: boolean; checks: Array<{ status: string }> };
+    expect(json.ok).toBe(false);
+    expect(json.checks.filter((c) => c.status === 'fail')).toHaveLength(4);
+  }, 30_000);
+
+  it('a broken config: every problem as a ✗ line, exit 1', async () => {
+    const file = path.join(dir, 'broken.yaml');
+    writeFileSync(file, 'connections: { k: { provider: kodexx, secret: s } }\npolicies: [{ name: default, maxRuntime: soon, notify: [ghost] }]\n');
+    const r = await doctor(file);
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n')).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^✗ config: policies\[0\]\.maxRuntime: expected a duration/),
+      expect.stringMatching(/^✗ config: connections\.k\.provider: unknown provider "kodexx" \(did you mean "kodexa"\?\)/),
+      expect.stringMatching(/^✗ config: policies\[0\]\.notify\[0\]: unknown notify target "ghost"/),
+    ]));
+  });
+});

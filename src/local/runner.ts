@@ -41,7 +41,9 @@ const ACTION_TEXT: Record<string, string> = {
 
 export async function runLocal(opts: RunnerOptions): Promise<void> {
   const { out } = opts;
-  const engine = await openEmbedded(opts.config.settings.dataDir);
+  const engine = await openEmbedded(opts.config.settings.dataDir, {
+    onRecovered: (r) => out(`watchdog: the store was not closed cleanly last time: rebuilt its indexes from ${r.items} items in ${r.ms} ms (${r.entriesBefore} entries before, ${r.entriesAfter} after)`),
+  });
   const client = dynamoClient({ endpoint: engine.endpoint });
   const secrets = secretsFor(opts.config);
   let world: DemoWorld | undefined;

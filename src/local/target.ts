@@ -7,11 +7,11 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Level } from 'level';
 import * as z from 'zod';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { WatchdogConfig } from '../config/load.js';
 import { ownValue } from '../core/own.js';
+import { type ReindexReport, markCleanShutdown, recoverIfUnclean } from './reindex.js';
 import { WatchdogError } from '../errors.js';
 import { dynamoClient } from '../store/client.js';
 import { ensureTable } from '../store/dynamo.js';
@@ -88,16 +88,26 @@ export function publishEndpoint(dataDir: string, endpoint: string, overrides?: O
   return () => rmSync(file, { force: true });
 }
 
-export async function openEmbedded(dataDir: string): Promise<Engine> {
+/**
+ * The embedded store, crash-consistent: opening the LevelDB folder ourselves first reports a
+ * corrupt or locked folder at once (dynalite would only fail later, inside a request), and
+ * after an unclean stop rebuilds every index from the items (see reindex.ts). A clean close
+ * leaves a mark, so the next open skips the rebuild.
+ */
+export async function openEmbedded(dataDir: string, o: { onRecovered?: (r: ReindexReport) => void } = {}): Promise<Engine> {
   try {
-    // Open the LevelDB folder once ourselves: dynalite reports a corrupt or locked folder
-    // only later, as an uncaught error inside a request.
     if (existsSync(dataDir)) {
-      const db = new Level(dataDir);
-      await db.open();
-      await db.close();
+      const recovered = await recoverIfUnclean(dataDir);
+      if (recovered && recovered.items > 0) o.onRecovered?.(recovered);
     }
-    return await startDynalite({ path: dataDir });
+    const engine = await startDynalite({ path: dataDir });
+    return {
+      ...engine,
+      close: async () => {
+        await engine.close();
+        await markCleanShutdown(dataDir).catch(() => undefined); // no mark: the next open rebuilds, which is safe
+      },
+    };
   } catch (err) {
     const e = err as Error & { cause?: Error };
     const msg = (e.cause?.message ?? e.message).split('\n')[0] ?? '';

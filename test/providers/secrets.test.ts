@@ -1,36 +1,18 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsSecrets, secretField } from '../../src/secrets.js';
+import { type SecretsManagerStandIn, startSecretsManager } from '../helpers/secrets-manager.js';
 
 /** A local endpoint speaking Secrets Manager's JSON protocol (no emulator exists). */
 describe('AwsSecrets against a local GetSecretValue endpoint', () => {
-  let server: http.Server;
-  let calls = 0;
-  let value = '{"apiKey": "key-v1"}';
+  let sm: SecretsManagerStandIn;
   let endpoint = '';
+  const setValue = (v: string) => sm.values.set('watchdog/catalyzed', v);
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        calls++;
-        const target = req.headers['x-amz-target'];
-        const { SecretId } = JSON.parse(body) as { SecretId: string };
-        res.setHeader('content-type', 'application/x-amz-json-1.1');
-        if (target !== 'secretsmanager.GetSecretValue' || SecretId !== 'watchdog/catalyzed') {
-          res.writeHead(400, { 'x-amzn-errortype': 'ResourceNotFoundException' });
-          res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: 'not found' }));
-          return;
-        }
-        res.end(JSON.stringify({ Name: SecretId, SecretString: value, ARN: 'arn:aws:secretsmanager:local:0:secret:x', VersionId: 'v' }));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    sm = await startSecretsManager({ 'watchdog/catalyzed': '{"apiKey": "key-v1"}' });
+    endpoint = sm.endpoint;
   });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(() => sm.close());
 
   it('reads, caches within the TTL, refreshes on demand', async () => {
     let now = 0;
@@ -38,12 +20,12 @@ describe('AwsSecrets against a local GetSecretValue endpoint', () => {
     const s = new AwsSecrets(client, 60_000, () => now);
     expect(secretField(await s.get('watchdog/catalyzed'), 'apiKey')).toBe('key-v1');
     expect(secretField(await s.get('watchdog/catalyzed'), 'apiKey')).toBe('key-v1');
-    expect(calls).toBe(1);
-    value = '{"apiKey": "key-v2"}';
+    expect(sm.calls).toBe(1);
+    setValue('{"apiKey": "key-v2"}');
     expect(secretField(await s.get('watchdog/catalyzed', { fresh: true }), 'apiKey')).toBe('key-v2');
     now = 120_000;
     await s.get('watchdog/catalyzed');
-    expect(calls).toBe(3);
+    expect(sm.calls).toBe(3);
     await expect(s.get('missing')).rejects.toThrow();
     client.destroy();
   });
@@ -53,11 +35,11 @@ describe('AwsSecrets against a local GetSecretValue endpoint', () => {
     const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
     Object.assign(process.env, { AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint, AWS_REGION: 'local', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' });
     try {
-      value = '{"apiKey": "key-env"}';
-      const before = calls;
+      setValue('{"apiKey": "key-env"}');
+      const before = sm.calls;
       const s = new AwsSecrets();
       expect(secretField(await s.get('watchdog/catalyzed'), 'apiKey')).toBe('key-env');
-      expect(calls).toBe(before + 1);
+      expect(sm.calls).toBe(before + 1);
     } finally {
       for (const k of keys) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
     }

@@ -9,6 +9,7 @@ import { benchDueRead } from './due-read.js';
 import { benchSweep } from './sweep.js';
 import { benchWebhook } from './webhook.js';
 import { benchBundle } from './bundle.js';
+import { benchReindex } from './reindex.js';
 
 export interface Line {
   name: string;
@@ -25,6 +26,7 @@ const benches: Record<string, () => Promise<Line[]>> = {
   sweep: benchSweep,
   webhook: benchWebhook,
   bundle: benchBundle,
+  reindex: benchReindex,
 };
 
 const wanted = process.argv.slice(2);

@@ -29,6 +29,7 @@ export function publishSweepMetrics(m: Metrics, s: SweepSummary): void {
   m.addMetric(M.Faults, MetricUnit.Count, s.faults);
   m.addMetric(M.Quarantined, MetricUnit.Count, s.quarantined);
   m.addMetric(M.SweepErrors, MetricUnit.Count, s.errors);
+  m.addMetric(M.IndexRepairs, MetricUnit.Count, s.indexRepairs);
   m.addMetric(M.SweepDuration, MetricUnit.Milliseconds, s.durationMs);
   m.addMetric(M.DueLag, MetricUnit.Milliseconds, Number(f.dueLagMaxMs ?? 0));
 }

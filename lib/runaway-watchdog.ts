@@ -176,7 +176,8 @@ export class RunawayWatchdog extends Construct {
     const indexArn = (name: string) => `${this.table.tableArn}/index/${name}`;
     // UpdateItem: quarantining an unreadable item and the probe ledger (single-attribute updates).
     this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [this.table.tableArn] }));
-    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.dueIndex)] }));
+    // Query: the due index (work), the state index (the safety net's other path to work).
+    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.dueIndex), indexArn(TABLE.stateIndex)] }));
     this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: [this.table.tableArn] }));
     this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.stateIndex)] }));
 
@@ -240,6 +241,7 @@ export class RunawayWatchdog extends Construct {
     alarm('SweeperErrors', this.sweeper.metricErrors({ period: Duration.minutes(5) }), 1, 'The sweep function failed: runaways are not being enforced.');
     alarm('SweepErrors', metric(SweeperMetric.SweepErrors), 1, 'A sweep failed, or could not record a fault on an execution (the store is failing).');
     alarm('SweepFaults', metric(SweeperMetric.Faults), 1, 'The watchdog faulted while handling executions (recorded on each, retried, then cancel_failed).');
+    alarm('IndexRepairs', metric(SweeperMetric.IndexRepairs), 1, 'The safety net found an overdue execution missing from the due index and re-indexed it: this should never happen; check the table.');
     alarm('Quarantined', metric(SweeperMetric.Quarantined), 1, 'An unreadable execution item was quarantined: `watchdog list --state quarantined`.');
     alarm('SweeperThrottles', this.sweeper.metricThrottles({ period: Duration.minutes(5) }), 1, 'The sweep function was throttled.');
     alarm('WebhookErrors', this.webhook.metricErrors({ period: Duration.minutes(5) }), 1, 'The webhook function failed.');

@@ -29,6 +29,8 @@ export const SweeperMetric = {
   Quarantined: 'Quarantined',
   /** Faults not even recordable on their execution, or a sweep that failed as a whole. */
   SweepErrors: 'SweepErrors',
+  /** Overdue executions the due index lacked, found by the safety net: should never happen in AWS. */
+  IndexRepairs: 'IndexRepairs',
   /** Per connection (dimension `connection`): 1 when its probe failed (credentials, route, DNS, TLS, timeout), else 0. */
   ConnectionUnhealthy: 'ConnectionUnhealthy',
 } as const;

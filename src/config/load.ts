@@ -57,6 +57,7 @@ export interface WatchdogConfig {
     readonly leaseMs: number;
     readonly confirmWithinMs: number;
     readonly probeEveryMs: number;
+    readonly repairEveryMs: number;
     readonly retentionMs: number;
     readonly secretsFile?: string;
     readonly dataDir: string;
@@ -142,6 +143,7 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string, sha256: string)
       leaseMs: ms(s.leaseDuration),
       confirmWithinMs: ms(s.confirmWithin),
       probeEveryMs: ms(s.probeEvery),
+      repairEveryMs: ms(s.repairEvery),
       retentionMs: ms(s.retention),
       ...(s.secretsFile === undefined ? {} : { secretsFile: path.resolve(baseDir, s.secretsFile) }),
       dataDir: path.resolve(baseDir, s.dataDir),

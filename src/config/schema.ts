@@ -19,6 +19,9 @@ const DurationOrZero = z.custom<string>((v) => v === '0' || (typeof v === 'strin
   error: (iss) => `expected a duration like "45m" (or "0"), got ${JSON.stringify(iss.input)}`,
 });
 
+/** See Settings.leaseDuration. */
+export const MIN_LEASE_MS = 90_000;
+
 const Name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected a name of letters, digits, "-", "_" or "." (max 64)')
@@ -136,8 +139,18 @@ export const Settings = z.strictObject({
   /** Cancel attempts (across sweeps) on retryable faults before giving up with cancel_failed. */
   maxCancelAttempts: z.number().int().min(1).max(100).default(8),
   providerConcurrency: z.number().int().min(1).max(256).default(16),
-  leaseDuration: Duration.default('2m'),
+  /**
+   * How long a claimed cancel is ours. It must outlive one provider exchange: a status read
+   * (up to 3 attempts of 10 s with backoff) and the cancel (up to 3 attempts on 429), about
+   * 70 s at worst; a shorter lease lets another sweep recover a claim whose call is still
+   * running. Minimum 90s.
+   */
+  leaseDuration: Duration.default('2m').refine((d) => (parseDuration(d) ?? 0) >= MIN_LEASE_MS, {
+    error: `must be at least 90s: a claim has to outlive one provider exchange (status read and cancel, about 70 s at worst)`,
+  }),
   confirmWithin: Duration.default('5m'),
+  /** How often the sweep looks for overdue executions through the state index (the due index's safety net); "0" turns it off. */
+  repairEvery: DurationOrZero.default('15m'),
   /** How often each connection is probed (a harmless status read); "0" turns probes off. */
   probeEvery: DurationOrZero.default('10m'),
   recheckAfter: Duration.default('1h'),

@@ -15,7 +15,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { shardOf } from '../core/ids.js';
-import { type Actor, AuditEvent, Execution, type HeartbeatInput } from '../core/model.js';
+import { type Actor, AuditEvent, Execution, type HeartbeatInput, LIVE_STATES, isTerminal } from '../core/model.js';
 import type { Policy } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { InputError, StoreError } from '../errors.js';
@@ -277,6 +277,47 @@ export class DynamoExecutionStore implements ExecutionStore {
       if (err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
       throw err;
     }
+  }
+
+  async overdue(before: number): Promise<Execution[]> {
+    const ids: string[] = [];
+    for (const state of LIVE_STATES) {
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const res = await this.opts.client.send(new QueryCommand({
+          TableName: this.opts.tableName,
+          IndexName: TABLE.stateIndex,
+          KeyConditionExpression: '#state = :state',
+          FilterExpression: '#due <= :before',
+          ProjectionExpression: '#pk',
+          ExpressionAttributeNames: { '#state': TABLE.state, '#due': TABLE.dueAt, '#pk': TABLE.pk },
+          ExpressionAttributeValues: { ':state': { S: state }, ':before': { N: String(before) } },
+          ExclusiveStartKey: start,
+        }));
+        for (const item of res.Items ?? []) {
+          const pk = item[TABLE.pk]?.S;
+          if (pk?.startsWith('X#')) ids.push(pk.slice(2));
+        }
+        start = res.LastEvaluatedKey;
+      } while (start);
+    }
+    // An index entry may be stale itself: the item decides.
+    const items = await Promise.all(ids.map((id) => this.get(id).catch(() => undefined)));
+    return items.filter((e): e is Execution => e !== undefined && !isTerminal(e.state) && e.dueAt !== undefined && e.dueAt <= before);
+  }
+
+  async inDueIndex(e: Execution): Promise<boolean> {
+    if (e.dueAt === undefined) return false;
+    const res = await this.opts.client.send(new QueryCommand({
+      TableName: this.opts.tableName,
+      IndexName: TABLE.dueIndex,
+      KeyConditionExpression: '#shard = :shard AND #due = :due',
+      FilterExpression: '#pk = :pk',
+      ProjectionExpression: '#pk',
+      ExpressionAttributeNames: { '#shard': TABLE.dueShard, '#due': TABLE.dueAt, '#pk': TABLE.pk },
+      ExpressionAttributeValues: { ':shard': { S: String(shardOf(e.id, this.opts.shards)) }, ':due': { N: String(e.dueAt) }, ':pk': { S: `X#${e.id}` } },
+    }));
+    return (res.Items ?? []).length > 0;
   }
 
   async quarantined(): Promise<QuarantinedItem[]> {

@@ -63,6 +63,14 @@ export interface ExecutionStore {
   quarantine(id: string, error: string, now: number): Promise<boolean>;
   /** Every quarantined item (`watchdog list --state quarantined`). */
   quarantined(): Promise<QuarantinedItem[]>;
+  /**
+   * The safety net's other path to work: live executions whose dueAt is at or before
+   * `before`, read through the state index (not the due index), each confirmed by a
+   * consistent read of its item.
+   */
+  overdue(before: number): Promise<Execution[]>;
+  /** Whether the due index holds this execution's current entry. */
+  inDueIndex(e: Execution): Promise<boolean>;
 
   heartbeat(id: string, input: HeartbeatInput, actor: Actor, now: number): Promise<WriteOutcome>;
   markFinished(id: string, actor: Actor, now: number, providerStatus?: string): Promise<WriteOutcome>;

@@ -97,6 +97,8 @@ export interface SweepSummary {
   errors: number;
   /** Connections probed this sweep (see probe.ts). */
   probes: ProbeReport[];
+  /** Overdue executions the due index did not hold, found by the safety net and re-indexed: should never happen in AWS. */
+  indexRepairs: number;
   /** now − dueAt for each execution acted on (ms), sorted. */
   dueLagMs: number[];
   actions: SweepAction[];
@@ -108,6 +110,9 @@ export type CancelNowResult =
   | { status: 'in_progress'; execution: Execution; settled: Promise<Execution> };
 
 const SWEEP_ACTOR_VIA = 'sweep';
+/** The safety net's entry in the probe ledger (no connection name contains '#'). */
+const SAFETY_NET = '#safety-net';
+const SAFETY_NET_GRACE_MS = 60_000;
 const RESULT_ACTION: Record<T.CancelResult['kind'], ActionKind> = {
   cancelled: 'cancelled', already_finished: 'already_finished', pending: 'cancel_pending', retry: 'retry', failed: 'cancel_failed', unconfirmed: 'cancel_unconfirmed',
 };
@@ -120,7 +125,7 @@ function emptySummary(owner: string, startedAt: number, preview: boolean): Sweep
   return {
     owner, startedAt, durationMs: 0, preview, itemsRead: 0, due: 0, evaluated: 0, observed: 0, finished: 0, warned: 0, wouldCancel: 0,
     cancelCalls: 0, cancelled: 0, alreadyFinished: 0, pending: 0, retried: 0, cancelFailed: 0, unconfirmed: 0,
-    heldBackByCap: 0, deferredForTime: 0, lostRaces: 0, noticesSent: 0, noticesFailed: 0, faults: 0, quarantined: 0, errors: 0, probes: [], dueLagMs: [], actions: [],
+    heldBackByCap: 0, deferredForTime: 0, lostRaces: 0, noticesSent: 0, noticesFailed: 0, faults: 0, quarantined: 0, errors: 0, probes: [], indexRepairs: 0, dueLagMs: [], actions: [],
   };
 }
 
@@ -198,8 +203,9 @@ export class Sweeper {
       }
     });
     if (s.heldBackByCap > 0) await this.capAlert(run);
-    // Probes come after enforcement: they never delay a cancel.
+    // Probes and the safety net come after enforcement: they never delay a cancel.
     if (!preview) await this.probeConnections(run);
+    if (!preview) await this.safetyNet(run, new Set(due.items.map((e) => e.id)), concurrency);
     s.durationMs = this.now() - startedAt;
     s.dueLagMs.sort((a, b) => a - b);
     this.log.info('sweep finished', { ...summaryFields(s) });
@@ -584,6 +590,40 @@ export class Sweeper {
         this.log.error('connection probe failed', { connection, error: redact((err as Error)?.message ?? String(err)) });
       }
     }));
+  }
+
+  /**
+   * Every `settings.repairEvery`: find work through another path than the due index (the
+   * state index, confirmed by the item), so an execution whose due entry was lost is still
+   * enforced. Each one the due index really lacks is re-indexed (rewritten), handled in this
+   * sweep and counted in IndexRepairs, which is alarmed: in AWS it should never happen.
+   */
+  private async safetyNet(run: Run, seen: ReadonlySet<string>, concurrency: number): Promise<void> {
+    const ledger = this.deps.probes;
+    const every = this.settings.repairEveryMs;
+    const now = this.now();
+    if (!ledger || every <= 0 || (this.nextProbeAt.get(SAFETY_NET) ?? 0) > now || run.timeLow()) return;
+    try {
+      this.nextProbeAt.set(SAFETY_NET, now + every);
+      if ((await ledger.claim(SAFETY_NET, now, every)) === false) return;
+      // A grace period: an index written a moment ago may not show the entry yet (AWS GSIs are eventually consistent).
+      const overdue = (await this.deps.store.overdue(now - SAFETY_NET_GRACE_MS)).filter((e) => !seen.has(e.id));
+      await forEachLimit(overdue, concurrency, async (e) => {
+        try {
+          if (await this.deps.store.inDueIndex(e)) return; // indexed, only beyond this sweep's batch
+          const r = await this.write(e, (c) => T.reschedule(c, this.ctx(c)));
+          run.s.indexRepairs++;
+          this.log.error('safety net: execution missing from the due index, re-indexed', { executionId: e.id, connection: e.connection, state: e.state, dueAt: e.dueAt });
+          await this.handle(r.ok ? r.execution : e, run);
+        } catch (err) {
+          await this.fault(e, err, run);
+        }
+      });
+      await ledger.record(SAFETY_NET, true, `checked ${overdue.length} overdue`, now, false);
+    } catch (err) {
+      run.s.errors++;
+      this.log.error('safety net failed', { error: redact((err as Error)?.message ?? String(err)) });
+    }
   }
 
   private async probeNotice(r: ProbeReport, run: Run): Promise<void> {

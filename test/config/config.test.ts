@@ -128,4 +128,11 @@ describe('config', () => {
     it('unknown explicit policy lists the valid ones', () =>
       expect(() => selectPolicy(c, { connection: 'kodexa-acme', policy: 'nope' })).toThrow(/expected one of llm-batch, etl, default/));
   });
+
+  it('leaseDuration below 90s is refused with the reason', () => {
+    expect(problems({ settings: { leaseDuration: '10s' }, connections: {}, policies: [{ name: 'default', maxRuntime: '1h' }] })).toEqual([
+      'settings.leaseDuration: must be at least 90s: a claim has to outlive one provider exchange (status read and cancel, about 70 s at worst)',
+    ]);
+    expect(problems({ settings: { leaseDuration: '90s' }, connections: {}, policies: [{ name: 'default', maxRuntime: '1h' }] })).toEqual([]);
+  });
 });

@@ -2,5 +2,8 @@
 // The SDK's Node 22 notice is noise for a CLI; Lambda runs Node 22 anyway.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { runCli } from '../src/cli/main.js';
+import { closeHttpPools } from '../src/providers/http.js';
 
 process.exitCode = await runCli(process.argv.slice(2));
+// Keep-alive connections would hold the process for their idle timeout.
+await closeHttpPools();

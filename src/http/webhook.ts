@@ -7,6 +7,7 @@ import * as z from 'zod';
 import { InputError, NotFoundError, WatchdogError } from '../errors.js';
 import { type Log, redact, silentLog } from '../log.js';
 import { decodeAction } from '../notify/actions.js';
+import { HttpClient } from '../providers/http.js';
 import { DISCORD, SLACK, TEAMS } from '../notify/markup.js';
 import type { Runtime } from '../runtime.js';
 import { FULL_SCOPE, type Scope } from '../config/load.js';
@@ -44,8 +45,9 @@ export function allowedResponseUrl(url: string): boolean {
 }
 
 async function defaultPostResponse(url: string, body: unknown): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), redirect: 'error', signal: AbortSignal.timeout(5_000) });
-  if (!res.ok) throw new Error(`response_url answered HTTP ${res.status}`);
+  const u = new URL(url);
+  const res = await new HttpClient(u.origin, { attempts: 1, timeoutMs: 5_000 }).request('POST', u.pathname + u.search, { 'content-type': 'application/json' }, JSON.stringify(body));
+  if (res.status < 200 || res.status >= 300) throw new Error(`response_url answered HTTP ${res.status}`);
 }
 
 const CancelHookBody = z.strictObject({ id: z.string().min(1).max(1100), reason: z.string().max(500).optional(), actor: z.string().min(1).max(128).optional() });

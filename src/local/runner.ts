@@ -14,6 +14,7 @@ import { slackCurl } from '../http/verify.js';
 import { Webhook } from '../http/webhook.js';
 import { type Runtime, buildRuntime, secretsFor } from '../runtime.js';
 import { recordRunningConfig } from '../store/meta.js';
+import { closeHttpPools } from '../providers/http.js';
 import { type SecretSource, readSecretField } from '../secrets.js';
 import { dynamoClient } from '../store/client.js';
 import { ensureTable } from '../store/dynamo.js';
@@ -130,6 +131,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
     unpublish();
+    await closeHttpPools();
     await world?.close();
     client.destroy();
     await engine.close();

@@ -1,15 +1,24 @@
 /**
- * HTTP for provider adapters and chat notices, on the fetch that Node.js ships. That fetch
- * *is* undici (Node bundles it, parser and all), so the Lambda gets undici's keep-alive pool
- * per origin without carrying the package's ~280 KB in its bundle. On top of it: a deadline
- * per attempt, no redirects followed, a cap on response size, Retry-After honoured and capped
- * exponential backoff with jitter for retryable answers.
+ * HTTP for provider adapters, chat notices and outgoing hooks, on undici: one keep-alive
+ * Pool per origin (its connection count tied to `providerConcurrency`), separate connect,
+ * headers and body timeouts, no redirects followed, a cap on response size, Retry-After
+ * honoured and capped exponential backoff with jitter for retryable answers. undici is
+ * loaded on the first call, so a sweep with nothing to do never pays for it.
+ *
+ * The retry loop is ours, not undici's RetryHandler: a cancel (a write) may be retried
+ * within a call only on 429, the one answer that says it was not acted on, and a
+ * Retry-After longer than our cap is handed back to the sweep (which retries it later)
+ * rather than waited out — RetryHandler waits a capped hint and retries writes on 5xx.
  */
 import { InputError } from '../errors.js';
 
 export interface HttpOptions {
-  /** Deadline for one attempt: connect, headers and body together. Default 10 s. */
+  /** Headers and body timeouts of one attempt (each), and the connect timeout when that is not set. Default 10 s. */
   timeoutMs?: number;
+  /** TCP + TLS connect timeout. Default: min(timeoutMs, 5 s). */
+  connectTimeoutMs?: number;
+  /** Connections per origin (the sweep passes providerConcurrency). Default 16. */
+  connections?: number;
   maxResponseBytes?: number;
   /** Attempts for retryable answers (429, 5xx, transport faults). Default 3. */
   attempts?: number;
@@ -61,65 +70,113 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
 export const backoffMs = (attempt: number, base: number, cap: number): number =>
   Math.round(Math.random() * Math.min(cap, base * 2 ** attempt)); // "full jitter"
 
-const DEFAULTS: Required<HttpOptions> = {
-  timeoutMs: 10_000, maxResponseBytes: 1_000_000, attempts: 3, baseBackoffMs: 200, maxBackoffMs: 2_000,
+const DEFAULTS = {
+  timeoutMs: 10_000, maxResponseBytes: 1_000_000, attempts: 3, baseBackoffMs: 200, maxBackoffMs: 2_000, connections: 16,
 };
 
+type Pool = import('undici').Pool;
+type RequestFn = (this: Pool, opts: import('undici').Dispatcher.RequestOptions) => Promise<import('undici').Dispatcher.ResponseData>;
+/**
+ * Pool and the request API straight from their modules: undici's index also pulls in fetch,
+ * WebSocket, the cache and the proxy agents (~500 KB of the Lambda bundle) that we never use.
+ */
+let undici: Promise<{ Pool: typeof import('undici').Pool; request: RequestFn }> | undefined;
+const loadUndici = () => Promise.all([
+  // @ts-expect-error -- deep CommonJS modules of the pinned undici 7.30.2; typed through the package's own types above
+  import('undici/lib/dispatcher/pool.js'), import('undici/lib/api/api-request.js'),
+]).then(([pool, request]) => ({ Pool: (pool as { default: typeof import('undici').Pool }).default, request: (request as { default: RequestFn }).default }));
+/** One pool per origin and settings, shared by every client in the process (keep-alive across sweeps). */
+const pools = new Map<string, Pool>();
+
+async function poolFor(origin: string, o: { connections: number; connectTimeoutMs: number; timeoutMs: number }): Promise<Pool> {
+  const key = `${origin} ${o.connections} ${o.connectTimeoutMs} ${o.timeoutMs}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    undici ??= loadUndici();
+    const { Pool } = await undici;
+    pool = pools.get(key) ?? new Pool(origin, {
+      connections: o.connections,
+      connect: { timeout: o.connectTimeoutMs },
+      headersTimeout: o.timeoutMs,
+      bodyTimeout: o.timeoutMs,
+    });
+    pools.set(key, pool);
+  }
+  return pool;
+}
+
+/** Close every pool (a CLI run that is done; tests). Pools are made again on the next call. */
+export async function closeHttpPools(): Promise<void> {
+  const all = [...pools.values()];
+  pools.clear();
+  await Promise.allSettled(all.map((p) => p.close()));
+}
+
+interface Body extends AsyncIterable<Uint8Array> {
+  destroy(err?: Error): unknown;
+}
+
 /** Read a body up to `max` bytes; a larger one is a transport fault and the stream is dropped. */
-async function readCapped(res: Response, max: number): Promise<string> {
-  if (Number(res.headers.get('content-length') ?? 0) > max) {
-    await res.body?.cancel().catch(() => undefined);
+async function readCapped(body: Body, contentLength: string | undefined, max: number): Promise<string> {
+  if (Number(contentLength ?? 0) > max) {
+    body.destroy();
     throw new TransportError(`response larger than ${max} bytes`);
   }
-  if (!res.body) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of res.body) {
+  for await (const chunk of body) {
     size += chunk.byteLength;
-    if (size > max) throw new TransportError(`response larger than ${max} bytes`); // leaving the loop cancels the stream
+    if (size > max) {
+      body.destroy();
+      throw new TransportError(`response larger than ${max} bytes`);
+    }
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** fetch rejects with a TimeoutError on our deadline and a TypeError with a cause on network faults. */
-function transportFault(err: unknown, timeoutMs: number): TransportError | undefined {
+/** undici's errors (timeouts, resets, refused and unresolvable hosts) carry a code. */
+function transportFault(err: unknown): TransportError | undefined {
   if (err instanceof TransportError) return err;
-  const e = err as Error & { cause?: Error & { code?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new TransportError(`no answer within ${timeoutMs} ms`);
-  if (e instanceof TypeError && e.cause) return new TransportError(`${e.cause.code ?? e.cause.name}: ${e.cause.message}`);
+  const e = err as Error & { code?: string; cause?: Error & { code?: string } };
+  const code = e?.code ?? e?.cause?.code;
+  if (typeof code === 'string') return new TransportError(`${code}: ${e.message}`);
   return undefined;
 }
 
 export class HttpClient {
   private readonly base: URL;
-  private readonly o: Required<HttpOptions>;
+  private readonly o: typeof DEFAULTS & { connectTimeoutMs: number };
 
   constructor(baseUrl: string, opts: HttpOptions = {}) {
     this.base = checkBaseUrl(baseUrl);
-    this.o = { ...DEFAULTS, ...opts };
+    const o = { ...DEFAULTS, ...opts };
+    this.o = { ...o, connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(o.timeoutMs, 5_000) };
   }
 
   private async once(method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
-    const url = this.base.origin + this.base.pathname.replace(/\/$/, '') + path;
+    const pathname = this.base.pathname.replace(/\/$/, '') + path;
     try {
-      const res = await fetch(url, {
-        method,
+      const pool = await poolFor(this.base.origin, this.o);
+      const { request } = await (undici as NonNullable<typeof undici>);
+      const res = await request.call(pool, {
+        path: pathname, method: method as 'GET',
         headers: { accept: 'application/json', 'user-agent': USER_AGENT, ...headers },
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.o.timeoutMs),
         ...(body === undefined ? {} : { body }),
       });
-      const text = await readCapped(res, this.o.maxResponseBytes);
+      const len = res.headers['content-length'];
+      const text = await readCapped(res.body, Array.isArray(len) ? len[0] : len, this.o.maxResponseBytes);
       let json: unknown;
       try {
         json = text ? JSON.parse(text) : undefined;
       } catch {
         json = undefined;
       }
-      return { status: res.status, headers: Object.fromEntries(res.headers), text, json };
+      const flat: Record<string, string | undefined> = {};
+      for (const [k, v] of Object.entries(res.headers)) flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      return { status: res.statusCode, headers: flat, text, json };
     } catch (err) {
-      throw transportFault(err, this.o.timeoutMs) ?? err;
+      throw transportFault(err) ?? err;
     }
   }
   /**

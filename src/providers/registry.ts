@@ -49,7 +49,10 @@ export class ProviderRegistry {
     private readonly config: WatchdogConfig,
     private readonly secrets: SecretSource,
     private readonly http: HttpOptions = {},
-  ) {}
+  ) {
+    // One pool per provider origin, as many connections as the sweep may have calls in flight.
+    this.http = { connections: config.settings.providerConcurrency, ...http };
+  }
 
   forConnection(connection: string): ProviderAdapter {
     let a = this.cache.get(connection);

@@ -138,10 +138,11 @@ describe('sweep on DynamoDB Local', () => {
 
   it('a cancel that landed but timed out is not sent again: the retry reads the status first', async () => {
     // Three HTTP attempts allowed: a cancel must still go out once (only reads are retried in a call).
-    const { rt, clock } = await world({}, { attempts: 3, timeoutMs: 150, baseBackoffMs: 1, maxBackoffMs: 5 });
+    // undici's headers and body timers tick at about 1 s: a 1 s timeout against a 2.5 s answer.
+    const { rt, clock } = await world({}, { attempts: 3, timeoutMs: 1_000, baseBackoffMs: 1, maxBackoffMs: 5 });
     const sync = await runaway(rt, clock, 'catalyzed', 'landed-sync');
     const async_ = await runaway(rt, clock, 'kodexa', 'landed-async');
-    for (const p of ['catalyzed', 'kodexa'] as const) servers.sims[p].faults = { latencyMs: 400 }; // acted on, answered too late
+    for (const p of ['catalyzed', 'kodexa'] as const) servers.sims[p].faults = { latencyMs: 2_500 }; // acted on, answered too late
 
     const first = await rt.sweeper.run();
     expect(first.retried).toBe(2);

@@ -80,10 +80,20 @@ export async function slackChecks(config: WatchdogConfig, secrets: SecretSource)
     if (t.type !== 'slack') throw new Error('unreachable');
     try {
       const token = await readSecretField(secrets, t.tokenSecret, 'botToken');
-      const res = await new HttpClient(t.apiUrl ?? 'https://slack.com/api', { attempts: 1, timeoutMs: 5_000 }).request('POST', '/auth.test', { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=utf-8' }, '{}');
+      const client = new HttpClient(t.apiUrl ?? 'https://slack.com/api', { attempts: 1, timeoutMs: 5_000 });
+      const res = await client.request('POST', '/auth.test', { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=utf-8' }, '{}');
       const body = res.json as { ok?: boolean; error?: string; team?: string; user?: string } | undefined;
-      if (res.status === 200 && body?.ok) return { group: 'slack', name, status: 'ok', detail: `bot token valid (${body.user ?? '?'} in ${body.team ?? '?'}); posts to ${t.channel}` };
-      return { group: 'slack', name, status: 'fail', detail: `auth.test: ${body?.error ?? `HTTP ${res.status}`}` };
+      if (res.status !== 200 || !body?.ok) return { group: 'slack', name, status: 'fail', detail: `auth.test: ${body?.error ?? `HTTP ${res.status}`}` };
+      const who = `bot token valid (${body.user ?? '?'} in ${body.team ?? '?'})`;
+      // Can it post to the channel? Public: yes with chat:write.public; private: only once invited.
+      const list = await client.request('GET', '/conversations.list?types=public_channel,private_channel&exclude_archived=true&limit=1000', { authorization: `Bearer ${token}` });
+      const channels = list.json as { ok?: boolean; error?: string; channels?: Array<{ id: string; name: string; is_private?: boolean; is_member?: boolean }> } | undefined;
+      if (!channels?.ok) return { group: 'slack', name, status: 'skip', detail: `${who}; channel ${t.channel} not checked (${channels?.error ?? `HTTP ${list.status}`}: add the channels:read and groups:read scopes to let doctor check)` };
+      const ref = t.channel.replace(/^#/, '');
+      const ch = channels.channels?.find((c) => c.id === t.channel || c.name === ref);
+      if (!ch) return { group: 'slack', name, status: 'fail', detail: `${who}; cannot post to ${t.channel}: not found (a private channel the bot is not in? invite it: /invite @watchdog)` };
+      if (ch.is_private && !ch.is_member) return { group: 'slack', name, status: 'fail', detail: `${who}; cannot post to ${t.channel}: private channel the bot is not in (invite it: /invite @watchdog)` };
+      return { group: 'slack', name, status: 'ok', detail: `${who}; can post to ${t.channel}${ch.is_private ? ' (member)' : ch.is_member ? '' : ' (public: chat:write.public)'}` };
     } catch (err) {
       return { group: 'slack', name, status: 'fail', detail: message(err) };
     }

@@ -25,6 +25,7 @@ import { summaryFields } from '../sweep/sweep.js';
 import { serveWebhook } from '../http/server.js';
 import { Webhook } from '../http/webhook.js';
 import { slackCurl } from '../http/verify.js';
+import { DISCORD_COMMAND } from '../http/discord-command.js';
 import { readSecretField } from '../secrets.js';
 import { shellQuote, signedHeaders, targetOf } from '../security/signing.js';
 import { startSimulator } from '../simulators/server.js';
@@ -340,6 +341,15 @@ export function buildProgram(io: Io): Command {
         });
         await served.close();
       });
+    });
+
+  program
+    .command('discord')
+    .description('Discord setup: `watchdog discord command` prints the /watchdog command to register (PUT /applications/<id>/commands)')
+    .argument('<what>', 'command')
+    .action((what: string) => {
+      if (what !== 'command') throw new InputError(`expected "command", got "${what}"`);
+      io.out(JSON.stringify([DISCORD_COMMAND], null, 2));
     });
 
   program

@@ -9,6 +9,7 @@ import { type Log, redact, silentLog } from '../log.js';
 import { decodeAction } from '../notify/actions.js';
 import { HttpClient } from '../providers/http.js';
 import { DISCORD, SLACK, TEAMS } from '../notify/markup.js';
+import { slackActionMessage } from '../notify/slack.js';
 import type { Runtime } from '../runtime.js';
 import { FULL_SCOPE, type Scope } from '../config/load.js';
 import type { SecretSource } from '../secrets.js';
@@ -25,13 +26,15 @@ export interface WebhookDeps {
   secrets: SecretSource;
   log?: Log;
   now?: () => number;
-  /** Post to a Slack response_url (overridable for tests). */
-  postResponse?: (url: string, body: unknown) => Promise<void>;
+  /** Post to a Slack response_url or a Discord interaction webhook (overridable for tests). */
+  postResponse?: (url: string, body: unknown, headers?: Record<string, string>) => Promise<void>;
 }
 
 const unauthorized = (): Handled => ({ response: json(401, { error: 'invalid signature' }) });
 const notFound = (): Handled => ({ response: json(404, { error: 'not found' }) });
 const slackReply = (text: string, visible = false): HttpResponse => json(200, { response_type: visible ? 'in_channel' : 'ephemeral', text });
+/** An interaction's acknowledgment: 200 and nothing else (Slack displays none of it). */
+const EMPTY_ACK: HttpResponse = { status: 200, headers: {}, body: '' };
 
 /** Only https response URLs on Slack's hosts are followed, or local stand-ins. */
 export function allowedResponseUrl(url: string): boolean {
@@ -44,9 +47,9 @@ export function allowedResponseUrl(url: string): boolean {
   }
 }
 
-async function defaultPostResponse(url: string, body: unknown): Promise<void> {
+async function defaultPostResponse(url: string, body: unknown, headers: Record<string, string> = {}): Promise<void> {
   const u = new URL(url);
-  const res = await new HttpClient(u.origin, { attempts: 1, timeoutMs: 5_000 }).request('POST', u.pathname + u.search, { 'content-type': 'application/json' }, JSON.stringify(body));
+  const res = await new HttpClient(u.origin, { attempts: 1, timeoutMs: 5_000 }).request('POST', u.pathname + u.search, { 'content-type': 'application/json', ...headers }, JSON.stringify(body));
   if (res.status < 200 || res.status >= 300) throw new Error(`response_url answered HTTP ${res.status}`);
 }
 
@@ -72,6 +75,26 @@ const TeamsActivity = z.object({
   channelData: z.object({ channel: z.object({ id: z.string() }).optional() }).optional(),
 });
 
+/** Discord asks bots to say who they are (its API reference, "User Agent"). */
+export const DISCORD_USER_AGENT = 'DiscordBot (https://github.com/runaway-watchdog/runaway-watchdog, 0.1.0)';
+/** A Discord message may hold 2,000 characters; a longer answer would fail the whole interaction. */
+export const DISCORD_MAX = 2_000;
+
+/** Fit a message into Discord's 2,000 characters: whole lines, and a count of what was left out. */
+export function discordContent(text: string): string {
+  if (text.length <= DISCORD_MAX) return text;
+  const lines = text.split('\n');
+  const kept: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    if (size + line.length + 1 > DISCORD_MAX - 80) break;
+    kept.push(line);
+    size += line.length + 1;
+  }
+  if (kept.length === 0) return `${text.slice(0, DISCORD_MAX - 1)}…`;
+  return `${kept.join('\n')}\n… and ${lines.length - kept.length} more line(s): narrow it with \`list <connection|policy>\``;
+}
+
 /** Chat commands that change something: each is recorded against replays. */
 const mutating = (c: Command) => c.cmd === 'cancel' || c.cmd === 'extend' || c.cmd === 'snooze';
 const REPLAY_WINDOW_MS = WINDOW_SECONDS * 1000;
@@ -80,7 +103,7 @@ const ALREADY = 'This request was already handled; nothing changed.';
 export class Webhook {
   private readonly log: Log;
   private readonly now: () => number;
-  private readonly postResponse: (url: string, body: unknown) => Promise<void>;
+  private readonly postResponse: (url: string, body: unknown, headers?: Record<string, string>) => Promise<void>;
 
   constructor(private readonly deps: WebhookDeps) {
     this.log = deps.log ?? silentLog;
@@ -174,10 +197,29 @@ export class Webhook {
     const cmd: Command = action.a === 'cancel' ? { cmd: 'cancel', ref: action.id, reason: 'Cancel now button' }
       : action.a === 'extend' ? { cmd: 'extend', ref: action.id, duration: action.d, reason: 'Extend button' }
         : { cmd: 'snooze', ref: action.id, duration: action.d };
-    if (!(await this.firstSeen(this.slackIdentity(req, typeof payload.trigger_id === 'string' ? payload.trigger_id : undefined)))) return { response: slackReply(ALREADY) };
+    const responseUrl = typeof payload.response_url === 'string' && allowedResponseUrl(payload.response_url) ? payload.response_url : undefined;
+    if (!(await this.firstSeen(this.slackIdentity(req, typeof payload.trigger_id === 'string' ? payload.trigger_id : undefined)))) return { response: EMPTY_ACK };
     const channelId = typeof payload.channel?.id === 'string' ? payload.channel.id : undefined;
-    const responseUrl = typeof payload.response_url === 'string' ? payload.response_url : undefined;
-    return this.chat(cmd, { tool: 'slack', userId, ...(channelId ? { channelId } : {}) }, responseUrl);
+    const who: Who = { tool: 'slack', userId, ...(channelId ? { channelId } : {}) };
+    // Slack shows nothing of an interaction's acknowledgment: acknowledge empty, at once, and
+    // answer through response_url — the warning replaced in place (who did what, the new
+    // deadline, the buttons that still make sense), or a private note when it was refused.
+    const background = this.buttonPressed(cmd, who, responseUrl).catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
+    return { response: EMPTY_ACK, background };
+  }
+
+  private async buttonPressed(cmd: Command, who: Who, responseUrl: string | undefined): Promise<void> {
+    const rt = this.deps.runtime;
+    const r = await runCommand(rt, cmd, who, { budgetMs: this.config.ackBudgetMs, log: this.log });
+    if (!responseUrl) return;
+    const answer = async (text: string, ok: boolean) => {
+      if (!ok) return this.postResponse(responseUrl, { response_type: 'ephemeral', replace_original: false, text: SLACK.esc(text) });
+      const e = 'ref' in cmd ? await rt.store.get(rt.watchdog.resolveId(cmd.ref)) : undefined;
+      if (!e) return this.postResponse(responseUrl, { response_type: 'ephemeral', replace_original: false, text: SLACK.esc(text) });
+      return this.postResponse(responseUrl, { replace_original: true, ...slackActionMessage(e, rt.watchdog.policyOf(e), text, this.now()) });
+    };
+    await answer(r.text, r.ok);
+    if (r.later) await answer(await r.later, true);
   }
 
   /** Run a chat command; a later outcome goes to Slack's response_url. */
@@ -203,7 +245,7 @@ export class Webhook {
     const body = parsedBody.value;
     if (body.type === 1) return { response: json(200, { type: 1 }) }; // PING → PONG
     // Nothing we post may ping anyone, whatever an id or reason contains.
-    const message = (content: string, ephemeral: boolean) => ({ content, allowed_mentions: { parse: [] }, ...(ephemeral ? { flags: 64 } : {}) });
+    const message = (content: string, ephemeral: boolean) => ({ content: discordContent(content), allowed_mentions: { parse: [] }, ...(ephemeral ? { flags: 64 } : {}) });
     const reply = (content: string) => ({ response: json(200, { type: 4, data: message(content, true) }) });
     const userId = body.member?.user.id ?? body.user?.id;
     if (body.type !== 2 || !userId) return reply('Unsupported interaction.');
@@ -213,7 +255,7 @@ export class Webhook {
       const v = sub?.options?.find((o) => o.name === n)?.value;
       return typeof v === 'string' ? v : undefined;
     };
-    const text = sub ? [sub.name, opt('id'), opt('duration'), opt('reason')].filter(Boolean).join(' ') : 'help';
+    const text = sub ? [sub.name, opt('id'), opt('duration'), opt('reason'), opt('filter')].filter(Boolean).join(' ') : 'help';
     const parsed = parseCommand(text);
     if ('error' in parsed) return reply(DISCORD.esc(parsed.error));
     if (mutating(parsed) && !(await this.firstSeen(`discord:${body.id ?? req.headers['x-signature-ed25519'] ?? ''}`))) return reply(ALREADY);
@@ -224,7 +266,7 @@ export class Webhook {
     // The outcome arrives after the answer: a follow-up message on the interaction's webhook.
     const url = `${this.config.discord.apiUrl.replace(/\/$/, '')}/webhooks/${body.application_id}/${body.token}`;
     const background = r.later
-      .then((later) => this.postResponse(url, message(later, false)))
+      .then((later) => this.postResponse(url, message(later, false), { 'user-agent': DISCORD_USER_AGENT }))
       .catch((err: Error) => this.log.warn('discord follow-up failed', { error: redact(err.message) }));
     return { response, background };
   }
@@ -246,7 +288,11 @@ export class Webhook {
     if ('error' in parsed) return say(200, TEAMS.esc(parsed.error));
     if (!(await this.firstSeen(`teams:${a.id}`))) return say(200, ALREADY);
     const channelId = a.channelData?.channel?.id;
-    const out = await runCommand(this.deps.runtime, parsed, { tool: 'teams', userId: a.from.aadObjectId ?? a.from.id, ...(channelId ? { channelId } : {}) }, { budgetMs: Math.min(this.config.ackBudgetMs, 4_000), log: this.log, markup: TEAMS });
+    // An outgoing webhook cannot post later: the answer must carry the outcome, within Teams' 5 s.
+    const out = await runCommand(this.deps.runtime, parsed, { tool: 'teams', userId: a.from.aadObjectId ?? a.from.id, ...(channelId ? { channelId } : {}) }, { budgetMs: Math.min(Math.max(this.config.ackBudgetMs, 2_000), 4_000), log: this.log, markup: TEAMS });
+    if (out.later && 'ref' in parsed) {
+      return say(200, `Cancel of ${TEAMS.esc(parsed.ref)} is requested and under way; the provider has not confirmed it yet. The watchdog keeps at it: ${TEAMS.code('status')} shows the outcome.`);
+    }
     return say(200, out.text);
   }
 

@@ -136,10 +136,20 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
         ?.find((b) => b.type === 'actions')?.elements?.find((e) => e.action_id === 'watchdog_extend');
       if (!button) return false;
       const allowed = cfg.policies.find((p) => p.name === 'default')?.allow.users[0] ?? 'U012ABCDEF';
-      const body = new URLSearchParams({ payload: JSON.stringify({ type: 'block_actions', user: { id: allowed }, channel: { id: 'CDEMO' }, actions: [{ action_id: button.action_id, value: button.value }] }) }).toString();
+      const responseUrl = `${world.slack.responseBase}/demo/${ext.id}`;
+      const body = new URLSearchParams({ payload: JSON.stringify({ type: 'block_actions', user: { id: allowed }, channel: { id: 'CDEMO' }, response_url: responseUrl, trigger_id: `demo-${ext.id}`, actions: [{ action_id: button.action_id, value: button.value }] }) }).toString();
       const res = await fetch(`${webhookUrl}/slack/interactions`, { method: 'POST', body, headers: slackSignedHeaders(slackSecret, body) });
-      const answer = (await res.json()) as { text?: string };
-      say(`demo: ${allowed} pressed "Extend 30m" in Slack → ${answer.text ?? res.status}`);
+      say(`demo: ${allowed} pressed "Extend 30m" in Slack → acknowledged (HTTP ${res.status}, empty, as Slack expects)`);
+      // The answer arrives on response_url: the warning, replaced in place.
+      for (let i = 0; i < 30; i++) {
+        const replaced = world.slack.responses.find((r) => r.path.endsWith(ext.id as string));
+        if (replaced) {
+          const b = replaced.body as { replace_original?: boolean; text?: string };
+          say(`demo: the warning in Slack is ${b.replace_original ? 'replaced in place' : 'answered'}: "${b.text ?? ''}"`);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
       return true;
     };
     const poll = setInterval(() => void press().then((done) => done && clearInterval(poll)), 1_000);

@@ -7,7 +7,8 @@ import type { Message } from './types.js';
 
 const iso = (t: number) => new Date(t).toISOString();
 
-function fields(e: Execution, policy: Policy, now: number): Array<[string, string]> {
+/** The facts of an execution a message shows: what, which policy, each limit used of allowed, progress. */
+export function executionFields(e: Execution, policy: Policy, now: number): Array<[string, string]> {
   const out: Array<[string, string]> = [
     ['Execution', `${e.connection}/${e.externalId}`],
     ['Id', e.id],
@@ -30,7 +31,7 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
     kind: notice.kind, executionId: e.id, connection: e.connection, provider: e.provider, externalId: e.externalId,
     policy: e.policy, state: notice.state, reasons, at: iso(now), ...(e.lastError ? { error: e.lastError } : {}),
   };
-  const base = { executionId: e.id, fields: fields(e, policy, now), data };
+  const base = { executionId: e.id, fields: executionFields(e, policy, now), data };
   switch (notice.kind) {
     case 'warning': {
       const deadline = describeLimits(e, policy, now)

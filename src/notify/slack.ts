@@ -3,18 +3,25 @@
  * warnings the Extend / Cancel now / Snooze buttons. Later messages go to the thread.
  */
 import { HttpClient } from '../providers/http.js';
+import { type Execution, isTerminal } from '../core/model.js';
+import type { Policy } from '../core/policy.js';
 import { warningActions, encodeAction } from './actions.js';
-import { slackEscape as escape } from './markup.js';
+import { executionFields } from './render.js';
+import { clip, slackEscape as escape } from './markup.js';
 import { type Message, type Notifier, NotifyError } from './types.js';
 
 const EMOJI = { info: ':white_check_mark:', warning: ':warning:', alert: ':rotating_light:' } as const;
 
+/** Slack's limits: a section's text 3,000 characters, each field 2,000 (counted after escaping). */
+const SECTION_MAX = 3_000;
+const FIELD_MAX = 2_000;
+
 export function slackBlocks(m: Message): unknown[] {
   const blocks: unknown[] = [
-    { type: 'section', text: { type: 'mrkdwn', text: `${EMOJI[m.severity]} *${escape(m.title)}*\n${escape(m.text)}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: clip(`${EMOJI[m.severity]} *${clip(escape(m.title), 500)}*\n${escape(m.text)}`, SECTION_MAX) } },
   ];
   if (m.fields.length > 0) {
-    blocks.push({ type: 'section', fields: m.fields.slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: `*${escape(k)}*\n${escape(v)}` })) });
+    blocks.push({ type: 'section', fields: m.fields.slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${clip(escape(k), 100)}*\n${escape(v)}`, FIELD_MAX) })) });
   }
   if (m.actions && m.executionId) {
     blocks.push({
@@ -29,6 +36,25 @@ export function slackBlocks(m: Message): unknown[] {
 }
 
 
+/**
+ * The warning after a person acted on it (a button): the same execution, what was done and by
+ * whom, its limits now (the new deadline after an extension), and the buttons that still make
+ * sense — none once a cancel is under way or the execution has ended.
+ */
+export function slackActionMessage(e: Execution, policy: Policy, what: string, now: number): { text: string; blocks: unknown[] } {
+  const live = e.state === 'running' || e.state === 'warned' || e.state === 'cancel_requested';
+  const m: Message = {
+    severity: isTerminal(e.state) ? (e.state === 'cancelled' || e.state === 'finished' ? 'info' : 'alert') : 'warning',
+    title: `${e.connection}/${e.externalId}: ${e.state}`,
+    text: what,
+    fields: executionFields(e, policy, now),
+    executionId: e.id,
+    ...(live ? { actions: true } : {}),
+    data: {},
+  };
+  return { text: clip(escape(`${m.title}: ${what}`), SECTION_MAX), blocks: slackBlocks(m) };
+}
+
 export class SlackNotifier implements Notifier {
   private readonly client: HttpClient;
   constructor(
@@ -42,7 +68,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async send(m: Message, thread?: string): Promise<{ thread?: string }> {
-    const body = JSON.stringify({ channel: this.channel, text: escape(`${m.title}: ${m.text}`), blocks: slackBlocks(m), ...(thread ? { thread_ts: thread } : {}) });
+    const body = JSON.stringify({ channel: this.channel, text: clip(escape(`${m.title}: ${m.text}`), SECTION_MAX), blocks: slackBlocks(m), ...(thread ? { thread_ts: thread } : {}) });
     const res = await this.client.request('POST', '/chat.postMessage', {
       authorization: `Bearer ${await this.token()}`, 'content-type': 'application/json; charset=utf-8',
     }, body).catch((err: Error) => {

@@ -99,6 +99,11 @@ async function poolFor(origin: string, o: { connections: number; connectTimeoutM
       connect: { timeout: o.connectTimeoutMs },
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
+      // Reuse a connection within a burst of calls (a sweep), never after an idle second: a
+      // server closing its idle connection just as we reuse it makes a cancel fail ambiguously
+      // ("other side closed": did it land?), and a frozen Lambda's timers cannot close them.
+      keepAliveTimeout: 1_000,
+      keepAliveMaxTimeout: 1_000,
     });
     pools.set(key, pool);
   }

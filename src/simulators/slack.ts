@@ -27,6 +27,12 @@ export interface SlackStandIn {
   readonly hookBase: string;
   /** Fail this many upcoming posts with `ok: false`. */
   failNext: number;
+  /**
+   * The workspace's channels as `conversations.list` shows them. Posting follows Slack's
+   * rules: a public channel takes posts with chat:write.public, a private one only from a
+   * member (else `not_in_channel`); an unknown channel is `channel_not_found`.
+   */
+  channels: Array<{ id: string; name: string; is_private: boolean; is_member: boolean }>;
   /** Called on every recorded post or response (live views). */
   onEvent?: (kind: 'post' | 'response' | 'hook', value: unknown) => void;
   close(): Promise<void>;
@@ -34,7 +40,14 @@ export interface SlackStandIn {
 
 export async function startSlackStandIn(opts: { token: string; port?: number }): Promise<SlackStandIn> {
   let seq = 0;
-  const sim: SlackStandIn = { apiUrl: '', responseBase: '', hookBase: '', posts: [], responses: [], hooks: [], failNext: 0, close: async () => {} };
+  const sim: SlackStandIn = {
+    apiUrl: '', responseBase: '', hookBase: '', posts: [], responses: [], hooks: [], failNext: 0, close: async () => {},
+    channels: [
+      { id: 'C0ONCALL', name: 'oncall', is_private: false, is_member: false },
+      { id: 'C0MLONCALL', name: 'ml-oncall', is_private: false, is_member: false },
+    ],
+  };
+  const findChannel = (ref: string) => sim.channels.find((c) => c.id === ref || `#${c.name}` === ref || c.name === ref);
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -65,6 +78,10 @@ export async function startSlackStandIn(opts: { token: string; port?: number }):
         if (req.headers.authorization !== `Bearer ${opts.token}`) return reply(200, { ok: false, error: 'invalid_auth' });
         return reply(200, { ok: true, url: 'https://stand-in.slack.com/', team: 'Stand-in', user: 'watchdog', team_id: 'T000STANDIN', user_id: 'U000WATCHDOG', bot_id: 'B000WATCHDOG' });
       }
+      if (url.startsWith('/api/conversations.list')) {
+        if (req.headers.authorization !== `Bearer ${opts.token}`) return reply(200, { ok: false, error: 'invalid_auth' });
+        return reply(200, { ok: true, channels: sim.channels, response_metadata: { next_cursor: '' } });
+      }
       if (req.method === 'POST' && url === '/api/chat.postMessage') {
         if (req.headers.authorization !== `Bearer ${opts.token}`) return reply(200, { ok: false, error: 'invalid_auth' });
         if (sim.failNext > 0) {
@@ -73,6 +90,9 @@ export async function startSlackStandIn(opts: { token: string; port?: number }):
         }
         const b = body as Partial<SlackPost> | null;
         if (!b || typeof b.channel !== 'string' || typeof b.text !== 'string') return reply(200, { ok: false, error: 'invalid_arguments' });
+        const channel = findChannel(b.channel);
+        if (!channel) return reply(200, { ok: false, error: 'channel_not_found' });
+        if (channel.is_private && !channel.is_member) return reply(200, { ok: false, error: 'not_in_channel' });
         const ts = `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
         const post: SlackPost = { channel: b.channel, text: b.text, ts, ...(b.blocks ? { blocks: b.blocks } : {}), ...(b.thread_ts ? { thread_ts: b.thread_ts } : {}) };
         sim.posts.push(post);

@@ -76,6 +76,20 @@ describe('watchdog doctor', () => {
     expect(json.checks.filter((c) => c.status === 'fail')).toHaveLength(4);
   }, 30_000);
 
+  it('Slack: a private channel the bot was not invited to is a ✗ that says so', async () => {
+    const file = write();
+    const before = servers.slack.channels.map((c) => ({ ...c }));
+    servers.slack.channels.splice(0, servers.slack.channels.length, { id: 'G0ONCALL', name: 'oncall', is_private: true, is_member: false });
+    try {
+      const r = await doctor(file);
+      expect(r.out.split('\n').filter((l) => l.startsWith('✗'))).toEqual([expect.stringMatching(/^✗ slack chat: bot token valid .*; cannot post to #oncall: private channel the bot is not in \(invite it: \/invite @watchdog\)$/)]);
+      servers.slack.channels[0]!.is_member = true;
+      expect((await doctor(file)).out).toMatch(/✓ slack chat: .*can post to #oncall \(member\)/);
+    } finally {
+      servers.slack.channels.splice(0, servers.slack.channels.length, ...before);
+    }
+  }, 30_000);
+
   it('a broken config: every problem as a ✗ line, exit 1', async () => {
     const file = path.join(dir, 'broken.yaml');
     writeFileSync(file, 'connections: { k: { provider: kodexx, secret: s } }\npolicies: [{ name: default, maxRuntime: soon, notify: [ghost] }]\n');

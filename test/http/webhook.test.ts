@@ -91,13 +91,26 @@ describe('Slack', () => {
     expect(JSON.parse(list.response.body).text).toContain(id);
   });
 
-  it('buttons: Extend 30m and Cancel now from an interaction payload', async () => {
+  it('buttons: acknowledged empty; the warning is replaced in place through response_url (who, new deadline, buttons that still make sense); a refusal is a private note', async () => {
     const id = await tracked();
-    const payload = (value: unknown) => ({ payload: JSON.stringify({ type: 'block_actions', user: { id: 'UOTHER' }, channel: { id: 'CALLOWED' }, actions: [{ value: JSON.stringify(value) }] }) });
-    const ext = await webhook.handle(slackRequest(payload({ a: 'extend', id, d: '30m' }), { path: '/slack/interactions' }));
-    expect(JSON.parse(ext.response.body).text).toContain('Extended'); // allowed through the channel
-    const can = await webhook.handle(slackRequest(payload({ a: 'cancel', id }), { path: '/slack/interactions' }));
-    expect(JSON.parse(can.response.body).text).toContain('Cancelled');
+    const payload = (value: unknown, user = 'UOTHER') => ({ payload: JSON.stringify({ type: 'block_actions', user: { id: user }, channel: { id: 'CALLOWED' }, response_url: `${slack.responseBase}/T1/btn`, actions: [{ value: JSON.stringify(value) }] }) });
+    const press = async (value: unknown, user?: string) => {
+      slack.responses.length = 0;
+      const res = await webhook.handle(slackRequest(payload(value, user), { path: '/slack/interactions' }));
+      expect(res.response).toEqual({ status: 200, headers: {}, body: '' });
+      await res.background;
+      return slack.responses.map((r) => r.body as { replace_original?: boolean; response_type?: string; text: string; blocks?: Array<{ type: string; text?: { text: string }; fields?: Array<{ text: string }>; elements?: unknown[] }> });
+    };
+    const [ext] = await press({ a: 'extend', id, d: '30m' }); // allowed through the channel
+    expect(ext).toMatchObject({ replace_original: true, text: expect.stringContaining('Extended') });
+    expect(ext!.blocks![0]!.text!.text).toContain('by slack:UOTHER');
+    expect(JSON.stringify(ext!.blocks![1]!.fields)).toMatch(/Runtime\*\\n\S+ of 4h30m/);
+    expect(ext!.blocks!.find((b) => b.type === 'actions')?.elements).toHaveLength(3);
+    const [refused] = await press({ a: 'extend', id, d: '2h' }); // past maxExtension
+    expect(refused).toMatchObject({ response_type: 'ephemeral', replace_original: false, text: expect.stringMatching(/maxExtension/) });
+    const [can] = await press({ a: 'cancel', id });
+    expect(can).toMatchObject({ replace_original: true, text: expect.stringContaining('Cancelled') });
+    expect(can!.blocks!.find((b) => b.type === 'actions')).toBeUndefined(); // nothing left to press
   });
 
   const refusals: Array<[string, () => Promise<HttpRequest>, number, RegExp]> = [

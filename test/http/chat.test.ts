@@ -1,0 +1,117 @@
+/**
+ * Chat as the real platforms take it: documented limits on the largest realistic messages
+ * (20 executions, 500-character ids and reasons), Discord's User-Agent and mentions rules,
+ * the registered command matching what the route reads, Teams never promising a follow-up
+ * it cannot send, and Slack's channel rules (the stand-in follows them).
+ */
+import { generateKeyPairSync, sign as edSign } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DISCORD_COMMAND } from '../../src/http/discord-command.js';
+import type { HttpRequest } from '../../src/http/types.js';
+import { teamsSignature } from '../../src/http/verify.js';
+import { DISCORD_MAX, DISCORD_USER_AGENT, Webhook } from '../../src/http/webhook.js';
+import { renderNotice } from '../../src/notify/render.js';
+import { SlackNotifier, slackActionMessage, slackBlocks } from '../../src/notify/slack.js';
+import { TEAMS_TOKEN, type WebhookWorld, startWebhookWorld } from '../helpers/webhook-world.js';
+
+const keys = generateKeyPairSync('ed25519');
+let w: WebhookWorld;
+const sent: Array<{ url: string; body: unknown; headers?: Record<string, string> }> = [];
+let hook: Webhook;
+beforeAll(async () => {
+  w = await startWebhookWorld({ extraSecrets: { discord2: JSON.stringify({ publicKey: (keys.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).subarray(12).toString('hex') }) } });
+  hook = new Webhook({ runtime: { ...w.rt, config: { ...w.rt.config, webhook: { ...w.rt.config.webhook, discord: { secret: 'discord2', apiUrl: 'https://discord.com/api/v10' } } } }, secrets: w.rt.secrets, postResponse: async (url, body, headers) => { sent.push({ url, body, ...(headers ? { headers } : {}) }); } });
+}, 30_000);
+afterAll(async () => {
+  await w?.close();
+});
+
+const discord = (body: unknown): HttpRequest => {
+  const text = JSON.stringify(body);
+  const ts = String(Math.floor(Date.now() / 1000));
+  return { method: 'POST', path: '/discord/interactions', query: new URLSearchParams(), body: text, headers: { 'x-signature-ed25519': edSign(null, Buffer.from(ts + text), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts } };
+};
+const slash = (sub: string, options: Record<string, string>, extra: Record<string, unknown> = {}) => ({
+  type: 2, id: String(Date.now()) + Math.floor(Math.random() * 1e6), member: { user: { id: 'UALLOWED' } }, data: { name: 'watchdog', options: [{ name: sub, options: Object.entries(options).map(([name, value]) => ({ name, value })) }] }, ...extra,
+});
+
+describe('the largest realistic messages stay inside the documented limits', () => {
+  it('Discord: a list of 20 executions with 500-character ids fits 2,000 characters, says what it left out, and pings nobody', async () => {
+    for (let i = 0; i < 20; i++) await w.tracked(`${'x'.repeat(480)}-@everyone-${i}`);
+    const res = await hook.handle(discord(slash('list', {})));
+    const data = JSON.parse(res.response.body).data as { content: string; allowed_mentions: unknown; flags?: number };
+    expect(data.content.length).toBeLessThanOrEqual(DISCORD_MAX);
+    expect(data.content).toMatch(/… and \d+ more line\(s\)/);
+    expect(data.allowed_mentions).toEqual({ parse: [] });
+    expect(data.flags).toBe(64); // a listing reveals details: only the asker sees it
+    expect(data.content).not.toMatch(/(^|[^\\])@everyone/);
+  });
+
+  it('Slack: a warning and an action reply with 500-character ids and reasons keep each section ≤ 3,000 and each field ≤ 2,000 characters', async () => {
+    const id = await w.tracked(`<${'y'.repeat(498)}>`);
+    const e = (await w.rt.store.get(id))!;
+    const policy = w.rt.watchdog.policyOf(e);
+    const long = `${'&<>'.repeat(700)} reason`;
+    const warning = renderNotice({ ...e, lastError: long }, { key: 'k', target: 't', kind: 'outcome', state: 'cancel_failed', attempts: 0, nextAt: 0 }, policy, Date.now());
+    for (const blocks of [slackBlocks({ ...warning, text: long }), slackActionMessage(e, policy, long, Date.now()).blocks]) {
+      for (const b of blocks as Array<{ text?: { text: string }; fields?: Array<{ text: string }> }>) {
+        if (b.text) expect(b.text.text.length).toBeLessThanOrEqual(3_000);
+        for (const f of b.fields ?? []) expect(f.text.length).toBeLessThanOrEqual(2_000);
+      }
+      expect(JSON.stringify(blocks)).not.toMatch(/&(?!amp;|lt;|gt;)/); // escaped, never cut inside an entity
+    }
+  });
+});
+
+describe('Discord specifics', () => {
+  it('the registered command declares exactly the options the route reads; the list filter is reachable', async () => {
+    const subs = new Map(DISCORD_COMMAND.options.map((o) => [o.name, (o.options ?? []).map((x) => x.name)]));
+    expect([...subs.keys()].sort()).toEqual(['cancel', 'extend', 'help', 'list', 'snooze', 'status']);
+    expect(subs.get('extend')).toEqual(['id', 'duration', 'reason']);
+    expect(subs.get('list')).toEqual(['filter']);
+    const id = await w.tracked('filter-me');
+    const res = await hook.handle(discord(slash('list', { filter: 'nope' })));
+    expect(JSON.parse(res.response.body).data.content).not.toContain(id);
+  });
+
+  it('a follow-up goes with Discord\'s User-Agent and no mentions', async () => {
+    const id = await w.tracked('slow-discord');
+    w.sim.faults = { latencyMs: 900 };
+    try {
+      const res = await hook.handle(discord(slash('cancel', { id }, { application_id: '123456', token: 'tok-1' })));
+      await res.background;
+    } finally {
+      w.sim.faults = {};
+    }
+    const follow = sent.find((s) => s.url.endsWith('/webhooks/123456/tok-1'))!;
+    expect(follow.headers).toEqual({ 'user-agent': DISCORD_USER_AGENT });
+    expect(follow.body).toMatchObject({ allowed_mentions: { parse: [] }, content: expect.stringContaining('Cancelled') });
+  });
+});
+
+describe('Teams', () => {
+  it('a slow provider: the answer never promises a follow-up an outgoing webhook cannot send', async () => {
+    const id = await w.tracked('slow-teams');
+    w.sim.faults = { latencyMs: 4_500 };
+    try {
+      const body = JSON.stringify({ type: 'message', id: `t-${id}`, timestamp: new Date().toISOString(), text: `cancel ${id}`, from: { id: 'x', aadObjectId: 'UALLOWED' } });
+      const res = await w.webhook.handle({ method: 'POST', path: '/teams/messages', query: new URLSearchParams(), body, headers: { authorization: teamsSignature(TEAMS_TOKEN, body) } });
+      const text = JSON.parse(res.response.body).text as string;
+      expect(text).not.toMatch(/will follow/);
+      expect(text).toMatch(/requested and under way/);
+    } finally {
+      w.sim.faults = {};
+    }
+  }, 20_000);
+});
+
+describe('Slack channels (the stand-in follows Slack: public with chat:write.public, private only when invited)', () => {
+  it('a private channel the bot is not in: not_in_channel; once invited, the post lands', async () => {
+    w.slack.channels.push({ id: 'G0PRIV', name: 'private-oncall', is_private: true, is_member: false });
+    const n = new SlackNotifier('t', '#private-oncall', async () => 'xoxb-t', w.slack.apiUrl);
+    const msg = { severity: 'info' as const, title: 'x', text: 'y', fields: [], data: {} };
+    await expect(n.send(msg)).rejects.toThrow(/not_in_channel/);
+    w.slack.channels.at(-1)!.is_member = true;
+    await expect(n.send(msg)).resolves.toBeDefined();
+  });
+});

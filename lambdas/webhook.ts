@@ -1,14 +1,21 @@
 /**
- * The webhook Lambda behind a Function URL (or API Gateway HTTP API, payload v2).
- * Thin: map the event to an HttpRequest, run the shared handler, give follow-up work the
- * rest of the ack budget, map the response back. Every response counts in
+ * The webhook Lambda behind a Function URL (or API Gateway HTTP API, payload v2), and the
+ * consumer of its own follow-up queue. Thin: map the event to an HttpRequest, run the shared
+ * handler, map the response back. Nothing runs after a handler returns, so the slow half of
+ * a chat action (carry out the cancel, post the outcome) goes to the queue and comes back as
+ * an SQS event: the person's answer always leaves first. Every response counts in
  * WebhookServerErrors (1 for a 5xx, else 0), which the construct alarms on.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { FollowUp, SqsFollowUps } from '../src/http/followup.js';
 import { Webhook } from '../src/http/webhook.js';
 import { bootRuntime, powertoolsLog } from '../src/lambda/boot.js';
 import { ENV, METRICS_NAMESPACE, WEBHOOK_SERVICE, WebhookMetric } from '../src/metrics.js';
+
+export interface SqsEvent {
+  Records: Array<{ messageId: string; body: string; eventSource?: string }>;
+}
 
 export interface FunctionUrlEvent {
   rawPath?: string;
@@ -23,22 +30,51 @@ const logger = new Logger({ serviceName: 'runaway-watchdog-webhook' });
 const metrics = new Metrics({ namespace: process.env[ENV.metricsNamespace] ?? METRICS_NAMESPACE, serviceName: WEBHOOK_SERVICE });
 let webhook: Webhook | undefined;
 
-export const handler = async (event: FunctionUrlEvent): Promise<{ statusCode: number; headers: Record<string, string>; body: string }> => {
+type Answer = { statusCode: number; headers: Record<string, string>; body: string };
+
+const isSqs = (e: unknown): e is SqsEvent => Array.isArray((e as SqsEvent)?.Records);
+
+/** Follow-ups, one per record; a failed one is reported alone, so the queue retries just it. */
+async function followUps(w: Webhook, event: SqsEvent): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
+  const failures: Array<{ itemIdentifier: string }> = [];
+  for (const r of event.Records) {
+    try {
+      const job = FollowUp.safeParse(JSON.parse(r.body));
+      if (!job.success) {
+        logger.error('malformed follow-up dropped', { messageId: r.messageId });
+        continue;
+      }
+      await w.followUp(job.data);
+    } catch (err) {
+      logger.warn('follow-up failed; the queue retries it', { messageId: r.messageId, error: (err as Error).message });
+      failures.push({ itemIdentifier: r.messageId });
+    }
+  }
+  return { batchItemFailures: failures };
+}
+
+export async function handler(event: SqsEvent): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }>;
+export async function handler(event: FunctionUrlEvent): Promise<Answer>;
+export async function handler(event: FunctionUrlEvent | SqsEvent): Promise<Answer | { batchItemFailures: Array<{ itemIdentifier: string }> }> {
   const started = Date.now();
   if (!webhook) {
     const log = powertoolsLog(logger);
     const runtime = bootRuntime(log);
-    webhook = new Webhook({ runtime, secrets: runtime.secrets, log });
+    const queueUrl = process.env[ENV.followUpQueue];
+    webhook = new Webhook({ runtime, secrets: runtime.secrets, log, ...(queueUrl ? { followUps: new SqsFollowUps(queueUrl) } : {}) });
   }
+  if (isSqs(event)) return followUps(webhook, event);
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
   const body = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  const { response, background } = await webhook.handle({
+  const w = webhook;
+  const { response, background } = await w.handle({
     method: event.requestContext?.http?.method ?? 'GET', path: event.rawPath ?? '/', query: new URLSearchParams(event.rawQueryString ?? ''), headers, body,
   });
   metrics.addMetric(WebhookMetric.ServerErrors, MetricUnit.Count, response.status >= 500 ? 1 : 0);
   metrics.publishStoredMetrics();
-  // Chat tools need an answer within 3 s; follow-ups that take longer are finished by the sweep.
-  if (background) await Promise.race([background, new Promise((r) => setTimeout(r, Math.max(0, 2_500 - (Date.now() - started))))]);
+  // What is left in process (a cancel with no one to report to) gets the rest of the ack
+  // budget; past it the execution is cancel_requested or claimed, and the sweep finishes it.
+  if (background) await Promise.race([background, new Promise((r) => setTimeout(r, Math.max(0, w.ackBudgetMs - (Date.now() - started))))]);
   return { statusCode: response.status, headers: response.headers, body: response.body };
-};
+}

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import {
   Arn, ArnFormat, Duration, RemovalPolicy, Stack, Validations,
   aws_cloudwatch as cw, aws_cloudwatch_actions as cwActions, aws_dynamodb as ddb, aws_events as events,
-  aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_lambda_destinations as destinations, aws_lambda_nodejs as nodejs,
+  aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_lambda_destinations as destinations, aws_lambda_event_sources as eventSources, aws_lambda_nodejs as nodejs,
   aws_logs as logs, aws_sns as sns, aws_sns_subscriptions as subs, aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -210,6 +210,20 @@ export class RunawayWatchdog extends Construct {
     // Every route verifies its own signature (Slack, Discord, Teams, HMAC hooks, API key).
     this.webhookUrl = this.webhook.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
 
+    // Chat follow-ups: nothing runs after a Lambda returns, so the slow half of a chat action
+    // (carry out the cancel, post the outcome) goes to a queue whose consumer is the webhook
+    // itself; the person's answer always leaves first. Retried, then dead-lettered (alarmed).
+    const followUpDeadLetters = new sqs.Queue(this, 'FollowUpDeadLetters', { enforceSSL: true, encryption: sqs.QueueEncryption.SQS_MANAGED, retentionPeriod: Duration.days(14) });
+    Validations.of(followUpDeadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the follow-up queue.' });
+    const followUps = new sqs.Queue(this, 'FollowUps', {
+      enforceSSL: true, encryption: sqs.QueueEncryption.SQS_MANAGED,
+      visibilityTimeout: Duration.seconds(90), // six times the webhook's timeout, as Lambda's SQS guide advises
+      deadLetterQueue: { queue: followUpDeadLetters, maxReceiveCount: 5 },
+    });
+    followUps.grantSendMessages(this.webhook);
+    this.webhook.addEnvironment(ENV.followUpQueue, followUps.queueUrl);
+    this.webhook.addEventSource(new eventSources.SqsEventSource(followUps, { batchSize: 1, reportBatchItemFailures: true }));
+
     // CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key (its policy
     // cannot grant them): a customer-managed key whose policy lets CloudWatch and EventBridge use it.
     const topicKey = new kms.Key(this, 'AlarmTopicKey', { enableKeyRotation: true, description: 'Runaway Watchdog alarm topic', removalPolicy: RemovalPolicy.DESTROY });
@@ -251,6 +265,7 @@ export class RunawayWatchdog extends Construct {
     alarm('CancelCapReached', metric(SweeperMetric.HeldBackByCap), 1, 'The per-sweep cancel cap held runaways back: check the policies.');
     alarm('DueLag', metric(SweeperMetric.DueLag, 'Maximum'), 2 * sweepEvery.toMilliseconds(), 'Enforcement is late: due lag above twice the schedule.');
     alarm('FailedSweepInvocations', dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 1, 'A scheduled sweep invocation failed and was dead-lettered.');
+    alarm('FailedFollowUps', followUpDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 1, 'A chat follow-up (carry out a cancel, post its outcome) failed 5 times: someone did not hear back.');
     [...config.connections.keys()].forEach((connection, i) => {
       alarm(`ConnectionUnhealthy${i}`, metric(SweeperMetric.ConnectionUnhealthy, 'Maximum', Duration.minutes(5), SWEEPER_SERVICE, { [CONNECTION_DIMENSION]: connection }), 1,
         `Connection ${connection} failed its probe (credentials, route, DNS, TLS or timeout): its cancels will fail.`);

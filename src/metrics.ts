@@ -46,4 +46,6 @@ export const ENV = {
   configFile: 'WATCHDOG_CONFIG_FILE',
   metricsNamespace: 'WATCHDOG_METRICS_NAMESPACE',
   configHash: 'WATCHDOG_CONFIG_SHA256',
+  /** The webhook's follow-up queue (Lambda): chat follow-ups run in a second invocation. */
+  followUpQueue: 'WATCHDOG_FOLLOWUP_QUEUE_URL',
 } as const;

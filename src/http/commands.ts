@@ -84,6 +84,8 @@ export interface CommandResult {
   later?: Promise<string>;
   /** True for commands that only read (status, list, help): answered privately where the tool allows. */
   readOnly?: boolean;
+  /** A cancel recorded but not carried out here (`deferCancel`): the id to hand to a follow-up. */
+  deferred?: string;
 }
 
 export function actorOf(who: Who): Actor {
@@ -108,7 +110,8 @@ function nameOf(e: Execution, m: Markup): string {
   return `${m.esc(e.id)} (${m.esc(`${e.connection}/${e.externalId}`)})`;
 }
 
-function outcomeText(e: Execution, m: Markup): string {
+/** What a person reads about where a cancel stands. */
+export function outcomeText(e: Execution, m: Markup): string {
   const name = nameOf(e, m);
   switch (e.state) {
     case 'cancelled':
@@ -140,7 +143,7 @@ function statusText(rt: Runtime, e: Execution, events: Array<{ at: number; actor
 const LIVE = ['running', 'warned', 'cancel_requested', 'cancelling'] as const;
 
 /** Run one command for a person; never throws (errors become the reply, escaped for the tool). */
-export async function runCommand(rt: Runtime, cmd: Command, who: Who, o: { budgetMs: number; log: Log; markup?: Markup }): Promise<CommandResult> {
+export async function runCommand(rt: Runtime, cmd: Command, who: Who, o: { budgetMs: number; log: Log; markup?: Markup; deferCancel?: boolean }): Promise<CommandResult> {
   const m = o.markup ?? PLAIN;
   try {
     if (cmd.cmd === 'help') return { ok: true, readOnly: true, text: helpText(m) };
@@ -175,6 +178,15 @@ export async function runCommand(rt: Runtime, cmd: Command, who: Who, o: { budge
     if (cmd.cmd === 'snooze') {
       await rt.watchdog.snooze(id, cmd.duration, actor);
       return { ok: true, text: `Warnings for ${m.esc(id)} snoozed for ${m.esc(cmd.duration)}.` };
+    }
+    if (o.deferCancel) {
+      // Lambda: record the request now; a follow-up invocation carries it out and reports.
+      const requested = await rt.sweeper.requestCancel(id, actor, cmd.reason);
+      if (!requested.ok) {
+        const why = requested.outcome === 'claimed' ? 'a cancel is already in progress' : requested.outcome === 'terminal' && 'execution' in requested ? `it is already ${requested.execution.state}` : requested.outcome;
+        return { ok: false, text: `Cannot cancel ${m.esc(cmd.ref)}: ${why}.` };
+      }
+      return { ok: true, deferred: id, text: `Cancel of ${m.esc(id)} requested by ${m.esc(actor.id)}; the outcome will follow.` };
     }
     const r = await rt.sweeper.cancelNow(id, actor, cmd.reason, o.budgetMs);
     if (!('status' in r)) {

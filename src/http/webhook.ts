@@ -17,7 +17,8 @@ import { readSecretField } from '../secrets.js';
 import { SIGNATURE_HEADER, WINDOW_SECONDS, canonicalTarget, safeEqual, verifyV2 } from '../security/signing.js';
 import type { Execution } from '../core/model.js';
 import { protoKeyPaths } from '../core/own.js';
-import { type Command, type Who, parseCommand, runCommand } from './commands.js';
+import { type Command, type Who, outcomeText, parseCommand, runCommand } from './commands.js';
+import type { FollowUp, FollowUpQueue } from './followup.js';
 import { type Handled, type HttpRequest, type HttpResponse, json } from './types.js';
 import { verifyDiscord, verifySlack, verifyTeams } from './verify.js';
 
@@ -26,6 +27,8 @@ export interface WebhookDeps {
   secrets: SecretSource;
   log?: Log;
   now?: () => number;
+  /** Lambda: where follow-ups go (they cannot run after the answer); absent, they run in this process. */
+  followUps?: FollowUpQueue;
   /** Post to a Slack response_url or a Discord interaction webhook (overridable for tests). */
   postResponse?: (url: string, body: unknown, headers?: Record<string, string>) => Promise<void>;
 }
@@ -95,9 +98,14 @@ export function discordContent(text: string): string {
   return `${kept.join('\n')}\n… and ${lines.length - kept.length} more line(s): narrow it with \`list <connection|policy>\``;
 }
 
+/** Every Discord message we send: within 2,000 characters, pinging nobody. */
+const discordMessage = (content: string, ephemeral: boolean) => ({ content: discordContent(content), allowed_mentions: { parse: [] }, ...(ephemeral ? { flags: 64 } : {}) });
+
 /** Chat commands that change something: each is recorded against replays. */
 const mutating = (c: Command) => c.cmd === 'cancel' || c.cmd === 'extend' || c.cmd === 'snooze';
 const REPLAY_WINDOW_MS = WINDOW_SECONDS * 1000;
+/** How long a follow-up waits for the provider (its Lambda timeout is longer). */
+const FOLLOW_UP_WAIT_MS = 10_000;
 const ALREADY = 'This request was already handled; nothing changed.';
 
 export class Webhook {
@@ -113,6 +121,11 @@ export class Webhook {
 
   private get config() {
     return this.deps.runtime.config.webhook;
+  }
+
+  /** How long a chat action may take before its answer (webhook.ackBudget). */
+  get ackBudgetMs(): number {
+    return this.config.ackBudgetMs;
   }
 
   private async secret(name: string, field: string): Promise<string | undefined> {
@@ -201,11 +214,35 @@ export class Webhook {
     if (!(await this.firstSeen(this.slackIdentity(req, typeof payload.trigger_id === 'string' ? payload.trigger_id : undefined)))) return { response: EMPTY_ACK };
     const channelId = typeof payload.channel?.id === 'string' ? payload.channel.id : undefined;
     const who: Who = { tool: 'slack', userId, ...(channelId ? { channelId } : {}) };
+    if (this.deps.followUps) {
+      await this.deps.followUps.send({ kind: 'slack-button', v: 1, who, cmd: cmd as Extract<FollowUp, { kind: 'slack-button' }>['cmd'], ...(responseUrl ? { responseUrl } : {}) });
+      return { response: EMPTY_ACK };
+    }
     // Slack shows nothing of an interaction's acknowledgment: acknowledge empty, at once, and
     // answer through response_url — the warning replaced in place (who did what, the new
     // deadline, the buttons that still make sense), or a private note when it was refused.
     const background = this.buttonPressed(cmd, who, responseUrl).catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
     return { response: EMPTY_ACK, background };
+  }
+
+  /**
+   * A follow-up's second half (the queue's consumer in Lambda): carry out the cancel, then
+   * post where it stands. Throws when the post fails, so the queue retries it (carrying out
+   * a cancel again is safe: a settled one is only reported) — Discord answers 404 to a
+   * follow-up that arrives before the interaction's first answer.
+   */
+  async followUp(job: FollowUp): Promise<void> {
+    if (job.kind === 'slack-button') {
+      // Not retried: a second run would extend (or snooze) twice; only the message would be lost.
+      return this.buttonPressed(job.cmd, job.who, job.responseUrl).catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
+    }
+    const e = await this.deps.runtime.sweeper.carryOutCancel(job.id, FOLLOW_UP_WAIT_MS);
+    if (!e) return;
+    if (job.reply.to === 'slack') {
+      await this.postResponse(job.reply.url, { response_type: 'in_channel', replace_original: false, text: outcomeText(e, SLACK) });
+    } else {
+      await this.postResponse(job.reply.url, discordMessage(outcomeText(e, DISCORD), false), { 'user-agent': DISCORD_USER_AGENT });
+    }
   }
 
   private async buttonPressed(cmd: Command, who: Who, responseUrl: string | undefined): Promise<void> {
@@ -224,10 +261,11 @@ export class Webhook {
 
   /** Run a chat command; a later outcome goes to Slack's response_url. */
   private async chat(cmd: Command, who: Who, responseUrl: string | undefined): Promise<Handled> {
-    const r = await runCommand(this.deps.runtime, cmd, who, { budgetMs: this.config.ackBudgetMs, log: this.log, markup: SLACK });
-    const visible = r.ok && (cmd.cmd === 'cancel' || cmd.cmd === 'extend');
-    if (!r.later) return { response: slackReply(r.text, visible) };
     const url = responseUrl && allowedResponseUrl(responseUrl) ? responseUrl : undefined;
+    const r = await runCommand(this.deps.runtime, cmd, who, { budgetMs: this.config.ackBudgetMs, log: this.log, markup: SLACK, deferCancel: this.deps.followUps !== undefined && url !== undefined });
+    const visible = r.ok && (cmd.cmd === 'cancel' || cmd.cmd === 'extend');
+    if (r.deferred && url) await this.deps.followUps?.send({ kind: 'cancel', v: 1, id: r.deferred, reply: { to: 'slack', url } });
+    if (!r.later) return { response: slackReply(r.text, visible) };
     const background = r.later.then(async (text) => {
       if (url) await this.postResponse(url, { response_type: 'in_channel', replace_original: false, text });
     }).catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
@@ -245,7 +283,7 @@ export class Webhook {
     const body = parsedBody.value;
     if (body.type === 1) return { response: json(200, { type: 1 }) }; // PING → PONG
     // Nothing we post may ping anyone, whatever an id or reason contains.
-    const message = (content: string, ephemeral: boolean) => ({ content: discordContent(content), allowed_mentions: { parse: [] }, ...(ephemeral ? { flags: 64 } : {}) });
+    const message = discordMessage;
     const reply = (content: string) => ({ response: json(200, { type: 4, data: message(content, true) }) });
     const userId = body.member?.user.id ?? body.user?.id;
     if (body.type !== 2 || !userId) return reply('Unsupported interaction.');
@@ -259,14 +297,15 @@ export class Webhook {
     const parsed = parseCommand(text);
     if ('error' in parsed) return reply(DISCORD.esc(parsed.error));
     if (mutating(parsed) && !(await this.firstSeen(`discord:${body.id ?? req.headers['x-signature-ed25519'] ?? ''}`))) return reply(ALREADY);
-    const r = await runCommand(this.deps.runtime, parsed, { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) }, { budgetMs: this.config.ackBudgetMs, log: this.log, markup: DISCORD });
+    const followUrl = body.application_id && body.token ? `${this.config.discord.apiUrl.replace(/\/$/, '')}/webhooks/${body.application_id}/${body.token}` : undefined;
+    const r = await runCommand(this.deps.runtime, parsed, { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) }, { budgetMs: this.config.ackBudgetMs, log: this.log, markup: DISCORD, deferCancel: this.deps.followUps !== undefined && followUrl !== undefined });
+    if (r.deferred && followUrl) await this.deps.followUps?.send({ kind: 'cancel', v: 1, id: r.deferred, reply: { to: 'discord', url: followUrl } });
     // What reveals execution details (status, list) or a refusal goes only to the person asking.
     const response = json(200, { type: 4, data: message(r.text, !r.ok || r.readOnly === true) });
-    if (!r.later || !body.application_id || !body.token) return { response };
+    if (!r.later || !followUrl) return { response };
     // The outcome arrives after the answer: a follow-up message on the interaction's webhook.
-    const url = `${this.config.discord.apiUrl.replace(/\/$/, '')}/webhooks/${body.application_id}/${body.token}`;
     const background = r.later
-      .then((later) => this.postResponse(url, message(later, false), { 'user-agent': DISCORD_USER_AGENT }))
+      .then((later) => this.postResponse(followUrl, discordMessage(later, false), { 'user-agent': DISCORD_USER_AGENT }))
       .catch((err: Error) => this.log.warn('discord follow-up failed', { error: redact(err.message) }));
     return { response, background };
   }

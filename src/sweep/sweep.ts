@@ -666,7 +666,7 @@ export class Sweeper {
    * sweep (Lambda): the execution is cancel_requested and due now either way.
    */
   async cancelNow(id: string, actor: Actor, reason: string | undefined, budgetMs = 2_000): Promise<Exclude<WriteOutcome, { ok: true }> | CancelNowResult> {
-    const requested = await this.deps.store.mutate(id, (c) => T.requestCancel(c, ['manual'], actor, this.ctx(c), reason ? `${reason}` : 'manual cancel'));
+    const requested = await this.requestCancel(id, actor, reason);
     if (!requested.ok) return requested;
     const run: Run = { s: emptySummary(this.owner, this.now(), false), preview: false, policyCancels: 0, timeLow: () => false, heldBackTargets: new Set() };
     const work = this.claimAndCancel(requested.execution, run, { reasons: ['manual'], policyDecision: false }).catch((err: Error) => {
@@ -681,6 +681,33 @@ export class Sweeper {
     if (timer) clearTimeout(timer);
     const latest = timedOut ? requested.execution : await settled;
     return timedOut || !isTerminal(latest.state) ? { status: 'in_progress', execution: latest, settled } : { status: 'done', execution: latest, settled };
+  }
+
+  /** A person's cancel, recorded only: `cancel_requested`, due now (the sweep or a follow-up carries it out). */
+  requestCancel(id: string, actor: Actor, reason: string | undefined): Promise<WriteOutcome> {
+    return this.deps.store.mutate(id, (c) => T.requestCancel(c, ['manual'], actor, this.ctx(c), reason ? `${reason}` : 'manual cancel'));
+  }
+
+  /**
+   * Carry out a requested cancel (a follow-up in Lambda): claim and call the provider when it
+   * is still `cancel_requested`; when someone else holds the claim, wait for their outcome
+   * until `waitMs`. Returns the execution as it stands then.
+   */
+  async carryOutCancel(id: string, waitMs: number): Promise<Execution | undefined> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const cur = await this.deps.store.get(id);
+      if (!cur || isTerminal(cur.state)) return cur;
+      if (cur.state === 'cancel_requested' && (cur.nextAttemptAt === undefined || cur.nextAttemptAt <= this.now())) {
+        const run: Run = { s: emptySummary(this.owner, this.now(), false), preview: false, policyCancels: 0, timeLow: () => false, heldBackTargets: new Set() };
+        await this.claimAndCancel(cur, run, { reasons: cur.stopReasons ?? ['manual'], policyDecision: false });
+        const after = await this.deps.store.get(id);
+        if (!after || isTerminal(after.state) || Date.now() >= deadline) return after;
+      } else if (Date.now() >= deadline) {
+        return cur;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: one JSON object per line, {"name", "value", "unit", "target"} (DESIGN.md §8).
+ * `npm run bench`: one JSON object per line, {"name", "value", "unit", "target"}.
  * A benchmark that cannot run prints its line with "value": null and a "why".
  * Select some with: npm run bench -- policy_eval due_read
  */

@@ -1,5 +1,5 @@
 /**
- * Sweep benchmarks on DynamoDB Local with the provider simulators (DESIGN.md §8):
+ * Sweep benchmarks on DynamoDB Local with the provider simulators:
  *  - sweep_time_vs_bound: 1,000 due cancels at 50 ms provider latency, one sweep, divided
  *    by the bound 1,000 × 50 ms ÷ providerConcurrency.
  *  - duplicate_cancels: 4 concurrent sweeps over 2,000 runaways on five platforms; extra

@@ -1,5 +1,5 @@
 /**
- * Webhook ack latency (DESIGN.md §8): a signed Slack `/watchdog cancel` against the local
+ * Webhook ack latency: a signed Slack `/watchdog cancel` against the local
  * server (warm), through the real store (dynalite) and a superglue simulator; then the
  * same with a provider that never answers (the ack budget must bound it).
  */

@@ -1,5 +1,5 @@
 /**
- * RunawayWatchdog: the whole watchdog as one L3 construct (DESIGN.md §6).
+ * RunawayWatchdog: the whole watchdog as one L3 construct.
  *
  * The table (on-demand, PITR, TTL, the sparse due index), the sweeper on an EventBridge
  * schedule, the webhook behind a Function URL, read-only grants on exactly the secrets

@@ -172,7 +172,7 @@ export const WebhookSettings = z.strictObject({
   discord: z.strictObject({ secret: z.string().min(1), apiUrl: BaseUrl.default('https://discord.com/api/v10') }).optional(),
   /** Secret holding {"securityToken": "<base64>"} (Teams outgoing webhook). */
   teams: z.strictObject({ secret: z.string().min(1) }).optional(),
-  /** Secret holding {"signingSecret": "…"}: v1 HMAC for /hooks/cancel and the tracking API. */
+  /** Secret holding {"signingSecret": "…"}: v2 HMAC (method, path, body) for /hooks/cancel and the tracking API. */
   hooks: z.strictObject({ secret: z.string().min(1) }).optional(),
   /**
    * Bearer keys for the tracking API. `{ secret }` is one key for every connection; `keys`

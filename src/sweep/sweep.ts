@@ -257,15 +257,7 @@ export class Sweeper {
         `The stored item ${c.id} cannot be read (${c.error}). It was taken out of enforcement and kept for inspection: \`watchdog list --state quarantined\`. If it is still running on the platform, cancel it by hand.`,
         { executionId: c.id, error: c.error },
       );
-      await Promise.all((policy?.notify ?? []).map(async (t) => {
-        try {
-          await this.deps.notifiers.forTarget(t).send(m);
-          run.s.noticesSent++;
-        } catch (err) {
-          run.s.noticesFailed++;
-          this.log.warn('quarantine alert failed', { target: t, error: redact((err as Error).message) });
-        }
-      }));
+      await this.alert(policy?.notify ?? [], m, run, 'quarantine alert');
     } catch (err) {
       run.s.errors++;
       this.log.error('sweep: could not quarantine an unreadable item', { executionId: c.id, error: redact((err as Error)?.message ?? String(err)) });
@@ -631,13 +623,18 @@ export class Sweeper {
       ? { ...alertMessage(`Connection recovered: ${r.connection}`, `The probe of ${r.connection} succeeds again: ${r.detail}.`, { connection: r.connection, healthy: true }), severity: 'info' }
       : alertMessage(`Connection unhealthy: ${r.connection}`, `The watchdog cannot use ${r.connection}: ${r.detail}. Cancels on it will fail until this is fixed (watchdog doctor checks it).`, { connection: r.connection, healthy: false });
     const targets = new Set(this.deps.config.policies.flatMap((p) => p.notify));
+    await this.alert(targets, m, run, 'probe notice');
+  }
+
+  /** A sweep-level message (not one execution's outbox) to each target; failures counted, never thrown. */
+  private async alert(targets: Iterable<string>, m: Message, run: Run, what: string): Promise<void> {
     await Promise.all([...targets].map(async (t) => {
       try {
         await this.deps.notifiers.forTarget(t).send(m);
         run.s.noticesSent++;
       } catch (err) {
         run.s.noticesFailed++;
-        this.log.warn('probe notice failed', { target: t, error: redact((err as Error).message) });
+        this.log.warn(`${what} failed`, { target: t, error: redact((err as Error).message) });
       }
     }));
   }
@@ -649,15 +646,7 @@ export class Sweeper {
       { heldBack: run.s.heldBackByCap, cap: this.settings.maxCancelsPerSweep, owner: this.owner },
     );
     this.log.error('cancel cap reached', { heldBack: run.s.heldBackByCap, cap: this.settings.maxCancelsPerSweep });
-    await Promise.all([...run.heldBackTargets].map(async (t) => {
-      try {
-        await this.deps.notifiers.forTarget(t).send(m);
-        run.s.noticesSent++;
-      } catch (err) {
-        run.s.noticesFailed++;
-        this.log.warn('cap alert failed', { target: t, error: redact((err as Error).message) });
-      }
-    }));
+    await this.alert(run.heldBackTargets, m, run, 'cap alert');
   }
 
   /**

@@ -3,8 +3,8 @@
  * /applications/{application id}/commands): the subcommands and options the interaction
  * route reads (`id`, `duration`, `reason`, `filter`). `watchdog discord command` prints it.
  */
-const STRING = 3;
-const SUB_COMMAND = 1;
+const STRING = 3 as const;
+const SUB_COMMAND = 1 as const;
 const id = { type: STRING, name: 'id', description: 'wd_… id or <connection>/<externalId>', required: true, max_length: 1100 };
 const reason = { type: STRING, name: 'reason', description: 'why (audited)', required: false, max_length: 500 };
 const duration = (required: boolean, example: string) => ({ type: STRING, name: 'duration', description: `how long, e.g. ${example}`, required, max_length: 16 });
@@ -12,7 +12,7 @@ const duration = (required: boolean, example: string) => ({ type: STRING, name: 
 export const DISCORD_COMMAND = {
   name: 'watchdog',
   description: 'Runaway Watchdog: cancel, extend, snooze, status, list',
-  type: 1,
+  type: 1 as const,
   options: [
     { type: SUB_COMMAND, name: 'cancel', description: 'cancel an execution now', options: [id, reason] },
     { type: SUB_COMMAND, name: 'extend', description: 'give it more time, up to the policy maximum', options: [id, duration(true, '30m'), reason] },

@@ -99,7 +99,8 @@ export function discordContent(text: string): string {
 }
 
 /** Every Discord message we send: within 2,000 characters, pinging nobody. */
-const discordMessage = (content: string, ephemeral: boolean) => ({ content: discordContent(content), allowed_mentions: { parse: [] }, ...(ephemeral ? { flags: 64 } : {}) });
+export const discordMessage = (content: string, ephemeral: boolean): { content: string; allowed_mentions: { parse: never[] }; flags?: 64 } =>
+  ({ content: discordContent(content), allowed_mentions: { parse: [] }, ...(ephemeral ? { flags: 64 as const } : {}) });
 
 /** Chat commands that change something: each is recorded against replays. */
 const mutating = (c: Command) => c.cmd === 'cancel' || c.cmd === 'extend' || c.cmd === 'snooze';

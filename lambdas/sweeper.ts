@@ -45,14 +45,17 @@ export function publishProbeMetrics(m: Metrics, probes: readonly ProbeReport[]):
 
 export const handler = async (_event: unknown, context: LambdaContext): Promise<Record<string, unknown>> => {
   try {
+    let recording: Promise<void> | undefined;
     if (!runtime) {
       runtime = bootRuntime(powertoolsLog(logger));
-      // Cold start: record which config runs here (`watchdog doctor` compares it with your file).
+      // Cold start: record which config runs here (`watchdog doctor` compares it with your
+      // file), alongside the sweep rather than before it.
       const { config, table } = runtime;
-      await recordRunningConfig(table.client, table.name, { sha256: config.sha256, by: `sweeper ${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}`, at: Date.now() })
+      recording = recordRunningConfig(table.client, table.name, { sha256: config.sha256, by: `sweeper ${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}`, at: Date.now() })
         .catch((err: Error) => logger.warn('could not record the running config', { error: err.message }));
     }
     const summary = await runtime.sweeper.run({ remainingMs: () => context.getRemainingTimeInMillis() });
+    await recording;
     publishSweepMetrics(metrics, summary);
     publishProbeMetrics(metrics, summary.probes);
     const fields = summaryFields(summary);

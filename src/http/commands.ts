@@ -15,6 +15,7 @@ import { redact } from '../log.js';
 import type { CompiledPolicy } from '../config/load.js';
 import { type Markup, PLAIN } from '../notify/markup.js';
 import type { Runtime } from '../runtime.js';
+import type { WriteOutcome } from '../store/types.js';
 
 export type ChatTool = 'slack' | 'discord' | 'teams' | 'hook';
 
@@ -142,6 +143,12 @@ function statusText(rt: Runtime, e: Execution, events: Array<{ at: number; actor
 
 const LIVE = ['running', 'warned', 'cancel_requested', 'cancelling'] as const;
 
+/** A cancel the state refused, in words. */
+function cannotCancel(ref: string, r: Exclude<WriteOutcome, { ok: true }>, m: Markup): CommandResult {
+  const why = r.outcome === 'claimed' ? 'a cancel is already in progress' : r.outcome === 'terminal' && 'execution' in r ? `it is already ${r.execution.state}` : r.outcome;
+  return { ok: false, text: `Cannot cancel ${m.esc(ref)}: ${why}.` };
+}
+
 /** Run one command for a person; never throws (errors become the reply, escaped for the tool). */
 export async function runCommand(rt: Runtime, cmd: Command, who: Who, o: { budgetMs: number; log: Log; markup?: Markup; deferCancel?: boolean }): Promise<CommandResult> {
   const m = o.markup ?? PLAIN;
@@ -182,17 +189,11 @@ export async function runCommand(rt: Runtime, cmd: Command, who: Who, o: { budge
     if (o.deferCancel) {
       // Lambda: record the request now; a follow-up invocation carries it out and reports.
       const requested = await rt.sweeper.requestCancel(id, actor, cmd.reason);
-      if (!requested.ok) {
-        const why = requested.outcome === 'claimed' ? 'a cancel is already in progress' : requested.outcome === 'terminal' && 'execution' in requested ? `it is already ${requested.execution.state}` : requested.outcome;
-        return { ok: false, text: `Cannot cancel ${m.esc(cmd.ref)}: ${why}.` };
-      }
+      if (!requested.ok) return cannotCancel(cmd.ref, requested, m);
       return { ok: true, deferred: id, text: `Cancel of ${m.esc(id)} requested by ${m.esc(actor.id)}; the outcome will follow.` };
     }
     const r = await rt.sweeper.cancelNow(id, actor, cmd.reason, o.budgetMs);
-    if (!('status' in r)) {
-      const why = r.outcome === 'claimed' ? 'a cancel is already in progress' : r.outcome === 'terminal' && 'execution' in r ? `it is already ${r.execution.state}` : r.outcome;
-      return { ok: false, text: `Cannot cancel ${m.esc(cmd.ref)}: ${why}.` };
-    }
+    if (!('status' in r)) return cannotCancel(cmd.ref, r, m);
     if (r.status === 'done') return { ok: r.execution.state !== 'cancel_failed', text: outcomeText(r.execution, m) };
     return {
       ok: true,

@@ -222,8 +222,7 @@ export class Webhook {
     // Slack shows nothing of an interaction's acknowledgment: acknowledge empty, at once, and
     // answer through response_url — the warning replaced in place (who did what, the new
     // deadline, the buttons that still make sense), or a private note when it was refused.
-    const background = this.buttonPressed(cmd, who, responseUrl).catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
-    return { response: EMPTY_ACK, background };
+    return { response: EMPTY_ACK, background: this.buttonPressed(cmd, who, responseUrl) };
   }
 
   /**
@@ -233,10 +232,8 @@ export class Webhook {
    * follow-up that arrives before the interaction's first answer.
    */
   async followUp(job: FollowUp): Promise<void> {
-    if (job.kind === 'slack-button') {
-      // Not retried: a second run would extend (or snooze) twice; only the message would be lost.
-      return this.buttonPressed(job.cmd, job.who, job.responseUrl).catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
-    }
+    // A press is not retried (a second run would extend or snooze twice): buttonPressed never throws.
+    if (job.kind === 'slack-button') return this.buttonPressed(job.cmd, job.who, job.responseUrl);
     const e = await this.deps.runtime.sweeper.carryOutCancel(job.id, FOLLOW_UP_WAIT_MS);
     if (!e) return;
     if (job.reply.to === 'slack') {
@@ -246,7 +243,12 @@ export class Webhook {
     }
   }
 
+  /** Run a pressed button's command and answer on response_url. Never throws: a failed post is logged. */
   private async buttonPressed(cmd: Command, who: Who, responseUrl: string | undefined): Promise<void> {
+    return this.pressButton(cmd, who, responseUrl).catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
+  }
+
+  private async pressButton(cmd: Command, who: Who, responseUrl: string | undefined): Promise<void> {
     const rt = this.deps.runtime;
     const r = await runCommand(rt, cmd, who, { budgetMs: this.config.ackBudgetMs, log: this.log });
     if (!responseUrl) return;
@@ -283,9 +285,8 @@ export class Webhook {
     if ('error' in parsedBody) return { response: json(400, { error: 'malformed interaction' }) };
     const body = parsedBody.value;
     if (body.type === 1) return { response: json(200, { type: 1 }) }; // PING → PONG
-    // Nothing we post may ping anyone, whatever an id or reason contains.
-    const message = discordMessage;
-    const reply = (content: string) => ({ response: json(200, { type: 4, data: message(content, true) }) });
+    // Nothing we post may ping anyone, whatever an id or reason contains (discordMessage).
+    const reply = (content: string) => ({ response: json(200, { type: 4, data: discordMessage(content, true) }) });
     const userId = body.member?.user.id ?? body.user?.id;
     if (body.type !== 2 || !userId) return reply('Unsupported interaction.');
     // /watchdog <subcommand> id:<id> [duration:<d>] [reason:<text>]
@@ -302,7 +303,7 @@ export class Webhook {
     const r = await runCommand(this.deps.runtime, parsed, { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) }, { budgetMs: this.config.ackBudgetMs, log: this.log, markup: DISCORD, deferCancel: this.deps.followUps !== undefined && followUrl !== undefined });
     if (r.deferred && followUrl) await this.deps.followUps?.send({ kind: 'cancel', v: 1, id: r.deferred, reply: { to: 'discord', url: followUrl } });
     // What reveals execution details (status, list) or a refusal goes only to the person asking.
-    const response = json(200, { type: 4, data: message(r.text, !r.ok || r.readOnly === true) });
+    const response = json(200, { type: 4, data: discordMessage(r.text, !r.ok || r.readOnly === true) });
     if (!r.later || !followUrl) return { response };
     // The outcome arrives after the answer: a follow-up message on the interaction's webhook.
     const background = r.later

@@ -15,7 +15,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { shardOf } from '../core/ids.js';
-import { type Actor, AuditEvent, Execution, type HeartbeatInput, LIVE_STATES, isTerminal } from '../core/model.js';
+import { type Actor, AuditEvent, Execution, type HeartbeatInput, LIVE_STATES } from '../core/model.js';
 import type { Policy } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { InputError, StoreError } from '../errors.js';
@@ -139,25 +139,18 @@ export class DynamoExecutionStore implements ExecutionStore {
   async getWithEvents(id: string): Promise<{ execution: Execution; events: AuditEvent[] } | undefined> {
     let execution: Execution | undefined;
     const events = new Map<number, AuditEvent>();
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const res = await this.opts.client.send(new QueryCommand({
-        TableName: this.opts.tableName,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': TABLE.pk },
-        ExpressionAttributeValues: { ':pk': { S: `X#${id}` } },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }));
-      for (const item of res.Items ?? []) {
-        if (item[TABLE.sk]?.S === 'X') execution = DynamoExecutionStore.parseExecution(item);
-        else {
-          const ev = AuditEvent.safeParse(unmarshall(item));
-          if (ev.success) events.set(ev.data.version, ev.data);
-        }
+    for await (const item of this.queryAll({
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': TABLE.pk },
+      ExpressionAttributeValues: { ':pk': { S: `X#${id}` } },
+      ConsistentRead: true,
+    })) {
+      if (item[TABLE.sk]?.S === 'X') execution = DynamoExecutionStore.parseExecution(item);
+      else {
+        const ev = AuditEvent.safeParse(unmarshall(item));
+        if (ev.success) events.set(ev.data.version, ev.data);
       }
-      start = res.LastEvaluatedKey;
-    } while (start);
+    }
     if (!execution) return undefined;
     // The latest events still ride in the item until a later write flushes them.
     for (const ev of [...(execution.outboxEvents ?? []), ...(execution.pendingEvent ? [execution.pendingEvent] : [])]) {
@@ -279,31 +272,32 @@ export class DynamoExecutionStore implements ExecutionStore {
     }
   }
 
-  async overdue(before: number): Promise<Execution[]> {
+  /** Every item a query matches, across DynamoDB's pages. */
+  private async *queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): AsyncGenerator<Record<string, AttributeValue>> {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const res = await this.opts.client.send(new QueryCommand({ TableName: this.opts.tableName, ...input, ExclusiveStartKey: start }));
+      yield* res.Items ?? [];
+      start = res.LastEvaluatedKey;
+    } while (start);
+  }
+
+  async overdue(before: number): Promise<string[]> {
     const ids: string[] = [];
     for (const state of LIVE_STATES) {
-      let start: Record<string, AttributeValue> | undefined;
-      do {
-        const res = await this.opts.client.send(new QueryCommand({
-          TableName: this.opts.tableName,
-          IndexName: TABLE.stateIndex,
-          KeyConditionExpression: '#state = :state',
-          FilterExpression: '#due <= :before',
-          ProjectionExpression: '#pk',
-          ExpressionAttributeNames: { '#state': TABLE.state, '#due': TABLE.dueAt, '#pk': TABLE.pk },
-          ExpressionAttributeValues: { ':state': { S: state }, ':before': { N: String(before) } },
-          ExclusiveStartKey: start,
-        }));
-        for (const item of res.Items ?? []) {
-          const pk = item[TABLE.pk]?.S;
-          if (pk?.startsWith('X#')) ids.push(pk.slice(2));
-        }
-        start = res.LastEvaluatedKey;
-      } while (start);
+      for await (const item of this.queryAll({
+        IndexName: TABLE.stateIndex,
+        KeyConditionExpression: '#state = :state',
+        FilterExpression: '#due <= :before',
+        ProjectionExpression: '#pk',
+        ExpressionAttributeNames: { '#state': TABLE.state, '#due': TABLE.dueAt, '#pk': TABLE.pk },
+        ExpressionAttributeValues: { ':state': { S: state }, ':before': { N: String(before) } },
+      })) {
+        const pk = item[TABLE.pk]?.S;
+        if (pk?.startsWith('X#')) ids.push(pk.slice(2));
+      }
     }
-    // An index entry may be stale itself: the item decides.
-    const items = await Promise.all(ids.map((id) => this.get(id).catch(() => undefined)));
-    return items.filter((e): e is Execution => e !== undefined && !isTerminal(e.state) && e.dueAt !== undefined && e.dueAt <= before);
+    return ids;
   }
 
   async inDueIndex(e: Execution): Promise<boolean> {
@@ -322,23 +316,15 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   async quarantined(): Promise<QuarantinedItem[]> {
     const out: QuarantinedItem[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const res = await this.opts.client.send(new QueryCommand({
-        TableName: this.opts.tableName,
-        IndexName: TABLE.stateIndex,
-        KeyConditionExpression: '#state = :q',
-        ExpressionAttributeNames: { '#state': TABLE.state },
-        ExpressionAttributeValues: { ':q': { S: QUARANTINED } },
-        ExclusiveStartKey: start,
-      }));
-      for (const item of res.Items ?? []) {
-        const raw = unmarshallSafe(item);
-        const at = Number(item.quarantinedAt?.N);
-        out.push({ ...describeCorrupt(item, raw, item.quarantineError?.S ?? 'unknown'), ...(Number.isFinite(at) ? { at } : {}) });
-      }
-      start = res.LastEvaluatedKey;
-    } while (start);
+    for await (const item of this.queryAll({
+      IndexName: TABLE.stateIndex,
+      KeyConditionExpression: '#state = :q',
+      ExpressionAttributeNames: { '#state': TABLE.state },
+      ExpressionAttributeValues: { ':q': { S: QUARANTINED } },
+    })) {
+      const at = Number(item.quarantinedAt?.N);
+      out.push({ ...describeCorrupt(item, unmarshallSafe(item), item.quarantineError?.S ?? 'unknown'), ...(Number.isFinite(at) ? { at } : {}) });
+    }
     return out;
   }
 

@@ -64,11 +64,11 @@ export interface ExecutionStore {
   /** Every quarantined item (`watchdog list --state quarantined`). */
   quarantined(): Promise<QuarantinedItem[]>;
   /**
-   * The safety net's other path to work: live executions whose dueAt is at or before
-   * `before`, read through the state index (not the due index), each confirmed by a
-   * consistent read of its item.
+   * The safety net's other path to work: ids of live executions whose dueAt is at or before
+   * `before`, read (keys only) through the state index, not the due index. An index entry may
+   * be stale: the caller confirms the ones it cares about with `get`.
    */
-  overdue(before: number): Promise<Execution[]>;
+  overdue(before: number): Promise<string[]>;
   /** Whether the due index holds this execution's current entry. */
   inDueIndex(e: Execution): Promise<boolean>;
 

@@ -134,8 +134,8 @@ export class Sweeper {
   private readonly now: () => number;
   readonly owner: string;
   private readonly limiters = new Map<string, Limiter>();
-  /** When this (warm) sweeper next tries each connection's probe claim: saves a write per sweep. */
-  private readonly nextProbeAt = new Map<string, number>();
+  /** When this (warm) sweeper next tries each probe's (and the safety net's) claim: saves a write per sweep. */
+  private readonly nextCheckAt = new Map<string, number>();
 
   constructor(private readonly deps: SweepDeps) {
     this.log = deps.log ?? silentLog;
@@ -558,9 +558,9 @@ export class Sweeper {
     if (!ledger || every <= 0) return;
     await Promise.all([...this.deps.config.connections.keys()].map(async (connection) => {
       const now = this.now();
-      if ((this.nextProbeAt.get(connection) ?? 0) > now || run.timeLow()) return;
+      if ((this.nextCheckAt.get(connection) ?? 0) > now || run.timeLow()) return;
       try {
-        this.nextProbeAt.set(connection, now + every);
+        this.nextCheckAt.set(connection, now + every);
         const previous = await ledger.claim(connection, now, every);
         if (previous === false) return;
         let report: ProbeReport | undefined;
@@ -594,13 +594,17 @@ export class Sweeper {
     const ledger = this.deps.probes;
     const every = this.settings.repairEveryMs;
     const now = this.now();
-    if (!ledger || every <= 0 || (this.nextProbeAt.get(SAFETY_NET) ?? 0) > now || run.timeLow()) return;
+    if (!ledger || every <= 0 || (this.nextCheckAt.get(SAFETY_NET) ?? 0) > now || run.timeLow()) return;
     try {
-      this.nextProbeAt.set(SAFETY_NET, now + every);
+      this.nextCheckAt.set(SAFETY_NET, now + every);
       if ((await ledger.claim(SAFETY_NET, now, every)) === false) return;
       // A grace period: an index written a moment ago may not show the entry yet (AWS GSIs are eventually consistent).
-      const overdue = (await this.deps.store.overdue(now - SAFETY_NET_GRACE_MS)).filter((e) => !seen.has(e.id));
-      await forEachLimit(overdue, concurrency, async (e) => {
+      const before = now - SAFETY_NET_GRACE_MS;
+      // Only what this sweep's due query did not return is a candidate; the item decides.
+      const candidates = (await this.deps.store.overdue(before)).filter((id) => !seen.has(id));
+      await forEachLimit(candidates, concurrency, async (id) => {
+        const e = await this.deps.store.get(id).catch(() => undefined);
+        if (!e || isTerminal(e.state) || e.dueAt === undefined || e.dueAt > before) return;
         try {
           if (await this.deps.store.inDueIndex(e)) return; // indexed, only beyond this sweep's batch
           const r = await this.write(e, (c) => T.reschedule(c, this.ctx(c)));
@@ -611,7 +615,7 @@ export class Sweeper {
           await this.fault(e, err, run);
         }
       });
-      await ledger.record(SAFETY_NET, true, `checked ${overdue.length} overdue`, now, false);
+      await ledger.record(SAFETY_NET, true, `checked ${candidates.length} overdue`, now, false);
     } catch (err) {
       run.s.errors++;
       this.log.error('safety net failed', { error: redact((err as Error)?.message ?? String(err)) });

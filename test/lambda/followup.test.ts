@@ -38,12 +38,17 @@ afterAll(async () => {
   await Promise.all([engine?.close(), sim?.close(), slack?.close(), sqs?.close()]);
 });
 
+/** The test's own view of the table, booted as the Lambda boots (same config file, same environment). */
+async function runtime() {
+  const { bootRuntime } = await import('../../src/lambda/boot.js');
+  const { silentLog } = await import('../../src/log.js');
+  return bootRuntime(silentLog);
+}
+
 const urlEvent = (path: string, body: string, headers: Record<string, string>) => ({ rawPath: path, requestContext: { http: { method: 'POST' } }, body, headers });
 
 it('Discord: the answer leaves first; the follow-up (cancel carried out, outcome posted) comes from the queue, with a delay', async () => {
-  const { bootRuntime } = await import('../../src/lambda/boot.js');
-  const { silentLog } = await import('../../src/log.js');
-  const rt = bootRuntime(silentLog);
+  const rt = await runtime();
   sim.add({ id: 'fu-discord' });
   const { execution } = await rt.watchdog.track({ connection: 'sg', externalId: 'fu-discord' }, { id: 'test', via: 'test' });
   const { handler } = await import('../../lambdas/webhook.js');
@@ -69,9 +74,7 @@ it('Discord: the answer leaves first; the follow-up (cancel carried out, outcome
 });
 
 it('Slack button: acknowledged empty at once; the queued press replaces the warning through response_url; a failed post is retried by the queue', async () => {
-  const { bootRuntime } = await import('../../src/lambda/boot.js');
-  const { silentLog } = await import('../../src/log.js');
-  const rt = bootRuntime(silentLog);
+  const rt = await runtime();
   sim.add({ id: 'fu-slack' });
   const { execution } = await rt.watchdog.track({ connection: 'sg', externalId: 'fu-slack' }, { id: 'test', via: 'test' });
   const { handler } = await import('../../lambdas/webhook.js');

@@ -41,6 +41,14 @@ const rawConfig = () => ({
 });
 const secrets = () => ({ sg: JSON.stringify({ apiKey: sims[0]!.apiKey }), cat: JSON.stringify({ apiKey: sims[1]!.apiKey }) });
 
+/** The embedded store in `dir`, its table created. */
+async function openStore(dir: string, tableName: string) {
+  const engine = await openEmbedded(dir);
+  const client = dynamoClient({ endpoint: engine.endpoint });
+  await ensureTable(client, tableName);
+  return { engine, client };
+}
+
 /** Seeded randomness: the same kill points on every run of the suite. */
 function prng(seed: number): () => number {
   let s = seed >>> 0;
@@ -75,9 +83,7 @@ describe('crash consistency of the embedded store', () => {
   it('SIGKILL at random points of a cancel storm, 8 times: indexes agree after reopening; every runaway cancelled within two sweeps, no duplicate cancel', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'wd-crash-'));
     const config = compileConfig(rawConfig(), dir);
-    const engine = await openEmbedded(dir);
-    const client = dynamoClient({ endpoint: engine.endpoint });
-    await ensureTable(client, config.settings.tableName);
+    const { engine, client } = await openStore(dir, config.settings.tableName);
     const rt = buildRuntime(config, { client, secrets: { get: async (n) => secrets()[n as 'sg'] ?? '' } });
     const ids: Array<{ sim: Simulator; externalId: string }> = [];
     for (let i = 0; i < 60; i++) {
@@ -129,9 +135,7 @@ describe('crash consistency of the embedded store', () => {
   it('the rebuild: an index entry deleted and a stale one added by hand are put right from the items', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'wd-reindex-'));
     const config = compileConfig(rawConfig(), dir);
-    const engine = await openEmbedded(dir);
-    const client = dynamoClient({ endpoint: engine.endpoint });
-    await ensureTable(client, config.settings.tableName);
+    const { engine, client } = await openStore(dir, config.settings.tableName);
     const rt = buildRuntime(config, { client, secrets: { get: async () => '' } });
     const a = (await rt.watchdog.track({ connection: 'sg', externalId: 'a', startedAt: Date.now() - 2 * HOUR }, { id: 't', via: 't' })).execution;
     await rt.watchdog.track({ connection: 'sg', externalId: 'b' }, { id: 't', via: 't' });

@@ -10,6 +10,8 @@ import { benchSweep } from './sweep.js';
 import { benchWebhook } from './webhook.js';
 import { benchBundle } from './bundle.js';
 import { benchReindex } from './reindex.js';
+import { benchCost } from './cost.js';
+import { benchHeartbeatLoad } from './heartbeat-load.js';
 
 export interface Line {
   name: string;
@@ -27,6 +29,8 @@ const benches: Record<string, () => Promise<Line[]>> = {
   webhook: benchWebhook,
   bundle: benchBundle,
   reindex: benchReindex,
+  cost: benchCost,
+  heartbeat_load: benchHeartbeatLoad,
 };
 
 const wanted = process.argv.slice(2);

@@ -21,6 +21,7 @@ export function publishSweepMetrics(m: Metrics, s: SweepSummary): void {
   const f = summaryFields(s);
   m.addMetric(M.SweepCompleted, MetricUnit.Count, 1);
   m.addMetric(M.Evaluated, MetricUnit.Count, s.evaluated);
+  m.addMetric(M.Rescheduled, MetricUnit.Count, s.rescheduled);
   m.addMetric(M.Warned, MetricUnit.Count, s.warned);
   m.addMetric(M.Cancelled, MetricUnit.Count, s.cancelled);
   m.addMetric(M.CancelFailures, MetricUnit.Count, s.cancelFailed + s.unconfirmed);

@@ -21,7 +21,7 @@ import { parseConfigText } from '../src/config/file.js';
 import { type WatchdogConfig, compileConfig, deployableRaw } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import { CONNECTION_DIMENSION, ENV, METRICS_NAMESPACE, SERVICE_DIMENSION, SWEEPER_SERVICE, SweeperMetric, WEBHOOK_SERVICE, WebhookMetric } from '../src/metrics.js';
-import { TABLE } from '../src/store/table.js';
+import { INDEXES, type KeyType, TABLE, TABLE_KEYS } from '../src/store/table.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export { METRICS_NAMESPACE } from '../src/metrics.js';
@@ -104,18 +104,23 @@ export class RunawayWatchdog extends Construct {
     const configDir = mkdtempSync(path.join(os.tmpdir(), 'watchdog-config-'));
     writeFileSync(path.join(configDir, 'watchdog.config.json'), json);
 
+    const attr = (k: { name: string; type: KeyType }) => ({ name: k.name, type: k.type === 'S' ? ddb.AttributeType.STRING : ddb.AttributeType.NUMBER });
     this.table = new ddb.TableV2(this, 'Table', {
-      partitionKey: { name: TABLE.pk, type: ddb.AttributeType.STRING },
-      sortKey: { name: TABLE.sk, type: ddb.AttributeType.STRING },
+      partitionKey: attr(TABLE_KEYS.partitionKey),
+      sortKey: attr(TABLE_KEYS.sortKey),
       billing: ddb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TABLE.ttl,
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      globalSecondaryIndexes: [
-        { indexName: TABLE.dueIndex, partitionKey: { name: TABLE.dueShard, type: ddb.AttributeType.STRING }, sortKey: { name: TABLE.dueAt, type: ddb.AttributeType.NUMBER } },
-        { indexName: TABLE.stateIndex, partitionKey: { name: TABLE.state, type: ddb.AttributeType.STRING }, sortKey: { name: TABLE.trackedAt, type: ddb.AttributeType.NUMBER } },
-      ],
+      // The store's own definition (src/store/table.ts): keys, and what each index projects.
+      globalSecondaryIndexes: INDEXES.map((i) => ({
+        indexName: i.name,
+        partitionKey: attr(i.partitionKey),
+        sortKey: attr(i.sortKey),
+        projectionType: i.projection === 'KEYS_ONLY' ? ddb.ProjectionType.KEYS_ONLY : ddb.ProjectionType.INCLUDE,
+        ...(i.include ? { nonKeyAttributes: [...i.include] } : {}),
+      })),
     });
 
     const makeFunction = (name: 'sweeper' | 'webhook', timeout: Duration, reservedConcurrentExecutions: number): nodejs.NodejsFunction => {

@@ -15,6 +15,7 @@ export const SweeperMetric = {
   /** 1 per sweep that ran to its end: missing data means the sweeper stopped. */
   SweepCompleted: 'SweepCompleted',
   Evaluated: 'Evaluated',
+  Rescheduled: 'Rescheduled',
   Warned: 'Warned',
   Cancelled: 'Cancelled',
   /** Cancels that ended cancel_failed or cancel_unconfirmed: an execution may still run. */

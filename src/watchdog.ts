@@ -140,7 +140,7 @@ export class Watchdog {
   async heartbeat(ref: string, body: unknown, actor: Actor, scope: Scope = FULL_SCOPE): Promise<Execution> {
     const parsed = HeartbeatInput.safeParse(body ?? {});
     if (!parsed.success) throw inputError('invalid heartbeat', parsed.error);
-    return this.change(ref, scope, 'heartbeat', (e) => T.applyHeartbeat(e, parsed.data, actor, this.ctx(e)));
+    return this.change(ref, scope, 'heartbeat', (e) => T.applyHeartbeat(e, parsed.data, this.ctx(e)));
   }
 
   async finish(ref: string, actor: Actor, providerStatus?: string, scope: Scope = FULL_SCOPE): Promise<Execution> {

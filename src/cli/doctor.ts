@@ -15,7 +15,7 @@ import { HttpClient } from '../providers/http.js';
 import type { Runtime } from '../runtime.js';
 import { type SecretSource, readSecretField } from '../secrets.js';
 import { readRunningConfig } from '../store/meta.js';
-import { TABLE } from '../store/table.js';
+import { INDEXES, TABLE, TABLE_KEYS } from '../store/table.js';
 import { probe } from '../sweep/probe.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'skip';
@@ -106,13 +106,19 @@ export async function tableChecks(rt: Runtime, local: boolean): Promise<Check[]>
   try {
     const d = (await client.send(new DescribeTableCommand({ TableName: name }))).Table;
     const keys = (d?.KeySchema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
-    const indexes = new Map((d?.GlobalSecondaryIndexes ?? []).map((g) => [g.IndexName, (g.KeySchema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',')]));
-    const want: Array<[string, string]> = [[TABLE.dueIndex, `${TABLE.dueShard}:HASH,${TABLE.dueAt}:RANGE`], [TABLE.stateIndex, `${TABLE.state}:HASH,${TABLE.trackedAt}:RANGE`]];
+    // Compared with the store's own definition (src/store/table.ts): keys and projections.
+    const shape = (g: { KeySchema?: Array<{ AttributeName?: string; KeyType?: string }>; Projection?: { ProjectionType?: string; NonKeyAttributes?: string[] } }) =>
+      `${(g.KeySchema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',')} ${g.Projection?.ProjectionType ?? '?'}${g.Projection?.NonKeyAttributes ? `(${[...g.Projection.NonKeyAttributes].sort().join(',')})` : ''}`;
+    const indexes = new Map((d?.GlobalSecondaryIndexes ?? []).map((g) => [g.IndexName, shape(g)]));
+    const want = INDEXES.map((i) => [i.name, shape({
+      KeySchema: [{ AttributeName: i.partitionKey.name, KeyType: 'HASH' }, { AttributeName: i.sortKey.name, KeyType: 'RANGE' }],
+      Projection: { ProjectionType: i.projection, ...(i.include ? { NonKeyAttributes: [...i.include] } : {}) },
+    })] as const);
     const wrong = [
-      ...(keys === `${TABLE.pk}:HASH,${TABLE.sk}:RANGE` ? [] : [`key schema ${keys}`]),
-      ...want.filter(([n, k]) => indexes.get(n) !== k).map(([n]) => `index ${n} ${indexes.has(n) ? 'has other keys' : 'missing'}`),
+      ...(keys === `${TABLE_KEYS.partitionKey.name}:HASH,${TABLE_KEYS.sortKey.name}:RANGE` ? [] : [`key schema ${keys}`]),
+      ...want.filter(([n, k]) => indexes.get(n) !== k).map(([n, k]) => `index ${n} ${indexes.has(n) ? `is ${indexes.get(n)}, expected ${k} (a table from an older version: see README "Upgrading")` : 'missing'}`),
     ];
-    out.push({ group: 'table', name, status: wrong.length === 0 ? 'ok' : 'fail', detail: wrong.length === 0 ? `keys ${TABLE.pk}/${TABLE.sk}, indexes ${TABLE.dueIndex} and ${TABLE.stateIndex}` : wrong.join('; ') });
+    out.push({ group: 'table', name, status: wrong.length === 0 ? 'ok' : 'fail', detail: wrong.length === 0 ? `keys ${TABLE.pk}/${TABLE.sk}, indexes ${INDEXES.map((i) => i.name).join(' and ')}` : wrong.join('; ') });
   } catch (err) {
     return [{ group: 'table', name, status: 'fail', detail: message(err) }];
   }

@@ -111,6 +111,10 @@ export const Execution = z.object({
   /** Epoch ms by the watchdog's own clock. */
   trackedAt: z.number(),
   lastHeartbeatAt: z.number().optional(),
+  /** Heartbeats received: liveness is counted on the item, not written to the audit trail. */
+  heartbeats: z.number().int().nonnegative().optional(),
+  /** The latest heartbeat's message (clipped to HEARTBEAT_MESSAGE_MAX). */
+  lastMessage: z.string().optional(),
   /** Last time progress moved forward (a new high-water mark of `done`). */
   lastProgressAt: z.number().optional(),
   progress: Progress.optional(),
@@ -159,6 +163,9 @@ export const Execution = z.object({
   pendingEvent: AuditEvent.optional(),
 });
 export type Execution = z.infer<typeof Execution>;
+
+/** A heartbeat's message as kept on the item: the item must stay under 1 KB (one write unit). */
+export const HEARTBEAT_MESSAGE_MAX = 200;
 
 export const HeartbeatInput = z
   .object({

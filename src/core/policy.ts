@@ -42,6 +42,8 @@ export interface Decision {
   warnKeys: Partial<Record<Reason, number>>;
   /** The next moment this execution needs attention. */
   dueAt: number;
+  /** No limit gives a deadline: `dueAt` is only the periodic look (`recheckAfterMs`). */
+  recheck: boolean;
   dryRun: boolean;
 }
 
@@ -208,9 +210,10 @@ export function evaluate(e: Execution, policy: Policy, now: number): Decision {
   }
 
   const dryRun = policy.mode === 'dry-run';
-  if (reasons.length > 0) return { action: 'cancel', reasons, warnings: [], warnKeys: {}, dueAt: now, dryRun };
-  if (dueAt === Infinity) dueAt = now + policy.recheckAfterMs;
-  return { action: warnings.length > 0 ? 'warn' : 'none', reasons, warnings, warnKeys, dueAt, dryRun };
+  if (reasons.length > 0) return { action: 'cancel', reasons, warnings: [], warnKeys: {}, dueAt: now, recheck: false, dryRun };
+  const recheck = dueAt === Infinity;
+  if (recheck) dueAt = now + policy.recheckAfterMs;
+  return { action: warnings.length > 0 ? 'warn' : 'none', reasons, warnings, warnKeys, dueAt, recheck, dryRun };
 }
 
 export function canExtend(e: Execution, policy: Policy, ms: number): { ok: true } | { ok: false; message: string } {

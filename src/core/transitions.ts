@@ -11,7 +11,7 @@ import { formatDuration } from './duration.js';
 import { executionId } from './ids.js';
 import {
   type Actor, type AuditEvent, type Execution, type ExecutionState, type HeartbeatInput, type LimitsMs,
-  type Notice, type NoticeKind, type Reason, type StopReason, isTerminal, normaliseProgress, progressFraction,
+  type Notice, type NoticeKind, type Reason, type StopReason, HEARTBEAT_MESSAGE_MAX, isTerminal, normaliseProgress, progressFraction,
 } from './model.js';
 import { type Policy, canExtend, evaluate } from './policy.js';
 
@@ -144,25 +144,35 @@ function refuseTerminal(e: Execution): Refusal | undefined {
   return isTerminal(e.state) ? { ok: false, outcome: 'terminal', execution: e } : undefined;
 }
 
-export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, actor: Actor, ctx: Ctx): Transition {
+/**
+ * A heartbeat is liveness, not an audit event: it updates the item (last heartbeat, progress,
+ * cost, count) and nothing else. Its due time moves lazily: only *earlier* (a reported cost
+ * crossing a limit), never later — the sweep, finding the item due by a deadline a later
+ * heartbeat pushed back, re-evaluates and reschedules it (`reschedule`). So a heartbeat
+ * rewrites no index entry: one item write (README "Cost").
+ */
+export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, ctx: Ctx): Transition {
   const t = refuseTerminal(cur);
   if (t) return t;
-  const patch: Partial<Execution> = { lastHeartbeatAt: ctx.now };
+  const e: Execution = { ...cur, lastHeartbeatAt: ctx.now, heartbeats: (cur.heartbeats ?? 0) + 1, version: cur.version + 1, updatedAt: ctx.now };
   const p = normaliseProgress(hb.progress);
   if (p !== undefined) {
-    patch.progress = p;
+    e.progress = p;
     // Only a new high-water mark is progress: repeating or going backwards is a stall. The
     // fraction is shared with status reads, so progress the platform already showed is not
     // new when the tracker reports it too (and the other way round).
     const f = progressFraction(p);
     const newCount = cur.progressHighWater === undefined || p.done > cur.progressHighWater;
     const newFraction = f === undefined || cur.observedFraction === undefined || f > cur.observedFraction;
-    if (newCount) patch.progressHighWater = p.done;
-    if (f !== undefined) patch.observedFraction = Math.max(f, cur.observedFraction ?? 0);
-    if (newCount && newFraction) patch.lastProgressAt = ctx.now;
+    if (newCount) e.progressHighWater = p.done;
+    if (f !== undefined) e.observedFraction = Math.max(f, cur.observedFraction ?? 0);
+    if (newCount && newFraction) e.lastProgressAt = ctx.now;
   }
-  if (hb.costUsd !== undefined) patch.costUsd = hb.costUsd;
-  return next(cur, patch, ctx, { actor, what: 'heartbeat', ...(hb.message ? { detail: hb.message } : {}) });
+  if (hb.costUsd !== undefined) e.costUsd = hb.costUsd;
+  if (hb.message !== undefined) e.lastMessage = hb.message.slice(0, HEARTBEAT_MESSAGE_MAX);
+  const due = computeDueAt(e, ctx.policy, ctx.now);
+  if (due !== undefined && (cur.dueAt === undefined || due < cur.dueAt)) e.dueAt = due;
+  return { ok: true, execution: e };
 }
 
 export function markFinished(cur: Execution, actor: Actor, ctx: Ctx, providerStatus?: string): Transition {

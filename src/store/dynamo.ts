@@ -8,9 +8,9 @@
  * it. A crash between the two loses nothing: the event is in one place or the other.
  */
 import {
-  ConditionalCheckFailedException, CreateTableCommand, DescribeTableCommand, type DynamoDBClient,
+  BatchGetItemCommand, type BatchGetItemCommandOutput, ConditionalCheckFailedException, CreateTableCommand, DescribeTableCommand, type DynamoDBClient,
   GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type QueryCommandInput, ResourceInUseException,
-  ResourceNotFoundException, ScanCommand, type ScanCommandInput, type AttributeValue,
+  ResourceNotFoundException, ScanCommand, type ScanCommandOutput, type QueryCommandOutput, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
@@ -19,7 +19,7 @@ import { type Actor, AuditEvent, Execution, type HeartbeatInput, LIVE_STATES } f
 import type { Policy } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { InputError, StoreError } from '../errors.js';
-import { TABLE, eventSortKey, executionKey } from './table.js';
+import { INDEXES, TABLE, TABLE_KEYS, eventSortKey, executionKey, stateShardKey } from './table.js';
 import type { DueResult, ExecutionStore, ListFilter, Page, QuarantinedItem, WriteOutcome } from './types.js';
 
 /** The state of an item the store could not parse (not an ExecutionState: it is outside the state machine). */
@@ -52,19 +52,46 @@ export interface DynamoStoreOptions {
 }
 
 const KeyAttr = z.union([z.object({ S: z.string() }).strict(), z.object({ N: z.string() }).strict()]);
-const Cursor = z.record(z.string(), KeyAttr);
+const Key = z.record(z.string(), KeyAttr);
+/**
+ * A listing's position: one key for a scan; for a listing by state (sharded), where each
+ * shard stands: `null` not started, a key to continue after, or "done".
+ */
+const Cursor = z.union([
+  z.object({ scan: Key }).strict(),
+  z.object({ shards: z.array(z.union([z.null(), z.literal('done'), Key])).max(64) }).strict(),
+]);
+type Key = Record<string, AttributeValue>;
+type Cursor = { scan: Key } | { shards: Array<Key | null | 'done'> };
 
-function encodeCursor(key: Record<string, AttributeValue> | undefined): string | undefined {
-  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+function encodeCursor(cursor: Cursor | undefined): string | undefined {
+  return cursor ? Buffer.from(JSON.stringify(cursor)).toString('base64url') : undefined;
 }
 
-function decodeCursor(cursor: string): Record<string, AttributeValue> {
+function decodeCursor(cursor: string): Cursor {
   try {
     return Cursor.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
   } catch {
     throw new InputError('invalid cursor: pass the cursor exactly as a previous page returned it');
   }
 }
+
+/** The key of an index entry (index keys + table keys): where a query continues after it. */
+function indexKeyOf(item: Key, index: string): Key {
+  const def = INDEXES.find((i) => i.name === index);
+  const out: Key = {};
+  for (const k of [TABLE.pk, TABLE.sk, def?.partitionKey.name, def?.sortKey.name]) if (k && item[k]) out[k] = item[k];
+  return out;
+}
+
+const pkId = (item: Key): string | undefined => {
+  const pk = item[TABLE.pk]?.S;
+  return pk?.startsWith('X#') ? pk.slice(2) : undefined;
+};
+
+/** BatchGetItem: at most 100 keys per request; unprocessed keys are retried with backoff. */
+const BATCH_GET = 100;
+const BATCH_RETRIES = 8;
 
 /** Audit events carried inside the execution item before they are flushed to their own items. */
 const CARRIED_EVENTS = 6;
@@ -81,8 +108,9 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   private toItem(e: Execution): Record<string, AttributeValue> {
-    const item: Record<string, unknown> = { ...e, ...executionKey(e.id) };
-    if (e.dueAt !== undefined) item[TABLE.dueShard] = String(shardOf(e.id, this.opts.shards));
+    const shard = shardOf(e.id, this.opts.shards);
+    const item: Record<string, unknown> = { ...e, ...executionKey(e.id), [TABLE.stateShard]: stateShardKey(e.state, shard) };
+    if (e.dueAt !== undefined) item[TABLE.dueShard] = String(shard);
     return marshall(item, { removeUndefinedValues: true, convertClassInstanceToMap: false });
   }
 
@@ -159,6 +187,47 @@ export class DynamoExecutionStore implements ExecutionStore {
     return { execution, events: [...events.values()].sort((a, b) => a.version - b.version) };
   }
 
+  /** Raw items by id (consistent reads); unprocessed keys are retried with backoff. */
+  private async getItems(ids: readonly string[]): Promise<Map<string, Key>> {
+    const found = new Map<string, Key>();
+    for (let i = 0; i < ids.length; i += BATCH_GET) {
+      let keys: Key[] | undefined = [...new Set(ids.slice(i, i + BATCH_GET))].map((id) => marshall(executionKey(id)));
+      for (let attempt = 0; keys && keys.length > 0; attempt++) {
+        if (attempt > BATCH_RETRIES) throw new StoreError(`DynamoDB left ${keys.length} keys unprocessed after ${BATCH_RETRIES} retries`);
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+        const res: BatchGetItemCommandOutput = await this.opts.client.send(new BatchGetItemCommand({
+          RequestItems: { [this.opts.tableName]: { Keys: keys, ConsistentRead: true } },
+        }));
+        for (const item of res.Responses?.[this.opts.tableName] ?? []) {
+          const id = pkId(item);
+          if (id !== undefined) found.set(id, item);
+        }
+        keys = res.UnprocessedKeys?.[this.opts.tableName]?.Keys;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Full items for keys an index gave (consistent reads, in the order asked). An item gone
+   * meanwhile is left out; an unparsable one is described in `corrupt`.
+   */
+  private async fetch(ids: readonly string[]): Promise<{ items: Execution[]; corrupt: QuarantinedItem[] }> {
+    const found = await this.getItems(ids);
+    const items: Execution[] = [];
+    const corrupt: QuarantinedItem[] = [];
+    for (const id of ids) {
+      const item = found.get(id);
+      if (!item) continue;
+      found.delete(id);
+      if (item[TABLE.state]?.S === QUARANTINED) continue;
+      const r = DynamoExecutionStore.tryParse(item);
+      if ('execution' in r) items.push(r.execution);
+      else corrupt.push(r.corrupt);
+    }
+    return { items, corrupt };
+  }
+
   async list(filter: ListFilter = {}): Promise<Page<Execution>> {
     const limit = Math.max(1, Math.min(filter.limit ?? 100, 10_000));
     const names: Record<string, string> = {};
@@ -180,43 +249,65 @@ export class DynamoExecutionStore implements ExecutionStore {
       values[':lv'] = { S: filter.label.value };
       conds.push('#labels.#lk = :lv');
     }
-    const items: Execution[] = [];
-    let start = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
-    // Follow DynamoDB's 1 MB pages until the page is full; the cursor is where we stopped.
-    do {
-      const base = {
-        TableName: this.opts.tableName,
-        IndexName: TABLE.stateIndex,
-        Limit: limit - items.length,
-        ExclusiveStartKey: start,
-        ...(conds.length > 0 ? { FilterExpression: conds.join(' AND ') } : {}),
-      };
-      let res;
-      if (filter.state !== undefined) {
-        const input: QueryCommandInput = {
-          ...base,
-          KeyConditionExpression: '#state = :state',
-          ExpressionAttributeNames: { ...names, '#state': TABLE.state },
-          ExpressionAttributeValues: { ...values, ':state': { S: filter.state } },
-          ScanIndexForward: false,
-        };
-        res = await this.opts.client.send(new QueryCommand(input));
-      } else {
-        const input: ScanCommandInput = {
-          ...base,
-          ...(conds.length > 0 ? { ExpressionAttributeNames: names, ExpressionAttributeValues: values } : {}),
-        };
-        res = await this.opts.client.send(new ScanCommand(input));
-      }
-      // An unparsable item never breaks a listing: the sweep quarantines it and alerts.
-      for (const item of res.Items ?? []) {
-        const r = DynamoExecutionStore.tryParse(item);
-        if ('execution' in r) items.push(r.execution);
-      }
-      start = res.LastEvaluatedKey;
-    } while (start && items.length < limit);
-    const cursor = encodeCursor(start);
-    return cursor === undefined ? { items } : { items, cursor };
+    const filterExpr = conds.length > 0 ? { FilterExpression: conds.join(' AND ') } : {};
+    const cursor = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+
+    if (filter.state === undefined) {
+      // Every execution, in no particular order: a scan of the (small) state index, then the items.
+      if (cursor && !('scan' in cursor)) throw new InputError('invalid cursor: it belongs to a listing by state');
+      const keys: Key[] = [];
+      let start: Key | undefined = cursor?.scan;
+      do {
+        const res: ScanCommandOutput = await this.opts.client.send(new ScanCommand({
+          TableName: this.opts.tableName, IndexName: TABLE.stateIndex, Limit: limit - keys.length, ExclusiveStartKey: start,
+          ...filterExpr, ...(conds.length > 0 ? { ExpressionAttributeNames: names, ExpressionAttributeValues: values } : {}),
+        }));
+        keys.push(...(res.Items ?? []).filter((i) => i[TABLE.stateShard]?.S?.startsWith(`${QUARANTINED}#`) !== true));
+        start = res.LastEvaluatedKey;
+      } while (start && keys.length < limit);
+      const { items } = await this.fetch(keys.map(pkId).filter((id): id is string => id !== undefined));
+      const next = encodeCursor(start ? { scan: start } : undefined);
+      return next === undefined ? { items } : { items, cursor: next };
+    }
+
+    // By state, newest first: every shard is read in order and the pages merged.
+    if (cursor && !('shards' in cursor)) throw new InputError('invalid cursor: it belongs to a listing of every state');
+    const state = filter.state;
+    const positions: Array<Key | null | 'done'> = cursor?.shards ?? Array.from({ length: this.opts.shards }, () => null);
+    if (positions.length !== this.opts.shards) throw new InputError('invalid cursor: the table\'s shard count changed since');
+    const heads = await Promise.all(positions.map(async (pos, shard) => {
+      if (pos === 'done') return { keys: [] as Key[], exhausted: true };
+      const keys: Key[] = [];
+      let start: Key | undefined = pos ?? undefined;
+      do {
+        const res: QueryCommandOutput = await this.opts.client.send(new QueryCommand({
+          TableName: this.opts.tableName, IndexName: TABLE.stateIndex, Limit: limit - keys.length, ExclusiveStartKey: start,
+          KeyConditionExpression: '#ss = :ss', ScanIndexForward: false, ...filterExpr,
+          ExpressionAttributeNames: { ...names, '#ss': TABLE.stateShard },
+          ExpressionAttributeValues: { ...values, ':ss': { S: stateShardKey(state, shard) } },
+        }));
+        keys.push(...(res.Items ?? []));
+        start = res.LastEvaluatedKey;
+      } while (start && keys.length < limit);
+      return { keys, exhausted: start === undefined };
+    }));
+    const merged = heads
+      .flatMap((h, shard) => h.keys.map((key, i) => ({ key, shard, i, at: Number(key[TABLE.trackedAt]?.N ?? 0) })))
+      .sort((a, b) => b.at - a.at || (a.key[TABLE.pk]?.S ?? '').localeCompare(b.key[TABLE.pk]?.S ?? ''))
+      .slice(0, limit);
+    const taken = heads.map(() => 0);
+    for (const m of merged) taken[m.shard] = Math.max(taken[m.shard] ?? 0, m.i + 1);
+    const nextPositions = positions.map((pos, shard): Key | null | 'done' => {
+      const h = heads[shard]!;
+      const n = taken[shard] ?? 0;
+      if (pos === 'done' || (h.exhausted && n === h.keys.length)) return 'done';
+      return n > 0 ? indexKeyOf(h.keys[n - 1]!, TABLE.stateIndex) : pos;
+    });
+    const { items } = await this.fetch(merged.map((m) => pkId(m.key)).filter((id): id is string => id !== undefined));
+    // The index is eventually consistent: an item that has moved on since is not listed under its old state.
+    const current = items.filter((e) => e.state === state);
+    const next = nextPositions.every((p) => p === 'done') ? undefined : encodeCursor({ shards: nextPositions });
+    return next === undefined ? { items: current } : { items: current, cursor: next };
   }
 
   async due(now: number, opts: { limit?: number } = {}): Promise<DueResult> {
@@ -225,33 +316,33 @@ export class DynamoExecutionStore implements ExecutionStore {
     const shardLimit = Math.ceil(limit / this.opts.shards);
     const perShard = await Promise.all(
       Array.from({ length: this.opts.shards }, async (_, shard) => {
-        const items: Execution[] = [];
-        const corrupt: QuarantinedItem[] = [];
+        const keys: Array<{ id: string; dueAt: number }> = [];
         let itemsRead = 0;
-        let start: Record<string, AttributeValue> | undefined;
+        let start: Key | undefined;
         do {
-          const res = await this.opts.client.send(new QueryCommand({
+          const res: QueryCommandOutput = await this.opts.client.send(new QueryCommand({
             TableName: this.opts.tableName,
             IndexName: TABLE.dueIndex,
             KeyConditionExpression: '#shard = :shard AND #due <= :now',
             ExpressionAttributeNames: { '#shard': TABLE.dueShard, '#due': TABLE.dueAt },
             ExpressionAttributeValues: { ':shard': { S: String(shard) }, ':now': { N: String(now) } },
             ExclusiveStartKey: start,
-            ...(Number.isFinite(shardLimit) ? { Limit: Math.max(1, shardLimit - items.length) } : {}),
+            ...(Number.isFinite(shardLimit) ? { Limit: Math.max(1, shardLimit - keys.length) } : {}),
           }));
           itemsRead += res.ScannedCount ?? 0;
           for (const item of res.Items ?? []) {
-            const r = DynamoExecutionStore.tryParse(item);
-            if ('execution' in r) items.push(r.execution);
-            else corrupt.push(r.corrupt);
+            const id = pkId(item);
+            if (id !== undefined) keys.push({ id, dueAt: Number(item[TABLE.dueAt]?.N ?? 0) });
           }
           start = res.LastEvaluatedKey;
-        } while (start && items.length < shardLimit);
-        return { items, corrupt, itemsRead };
+        } while (start && keys.length < shardLimit);
+        return { keys, itemsRead };
       }),
     );
-    const items = perShard.flatMap((s) => s.items).sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0));
-    return { items: items.slice(0, limit), corrupt: perShard.flatMap((s) => s.corrupt), itemsRead: perShard.reduce((n, s) => n + s.itemsRead, 0) };
+    const keys = perShard.flatMap((s) => s.keys).sort((a, b) => a.dueAt - b.dueAt).slice(0, limit);
+    // The index holds keys only (a heartbeat never rewrites it): the items come from the table.
+    const { items, corrupt } = await this.fetch(keys.map((k) => k.id));
+    return { items, corrupt, itemsRead: perShard.reduce((n, s) => n + s.itemsRead, 0) };
   }
 
   async quarantine(id: string, error: string, now: number): Promise<boolean> {
@@ -260,10 +351,13 @@ export class DynamoExecutionStore implements ExecutionStore {
         TableName: this.opts.tableName,
         Key: marshall(executionKey(id)),
         // trackedAt keeps it in the byState index (where `quarantined()` finds it) even when the item lacks one.
-        UpdateExpression: 'SET #state = :q, quarantinedAt = :now, quarantineError = :err, #tracked = if_not_exists(#tracked, :now) REMOVE #shard, #due',
+        UpdateExpression: 'SET #state = :q, #ss = :ss, quarantinedAt = :now, quarantineError = :err, #tracked = if_not_exists(#tracked, :now) REMOVE #shard, #due',
         ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#state) OR #state <> :q)',
-        ExpressionAttributeNames: { '#state': TABLE.state, '#shard': TABLE.dueShard, '#due': TABLE.dueAt, '#pk': TABLE.pk, '#tracked': TABLE.trackedAt },
-        ExpressionAttributeValues: { ':q': { S: QUARANTINED }, ':now': { N: String(now) }, ':err': { S: error.slice(0, 1000) } },
+        ExpressionAttributeNames: { '#state': TABLE.state, '#ss': TABLE.stateShard, '#shard': TABLE.dueShard, '#due': TABLE.dueAt, '#pk': TABLE.pk, '#tracked': TABLE.trackedAt },
+        ExpressionAttributeValues: {
+          ':q': { S: QUARANTINED }, ':ss': { S: stateShardKey(QUARANTINED, shardOf(id, this.opts.shards)) },
+          ':now': { N: String(now) }, ':err': { S: error.slice(0, 1000) },
+        },
       }));
       return true;
     } catch (err) {
@@ -273,8 +367,8 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   /** Every item a query matches, across DynamoDB's pages. */
-  private async *queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): AsyncGenerator<Record<string, AttributeValue>> {
-    let start: Record<string, AttributeValue> | undefined;
+  private async *queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): AsyncGenerator<Key> {
+    let start: Key | undefined;
     do {
       const res = await this.opts.client.send(new QueryCommand({ TableName: this.opts.tableName, ...input, ExclusiveStartKey: start }));
       yield* res.Items ?? [];
@@ -282,19 +376,30 @@ export class DynamoExecutionStore implements ExecutionStore {
     } while (start);
   }
 
+  /** Every entry of the state index under `state`, across its shards. */
+  private async *byState(state: string, extra: Pick<QueryCommandInput, 'FilterExpression' | 'ProjectionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> = {}): AsyncGenerator<Key> {
+    for (let shard = 0; shard < this.opts.shards; shard++) {
+      yield* this.queryAll({
+        IndexName: TABLE.stateIndex,
+        KeyConditionExpression: '#ss = :ss',
+        ...extra,
+        ExpressionAttributeNames: { ...extra.ExpressionAttributeNames, '#ss': TABLE.stateShard },
+        ExpressionAttributeValues: { ...extra.ExpressionAttributeValues, ':ss': { S: stateShardKey(state, shard) } },
+      });
+    }
+  }
+
   async overdue(before: number): Promise<string[]> {
     const ids: string[] = [];
     for (const state of LIVE_STATES) {
-      for await (const item of this.queryAll({
-        IndexName: TABLE.stateIndex,
-        KeyConditionExpression: '#state = :state',
+      for await (const item of this.byState(state, {
         FilterExpression: '#due <= :before',
         ProjectionExpression: '#pk',
-        ExpressionAttributeNames: { '#state': TABLE.state, '#due': TABLE.dueAt, '#pk': TABLE.pk },
-        ExpressionAttributeValues: { ':state': { S: state }, ':before': { N: String(before) } },
+        ExpressionAttributeNames: { '#due': TABLE.dueAt, '#pk': TABLE.pk },
+        ExpressionAttributeValues: { ':before': { N: String(before) } },
       })) {
-        const pk = item[TABLE.pk]?.S;
-        if (pk?.startsWith('X#')) ids.push(pk.slice(2));
+        const id = pkId(item);
+        if (id !== undefined) ids.push(id);
       }
     }
     return ids;
@@ -315,17 +420,15 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async quarantined(): Promise<QuarantinedItem[]> {
-    const out: QuarantinedItem[] = [];
-    for await (const item of this.queryAll({
-      IndexName: TABLE.stateIndex,
-      KeyConditionExpression: '#state = :q',
-      ExpressionAttributeNames: { '#state': TABLE.state },
-      ExpressionAttributeValues: { ':q': { S: QUARANTINED } },
-    })) {
-      const at = Number(item.quarantinedAt?.N);
-      out.push({ ...describeCorrupt(item, unmarshallSafe(item), item.quarantineError?.S ?? 'unknown'), ...(Number.isFinite(at) ? { at } : {}) });
+    const ids: string[] = [];
+    for await (const entry of this.byState(QUARANTINED)) {
+      const id = pkId(entry);
+      if (id !== undefined) ids.push(id);
     }
-    return out;
+    return [...(await this.getItems(ids)).values()].map((item) => {
+      const at = Number(item.quarantinedAt?.N);
+      return { ...describeCorrupt(item, unmarshallSafe(item), item.quarantineError?.S ?? 'unknown'), ...(Number.isFinite(at) ? { at } : {}) };
+    });
   }
 
   /**
@@ -384,8 +487,8 @@ export class DynamoExecutionStore implements ExecutionStore {
     return latest ? { ok: false, outcome: 'conflict', execution: latest } : { ok: false, outcome: 'not_found' };
   }
 
-  heartbeat(id: string, input: HeartbeatInput, actor: Actor, now: number): Promise<WriteOutcome> {
-    return this.mutate(id, (e) => T.applyHeartbeat(e, input, actor, this.ctx(e, now)));
+  heartbeat(id: string, input: HeartbeatInput, now: number): Promise<WriteOutcome> {
+    return this.mutate(id, (e) => T.applyHeartbeat(e, input, this.ctx(e, now)));
   }
 
   markFinished(id: string, actor: Actor, now: number, providerStatus?: string): Promise<WriteOutcome> {
@@ -421,30 +524,18 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     await client.send(new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: TABLE.pk, AttributeType: 'S' },
-        { AttributeName: TABLE.sk, AttributeType: 'S' },
-        { AttributeName: TABLE.dueShard, AttributeType: 'S' },
-        { AttributeName: TABLE.dueAt, AttributeType: 'N' },
-        { AttributeName: TABLE.state, AttributeType: 'S' },
-        { AttributeName: TABLE.trackedAt, AttributeType: 'N' },
-      ],
+      AttributeDefinitions: [TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey, ...INDEXES.flatMap((i) => [i.partitionKey, i.sortKey])]
+        .filter((k, i, all) => all.findIndex((o) => o.name === k.name) === i)
+        .map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
       KeySchema: [
-        { AttributeName: TABLE.pk, KeyType: 'HASH' },
-        { AttributeName: TABLE.sk, KeyType: 'RANGE' },
+        { AttributeName: TABLE_KEYS.partitionKey.name, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEYS.sortKey.name, KeyType: 'RANGE' },
       ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: TABLE.dueIndex,
-          KeySchema: [{ AttributeName: TABLE.dueShard, KeyType: 'HASH' }, { AttributeName: TABLE.dueAt, KeyType: 'RANGE' }],
-          Projection: { ProjectionType: 'ALL' },
-        },
-        {
-          IndexName: TABLE.stateIndex,
-          KeySchema: [{ AttributeName: TABLE.state, KeyType: 'HASH' }, { AttributeName: TABLE.trackedAt, KeyType: 'RANGE' }],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
+      GlobalSecondaryIndexes: INDEXES.map((i) => ({
+        IndexName: i.name,
+        KeySchema: [{ AttributeName: i.partitionKey.name, KeyType: 'HASH' }, { AttributeName: i.sortKey.name, KeyType: 'RANGE' }],
+        Projection: { ProjectionType: i.projection, ...(i.include ? { NonKeyAttributes: [...i.include] } : {}) },
+      })),
     }));
   } catch (err) {
     if (!(err instanceof ResourceInUseException) && (err as { name?: string }).name !== 'ResourceInUseException') throw err;

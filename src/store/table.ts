@@ -1,13 +1,19 @@
 /**
- * The single-table layout, shared by the store, the local engines and the CDK stack.
+ * The single-table layout, shared by the store, the local engines, `watchdog doctor` and
+ * the CDK construct (one definition: change it here, every one of them follows).
  *
  *   execution  pk = "X#<id>"  sk = "X"            all Execution fields; GSI keys below
  *   audit      pk = "X#<id>"  sk = "E#<version>"  one AuditEvent per transition
  *   nonce      pk = "N#<hash>" sk = "N"           an accepted webhook request (store/replay.ts)
  *
- * GSI "due"     (dueShard S, dueAt N)     sparse: only live executions carry dueShard/dueAt.
- * GSI "byState" (state S, trackedAt N)    only executions carry state (events do not): listing.
+ * GSI "due"     (dueShard S, dueAt N)        keys only; sparse: only live executions carry dueShard/dueAt.
+ * GSI "byState" (stateShard S, trackedAt N)  "<state>#<shard>": no partition key shared by the whole
+ *                                            fleet; projects the keys plus what listings filter on.
  * TTL on expiresAt (epoch seconds), set on terminal executions and on events.
+ *
+ * Why so little in the indexes: an index entry is rewritten (and billed) only when an
+ * attribute it holds changes. A heartbeat changes none of them, so it costs one item write
+ * (README "Cost"); readers fetch the full items for the keys an index gave them.
  */
 export const TABLE = {
   pk: 'pk',
@@ -16,10 +22,46 @@ export const TABLE = {
   dueShard: 'dueShard',
   dueAt: 'dueAt',
   stateIndex: 'byState',
+  stateShard: 'stateShard',
   state: 'state',
   trackedAt: 'trackedAt',
   ttl: 'expiresAt',
 } as const;
 
+export type KeyType = 'S' | 'N';
+
+export interface IndexDefinition {
+  readonly name: string;
+  readonly partitionKey: { readonly name: string; readonly type: KeyType };
+  readonly sortKey: { readonly name: string; readonly type: KeyType };
+  readonly projection: 'KEYS_ONLY' | 'INCLUDE';
+  /** With INCLUDE: the non-key attributes the index carries. */
+  readonly include?: readonly string[];
+}
+
+export const TABLE_KEYS = {
+  partitionKey: { name: TABLE.pk, type: 'S' },
+  sortKey: { name: TABLE.sk, type: 'S' },
+} as const;
+
+export const INDEXES: readonly IndexDefinition[] = [
+  {
+    name: TABLE.dueIndex,
+    partitionKey: { name: TABLE.dueShard, type: 'S' },
+    sortKey: { name: TABLE.dueAt, type: 'N' },
+    projection: 'KEYS_ONLY',
+  },
+  {
+    name: TABLE.stateIndex,
+    partitionKey: { name: TABLE.stateShard, type: 'S' },
+    sortKey: { name: TABLE.trackedAt, type: 'N' },
+    // Listing filters (policy, connection, labels: fixed at track time) and the safety net's
+    // dueAt (moves only when the due index entry moves too).
+    projection: 'INCLUDE',
+    include: [TABLE.dueAt, 'policy', 'connection', 'labels'],
+  },
+];
+
 export const executionKey = (id: string) => ({ [TABLE.pk]: `X#${id}`, [TABLE.sk]: 'X' });
 export const eventSortKey = (version: number) => `E#${String(version).padStart(10, '0')}`;
+export const stateShardKey = (state: string, shard: number) => `${state}#${shard}`;

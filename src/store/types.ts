@@ -72,7 +72,7 @@ export interface ExecutionStore {
   /** Whether the due index holds this execution's current entry. */
   inDueIndex(e: Execution): Promise<boolean>;
 
-  heartbeat(id: string, input: HeartbeatInput, actor: Actor, now: number): Promise<WriteOutcome>;
+  heartbeat(id: string, input: HeartbeatInput, now: number): Promise<WriteOutcome>;
   markFinished(id: string, actor: Actor, now: number, providerStatus?: string): Promise<WriteOutcome>;
   requestCancel(id: string, reason: string | undefined, actor: Actor, now: number): Promise<WriteOutcome>;
   claimCancel(id: string, input: ClaimInput, now: number, current?: Execution): Promise<WriteOutcome>;

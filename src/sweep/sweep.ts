@@ -73,6 +73,8 @@ export interface SweepSummary {
   itemsRead: number;
   due: number;
   evaluated: number;
+  /** Due by a deadline that heartbeats have since pushed back: looked at, moved on, no provider call (README "Cost"). */
+  rescheduled: number;
   observed: number;
   finished: number;
   warned: number;
@@ -123,7 +125,7 @@ const DEFAULT_BATCH = 10_000;
 
 function emptySummary(owner: string, startedAt: number, preview: boolean): SweepSummary {
   return {
-    owner, startedAt, durationMs: 0, preview, itemsRead: 0, due: 0, evaluated: 0, observed: 0, finished: 0, warned: 0, wouldCancel: 0,
+    owner, startedAt, durationMs: 0, preview, itemsRead: 0, due: 0, evaluated: 0, rescheduled: 0, observed: 0, finished: 0, warned: 0, wouldCancel: 0,
     cancelCalls: 0, cancelled: 0, alreadyFinished: 0, pending: 0, retried: 0, cancelFailed: 0, unconfirmed: 0,
     heldBackByCap: 0, deferredForTime: 0, lostRaces: 0, noticesSent: 0, noticesFailed: 0, faults: 0, quarantined: 0, errors: 0, probes: [], indexRepairs: 0, dueLagMs: [], actions: [],
   };
@@ -275,10 +277,15 @@ export class Sweeper {
       if (!run.preview) await this.deliver(e, run);
       return;
     }
-    // Only a notice is due (its retry time came before the state's own moment).
     const stateDue = T.stateDueAt(e, ctx.policy, ctx.now);
     if (stateDue !== undefined && stateDue > ctx.now) {
-      if (!run.preview) await this.deliver(e, run);
+      if (run.preview) return;
+      // Only a notice is due (its retry time came before the state's own moment).
+      if ((e.outbox ?? []).some((n) => n.nextAt <= ctx.now)) return this.deliver(e, run);
+      // Due by a deadline a heartbeat has pushed back since (heartbeats move dueAt only
+      // earlier): one write here per heartbeat timeout instead of an index rewrite per heartbeat.
+      const r = await this.write(e, (c) => T.reschedule(c, this.ctx(c)));
+      if (r.ok) s.rescheduled++;
       return;
     }
     s.evaluated++;
@@ -309,8 +316,10 @@ export class Sweeper {
     // from "cancelled" (every adapter's cancel does: 4xx → status read): a separate status
     // read would double the calls and still race. Stall is the exception: the provider's
     // progress can show the execution is not stalled after all.
+    // Nothing to decide (a deadline a heartbeat pushed back, or a notice retry): no call,
+    // just a reschedule. A policy without deadlines is still looked at every recheckAfter.
     const observe = 'hasStatus' in adapter && adapter.hasStatus
-      && (first.action !== 'cancel' || first.dryRun || first.reasons.includes('stall'));
+      && (first.action === 'warn' || first.recheck || (first.action === 'cancel' && (first.dryRun || first.reasons.includes('stall'))));
     if (observe && !run.preview) {
       const st = await this.limiter(e.connection).run(() => adapter.status(e.externalId));
       s.observed++;

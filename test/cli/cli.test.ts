@@ -28,14 +28,17 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
     expect(t.stdout).toMatch(/^tracking wd_[a-z0-9]{12} \(catalyzed-prod\/run-42, policy llm-batch, running\)/);
     const again = await watchdog([...d, 'track', 'catalyzed-prod', 'run-42']);
     expect(again.stdout).toMatch(/^already tracked/);
-    const hb = await watchdog([...d, 'heartbeat', 'catalyzed-prod/run-42', '--progress', '12/50', '--cost', '2.5']);
+    const hb = await watchdog([...d, 'heartbeat', 'catalyzed-prod/run-42', '--progress', '12/50', '--cost', '2.5', '--message', 'epoch 3']);
     expect(hb.code).toBe(0);
     const list = await watchdog([...d, 'list']);
     expect(list.stdout).toMatch(/catalyzed-prod\s+run-42\s+llm-batch\s+running\s+\S+\/30m\s+24%\s+\$2\.50/);
     const json = JSON.parse((await watchdog([...d, '--json', 'list', '--label', 'team=ml'])).stdout) as { items: Array<{ externalId: string }> };
     expect(json.items.map((i) => i.externalId)).toEqual(['run-42']);
     const show = await watchdog([...d, 'show', 'catalyzed-prod/run-42']);
-    expect(show.stdout).toMatch(/audit:\n.*tracked — policy llm-batch\n.*heartbeat/);
+    // A heartbeat is counted on the execution, not written to the audit trail (README "Cost").
+    expect(show.stdout).toMatch(/heartbeat +\S+ \(1 received\) +progress 24%/);
+    expect(show.stdout).toMatch(/message +"epoch 3"/);
+    expect(show.stdout).toMatch(/audit:\n.*tracked — policy llm-batch\n$/);
   }, 30_000);
 
   it('errors exit non-zero with a one-line reason and change nothing', async () => {

@@ -56,7 +56,7 @@ describe('progress and stalls', () => {
   it('the same progress repeated is a stall', () => {
     let e = execution();
     const hb = (done: number, now: number) => {
-      const t = applyHeartbeat(e, { progress: { done, total: 100 } }, actor, ctx(now));
+      const t = applyHeartbeat(e, { progress: { done, total: 100 } }, ctx(now));
       if (!t.ok) throw new Error('refused');
       e = t.execution;
     };
@@ -69,7 +69,7 @@ describe('progress and stalls', () => {
   it('progress going backwards does not reset the stall clock', () => {
     let e = execution();
     for (const [done, at] of [[50, 1], [20, 5], [40, 10]] as const) {
-      const t = applyHeartbeat(e, { progress: { pct: done } }, actor, ctx(T0 + at * MIN));
+      const t = applyHeartbeat(e, { progress: { pct: done } }, ctx(T0 + at * MIN));
       if (!t.ok) throw new Error('refused');
       e = t.execution;
     }
@@ -79,14 +79,14 @@ describe('progress and stalls', () => {
   });
 
   it('forward progress resets the stall clock and recomputes dueAt', () => {
-    const t = applyHeartbeat(execution({ progressHighWater: 10 }), { progress: { done: 11 } }, actor, ctx(T0 + 15 * MIN));
+    const t = applyHeartbeat(execution({ progressHighWater: 10 }), { progress: { done: 11 } }, ctx(T0 + 15 * MIN));
     expect(t.ok && t.execution.lastProgressAt).toBe(T0 + 15 * MIN);
     expect(t.ok && t.execution.dueAt).toBe(T0 + 15 * MIN + 16 * MIN);
   });
 
   it('a heartbeat reporting cost over the limit makes the execution due now', () => {
     const pc = policy({ maxCostUsd: 5 });
-    const t = applyHeartbeat(execution(), { costUsd: 7 }, actor, { now: T0 + MIN, policy: pc, retentionMs: HOUR });
+    const t = applyHeartbeat(execution(), { costUsd: 7 }, { now: T0 + MIN, policy: pc, retentionMs: HOUR });
     expect(t.ok && t.execution.dueAt).toBe(T0 + MIN);
   });
 });

@@ -110,7 +110,7 @@ describe('snooze and cancel outcomes', () => {
 
 describe('progress is one high-water mark, heartbeat or status read', () => {
   const hb = (e: ReturnType<typeof execution>, pct: number, now: number) => {
-    const r = applyHeartbeat(e, { progress: { pct } }, actor, ctx(now));
+    const r = applyHeartbeat(e, { progress: { pct } }, ctx(now));
     if (!r.ok) throw new Error('heartbeat');
     return r.execution;
   };

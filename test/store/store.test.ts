@@ -14,7 +14,7 @@ import { HOUR, MIN, T0 } from '../helpers/fixtures.js';
 const config = compileConfig({
   settings: { shards: 4 },
   connections: { cat: { provider: 'catalyzed', secret: 's' } },
-  policies: [{ name: 'default', maxRuntime: '1h', heartbeatTimeout: '10m' }, { name: 'runtime-only', maxRuntime: '3h' }],
+  policies: [{ name: 'default', maxRuntime: '1h', heartbeatTimeout: '10m' }, { name: 'runtime-only', maxRuntime: '3h' }, { name: 'costly', maxRuntime: '1h', maxCostUsd: 10 }],
 });
 const policy = config.policies[0]!;
 const actor = { id: 'test', via: 'test' };
@@ -96,30 +96,77 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
     expect(done.ok && done.execution.expiresAt).toBe(Math.floor((now + MIN + 3 + config.settings.retentionMs) / 1000));
   });
 
-  it('heartbeat moves dueAt; terminal executions refuse changes; every transition is audited', async () => {
+  it('a heartbeat updates the item only: its due time never moves later, it is counted, not audited; terminal executions refuse changes', async () => {
     const { execution } = await store.track(exec('hb-1'));
     expect(execution.dueAt).toBe(T0 + 8 * MIN); // heartbeat warn time: 80% of 10m
-    const hb = await store.heartbeat(execution.id, { progress: { pct: 10 }, costUsd: 1.5 }, actor, T0 + 5 * MIN);
-    expect(hb).toMatchObject({ ok: true, execution: { dueAt: T0 + 13 * MIN, costUsd: 1.5, progress: { done: 10, total: 100 } } });
+    const hb = await store.heartbeat(execution.id, { progress: { pct: 10 }, costUsd: 1.5, message: 'epoch 1' }, T0 + 5 * MIN);
+    // The heartbeat deadline moved to T0 + 13m, but the stored due time stays (the sweep
+    // reschedules when it gets there): no index entry is rewritten.
+    expect(hb).toMatchObject({
+      ok: true,
+      execution: { dueAt: T0 + 8 * MIN, lastHeartbeatAt: T0 + 5 * MIN, heartbeats: 1, costUsd: 1.5, progress: { done: 10, total: 100 }, lastMessage: 'epoch 1', version: 1 },
+    });
+    expect(await store.get(execution.id)).toEqual(hb.ok && hb.execution);
     expect((await store.markFinished(execution.id, actor, T0 + 6 * MIN, 'succeeded')).ok).toBe(true);
-    expect(await store.heartbeat(execution.id, {}, actor, T0 + 7 * MIN)).toMatchObject({ ok: false, outcome: 'terminal' });
+    expect(await store.heartbeat(execution.id, {}, T0 + 7 * MIN)).toMatchObject({ ok: false, outcome: 'terminal' });
     expect(await store.requestCancel(execution.id, 'x', actor, T0 + 7 * MIN)).toMatchObject({ ok: false, outcome: 'terminal' });
     const shown = await store.getWithEvents(execution.id);
     expect(shown?.events.map((e) => [e.version, e.what, e.to])).toEqual([
       [0, 'tracked', 'running'],
-      [1, 'heartbeat', 'running'],
       [2, 'finished', 'finished'],
     ]);
-    expect(await store.heartbeat('wd_nonexistent0', {}, actor, T0)).toEqual({ ok: false, outcome: 'not_found' });
+    expect(await store.heartbeat('wd_nonexistent0', {}, T0)).toEqual({ ok: false, outcome: 'not_found' });
+  });
+
+  it('a heartbeat that brings a limit closer moves the due time earlier at once (reported cost past the limit: due now)', async () => {
+    const s = await freshTable();
+    const { execution } = await s.track(exec('hb-cost', { policy: 'costly' }));
+    expect(execution.dueAt).toBe(T0 + 48 * MIN); // runtime warn time
+    const cheap = await s.heartbeat(execution.id, { costUsd: 2 }, T0 + MIN);
+    expect(cheap.ok && cheap.execution.dueAt).toBe(T0 + 48 * MIN);
+    const over = await s.heartbeat(execution.id, { costUsd: 11 }, T0 + 2 * MIN);
+    expect(over.ok && over.execution.dueAt).toBe(T0 + 2 * MIN);
+    expect((await s.due(T0 + 2 * MIN)).items.map((e) => [e.id, e.costUsd])).toEqual([[execution.id, 11]]);
   });
 
   it('concurrent heartbeats all land (optimistic retries), none lost', async () => {
     const { execution } = await store.track(exec('hb-many'));
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.heartbeat(execution.id, { progress: { done: i + 1 } }, actor, T0 + i)));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.heartbeat(execution.id, { progress: { done: i + 1 } }, T0 + i)));
     expect(results.every((r) => r.ok)).toBe(true);
     const shown = await store.getWithEvents(execution.id);
-    expect(shown?.execution.version).toBe(8);
-    expect(shown?.events).toHaveLength(9);
+    expect(shown?.execution).toMatchObject({ version: 8, heartbeats: 8, progressHighWater: 8 });
+    expect(shown?.events.map((e) => e.what)).toEqual(['tracked']);
+  });
+
+  it('listing by state merges the shards newest first, and its cursor pages without gaps or repeats', async () => {
+    const s = await freshTable();
+    const p = config.policies[1]!;
+    const made = Array.from({ length: 45 }, (_, i) => newExecution(
+      { connection: 'cat', provider: 'catalyzed', externalId: `ls-${i}`, policy: p.name, actor, labels: { team: i % 3 === 0 ? 'ml' : 'data' } },
+      { ...ctx, policy: p, now: T0 + i * 1000 },
+    ));
+    await inBatches(made, 15, (e) => s.track(e));
+    await s.markFinished(made[44]!.id, actor, T0 + HOUR);
+    const newestFirst = made.slice(0, 44).reverse().map((e) => e.id);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await s.list({ state: 'running', limit: 7, ...(cursor ? { cursor } : {}) });
+      expect(page.items.length).toBeLessThanOrEqual(7);
+      seen.push(...page.items.map((e) => e.id));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor && pages < 20);
+    expect(seen).toEqual(newestFirst);
+    expect(pages).toBe(7);
+    // Filters apply in the index; the finished one is listed under its own state only.
+    expect((await s.list({ state: 'running', label: { key: 'team', value: 'ml' }, limit: 100 })).items.map((e) => e.id))
+      .toEqual(newestFirst.filter((id) => made.find((e) => e.id === id)!.labels.team === 'ml'));
+    expect((await s.list({ state: 'finished' })).items.map((e) => e.id)).toEqual([made[44]!.id]);
+    // A cursor of one kind of listing is refused by the other.
+    const first = await s.list({ state: 'running', limit: 5 });
+    await expect(s.list({ cursor: first.cursor! })).rejects.toThrow(/invalid cursor/);
   });
 
   it('the due query returns exactly the due items across shards', async () => {

@@ -377,6 +377,37 @@ describe('sweep on DynamoDB Local', () => {
     expect((await rt.store.get(e.id))!.state).toBe('running');
   });
 
+  it('a run that keeps heartbeating is rescheduled when its old due time comes (no provider call, no warning); when the heartbeats stop it is warned and cancelled on time', async () => {
+    const { rt, clock } = await world({ policies: [{ name: 'hb', heartbeatTimeout: '10m', notify: ['chat'] }] });
+    servers.sims.catalyzed.add({ id: 'alive', state: 'running', startedAt: clock.t });
+    const { execution } = await rt.watchdog.track({ connection: 'catalyzed-c', externalId: 'alive', policy: 'hb' }, actor);
+    expect(execution.dueAt).toBe(T0 + 8 * MIN); // warn time: 80% of 10m
+    const requests: string[] = [];
+    // Connection probes (their own cadence) aside, every request is about this run.
+    servers.sims.catalyzed.onRequest = (r) => { if (!r.path.includes('probe')) requests.push(`${r.method} ${r.path}`); };
+    try {
+      for (let m = 1; m <= 12; m++) {
+        clock.advance(MIN);
+        await rt.watchdog.heartbeat(execution.id, {}, actor);
+        await rt.sweeper.run();
+      }
+      expect(requests).toEqual([]);
+      expect(servers.slack.posts).toHaveLength(0);
+      // At minute 8 the sweep found it due, saw the heartbeat and rescheduled it to that
+      // heartbeat's warn time; the four heartbeats since left it there.
+      expect(await rt.store.get(execution.id)).toMatchObject({ state: 'running', heartbeats: 12, dueAt: T0 + 16 * MIN });
+
+      clock.advance(8 * MIN); // 8 minutes after the last heartbeat: warn
+      await rt.sweeper.run();
+      expect(servers.slack.posts.map((p) => p.text)).toEqual([expect.stringContaining('Runaway warning')]);
+      clock.advance(2 * MIN); // 10 minutes: cancel
+      expect((await rt.sweeper.run()).cancelled).toBe(1);
+      expect(servers.sims.catalyzed.cancelCalls.get('alive')).toBe(1);
+    } finally {
+      servers.sims.catalyzed.onRequest = undefined;
+    }
+  });
+
   it('stops claiming when the invocation runs out of time; the rest stays due', async () => {
     const { rt, clock } = await world();
     await runaway(rt, clock, 'catalyzed', 'late-1');

@@ -146,10 +146,12 @@ function refuseTerminal(e: Execution): Refusal | undefined {
 
 /**
  * A heartbeat is liveness, not an audit event: it updates the item (last heartbeat, progress,
- * cost, count) and nothing else. Its due time moves lazily: only *earlier* (a reported cost
- * crossing a limit), never later — the sweep, finding the item due by a deadline a later
- * heartbeat pushed back, re-evaluates and reschedules it (`reschedule`). So a heartbeat
- * rewrites no index entry: one item write (README "Cost").
+ * cost, count) and nothing else. Its due time moves lazily, because moving it rewrites the
+ * due index entry (two more write units): earlier at once (a reported cost crossing a limit);
+ * later only once the stored one is near — within a quarter of the new horizon — so a run
+ * heartbeating steadily moves it about once per 0.6 × its timeout and never reaches the
+ * sweep. A run whose stored due time comes first is rescheduled by the sweep (`reschedule`),
+ * with no provider call. Most heartbeats are one item write (README "Cost").
  */
 export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, ctx: Ctx): Transition {
   const t = refuseTerminal(cur);
@@ -171,7 +173,7 @@ export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, ctx: Ctx): Tr
   if (hb.costUsd !== undefined) e.costUsd = hb.costUsd;
   if (hb.message !== undefined) e.lastMessage = hb.message.slice(0, HEARTBEAT_MESSAGE_MAX);
   const due = computeDueAt(e, ctx.policy, ctx.now);
-  if (due !== undefined && (cur.dueAt === undefined || due < cur.dueAt)) e.dueAt = due;
+  if (due !== undefined && (cur.dueAt === undefined || due < cur.dueAt || cur.dueAt - ctx.now <= (due - ctx.now) / 4)) e.dueAt = due;
   return { ok: true, execution: e };
 }
 

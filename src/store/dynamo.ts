@@ -92,6 +92,7 @@ const pkId = (item: Key): string | undefined => {
 /** BatchGetItem: at most 100 keys per request; unprocessed keys are retried with backoff. */
 const BATCH_GET = 100;
 const BATCH_RETRIES = 8;
+const BATCH_PARALLEL = 8;
 
 /** Audit events carried inside the execution item before they are flushed to their own items. */
 const CARRIED_EVENTS = 6;
@@ -187,24 +188,37 @@ export class DynamoExecutionStore implements ExecutionStore {
     return { execution, events: [...events.values()].sort((a, b) => a.version - b.version) };
   }
 
-  /** Raw items by id (consistent reads); unprocessed keys are retried with backoff. */
-  private async getItems(ids: readonly string[]): Promise<Map<string, Key>> {
+  /**
+   * Raw items by id (consistent reads unless told otherwise; `attributes` limits what comes
+   * back, not what it costs); unprocessed keys are retried with backoff.
+   */
+  private async getItems(ids: readonly string[], o: { consistent?: boolean; attributes?: readonly string[] } = {}): Promise<Map<string, Key>> {
+    const projection = o.attributes
+      ? { ProjectionExpression: [TABLE.pk, ...o.attributes].map((_, i) => `#a${i}`).join(', '), ExpressionAttributeNames: Object.fromEntries([TABLE.pk, ...o.attributes].map((a, i) => [`#a${i}`, a])) }
+      : {};
     const found = new Map<string, Key>();
-    for (let i = 0; i < ids.length; i += BATCH_GET) {
-      let keys: Key[] | undefined = [...new Set(ids.slice(i, i + BATCH_GET))].map((id) => marshall(executionKey(id)));
-      for (let attempt = 0; keys && keys.length > 0; attempt++) {
-        if (attempt > BATCH_RETRIES) throw new StoreError(`DynamoDB left ${keys.length} keys unprocessed after ${BATCH_RETRIES} retries`);
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
-        const res: BatchGetItemCommandOutput = await this.opts.client.send(new BatchGetItemCommand({
-          RequestItems: { [this.opts.tableName]: { Keys: keys, ConsistentRead: true } },
-        }));
-        for (const item of res.Responses?.[this.opts.tableName] ?? []) {
-          const id = pkId(item);
-          if (id !== undefined) found.set(id, item);
+    const chunks: string[][] = [];
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += BATCH_GET) chunks.push(unique.slice(i, i + BATCH_GET));
+    let next = 0;
+    // A few batches in flight: a due batch of thousands is read in a few round trips.
+    await Promise.all(Array.from({ length: Math.min(BATCH_PARALLEL, chunks.length) }, async () => {
+      while (next < chunks.length) {
+        let keys: Key[] | undefined = chunks[next++]!.map((id) => marshall(executionKey(id)));
+        for (let attempt = 0; keys && keys.length > 0; attempt++) {
+          if (attempt > BATCH_RETRIES) throw new StoreError(`DynamoDB left ${keys.length} keys unprocessed after ${BATCH_RETRIES} retries`);
+          if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+          const res: BatchGetItemCommandOutput = await this.opts.client.send(new BatchGetItemCommand({
+            RequestItems: { [this.opts.tableName]: { Keys: keys, ConsistentRead: o.consistent ?? true, ...projection } },
+          }));
+          for (const item of res.Responses?.[this.opts.tableName] ?? []) {
+            const id = pkId(item);
+            if (id !== undefined) found.set(id, item);
+          }
+          keys = res.UnprocessedKeys?.[this.opts.tableName]?.Keys;
         }
-        keys = res.UnprocessedKeys?.[this.opts.tableName]?.Keys;
       }
-    }
+    }));
     return found;
   }
 
@@ -392,17 +406,18 @@ export class DynamoExecutionStore implements ExecutionStore {
   async overdue(before: number): Promise<string[]> {
     const ids: string[] = [];
     for (const state of LIVE_STATES) {
-      for await (const item of this.byState(state, {
-        FilterExpression: '#due <= :before',
-        ProjectionExpression: '#pk',
-        ExpressionAttributeNames: { '#due': TABLE.dueAt, '#pk': TABLE.pk },
-        ExpressionAttributeValues: { ':before': { N: String(before) } },
-      })) {
+      for await (const item of this.byState(state, { ProjectionExpression: '#pk', ExpressionAttributeNames: { '#pk': TABLE.pk } })) {
         const id = pkId(item);
         if (id !== undefined) ids.push(id);
       }
     }
-    return ids;
+    // The state index does not carry dueAt (a reschedule would then rewrite it too): read it
+    // from the items, eventually consistent (half a read unit each, once per repairEvery).
+    const items = await this.getItems(ids, { consistent: false, attributes: [TABLE.dueAt] });
+    return ids.filter((id) => {
+      const due = Number(items.get(id)?.[TABLE.dueAt]?.N);
+      return Number.isFinite(due) && due <= before;
+    });
   }
 
   async inDueIndex(e: Execution): Promise<boolean> {

@@ -55,10 +55,9 @@ export const INDEXES: readonly IndexDefinition[] = [
     name: TABLE.stateIndex,
     partitionKey: { name: TABLE.stateShard, type: 'S' },
     sortKey: { name: TABLE.trackedAt, type: 'N' },
-    // Listing filters (policy, connection, labels: fixed at track time) and the safety net's
-    // dueAt (moves only when the due index entry moves too).
+    // Listing filters, all fixed at track time: the entry is rewritten only when the state changes.
     projection: 'INCLUDE',
-    include: [TABLE.dueAt, 'policy', 'connection', 'labels'],
+    include: ['policy', 'connection', 'labels'],
   },
 ];
 

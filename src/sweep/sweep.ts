@@ -197,13 +197,25 @@ export class Sweeper {
     const connections = Math.max(1, new Set(due.items.map((e) => e.connection)).size);
     const concurrency = Math.min(1024, this.settings.providerConcurrency * connections * 16);
     if (!preview) await Promise.all(due.corrupt.map((c) => this.quarantine(c, run)));
-    await forEachLimit(due.items, concurrency, async (e) => {
+    // Enforcement first: items due only by a deadline heartbeats have since pushed back are
+    // rescheduled after every warning and cancel of this sweep has been handled.
+    const stale = (e: Execution): boolean => {
+      try {
+        return !isTerminal(e.state) && (T.stateDueAt(e, this.policyOf(e), startedAt) ?? -Infinity) > startedAt
+          && !(e.outbox ?? []).some((n) => n.nextAt <= startedAt);
+      } catch {
+        return false; // handled (and faulted) with the rest
+      }
+    };
+    const handleOne = async (e: Execution): Promise<void> => {
       try {
         await this.handle(e, run);
       } catch (err) {
         await this.fault(e, err, run);
       }
-    });
+    };
+    await forEachLimit(due.items.filter((e) => !stale(e)), concurrency, handleOne);
+    await forEachLimit(due.items.filter(stale), concurrency, handleOne);
     if (s.heldBackByCap > 0) await this.capAlert(run);
     // Probes and the safety net come after enforcement: they never delay a cancel.
     if (!preview) await this.probeConnections(run);

@@ -160,3 +160,43 @@ describe('recordFault: the watchdog failing on one execution is an outcome on th
     expect(recordFault(three.ok ? three.execution : e, { error: 'x', maxFaults: 3, retryAt: 0 }, actor, ctx(T0 + 2 * HOUR))).toMatchObject({ ok: false, outcome: 'terminal' });
   });
 });
+
+describe('a heartbeat moves the due time lazily (README "Cost")', () => {
+  // Heartbeat limit 10m, warned at 80%: a heartbeat at t puts the next moment at t + 8m.
+  const hp = policy({ heartbeatTimeoutMs: 10 * MIN });
+  const beat = (e: ReturnType<typeof execution>, now: number, input = {}) => {
+    const r = applyHeartbeat(e, input, ctx(now, hp));
+    if (!r.ok) throw new Error('heartbeat');
+    return r.execution;
+  };
+  it('keeps the stored due time while it is more than a quarter of the new horizon away', () => {
+    const e = execution({ dueAt: T0 + 8 * MIN });
+    // At 5m: new horizon 8m, a quarter is 2m; the stored one is 3m away: kept.
+    expect(beat(e, T0 + 5 * MIN).dueAt).toBe(T0 + 8 * MIN);
+    // 1 ms later than the quarter: still kept; at exactly the quarter: moved.
+    expect(beat(e, T0 + 6 * MIN - 1).dueAt).toBe(T0 + 8 * MIN);
+    expect(beat(e, T0 + 6 * MIN).dueAt).toBe(T0 + 14 * MIN);
+    // Already due (the sweep has it queued): moved out of the queue.
+    expect(beat(e, T0 + 9 * MIN).dueAt).toBe(T0 + 17 * MIN);
+  });
+  it('moves it earlier at once when a limit comes closer (reported cost past the limit: due now)', () => {
+    const cp = policy({ maxRuntimeMs: HOUR, maxCostUsd: 10 });
+    const e = execution({ dueAt: T0 + 48 * MIN });
+    const r = applyHeartbeat(e, { costUsd: 12 }, ctx(T0 + MIN, cp));
+    expect(r.ok && r.execution.dueAt).toBe(T0 + MIN);
+    const cheap = applyHeartbeat(e, { costUsd: 1 }, ctx(T0 + MIN, cp));
+    expect(cheap.ok && cheap.execution.dueAt).toBe(T0 + 48 * MIN);
+  });
+  it('sets one when the item has none; records count, message (clipped) and cost, and no audit event', () => {
+    const e = execution({ pendingEvent: { executionId: 'wd_aaaaaaaaaaaa', version: 0, at: T0, actor, what: 'tracked', to: 'running' } });
+    const once = beat(e, T0 + MIN, { message: 'm'.repeat(500), costUsd: 3 });
+    expect(once).toMatchObject({ dueAt: T0 + 9 * MIN, heartbeats: 1, costUsd: 3, lastHeartbeatAt: T0 + MIN, version: 1, updatedAt: T0 + MIN });
+    expect(once.lastMessage).toHaveLength(200);
+    expect(once.pendingEvent).toEqual(e.pendingEvent);
+    expect(beat(once, T0 + 2 * MIN).heartbeats).toBe(2);
+  });
+  it('keeps a run of faults and its backoff (a heartbeat is not the watchdog making progress)', () => {
+    const e = execution({ dueAt: T0 + 8 * MIN, faults: 2, faultRetryAt: T0 + 3 * MIN });
+    expect(beat(e, T0 + MIN)).toMatchObject({ faults: 2, faultRetryAt: T0 + 3 * MIN });
+  });
+});

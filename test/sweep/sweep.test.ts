@@ -377,7 +377,7 @@ describe('sweep on DynamoDB Local', () => {
     expect((await rt.store.get(e.id))!.state).toBe('running');
   });
 
-  it('a run that keeps heartbeating is rescheduled when its old due time comes (no provider call, no warning); when the heartbeats stop it is warned and cancelled on time', async () => {
+  it('a heartbeating run never reaches the sweep; one whose stored due time comes first is rescheduled (no provider call); when the heartbeats stop it is warned and cancelled on time', async () => {
     const { rt, clock } = await world({ policies: [{ name: 'hb', heartbeatTimeout: '10m', notify: ['chat'] }] });
     servers.sims.catalyzed.add({ id: 'alive', state: 'running', startedAt: clock.t });
     const { execution } = await rt.watchdog.track({ connection: 'catalyzed-c', externalId: 'alive', policy: 'hb' }, actor);
@@ -385,23 +385,35 @@ describe('sweep on DynamoDB Local', () => {
     const requests: string[] = [];
     // Connection probes (their own cadence) aside, every request is about this run.
     servers.sims.catalyzed.onRequest = (r) => { if (!r.path.includes('probe')) requests.push(`${r.method} ${r.path}`); };
+    const sweep = async () => {
+      const s = await rt.sweeper.run();
+      return { due: s.due, rescheduled: s.rescheduled, warned: s.warned, cancelled: s.cancelled };
+    };
     try {
+      // Heartbeats every minute: the stored due time moves only once it is near (within a
+      // quarter of the new horizon: minutes 6 and 12), so no sweep finds it due.
+      const dues: number[] = [];
       for (let m = 1; m <= 12; m++) {
         clock.advance(MIN);
-        await rt.watchdog.heartbeat(execution.id, {}, actor);
-        await rt.sweeper.run();
+        dues.push((await rt.watchdog.heartbeat(execution.id, {}, actor)).dueAt! - T0);
+        expect(await sweep()).toEqual({ due: 0, rescheduled: 0, warned: 0, cancelled: 0 });
       }
+      expect(dues.map((d) => d / MIN)).toEqual([8, 8, 8, 8, 8, 14, 14, 14, 14, 14, 14, 20]);
+      // A heartbeat while the stored due time is still far (minute 14) leaves it at 20; at 20
+      // the sweep finds it due, sees that heartbeat and reschedules it to 22: no call, no warning.
+      clock.advance(2 * MIN);
+      expect((await rt.watchdog.heartbeat(execution.id, {}, actor)).dueAt).toBe(T0 + 20 * MIN);
+      clock.advance(6 * MIN);
+      expect(await sweep()).toEqual({ due: 1, rescheduled: 1, warned: 0, cancelled: 0 });
+      expect(await rt.store.get(execution.id)).toMatchObject({ state: 'running', heartbeats: 13, dueAt: T0 + 22 * MIN });
       expect(requests).toEqual([]);
       expect(servers.slack.posts).toHaveLength(0);
-      // At minute 8 the sweep found it due, saw the heartbeat and rescheduled it to that
-      // heartbeat's warn time; the four heartbeats since left it there.
-      expect(await rt.store.get(execution.id)).toMatchObject({ state: 'running', heartbeats: 12, dueAt: T0 + 16 * MIN });
 
-      clock.advance(8 * MIN); // 8 minutes after the last heartbeat: warn
-      await rt.sweeper.run();
+      clock.advance(2 * MIN); // 8 minutes after the last heartbeat: warn
+      expect(await sweep()).toMatchObject({ warned: 1 });
       expect(servers.slack.posts.map((p) => p.text)).toEqual([expect.stringContaining('Runaway warning')]);
       clock.advance(2 * MIN); // 10 minutes: cancel
-      expect((await rt.sweeper.run()).cancelled).toBe(1);
+      expect(await sweep()).toMatchObject({ cancelled: 1 });
       expect(servers.sims.catalyzed.cancelCalls.get('alive')).toBe(1);
     } finally {
       servers.sims.catalyzed.onRequest = undefined;

@@ -8,7 +8,6 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
 /** Returns milliseconds, or undefined when `text` is not a duration. */
 export function parseDuration(text: string): number | undefined {
   const s = text.trim().toLowerCase();
-  if (s.length === 0) return undefined;
   PART.lastIndex = 0;
   let total = 0;
   let consumed = 0;

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.watchdog/', 'coverage/', '.bench-out/'] },
+  { ignores: ['node_modules/', 'cdk.out/', '.watchdog/', 'coverage/', '.bench-out/', 'dist/', '.mutation/', '.stryker-tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

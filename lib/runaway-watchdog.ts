@@ -6,7 +6,7 @@
  * each function uses, alarms to an SNS topic, a dashboard, log retention. The policy
  * config travels inside each bundle as a JSON file (no 4 KB environment limit).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,17 +23,42 @@ import { ConfigError } from '../src/errors.js';
 import { CONNECTION_DIMENSION, ENV, METRICS_NAMESPACE, SERVICE_DIMENSION, SWEEPER_SERVICE, SweeperMetric, WEBHOOK_SERVICE, WebhookMetric } from '../src/metrics.js';
 import { INDEXES, type KeyType, TABLE, TABLE_KEYS } from '../src/store/table.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export { METRICS_NAMESPACE } from '../src/metrics.js';
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+/**
+ * In the npm package the handlers come pre-bundled by `npm run build` (dist/assets): a team's
+ * synth needs no esbuild and no TypeScript sources. From this repository's sources they are
+ * bundled at synth (NodejsFunction).
+ */
+const PREBUILT = path.resolve(HERE, '..', 'assets');
+
 
 export interface RunawayWatchdogProps {
-  /** The watchdog config file (YAML or JSON), the same one `watchdog config validate` checks. */
-  readonly configFile: string;
+  /**
+   * The watchdog config file (YAML or JSON), the same one `watchdog config validate` checks.
+   * Give this or `config`.
+   */
+  readonly configFile?: string;
+  /** The config as an object (the file's content, parsed): validated by the same schema at synth. */
+  readonly config?: unknown;
+  /**
+   * A table you own instead of the one this construct creates. It must have the watchdog's
+   * keys and indexes (`INDEXES` in this package; `watchdog doctor` checks them) and TTL on
+   * `expiresAt`. Default: a new on-demand table with point-in-time recovery.
+   */
+  readonly existingTable?: ddb.ITableV2;
+  /**
+   * Overrides for the table this construct creates (name, billing, encryption, tags, …);
+   * keys, indexes and TTL stay the watchdog's. Default: on-demand, PITR, deletion protection.
+   */
+  readonly tableProps?: Partial<Omit<ddb.TablePropsV2, 'partitionKey' | 'sortKey' | 'globalSecondaryIndexes' | 'timeToLiveAttribute'>>;
+  /** Send alarms to this topic instead of one the construct creates (with its KMS key). */
+  readonly alarmTopic?: sns.ITopic;
   /** How often the sweep runs. Default: the config's settings.sweepEvery (1 minute). */
   readonly sweepEvery?: Duration;
   /** Email address subscribed to the alarm topic. Default: none (subscribe yourself). */
   readonly alarmEmail?: string;
-  /** What happens to the table when the stack is deleted. Default: RETAIN. */
+  /** What happens to the (created) table when the stack is deleted. Default: RETAIN. */
   readonly removalPolicy?: RemovalPolicy;
   /** DynamoDB deletion protection. Default: true. */
   readonly deletionProtection?: boolean;
@@ -53,16 +78,31 @@ export interface RunawayWatchdogProps {
   readonly secretsKeys?: kms.IKey[];
 }
 
+/** The ESM bundles' banner: a `require` for the CommonJS dependencies esbuild inlines. */
+export const LAMBDA_BANNER = "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);";
+
+/** A pre-built bundle and the config, in one asset folder. */
+function stage(bundleDir: string, configDir: string, name: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `watchdog-${name}-`));
+  for (const f of readdirSync(bundleDir)) copyFileSync(path.join(bundleDir, f), path.join(dir, f));
+  copyFileSync(path.join(configDir, 'watchdog.config.json'), path.join(dir, 'watchdog.config.json'));
+  return dir;
+}
+
 /** The config for Lambda: validated here, local-only settings removed. */
-export function deployableConfig(configFile: string): { config: WatchdogConfig; json: string } {
+export function deployableConfig(source: string | { config: unknown }): { config: WatchdogConfig; json: string } {
+  if (typeof source !== 'string') {
+    const config = compileConfig(source.config);
+    return { config, json: JSON.stringify(deployableRaw(source.config)) };
+  }
   let text: string;
   try {
-    text = readFileSync(configFile, 'utf8');
+    text = readFileSync(source, 'utf8');
   } catch (err) {
-    throw new ConfigError([`cannot read ${configFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`]);
+    throw new ConfigError([`cannot read ${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`]);
   }
-  const raw = parseConfigText(text, configFile);
-  const config = compileConfig(raw, path.dirname(path.resolve(configFile)));
+  const raw = parseConfigText(text, source);
+  const config = compileConfig(raw, path.dirname(path.resolve(source)));
   // Lambda reads Secrets Manager, never a local file, and has no data dir.
   return { config, json: JSON.stringify(deployableRaw(raw)) };
 }
@@ -89,30 +129,34 @@ export function secretNames(config: WatchdogConfig): { sweeper: string[]; webhoo
 }
 
 export class RunawayWatchdog extends Construct {
-  readonly table: ddb.TableV2;
-  readonly sweeper: nodejs.NodejsFunction;
-  readonly webhook: nodejs.NodejsFunction;
+  readonly table: ddb.ITableV2;
+  readonly sweeper: lambda.Function;
+  readonly webhook: lambda.Function;
   readonly webhookUrl: lambda.FunctionUrl;
-  readonly alarmTopic: sns.Topic;
+  readonly alarmTopic: sns.ITopic;
   readonly dashboard: cw.Dashboard;
 
   constructor(scope: Construct, id: string, props: RunawayWatchdogProps) {
     super(scope, id);
-    const { config, json } = deployableConfig(props.configFile);
+    if ((props.configFile === undefined) === (props.config === undefined)) {
+      throw new ConfigError(['RunawayWatchdog: give exactly one of configFile (a path) and config (an object)']);
+    }
+    const { config, json } = deployableConfig(props.configFile ?? { config: props.config });
     const stack = Stack.of(this);
     const sweepEvery = props.sweepEvery ?? Duration.millis(config.settings.sweepEveryMs);
     const configDir = mkdtempSync(path.join(os.tmpdir(), 'watchdog-config-'));
     writeFileSync(path.join(configDir, 'watchdog.config.json'), json);
 
     const attr = (k: { name: string; type: KeyType }) => ({ name: k.name, type: k.type === 'S' ? ddb.AttributeType.STRING : ddb.AttributeType.NUMBER });
-    this.table = new ddb.TableV2(this, 'Table', {
-      partitionKey: attr(TABLE_KEYS.partitionKey),
-      sortKey: attr(TABLE_KEYS.sortKey),
+    this.table = props.existingTable ?? new ddb.TableV2(this, 'Table', {
       billing: ddb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: TABLE.ttl,
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      ...props.tableProps,
+      partitionKey: attr(TABLE_KEYS.partitionKey),
+      sortKey: attr(TABLE_KEYS.sortKey),
+      timeToLiveAttribute: TABLE.ttl,
       // The store's own definition (src/store/table.ts): keys, and what each index projects.
       globalSecondaryIndexes: INDEXES.map((i) => ({
         indexName: i.name,
@@ -123,11 +167,10 @@ export class RunawayWatchdog extends Construct {
       })),
     });
 
-    const makeFunction = (name: 'sweeper' | 'webhook', timeout: Duration, reservedConcurrentExecutions: number): nodejs.NodejsFunction => {
+    const makeFunction = (name: 'sweeper' | 'webhook', timeout: Duration, reservedConcurrentExecutions: number): lambda.Function => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
       const role = new iam.Role(this, `${name}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Runaway Watchdog ${name}` });
-      const fn = new nodejs.NodejsFunction(this, name === 'sweeper' ? 'Sweeper' : 'Webhook', {
-        entry: path.join(ROOT, 'lambdas', `${name}.ts`),
+      const common = {
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 512,
@@ -143,23 +186,31 @@ export class RunawayWatchdog extends Construct {
           [ENV.configHash]: config.sha256,
           NODE_OPTIONS: '--enable-source-maps',
         },
-        bundling: {
-          forceDockerBundling: false,
-          minify: true,
-          sourceMap: true,
-          target: 'node24',
-          format: nodejs.OutputFormat.ESM,
-          mainFields: ['module', 'main'],
-          banner: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);",
-          // The Node.js 24 runtime ships AWS SDK v3: keep it out of the bundle.
-          externalModules: ['@aws-sdk/*', '@smithy/*'],
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            afterBundling: (_in: string, outputDir: string) => [`cp ${JSON.stringify(path.join(configDir, 'watchdog.config.json'))} ${JSON.stringify(outputDir)}/`],
+      };
+      const id = name === 'sweeper' ? 'Sweeper' : 'Webhook';
+      const prebuilt = path.join(PREBUILT, name);
+      const fn = existsSync(path.join(prebuilt, 'index.mjs'))
+        ? new lambda.Function(this, id, { ...common, handler: 'index.handler', code: lambda.Code.fromAsset(stage(prebuilt, configDir, name)) })
+        : new nodejs.NodejsFunction(this, id, {
+          ...common,
+          entry: path.join(ROOT, 'lambdas', `${name}.ts`),
+          bundling: {
+            forceDockerBundling: false,
+            minify: true,
+            sourceMap: true,
+            target: 'node24',
+            format: nodejs.OutputFormat.ESM,
+            mainFields: ['module', 'main'],
+            banner: LAMBDA_BANNER,
+            // The Node.js 24 runtime ships AWS SDK v3: keep it out of the bundle.
+            externalModules: ['@aws-sdk/*', '@smithy/*'],
+            commandHooks: {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              afterBundling: (_in: string, outputDir: string) => [`cp ${JSON.stringify(path.join(configDir, 'watchdog.config.json'))} ${JSON.stringify(outputDir)}/`],
+            },
           },
-        },
-      });
+        });
       logGroup.grantWrite(role);
       Validations.of(role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::<' + stack.getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup) + '.Arn>:*]',
@@ -176,10 +227,11 @@ export class RunawayWatchdog extends Construct {
     // Least privilege on the table: items and the two indexes by name; no Scan, no Delete.
     const indexArn = (name: string) => `${this.table.tableArn}/index/${name}`;
     // UpdateItem: quarantining an unreadable item and the probe ledger (single-attribute updates).
-    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [this.table.tableArn] }));
+    // BatchGetItem: the indexes hold keys only; the items they point to are read in batches.
+    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [this.table.tableArn] }));
     // Query: the due index (work), the state index (the safety net's other path to work).
     this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.dueIndex), indexArn(TABLE.stateIndex)] }));
-    this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: [this.table.tableArn] }));
+    this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: [this.table.tableArn] }));
     this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.stateIndex)] }));
 
     const names = secretNames(config);
@@ -225,18 +277,7 @@ export class RunawayWatchdog extends Construct {
     this.webhook.addEnvironment(ENV.followUpQueue, followUps.queueUrl);
     this.webhook.addEventSource(new eventSources.SqsEventSource(followUps, { batchSize: 1, reportBatchItemFailures: true }));
 
-    // CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key (its policy
-    // cannot grant them): a customer-managed key whose policy lets CloudWatch and EventBridge use it.
-    const topicKey = new kms.Key(this, 'AlarmTopicKey', { enableKeyRotation: true, description: 'Runaway Watchdog alarm topic', removalPolicy: RemovalPolicy.DESTROY });
-    for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
-      topicKey.addToResourcePolicy(new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal(service)],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }));
-    }
-    this.alarmTopic = new sns.Topic(this, 'Alarms', { displayName: 'Runaway Watchdog alarms', enforceSSL: true, masterKey: topicKey });
+    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(stack);
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
     const alarmAction = new cwActions.SnsAction(this.alarmTopic);
     const metric = (name: string, statistic = 'Sum', period = Duration.minutes(5), service = SWEEPER_SERVICE, extra: Record<string, string> = {}) =>
@@ -279,5 +320,22 @@ export class RunawayWatchdog extends Construct {
       new cw.GraphWidget({ title: 'Due lag (enforcement latency)', left: [metric(SweeperMetric.DueLag, 'Maximum'), metric(SweeperMetric.SweepDuration, 'Maximum')] }),
       new cw.GraphWidget({ title: 'Webhook latency', left: [this.webhook.metricDuration({ statistic: 'p50' }), this.webhook.metricDuration({ statistic: 'p99' })] }),
     );
+  }
+
+  /**
+   * CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key (its policy
+   * cannot grant them): a customer-managed key whose policy lets CloudWatch and EventBridge use it.
+   */
+  private createAlarmTopic(stack: Stack): sns.Topic {
+    const topicKey = new kms.Key(this, 'AlarmTopicKey', { enableKeyRotation: true, description: 'Runaway Watchdog alarm topic', removalPolicy: RemovalPolicy.DESTROY });
+    for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
+      topicKey.addToResourcePolicy(new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(service)],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }));
+    }
+    return new sns.Topic(this, 'Alarms', { displayName: 'Runaway Watchdog alarms', enforceSSL: true, masterKey: topicKey });
   }
 }

@@ -16,12 +16,16 @@ export interface WatchdogClientOptions {
   signingSecret?: string;
   /** … or a bearer API key (webhook.api secret). */
   apiKey?: string;
+  /** Per request; default 10 s. */
   timeoutMs?: number;
+  /** The fetch to use (a proxy agent, retries, tests); default the global one. */
+  fetch?: typeof globalThis.fetch;
 }
 
+/** A non-2xx answer: the HTTP status, the API's error text, and the body as received. */
 export class WatchdogApiError extends Error {
   override name = 'WatchdogApiError';
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly body: unknown = undefined) {
     super(message);
   }
 }
@@ -55,12 +59,22 @@ export class WatchdogClient {
     const auth = this.o.signingSecret
       ? signedHeaders(this.o.signingSecret, { method, target: targetOf(url.href), body: text })
       : { authorization: `Bearer ${this.o.apiKey}` };
-    const res = await fetch(url, {
+    const res = await (this.o.fetch ?? globalThis.fetch)(url, {
       method, headers: { 'content-type': 'application/json', ...auth }, ...(body === undefined ? {} : { body: text }),
       redirect: 'error', signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
     });
-    const json = (await res.json().catch(() => ({}))) as { error?: string };
-    if (!res.ok) throw new WatchdogApiError(res.status, json.error ?? `HTTP ${res.status}`);
+    const raw = await res.text();
+    let json: unknown;
+    try {
+      json = raw === '' ? {} : JSON.parse(raw);
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const error = (json as { error?: unknown } | undefined)?.error;
+      throw new WatchdogApiError(res.status, typeof error === 'string' ? error : `HTTP ${res.status}`, json ?? raw);
+    }
+    if (json === undefined) throw new WatchdogApiError(res.status, `HTTP ${res.status} with a body that is not JSON`, raw);
     return json as T;
   }
 }

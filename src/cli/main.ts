@@ -39,7 +39,9 @@ class ExitCode extends Error {
 import { type Check, doctor, doctorText } from './doctor.js';
 import { executionRows, showText, sweepText, table } from './format.js';
 
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The package's root, from source (src/cli) or compiled (dist/src/cli). */
+export const PACKAGE_ROOT = path.basename(path.resolve(HERE, '..', '..')) === 'dist' ? path.resolve(HERE, '..', '..', '..') : path.resolve(HERE, '..', '..');
 export const EXAMPLE_CONFIG = path.join(PACKAGE_ROOT, 'examples', 'watchdog.yaml');
 
 interface GlobalOpts {

@@ -7,11 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { App, Validations, aws_kms as kms, aws_sqs as sqs } from 'aws-cdk-lib';
+import { App, Stack, Validations, aws_dynamodb as ddb, aws_kms as kms, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { RunawayWatchdog } from '../../lib/runaway-watchdog.js';
 import { WatchdogStack } from '../../lib/watchdog-stack.js';
+import { ConfigError } from '../../src/errors.js';
 import { METRICS_NAMESPACE, SweeperMetric, WebhookMetric } from '../../src/metrics.js';
 
 const EXAMPLE = path.resolve('examples/watchdog.yaml');
@@ -79,7 +81,7 @@ describe('WatchdogStack', () => {
     expect(secretsOf(webhook)).toContain('secret:watchdog/hooks-??????');
     expect(actions(sweeper)).not.toContain('dynamodb:Scan');
     expect(actions(sweeper)).not.toContain('dynamodb:DeleteItem');
-    expect(actions([...sweeper, ...webhook]).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(actions([...sweeper, ...webhook]).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem']);
   });
 
   it('alarms (errors, throttles, cancel failures, due lag, failed invocations) go to the SNS topic; a dashboard exists', () => {
@@ -181,4 +183,28 @@ describe('WatchdogStack', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim().split('\n')).toEqual(['watchdog: config nope.yaml: cannot read nope.yaml: no such file']);
   }, 60_000);
+
+  it('a team overrides what it owns: config as an object, its own table or table settings, its own alarm topic, memory', () => {
+    const config = { connections: { kx: { provider: 'kodexa', baseUrl: 'https://k.example.com', secret: 'team/kx' } }, policies: [{ name: 'default', maxRuntime: '2h' }] };
+    const app = new App();
+    const own = new Stack(app, 'Own');
+    const table = new ddb.TableV2(own, 'TeamTable', { partitionKey: { name: 'pk', type: ddb.AttributeType.STRING }, sortKey: { name: 'sk', type: ddb.AttributeType.STRING } });
+    const topic = new sns.Topic(own, 'TeamAlarms');
+    const wd = new RunawayWatchdog(own, 'Wd', { config, existingTable: table, alarmTopic: topic, memorySize: 1024 });
+    expect(wd.table).toBe(table);
+    expect(wd.alarmTopic).toBe(topic);
+    const t = Template.fromStack(own);
+    t.resourceCountIs('AWS::DynamoDB::GlobalTable', 1); // the team's only
+    t.resourceCountIs('AWS::SNS::Topic', 1);
+    t.resourceCountIs('AWS::KMS::Key', 0);
+    t.allResourcesProperties('AWS::Lambda::Function', { MemorySize: 1024 });
+    expect(Object.values(t.findResources('AWS::CloudWatch::Alarm')).every((a) => JSON.stringify(a).includes('TeamAlarms'))).toBe(true);
+
+    const named = new Stack(new App(), 'Named');
+    new RunawayWatchdog(named, 'Wd', { config, tableProps: { tableName: 'team-watchdog', deletionProtection: false } });
+    Template.fromStack(named).hasResourceProperties('AWS::DynamoDB::GlobalTable', { TableName: 'team-watchdog', GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: 'due', Projection: { ProjectionType: 'KEYS_ONLY' } })]) });
+
+    expect(() => new RunawayWatchdog(new Stack(new App(), 'Both'), 'Wd', { config, configFile: EXAMPLE })).toThrow(/exactly one of configFile/);
+    expect(() => new RunawayWatchdog(new Stack(new App(), 'Bad'), 'Wd', { config: { policies: [{ name: 'x', maxRuntime: 'soon' }] } })).toThrow(ConfigError);
+  });
 });

@@ -228,6 +228,23 @@ describe('tracking API', () => {
     expect(anon.response.status).toBe(401);
     await expect(new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY }).get('wd_zzzzzzzzzzzz')).rejects.toThrow(WatchdogApiError);
   });
+
+  it('WatchdogClient: an injected fetch carries every request; an error keeps its status and body', async () => {
+    const seen: string[] = [];
+    const spy: typeof fetch = async (input, init) => {
+      seen.push(`${init?.method} ${String(input)}`);
+      return fetch(input, init);
+    };
+    const client = new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY, fetch: spy });
+    const { execution } = await client.track({ connection: 'sg', externalId: 'injected fetch' });
+    await client.finish(execution.id);
+    expect(seen).toEqual([`POST ${served.url}/v1/executions`, `POST ${served.url}/v1/executions/${execution.id}/finish`]);
+    const err = await client.get('wd_zzzzzzzzzzzz').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WatchdogApiError);
+    expect(err).toMatchObject({ status: 404, message: 'no tracked execution wd_zzzzzzzzzzzz', body: { error: 'no tracked execution wd_zzzzzzzzzzzz' } });
+    const html: typeof fetch = async () => new Response('<html>bad gateway</html>', { status: 502 });
+    await expect(new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY, fetch: html }).get('x')).rejects.toMatchObject({ status: 502, message: 'HTTP 502', body: '<html>bad gateway</html>' });
+  });
 });
 
 it('fuzz: thousands of random and mutated requests → zero 5xx, zero state changes, zero provider calls', async () => {

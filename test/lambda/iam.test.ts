@@ -1,0 +1,133 @@
+/**
+ * Least privilege that still works: every DynamoDB call the two Lambda handlers make — a
+ * sweep that cancels, warns, runs its probes and safety net; the tracking API and chat
+ * commands — is recorded at the wire (a proxy in front of dynalite) and must be allowed by
+ * the role the construct synthesizes for that function, on that resource (table or index).
+ * A store change that needs a new action fails here, not in AWS.
+ */
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { WatchdogStack } from '../../lib/watchdog-stack.js';
+import { slackSignature } from '../../src/http/verify.js';
+import { type Engine, startDynalite } from '../../src/local/engines.js';
+import { type Simulator, startSimulator } from '../../src/simulators/server.js';
+import { HOUR } from '../helpers/fixtures.js';
+import { lambdaEnvironment } from '../helpers/lambda.js';
+
+let engine: Engine;
+let proxy: http.Server;
+let sim: Simulator;
+let restore = () => {};
+/** Calls seen while recording: "<Operation>" or "<Operation> index <name>". */
+let recording: Set<string> | undefined;
+
+beforeAll(async () => {
+  [engine, sim] = await Promise.all([startDynalite(), startSimulator('superglue')]);
+  const target = new URL(engine.endpoint);
+  proxy = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '?';
+      const index = (JSON.parse(body.toString('utf8') || '{}') as { IndexName?: string }).IndexName;
+      recording?.add(index ? `${op} index ${index}` : op);
+      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 500, r.headers);
+        r.pipe(res);
+      });
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  const port = (proxy.address() as { port: number }).port;
+  restore = await lambdaEnvironment({ ...engine, endpoint: `http://127.0.0.1:${port}` }, {
+    settings: { tableName: 'iam-table' },
+    connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
+    webhook: { slack: { secret: 'slack' }, api: { secret: 'api' } },
+    policies: [{ name: 'default', maxRuntime: '1h', notify: [], allow: { users: ['U1'] } }],
+  }, { sg: { apiKey: sim.apiKey }, slack: { signingSecret: 'iam-slack' }, api: { apiKey: 'iam-key' } });
+}, 60_000);
+afterAll(async () => {
+  restore();
+  proxy?.closeAllConnections();
+  await new Promise((r) => proxy?.close(r));
+  await Promise.all([engine?.close(), sim?.close()]);
+});
+
+async function record(fn: () => Promise<unknown>): Promise<string[]> {
+  recording = new Set();
+  try {
+    await fn();
+    return [...recording].sort();
+  } finally {
+    recording = undefined;
+  }
+}
+
+type Statement = { Action: string | string[]; Resource: unknown };
+function allowed(t: Template, rolePrefix: string, call: string): boolean {
+  const [op, , index] = call.split(' ');
+  const statements = Object.values(t.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(rolePrefix))
+    .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+  return statements.some((s) => {
+    const acts = Array.isArray(s.Action) ? s.Action : [s.Action];
+    const res = JSON.stringify(s.Resource);
+    return acts.includes(`dynamodb:${op}`) && (index ? res.includes(`/index/${index}`) : res.includes('Table') && !res.includes('/index/'));
+  });
+}
+
+it('every DynamoDB call of both handlers is allowed by its own role, on that table or index', async () => {
+  const { bootRuntime } = await import('../../src/lambda/boot.js');
+  const { silentLog } = await import('../../src/log.js');
+  const rt = bootRuntime(silentLog);
+  for (const id of ['iam-runaway', 'iam-warned']) sim.add({ id });
+  await rt.watchdog.track({ connection: 'sg', externalId: 'iam-runaway', startedAt: Date.now() - 2 * HOUR }, { id: 'test', via: 'test' });
+  await rt.watchdog.track({ connection: 'sg', externalId: 'iam-warned', startedAt: Date.now() - 50 * 60_000 }, { id: 'test', via: 'test' });
+
+  const { handler: sweep } = await import('../../lambdas/sweeper.js');
+  const sweeperCalls = await record(async () => {
+    const r = await sweep({}, { getRemainingTimeInMillis: () => 60_000 });
+    expect(r).toMatchObject({ cancelled: 1, warned: 1 });
+  });
+
+  const { handler: webhook } = await import('../../lambdas/webhook.js');
+  const api = (method: string, path: string, body?: unknown) => webhook({
+    rawPath: path, requestContext: { http: { method } }, headers: { authorization: 'Bearer iam-key', 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const slack = (text: string) => {
+    const body = new URLSearchParams({ command: '/watchdog', text, user_id: 'U1', channel_id: 'C1', trigger_id: `t-${text}` }).toString();
+    const ts = String(Math.floor(Date.now() / 1000));
+    return webhook({ rawPath: '/slack/commands', requestContext: { http: { method: 'POST' } }, body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature('iam-slack', ts, body) } });
+  };
+  sim.add({ id: 'iam-api' });
+  const webhookCalls = await record(async () => {
+    const tracked = await api('POST', '/v1/executions', { connection: 'sg', externalId: 'iam-api' });
+    expect(tracked.statusCode).toBe(201);
+    const id = (JSON.parse(tracked.body) as { execution: { id: string } }).execution.id;
+    expect((await api('POST', `/v1/executions/${id}/heartbeat`, { progress: { done: 1, total: 4 } })).statusCode).toBe(200);
+    expect((await api('GET', `/v1/executions/${id}`)).statusCode).toBe(200);
+    expect((await api('POST', `/v1/executions/${id}/finish`, {})).statusCode).toBe(200);
+    for (const text of ['list', `status ${id}`, 'extend sg/iam-warned 30m', 'cancel sg/iam-warned']) {
+      const r = await slack(text);
+      expect(`${text}: ${r.statusCode}`).toBe(`${text}: 200`);
+    }
+  });
+  // The recording saw the work it is about.
+  expect(sweeperCalls).toEqual(expect.arrayContaining(['Query index due', 'BatchGetItem', 'PutItem']));
+  expect(webhookCalls).toEqual(expect.arrayContaining(['GetItem', 'PutItem', 'Query index byState', 'BatchGetItem']));
+
+  const configFile = process.env.WATCHDOG_CONFIG_FILE!;
+  expect(JSON.parse(readFileSync(configFile, 'utf8'))).toHaveProperty('connections');
+  const t = Template.fromStack(new WatchdogStack(new App(), 'Iam', { configFile }));
+  expect(sweeperCalls.filter((c) => !allowed(t, 'WatchdogsweeperRole', c))).toEqual([]);
+  expect(webhookCalls.filter((c) => !allowed(t, 'WatchdogwebhookRole', c))).toEqual([]);
+  // And the check is live: a call no role grants is caught.
+  expect(allowed(t, 'WatchdogsweeperRole', 'DeleteItem')).toBe(false);
+  expect(allowed(t, 'WatchdogwebhookRole', 'Scan index byState')).toBe(false);
+}, 120_000);

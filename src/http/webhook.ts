@@ -3,6 +3,7 @@
  * acts last: a request that fails its signature changes nothing and learns nothing.
  * Served by the Lambda adapter (lambdas/webhook.ts) and the local server (http/server.ts).
  */
+import { FinishRequest, openApiDocument } from './openapi.js';
 import * as z from 'zod';
 import { InputError, NotFoundError, WatchdogError } from '../errors.js';
 import { type Log, redact, silentLog } from '../log.js';
@@ -156,6 +157,7 @@ export class Webhook {
       else if (route === 'POST /discord/interactions') out = await this.discord(req);
       else if (route === 'POST /teams/messages') out = await this.teams(req);
       else if (route === 'POST /hooks/cancel') out = await this.hookCancel(req);
+      else if (route === 'GET /v1/openapi.json') out = { response: json(200, openApiDocument()) };
       else if (req.path.startsWith('/v1/executions')) out = await this.tracking(req);
       else out = notFound();
       this.log.info('webhook request', { route: req.path.slice(0, 80), method: req.method.slice(0, 10), status: out.response.status, ms: this.now() - started });
@@ -416,7 +418,7 @@ export class Webhook {
         if ('error' in body) return { response: json(400, { error: body.error }) };
         return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, actor, scope)) }) };
       }
-      const body = parseJson(req.body || '{}', z.strictObject({ status: z.string().max(64).optional() }));
+      const body = parseJson(req.body || '{}', FinishRequest);
       if ('error' in body) return { response: json(400, { error: body.error }) };
       if (await replayed()) return { response: json(409, { error: ALREADY }) };
       return { response: json(200, { execution: publicView(await wd.finish(id, actor, body.value.status, scope)) }) };

@@ -1,0 +1,116 @@
+/**
+ * The tracking API described as OpenAPI 3.1, generated from the zod schemas that validate
+ * its requests (zod 4's JSON Schema output), so the description cannot drift from the code.
+ * Served at GET /v1/openapi.json; checked in as openapi.json (`npm run openapi` rewrites it,
+ * a test fails when it is stale). Trackers in other languages generate clients from it.
+ */
+import * as z from 'zod';
+import { Duration } from '../config/schema.js';
+import { AuditEvent, Execution, HeartbeatInput } from '../core/model.js';
+import { TrackRequest } from '../watchdog.js';
+
+/** What the API returns about an execution: no internals (outbox, leases, threads). */
+export const PublicExecution = Execution.omit({ outbox: true, outboxEvents: true, pendingEvent: true, lease: true, threads: true });
+export const FinishRequest = z.strictObject({ status: z.string().max(64).optional() });
+const ErrorBody = z.object({ error: z.string() });
+
+export interface Route {
+  method: 'GET' | 'POST';
+  /** OpenAPI path template. */
+  path: string;
+  operationId: string;
+  summary: string;
+  request?: z.ZodType;
+  responses: Record<string, { description: string; schema?: z.ZodType }>;
+}
+
+const withExecution = z.object({ execution: PublicExecution });
+const errors = {
+  400: { description: 'Invalid request (the error says which field and why)', schema: ErrorBody },
+  401: { description: 'Missing or wrong signature or API key', schema: ErrorBody },
+};
+const notFound = { 404: { description: 'No tracked execution with this id (or outside the key\'s scope)', schema: ErrorBody } };
+
+/** Every route of the tracking API; the handler serves exactly these (a test checks both ways). */
+export const TRACKING_ROUTES: readonly Route[] = [
+  {
+    method: 'POST', path: '/v1/executions', operationId: 'track', summary: 'Track an execution (idempotent on connection + externalId)',
+    request: TrackRequest,
+    responses: {
+      201: { description: 'Tracked', schema: z.object({ created: z.literal(true), execution: PublicExecution }) },
+      200: { description: 'Already tracked: the existing execution', schema: z.object({ created: z.literal(false), execution: PublicExecution }) },
+      ...errors,
+      409: { description: 'This signed request was already accepted (replay)', schema: ErrorBody },
+    },
+  },
+  {
+    method: 'GET', path: '/v1/executions/{id}', operationId: 'get', summary: 'An execution and its audit trail',
+    responses: { 200: { description: 'The execution and its events', schema: z.object({ execution: PublicExecution, events: z.array(AuditEvent) }) }, ...errors, ...notFound },
+  },
+  {
+    method: 'POST', path: '/v1/executions/{id}/heartbeat', operationId: 'heartbeat', summary: 'Liveness, progress and cost (counted on the execution, not audited)',
+    request: HeartbeatInput,
+    responses: { 200: { description: 'The execution after the heartbeat', schema: withExecution }, ...errors, ...notFound },
+  },
+  {
+    method: 'POST', path: '/v1/executions/{id}/finish', operationId: 'finish', summary: 'The execution ended on its own',
+    request: FinishRequest,
+    responses: { 200: { description: 'The finished execution', schema: withExecution }, ...errors, ...notFound, 409: { description: 'This signed request was already accepted (replay)', schema: ErrorBody } },
+  },
+];
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const out = z.toJSONSchema(schema, {
+    io,
+    target: 'draft-2020-12',
+    unrepresentable: 'any',
+    override: (ctx) => {
+      // A custom check has no JSON Schema of its own: say what it accepts.
+      if (ctx.zodSchema === Duration) Object.assign(ctx.jsonSchema, { type: 'string', description: 'A duration: "90s", "45m", "2h", "1d", "1h30m"', examples: ['45m'] });
+    },
+  }) as Record<string, unknown>;
+  delete out.$schema;
+  return out;
+}
+
+let cached: Record<string, unknown> | undefined;
+
+export function openApiDocument(): Record<string, unknown> {
+  if (cached) return cached;
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of TRACKING_ROUTES) {
+    const id = r.path.includes('{id}')
+      ? [{ name: 'id', in: 'path', required: true, description: 'The execution id (wd_…) or <connection>/<externalId>, percent-encoded', schema: { type: 'string' } }]
+      : [];
+    paths[r.path] ??= {};
+    paths[r.path]![r.method.toLowerCase()] = {
+      operationId: r.operationId,
+      summary: r.summary,
+      ...(id.length ? { parameters: id } : {}),
+      ...(r.request ? { requestBody: { required: r.operationId === 'track', content: { 'application/json': { schema: jsonSchema(r.request, 'input') } } } } : {}),
+      responses: Object.fromEntries(Object.entries(r.responses).map(([code, res]) => [code, {
+        description: res.description,
+        ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output') } } } : {}),
+      }])),
+    };
+  }
+  cached = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Runaway Watchdog tracking API',
+      version: '1.0.0',
+      description: 'Track executions on external platforms, send heartbeats, report the end. Authenticate with a bearer API key (webhook.api) or sign each request: X-Watchdog-Timestamp and X-Watchdog-Signature = "v2=" + hex HMAC-SHA256(secret, "v2\\n<timestamp>\\n<METHOD>\\n<path?query>\\n<body>") (webhook.hooks).',
+    },
+    servers: [{ url: '/', description: 'The webhook URL (Lambda Function URL, or `watchdog serve` locally)' }],
+    security: [{ bearer: [] }, { signature: [], timestamp: [] }],
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key from webhook.api' },
+        signature: { type: 'apiKey', in: 'header', name: 'X-Watchdog-Signature', description: 'v2 HMAC over method, path and body' },
+        timestamp: { type: 'apiKey', in: 'header', name: 'X-Watchdog-Timestamp', description: 'Unix seconds; within 5 minutes' },
+      },
+    },
+    paths,
+  };
+  return cached;
+}

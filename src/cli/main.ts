@@ -2,7 +2,7 @@
  * The `watchdog` CLI. Human output by default, `--json` for scripts; any error exits
  * non-zero with a one-line reason on stderr.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -406,7 +406,9 @@ export function buildProgram(io: Io): Command {
     .option('--interval <duration>', 'how often to sweep', '2s')
     .option('--port <n>', 'webhook port (0 = any free port)', '8787')
     .option('--no-demo', 'real providers from the config; no simulators, no demo executions')
-    .action(async (o: { interval: string; demo: boolean; port: string }) => {
+    .option('--reset', 'start from an empty store: delete the data folder first (everything tracked locally is lost)')
+    .option('--plain', 'a plain log, even on a terminal (default there: one live table redrawn in place)')
+    .action(async (o: { interval: string; demo: boolean; port: string; reset?: boolean; plain?: boolean }) => {
       const opts = g();
       const config = loadConfig(resolveConfigPath(opts.config));
       const intervalMs = parseDuration(o.interval);
@@ -414,7 +416,11 @@ export function buildProgram(io: Io): Command {
       const port = parseNumber('--port', o.port);
       if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port expects 0-65535, got "${o.port}"`);
       const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : config.settings.dataDir;
-      await runLocal({ config: { ...config, settings: { ...config.settings, dataDir } }, intervalMs, demo: o.demo, port, out: io.out });
+      if (o.reset && existsSync(dataDir)) {
+        rmSync(dataDir, { recursive: true, force: true });
+        io.out(`watchdog: --reset: removed the store at ${dataDir}`);
+      }
+      await runLocal({ config: { ...config, settings: { ...config.settings, dataDir } }, intervalMs, demo: o.demo, port, out: io.out, live: process.stdout.isTTY === true && !o.plain });
     });
 
   const provider = program.command('provider').description('talk to a platform directly: prove a connection works');

@@ -6,6 +6,7 @@
  * requests to the webhook.
  */
 import { WatchdogClient } from '../client.js';
+import { executionId } from '../core/ids.js';
 import type { WatchdogConfig } from '../config/load.js';
 import { slackSignedHeaders } from '../http/verify.js';
 import type { Runtime } from '../runtime.js';
@@ -72,7 +73,14 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   const api = apiKey ? await readSecretField(rt.secrets, apiKey.secret, 'apiKey') : undefined;
   const slackSecret = cfg.webhook.slack ? await readSecretField(rt.secrets, cfg.webhook.slack.secret, 'signingSecret') : undefined;
   const tracker = new WatchdogClient({ baseUrl: webhookUrl, ...(hooks ? { signingSecret: hooks } : { apiKey: api as string }) });
-  const stamp = Date.now().toString(36).slice(-5);
+  // Stable names (`kodexa-acme/demo-stall`) on a fresh store; a store that still holds a
+  // previous demo's runs gets the next free `-2`, `-3`, … (`watchdog start --reset` starts over).
+  const freeName = async (connection: string, base: string): Promise<string> => {
+    for (let n = 1; ; n++) {
+      const name = n === 1 ? base : `${base}-${n}`;
+      if (!(await rt.store.get(executionId(connection, name)))) return name;
+    }
+  };
   const conn = (provider: string) => [...cfg.connections].find(([, c]) => c.provider === provider)?.[0];
   const sim = (connection: string) => world.sims.get(connection) as Simulator;
   const timers: NodeJS.Timeout[] = [];
@@ -87,7 +95,7 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   const add = async (provider: string, key: string, what: string, limits: Record<string, unknown>, expect: Scenario['expect'], simSetup: Partial<{ total: number; done: number; finishAt: number }> = {}, policy = 'default') => {
     const connection = conn(provider);
     if (!connection || !world.sims.has(connection)) return undefined;
-    const externalId = `demo-${key}-${stamp}`;
+    const externalId = await freeName(connection, `demo-${key}`);
     sim(connection).add({ id: externalId, ...simSetup });
     const { execution } = await tracker.track({ connection, externalId, policy, limits: limits as never, labels: { demo: key } });
     const s: Scenario = { key, connection, externalId, what, expect, id: execution.id };
@@ -157,7 +165,7 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   }
 
   const manualConn = conn('ionworks') ?? ([...cfg.connections.keys()][0] as string);
-  const manualExt = `demo-manual-${stamp}`;
+  const manualExt = await freeName(manualConn, 'demo-manual');
   world.sims.get(manualConn)?.add({ id: manualExt });
   const { execution: manual } = await tracker.track({ connection: manualConn, externalId: manualExt, limits: { maxRuntime: '10m' }, labels: { demo: 'manual' } });
   return {

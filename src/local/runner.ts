@@ -8,7 +8,8 @@
 import type { WatchdogConfig } from '../config/load.js';
 import { formatDuration } from '../core/duration.js';
 import type { Execution } from '../core/model.js';
-import { executionRows, table } from '../cli/format.js';
+import { executionRows, progressText, table } from '../cli/format.js';
+import { describeLimits } from '../core/policy.js';
 import { serveWebhook } from '../http/server.js';
 import { slackCurl } from '../http/verify.js';
 import { Webhook } from '../http/webhook.js';
@@ -28,6 +29,12 @@ export interface RunnerOptions {
   demo: boolean;
   port: number;
   out: (s: string) => void;
+  /**
+   * A terminal: redraw one table in place (state, elapsed/limit as a bar, progress, cost,
+   * last event) with the feed below it and the try-it commands under that. Otherwise (piped,
+   * CI) a plain log.
+   */
+  live?: boolean;
   /** Resolves to stop (tests); SIGINT/SIGTERM stop as well. */
   until?: Promise<void>;
 }
@@ -40,8 +47,37 @@ const ACTION_TEXT: Record<string, string> = {
   held_back: 'held back by the cancel cap', deferred: 'deferred', lost_race: 'claimed by someone else', error: 'error',
 };
 
+/** The live terminal view: one table redrawn in place, the feed below it, a footer under that. */
+class LiveView {
+  private feedLines: string[] = [];
+  private tableText = '';
+  private footer: string[] = [];
+  private header = '';
+  constructor(private readonly write: (s: string) => void) {}
+  readonly feed = (s: string): void => {
+    this.feedLines.push(...s.split('\n').filter((l) => l.trim() !== ''));
+    if (this.feedLines.length > 500) this.feedLines.splice(0, this.feedLines.length - 500);
+  };
+  setHeader(s: string): void { this.header = s; }
+  setTable(s: string): void { this.tableText = s; }
+  setFooter(lines: string[]): void { this.footer = lines; }
+  render(): void {
+    const rows = process.stdout.rows ?? 50;
+    const fixed = this.tableText.split('\n').length + this.footer.length + 5;
+    const feed = this.feedLines.slice(-Math.max(5, rows - fixed));
+    this.write(`\x1b[H\x1b[2J${this.header}\n\n${this.tableText}\n\n${feed.join('\n')}\n${this.footer.join('\n')}`);
+  }
+}
+
+const bar = (fraction: number, width = 10): string => {
+  const f = Math.max(0, Math.min(1, fraction));
+  const full = Math.round(f * width);
+  return `${'█'.repeat(full)}${'░'.repeat(width - full)}`;
+};
+
 export async function runLocal(opts: RunnerOptions): Promise<void> {
-  const { out } = opts;
+  const view = opts.live ? new LiveView(opts.out) : undefined;
+  const out = view ? view.feed : opts.out;
   const engine = await openEmbedded(opts.config.settings.dataDir, {
     onRecovered: (r) => out(`watchdog: the store was not closed cleanly last time: rebuilt its indexes from ${r.items} items in ${r.ms} ms (${r.entriesBefore} entries before, ${r.entriesAfter} after)`),
   });
@@ -62,7 +98,16 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
     const served = await serveWebhook(new Webhook({ runtime: rt, secrets }), { port: opts.port, maxBodyBytes: config.webhook.maxBodyBytes });
     cleanups.push(() => served.close());
     unpublish = publishEndpoint(config.settings.dataDir, engine.endpoint, world?.overrides);
-    out(`watchdog: store ${config.settings.dataDir} · sweep every ${formatDuration(opts.intervalMs)} · webhook ${served.url}${world ? ' · demo: providers and Slack are local simulators' : ''}`);
+    const banner = `watchdog: store ${config.settings.dataDir} · sweep every ${formatDuration(opts.intervalMs)} · webhook ${served.url}${world ? ' · demo: providers and Slack are local simulators' : ''}`;
+    out(banner);
+    view?.setHeader(`${banner} · Ctrl-C stops`);
+    // The try-it commands: a footer that stays on screen in the live view, log lines otherwise.
+    const howTo = async (s: DemoScript): Promise<void> => {
+      const lines: string[] = [];
+      await printHowTo((l) => lines.push(l), config, secrets, served.url, s);
+      if (view) view.setFooter(lines);
+      else for (const l of lines) opts.out(l);
+    };
 
     if (world) {
       // Executions left live by a previous run resume on the fresh simulators.
@@ -79,7 +124,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
       };
       script = await runDemoScript(rt, world, served.url, out);
       cleanups.push(() => script?.stop());
-      await printHowTo(out, config, secrets, served.url, script);
+      await howTo(script);
     } else {
       out('watchdog: track executions with `npx watchdog track <connection> <id>` or POST /v1/executions; Ctrl-C stops');
     }
@@ -87,11 +132,35 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
     let shownOutcome = false;
     const tick = async (): Promise<void> => {
       const s = await rt.sweeper.run();
-      for (const a of s.actions) out(feedLine(a));
-      if (script && !shownOutcome) shownOutcome = await reportOutcome(rt, world as DemoWorld, script, out);
+      for (const a of s.actions) {
+        out(feedLine(a));
+        lastEvent.set(a.id, `${clock()} ${ACTION_TEXT[a.action] ?? a.action}`);
+      }
+      if (script && !shownOutcome) {
+        shownOutcome = await reportOutcome(rt, world as DemoWorld, script, out);
+        // The try-it commands again, last on screen, where they stay.
+        if (shownOutcome && !view) await howTo(script);
+      }
     };
     let lastShape = '';
     let lastShown = 0;
+    const lastEvent = new Map<string, string>();
+    const drawLive = async (): Promise<void> => {
+      const items = (await rt.store.list({ limit: 200 })).items.sort((a: Execution, b: Execution) => a.trackedAt - b.trackedAt).slice(-15);
+      const now = Date.now();
+      const rows = [['EXECUTION', 'STATE', 'ELAPSED / LIMIT', '', 'PROGRESS', 'COST', 'LAST EVENT']];
+      for (const e of items) {
+        const runtime = describeLimits(e, rt.watchdog.policyOf(e), now).find((l) => l.reason === 'runtime');
+        const elapsed = Math.max(0, (e.endedAt ?? now) - Math.min(e.startedAt, e.trackedAt));
+        rows.push([
+          `${e.connection}/${e.externalId}`, e.state,
+          runtime ? bar(elapsed / runtime.limit) : '', `${formatDuration(elapsed)}${runtime ? `/${formatDuration(runtime.limit)}` : ''}`,
+          progressText(e), e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`, lastEvent.get(e.id) ?? '',
+        ]);
+      }
+      view?.setTable(table(rows));
+      view?.render();
+    };
     const printTable = async (): Promise<void> => {
       const live = await rt.store.list({ limit: 30 });
       const items = live.items.sort((a: Execution, b: Execution) => a.trackedAt - b.trackedAt).slice(-12);
@@ -110,7 +179,8 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
       const loop = async (): Promise<void> => {
         try {
           await tick();
-          if (n++ % 3 === 0) await printTable();
+          if (view) await drawLive();
+          else if (n++ % 3 === 0) await printTable();
         } catch (err) {
           out(`watchdog: sweep failed: ${(err as Error).message}`);
         }
@@ -120,7 +190,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
         if (stopping) return;
         stopping = true;
         if (timer) clearTimeout(timer);
-        out('\nwatchdog: stopping');
+        opts.out('\nwatchdog: stopping');
         resolve();
       };
       process.once('SIGINT', stop);
@@ -150,8 +220,8 @@ async function printHowTo(out: (s: string) => void, config: WatchdogConfig, secr
   if (config.webhook.slack) {
     const secret = await readSecretField(secrets, config.webhook.slack.secret, 'signingSecret');
     const user = config.policies.find((p) => p.name === 'default')?.allow.users[0] ?? 'U012ABCDEF';
-    const body = new URLSearchParams({ command: '/watchdog', text: `status ${script.manual.id}`, user_id: user, channel_id: 'CDEMO' }).toString();
-    out(`  # a signed Slack slash command (valid 5 minutes; \`npx watchdog sign slack "cancel ${script.manual.id}"\` makes fresh ones):`);
+    const body = new URLSearchParams({ command: '/watchdog', text: `cancel ${script.manual.id} seen in the demo`, user_id: user, channel_id: 'CDEMO' }).toString();
+    out(`  # cancel it as ${user} from Slack would: a signed slash command (valid 5 minutes; \`npx watchdog sign slack "cancel ${script.manual.id}"\` makes fresh ones):`);
     out(`  ${slackCurl(`${url}/slack/commands`, secret, body)}`);
   }
   out('Ctrl-C stops; the store persists, a restart resumes.\n');

@@ -413,7 +413,9 @@ export class Sweeper {
       this.act(run, e, 'deferred', 'invocation time low; left due for the next sweep');
       return;
     }
-    const claim = await this.deps.store.mutate(e.id, (c) => T.decideAndClaim(c, { owner: this.owner, leaseMs: this.settings.leaseMs, reasons: o.reasons, actor: policyActor(c) }, this.ctx(c)), e);
+    // A person's request is claimed in their name (the audit says who decided); a policy's in the policy's.
+    const claimedFor = (c: Execution): Actor => (c.state === 'cancel_requested' && c.requestedBy ? c.requestedBy : policyActor(c));
+    const claim = await this.deps.store.mutate(e.id, (c) => T.decideAndClaim(c, { owner: this.owner, leaseMs: this.settings.leaseMs, reasons: o.reasons, actor: claimedFor(c) }, this.ctx(c)), e);
     if (!claim.ok) {
       if (o.policyDecision) run.policyCancels--;
       if (claim.outcome !== 'not_claimable') {

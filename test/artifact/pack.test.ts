@@ -49,7 +49,7 @@ afterAll(async () => {
 it('the package holds what a team needs and nothing of the repository\'s tooling', () => {
   const installed = path.join(scratch, 'node_modules', 'runaway-watchdog');
   const files = readdirSync(installed);
-  expect(files.sort()).toEqual(['README.md', 'bin', 'dist', 'examples', 'package.json']);
+  expect(files.sort()).toEqual(['README.md', 'bin', 'dist', 'examples', 'openapi.json', 'package.json']);
   expect(readdirSync(path.join(installed, 'dist', 'assets')).sort()).toEqual(['sweeper', 'webhook']);
   // The client entry point pulls in no server code: signing only.
   const client = readFileSync(path.join(installed, 'dist', 'src', 'client.js'), 'utf8');

@@ -43,17 +43,26 @@ describe('npm start', () => {
       for (const platform of ['catalyzed-prod', 'kodexa-acme', 'ionworks-prod', 'superglue-prod', 'meibel-prod']) {
         expect(out).toMatch(new RegExp(`${platform}\\s+simulator received cancel for demo-`));
       }
-      expect(out).toMatch(/superglue-prod\/demo-extend-\w+: (running|warned) — warned, then a person presses/);
+      expect(out).toMatch(/superglue-prod\/demo-extend: (running|warned) — warned, then a person presses/);
       expect(out).not.toMatch(/superglue-prod\s+simulator received cancel for demo-extend/);
-      expect(out).toMatch(/catalyzed-prod\s+demo-done-\w+\s+already finished when the cancel arrived/);
-      expect(out).not.toMatch(/demo-done-\w+\s+CANCELLED/);
-      expect(out).toMatch(/meibel-prod\s+demo-busy-\w+\s+provider busy, cancel retried later \(rate limited/);
+      expect(out).toMatch(/catalyzed-prod\s+demo-done\s+already finished when the cancel arrived/);
+      expect(out).not.toMatch(/demo-done\s+CANCELLED/);
+      expect(out).toMatch(/meibel-prod\s+demo-busy\s+provider busy, cancel retried later \(rate limited/);
       expect(out).toMatch(/slack #ml-oncall \(thread\): Cancelled/);
 
       // Another terminal: the CLI reaches the running instance (and its simulators).
       const env = { ...process.env, WATCHDOG_CONFIG: '' };
       const list = await run(process.execPath, [BIN, '--data-dir', dataDir, 'list'], { env });
       expect(list.stdout).toContain(manual);
+      // Stable names on a fresh store, as the README shows them.
+      const stall = await run(process.execPath, [BIN, '--data-dir', dataDir, 'show', 'kodexa-acme/demo-stall'], { env });
+      expect(stall.stdout).toMatch(/^wd_[a-z0-9]{12}\s+cancelled \(stall\)/);
+      // The try-it commands come again after the outcome, last on screen, with a signed cancel.
+      const after = out.slice(out.indexOf('demo: all scenarios reached their expected outcome'));
+      expect(after).toContain('Try it from another terminal');
+      expect(after).toMatch(/curl .*slack\/commands/);
+      const data = /--data '([^']+)'/.exec(after)?.[1] ?? '';
+      expect(new URLSearchParams(data).get('text')).toBe(`cancel ${manual} seen in the demo`);
       const cancel = await run(process.execPath, [BIN, '--data-dir', dataDir, 'cancel', manual, '--reason', 'from the test'], { env });
       expect(cancel.stdout).toMatch(new RegExp(`${manual} cancelled`));
     } finally {
@@ -65,7 +74,7 @@ describe('npm start', () => {
     // A restart resumes from the persisted store.
     const again = start(['--data-dir', dataDir, '--port', '0', '--interval', '1s', '--no-demo']);
     try {
-      await again.waitFor(/demo-long-\w+\s+default\s+cancelled/, 30_000);
+      await again.waitFor(/demo-long\s+default\s+cancelled/, 30_000);
     } finally {
       again.child.kill('SIGINT');
     }

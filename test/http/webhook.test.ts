@@ -72,6 +72,9 @@ describe('Slack', () => {
     const shown = await rt.watchdog.show(id);
     expect(shown.execution.state).toBe('cancelled');
     expect(shown.events.find((e) => e.what === 'cancel requested')).toMatchObject({ actor: { id: 'slack:UALLOWED', via: 'slack' }, detail: 'burning money' });
+    // The person decided, not a policy: the claim is in their name too.
+    expect(shown.events.find((e) => e.what === 'cancel claimed')).toMatchObject({ actor: { id: 'slack:UALLOWED', via: 'slack' }, why: 'manual' });
+    expect(shown.events.map((e) => e.actor.id)).not.toContain('policy:default');
   });
 
   it('a fast provider: the ack itself carries the outcome', async () => {

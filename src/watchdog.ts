@@ -40,6 +40,9 @@ export const TrackRequest = z.strictObject({
 });
 export type TrackRequest = z.input<typeof TrackRequest>;
 
+/** The body of a finish: the platform's own final status, optional. */
+export const FinishRequest = z.strictObject({ status: z.string().max(64).optional() });
+
 function inputError(prefix: string, err: z.ZodError): InputError {
   const path = (p: readonly PropertyKey[]) => p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '');
   return new InputError(`${prefix}: ${err.issues.map((i) => `${path(i.path) || '(body)'}: ${i.message}`).join('; ')}`);

@@ -7,11 +7,10 @@
 import * as z from 'zod';
 import { Duration } from '../config/schema.js';
 import { AuditEvent, Execution, HeartbeatInput } from '../core/model.js';
-import { TrackRequest } from '../watchdog.js';
+import { FinishRequest, TrackRequest } from '../watchdog.js';
 
 /** What the API returns about an execution: no internals (outbox, leases, threads). */
 export const PublicExecution = Execution.omit({ outbox: true, outboxEvents: true, pendingEvent: true, lease: true, threads: true });
-export const FinishRequest = z.strictObject({ status: z.string().max(64).optional() });
 const ErrorBody = z.object({ error: z.string() });
 
 export interface Route {
@@ -24,38 +23,41 @@ export interface Route {
   responses: Record<string, { description: string; schema?: z.ZodType }>;
 }
 
-const withExecution = z.object({ execution: PublicExecution });
-const errors = {
+const errors = () => ({
   400: { description: 'Invalid request (the error says which field and why)', schema: ErrorBody },
   401: { description: 'Missing or wrong signature or API key', schema: ErrorBody },
-};
-const notFound = { 404: { description: 'No tracked execution with this id (or outside the key\'s scope)', schema: ErrorBody } };
+});
+const notFound = () => ({ 404: { description: 'No tracked execution with this id (or outside the key\'s scope)', schema: ErrorBody } });
+const withExecution = () => z.object({ execution: PublicExecution });
 
-/** Every route of the tracking API; the handler serves exactly these (a test checks both ways). */
-export const TRACKING_ROUTES: readonly Route[] = [
+/**
+ * Every route of the tracking API; the handler serves exactly these (a test checks both
+ * ways). Built on first use: the webhook's cold start does not pay for the description.
+ */
+export const trackingRoutes = (): readonly Route[] => [
   {
     method: 'POST', path: '/v1/executions', operationId: 'track', summary: 'Track an execution (idempotent on connection + externalId)',
     request: TrackRequest,
     responses: {
       201: { description: 'Tracked', schema: z.object({ created: z.literal(true), execution: PublicExecution }) },
       200: { description: 'Already tracked: the existing execution', schema: z.object({ created: z.literal(false), execution: PublicExecution }) },
-      ...errors,
+      ...errors(),
       409: { description: 'This signed request was already accepted (replay)', schema: ErrorBody },
     },
   },
   {
     method: 'GET', path: '/v1/executions/{id}', operationId: 'get', summary: 'An execution and its audit trail',
-    responses: { 200: { description: 'The execution and its events', schema: z.object({ execution: PublicExecution, events: z.array(AuditEvent) }) }, ...errors, ...notFound },
+    responses: { 200: { description: 'The execution and its events', schema: z.object({ execution: PublicExecution, events: z.array(AuditEvent) }) }, ...errors(), ...notFound() },
   },
   {
     method: 'POST', path: '/v1/executions/{id}/heartbeat', operationId: 'heartbeat', summary: 'Liveness, progress and cost (counted on the execution, not audited)',
     request: HeartbeatInput,
-    responses: { 200: { description: 'The execution after the heartbeat', schema: withExecution }, ...errors, ...notFound },
+    responses: { 200: { description: 'The execution after the heartbeat', schema: withExecution() }, ...errors(), ...notFound() },
   },
   {
     method: 'POST', path: '/v1/executions/{id}/finish', operationId: 'finish', summary: 'The execution ended on its own',
     request: FinishRequest,
-    responses: { 200: { description: 'The finished execution', schema: withExecution }, ...errors, ...notFound, 409: { description: 'This signed request was already accepted (replay)', schema: ErrorBody } },
+    responses: { 200: { description: 'The finished execution', schema: withExecution() }, ...errors(), ...notFound(), 409: { description: 'This signed request was already accepted (replay)', schema: ErrorBody } },
   },
 ];
 
@@ -78,7 +80,7 @@ let cached: Record<string, unknown> | undefined;
 export function openApiDocument(): Record<string, unknown> {
   if (cached) return cached;
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const r of TRACKING_ROUTES) {
+  for (const r of trackingRoutes()) {
     const id = r.path.includes('{id}')
       ? [{ name: 'id', in: 'path', required: true, description: 'The execution id (wd_…) or <connection>/<externalId>, percent-encoded', schema: { type: 'string' } }]
       : [];

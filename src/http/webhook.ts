@@ -3,7 +3,6 @@
  * acts last: a request that fails its signature changes nothing and learns nothing.
  * Served by the Lambda adapter (lambdas/webhook.ts) and the local server (http/server.ts).
  */
-import { FinishRequest, openApiDocument } from './openapi.js';
 import * as z from 'zod';
 import { InputError, NotFoundError, WatchdogError } from '../errors.js';
 import { type Log, redact, silentLog } from '../log.js';
@@ -18,6 +17,7 @@ import { readSecretField } from '../secrets.js';
 import { SIGNATURE_HEADER, WINDOW_SECONDS, canonicalTarget, safeEqual, verifyV2 } from '../security/signing.js';
 import type { Execution } from '../core/model.js';
 import { protoKeyPaths } from '../core/own.js';
+import { FinishRequest } from '../watchdog.js';
 import { type Command, type Who, outcomeText, parseCommand, runCommand } from './commands.js';
 import type { FollowUp, FollowUpQueue } from './followup.js';
 import { type Handled, type HttpRequest, type HttpResponse, json } from './types.js';
@@ -157,7 +157,8 @@ export class Webhook {
       else if (route === 'POST /discord/interactions') out = await this.discord(req);
       else if (route === 'POST /teams/messages') out = await this.teams(req);
       else if (route === 'POST /hooks/cancel') out = await this.hookCancel(req);
-      else if (route === 'GET /v1/openapi.json') out = { response: json(200, openApiDocument()) };
+      // Loaded on first request: the description costs the cold start nothing.
+      else if (route === 'GET /v1/openapi.json') out = { response: json(200, (await import('./openapi.js')).openApiDocument()) };
       else if (req.path.startsWith('/v1/executions')) out = await this.tracking(req);
       else out = notFound();
       this.log.info('webhook request', { route: req.path.slice(0, 80), method: req.method.slice(0, 10), status: out.response.status, ms: this.now() - started });

@@ -13,12 +13,6 @@ export interface Log {
 
 export const silentLog: Log = { info() {}, warn() {}, error() {} };
 
-export function jsonLog(write: (line: string) => void = (l) => process.stderr.write(`${l}\n`), base: Fields = {}): Log {
-  const emit = (level: string) => (message: string, fields: Fields = {}) =>
-    write(JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...fields }));
-  return { info: emit('INFO'), warn: emit('WARN'), error: emit('ERROR') };
-}
-
 /** Remove bearer tokens, API keys and Slack tokens from free text (error messages). */
 export function redact(text: string): string {
   return text

@@ -315,7 +315,6 @@ export function referenceProblems(raw: unknown): Array<{ path: Array<string | nu
   return out;
 }
 
-export type WatchdogConfigInput = z.input<typeof WatchdogConfigSchema>;
 export type WatchdogConfigParsed = z.output<typeof WatchdogConfigSchema>;
 export type ConnectionConfig = z.output<typeof Connection>;
 export type HttpProviderConfig = z.output<typeof HttpProvider>;

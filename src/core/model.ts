@@ -24,7 +24,6 @@ export const LIVE_STATES = ['running', 'warned', 'cancel_requested', 'cancelling
 export const TERMINAL_STATES = ['cancelled', 'cancel_failed', 'cancel_unconfirmed', 'finished'] as const;
 export const ExecutionState = z.enum([...LIVE_STATES, ...TERMINAL_STATES]);
 export type ExecutionState = z.infer<typeof ExecutionState>;
-export type LiveState = (typeof LIVE_STATES)[number];
 
 const TERMINAL = new Set<string>(TERMINAL_STATES);
 export const isTerminal = (s: ExecutionState): boolean => TERMINAL.has(s);

@@ -42,6 +42,9 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
   }, 30_000);
 
   it('errors exit non-zero with a one-line reason and change nothing', async () => {
+    const snapshot = async () => (JSON.parse((await watchdog([...d, '--json', 'list'])).stdout) as { items: Array<{ id: string; version: number; state: string }> })
+      .items.map((e) => `${e.id}@${e.version}:${e.state}`).sort();
+    const before = await snapshot();
     const loose = await watchdog([...d, 'track', 'kodexa-acme', 'k1', '--max-runtime', '9h']);
     expect(loose.code).toBe(1);
     expect(loose.stderr.trim().split('\n')).toEqual(['watchdog: limits rejected: maxRuntime 9h is looser than policy "default" allows (4h); per-execution limits may only tighten']);
@@ -49,6 +52,8 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
     expect(unknown.stderr).toMatch(/^watchdog: unknown connection "nope"; expected one of catalyzed-prod/);
     expect((await watchdog([...d, 'show', 'kodexa-acme/k1'])).stderr).toMatch(/no tracked execution/);
     expect((await watchdog([...d, 'heartbeat', 'catalyzed-prod/run-42', '--progress', 'lots'])).code).toBe(1);
+    // Nothing was tracked, and nothing tracked moved (same ids, versions, states).
+    expect(await snapshot()).toEqual(before);
   }, 30_000);
 
   it('config validate accepts the example and names every broken path', async () => {

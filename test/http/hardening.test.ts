@@ -4,11 +4,11 @@
  * the socket, Teams replays, replays inside the window, scoped API keys, chat visibility,
  * markup in replies, the hook id check, the snooze cap. dynalite underneath.
  */
-import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { seeded } from '../helpers/random.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { compileConfig } from '../../src/config/load.js';
@@ -149,10 +149,9 @@ describe('3. no request crashes the local server', () => {
 
   it('an unparsable request target gets 400; raw garbage on the socket never takes the process down', async () => {
     expect(await raw('GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
-    let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const { next: rand, bytes: seededBytes } = seeded();
     const shapes = [
-      () => randomBytes(1 + Math.floor(rand() * 400)),
+      () => seededBytes(1 + Math.floor(rand() * 400)),
       () => `POST /v1/executions HTTP/1.1\r\nContent-Length: ${Math.floor(rand() * 1e6)}\r\n\r\n{`,
       () => `GET /${'%'.repeat(Math.floor(rand() * 50))} HTTP/1.1\r\n\r\n`,
       () => `GET http://[${Math.floor(rand() * 9)} HTTP/1.1\r\nHost: y\r\n\r\n`,

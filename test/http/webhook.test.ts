@@ -3,6 +3,7 @@
  * simulator, the tracking API with WatchdogClient, and a fuzz run. dynalite underneath.
  */
 import { generateKeyPairSync, randomBytes, sign as edSign } from 'node:crypto';
+import { TEST_SEED, seeded } from '../helpers/random.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WatchdogApiError, WatchdogClient } from '../../src/client.js';
 import type { Served } from '../../src/http/server.js';
@@ -250,20 +251,21 @@ describe('tracking API', () => {
   });
 });
 
-it('fuzz: thousands of random and mutated requests → zero 5xx, zero state changes, zero provider calls', async () => {
+it(`fuzz (seed ${TEST_SEED}): thousands of random and mutated requests → zero 5xx, zero state changes, zero provider calls`, async () => {
+  const r = seeded();
   const ids = await Promise.all(Array.from({ length: 5 }, () => tracked()));
   const before = await Promise.all(ids.map((id) => rt.store.get(id)));
   const calls = sim.cancelCalls.size;
   const paths = ['/slack/commands', '/slack/interactions', '/discord/interactions', '/teams/messages', '/hooks/cancel', '/v1/executions', '/v1/executions/wd_zzzzzzzzzzzz/heartbeat', '/v1/executions/sg%2Fnope/finish', '/healthz', '/nope', '/v1/executions/%E0%A4%A'];
-  const rand = (k: number) => randomBytes(k).toString(['hex', 'base64', 'latin1'][k % 3] as BufferEncoding);
+  const rand = (k: number) => r.bytes(k).toString(['hex', 'base64', 'latin1'][k % 3] as BufferEncoding);
   const bodies = (): string => {
-    const pick = Math.floor(Math.random() * 8);
-    if (pick === 0) return rand(Math.floor(Math.random() * 300));
-    if (pick === 1) return JSON.stringify({ type: Math.floor(Math.random() * 5), data: { options: [{ name: 'cancel', options: [{ name: 'id', value: ids[0] }] }] } });
+    const pick = Math.floor(r.next() * 8);
+    if (pick === 0) return rand(Math.floor(r.next() * 300));
+    if (pick === 1) return JSON.stringify({ type: Math.floor(r.next() * 5), data: { options: [{ name: 'cancel', options: [{ name: 'id', value: ids[0] }] }] } });
     if (pick === 2) return new URLSearchParams({ text: `cancel ${ids[2]}`, user_id: 'UEVIL' }).toString();
     if (pick === 3) return new URLSearchParams({ payload: rand(50) }).toString();
     if (pick === 4) return JSON.stringify({ id: ids[3], connection: rand(5), externalId: 42 });
-    if (pick === 5) return `{"progress":{"pct":${Math.random() * 300 - 100}}}`;
+    if (pick === 5) return `{"progress":{"pct":${r.next() * 300 - 100}}}`;
     if (pick === 6) return new URLSearchParams({ payload: JSON.stringify({ user: { id: 'UEVIL' }, actions: [{ value: JSON.stringify({ a: 'cancel', id: ids[4] }) }] }) }).toString();
     return '';
   };

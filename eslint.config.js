@@ -12,10 +12,31 @@ export default tseslint.config(
     },
   },
   {
-    // The core is pure: no AWS SDK, no HTTP client, no filesystem.
+    // The core is pure: no AWS SDK, no HTTP client, no filesystem, nothing outside src/core.
     files: ['src/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'undici', 'node:fs', 'node:http', 'node:https', 'node:net'] }],
+      'no-restricted-imports': ['error', { patterns: ['@aws-sdk/*', 'undici', 'node:fs', 'node:http', 'node:https', 'node:net', '../*'] }],
+    },
+  },
+  {
+    // Import direction: entry points (http, cli, local, lambda, lambdas, lib) → application
+    // (watchdog, runtime, sweep) → domain (core); adapters and shared modules (store,
+    // providers, notify, config, security) never import the application or an entry point.
+    files: ['src/store/**/*.ts', 'src/providers/**/*.ts', 'src/notify/**/*.ts', 'src/config/**/*.ts', 'src/security/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['../http/*', '../cli/*', '../local/*', '../lambda/*', '../sweep/*', '../runtime.js', '../watchdog.js', '../../lambdas/*', '../../lib/*', '../../bin/*'] }],
+    },
+  },
+  {
+    files: ['src/sweep/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['../http/*', '../cli/*', '../local/*', '../lambda/*', '../../lambdas/*', '../../lib/*', '../../bin/*'] }],
+    },
+  },
+  {
+    files: ['src/http/**/*.ts', 'src/watchdog.ts', 'src/runtime.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['../cli/*', '../local/*', '../lambda/*', './cli/*', './local/*', './lambda/*', '../../lambdas/*', '../../lib/*', '../lambdas/*', '../lib/*'] }],
     },
   },
 );

@@ -4,7 +4,7 @@
  * in one place.
  */
 import * as z from 'zod';
-import { type CompiledPolicy, FULL_SCOPE, type Scope, type WatchdogConfig, inScope, policyFor, selectPolicy } from './config/load.js';
+import { type CompiledPolicy, FULL_SCOPE, type Scope, type WatchdogConfig, formatIssues, inScope, policyFor, selectPolicy } from './config/load.js';
 import { Duration } from './config/schema.js';
 import { parseDuration } from './core/duration.js';
 import { executionId } from './core/ids.js';
@@ -44,8 +44,7 @@ export type TrackRequest = z.input<typeof TrackRequest>;
 export const FinishRequest = z.strictObject({ status: z.string().max(64).optional() });
 
 function inputError(prefix: string, err: z.ZodError): InputError {
-  const path = (p: readonly PropertyKey[]) => p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '');
-  return new InputError(`${prefix}: ${err.issues.map((i) => `${path(i.path) || '(body)'}: ${i.message}`).join('; ')}`);
+  return new InputError(`${prefix}: ${formatIssues(err.issues, '(body)').join('; ')}`);
 }
 
 export function storeFor(config: WatchdogConfig, client: DynamoDBClient, tableName = config.settings.tableName): DynamoExecutionStore {

@@ -89,23 +89,27 @@ export function deployableRaw(raw: unknown): Record<string, unknown> {
 
 export const configSha256 = (raw: unknown): string => createHash('sha256').update(JSON.stringify(deployableRaw(raw))).digest('hex');
 
-function formatPath(p: readonly PropertyKey[]): string {
+function formatPath(p: readonly PropertyKey[], root: string): string {
   let out = '';
   for (const seg of p) {
     if (typeof seg === 'number') out += `[${seg}]`;
     else out += out === '' ? String(seg) : `.${String(seg)}`;
   }
-  return out === '' ? '(root)' : out;
+  return out === '' ? root : out;
 }
 
-/** One line per problem: `path: message`. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+/**
+ * One line per problem, `path: message` (`policies[2].maxRuntime: …`): the one formatter of
+ * validation errors for config files, CLI input and request bodies alike. `root` names the
+ * whole document (`(root)` for a config, `(body)` for a request).
+ */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], root = '(root)'): string[] {
   return issues.map((i) => {
     let msg = i.message;
     if (i.code === 'unrecognized_keys') msg = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
     else if (i.code === 'invalid_type' && /received undefined/.test(msg)) msg = `required (${i.expected})`;
     else if (i.code === 'invalid_key') msg = i.issues.map((k) => k.message).join('; ');
-    return `${formatPath(i.path)}: ${msg}`;
+    return `${formatPath(i.path, root)}: ${msg}`;
   });
 }
 
@@ -120,7 +124,7 @@ export function compileConfig(raw: unknown, baseDir = process.cwd()): WatchdogCo
     // every problem is reported at once.
     const lines = formatIssues(parsed.error.issues);
     for (const r of referenceProblems(raw)) {
-      const line = `${formatPath(r.path)}: ${r.message}`;
+      const line = `${formatPath(r.path, '(root)')}: ${r.message}`;
       if (!lines.includes(line)) lines.push(line);
     }
     throw new ConfigError(lines);

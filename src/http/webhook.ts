@@ -11,7 +11,7 @@ import { HttpClient } from '../providers/http.js';
 import { DISCORD, SLACK, TEAMS } from '../notify/markup.js';
 import { slackActionMessage } from '../notify/slack.js';
 import type { Runtime } from '../runtime.js';
-import { FULL_SCOPE, type Scope } from '../config/load.js';
+import { FULL_SCOPE, type Scope, formatIssues } from '../config/load.js';
 import type { SecretSource } from '../secrets.js';
 import { readSecretField } from '../secrets.js';
 import { SIGNATURE_HEADER, WINDOW_SECONDS, canonicalTarget, safeEqual, verifyV2 } from '../security/signing.js';
@@ -442,7 +442,7 @@ function parseJson<T>(text: string, schema: z.ZodType<T>): { value: T } | { erro
   const reserved = protoKeyPaths(raw);
   if (reserved.length > 0) return { error: `invalid body: ${reserved[0]}: "__proto__" is not allowed` };
   const r = schema.safeParse(raw);
-  if (!r.success) return { error: `invalid body: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}` };
+  if (!r.success) return { error: `invalid body: ${formatIssues(r.error.issues, '(body)').join('; ')}` };
   return { value: r.data };
 }
 

@@ -226,6 +226,11 @@ describe('tracking API', () => {
     const bad = await webhook.handle(v1Request('POST', '/v1/executions', JSON.stringify({ connection: 'sg', externalId: 'x', limits: { maxRuntime: 'forever' } })));
     expect(bad.response.status).toBe(400);
     expect(JSON.parse(bad.response.body).error).toMatch(/limits\.maxRuntime/);
+    // One formatter for config files, CLI input and request bodies: paths with [i], keys named.
+    const unknown = await webhook.handle(v1Request('POST', '/v1/executions', JSON.stringify({ connection: 'sg', externalId: 'x', lables: {} })));
+    expect(JSON.parse(unknown.response.body).error).toBe('invalid track request: (body): unknown key "lables"');
+    const hb = await webhook.handle(v1Request('POST', '/v1/executions/sg%2Fx/heartbeat', JSON.stringify({ progress: { done: -1 } })));
+    expect(JSON.parse(hb.response.body).error).toMatch(/^invalid heartbeat: progress(\.done)?: /);
     const notJson = await webhook.handle(v1Request('POST', '/v1/executions', '{nope'));
     expect(JSON.parse(notJson.response.body).error).toBe('body is not valid JSON');
     const anon = await webhook.handle({ method: 'POST', path: '/v1/executions', query: new URLSearchParams(), headers: { authorization: 'Bearer wrong' }, body: '{}' });

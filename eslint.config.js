@@ -24,7 +24,23 @@ export default tseslint.config(
     // providers, notify, config, security) never import the application or an entry point.
     files: ['src/store/**/*.ts', 'src/providers/**/*.ts', 'src/notify/**/*.ts', 'src/config/**/*.ts', 'src/security/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['../http/*', '../cli/*', '../local/*', '../lambda/*', '../sweep/*', '../runtime.js', '../watchdog.js', '../../lambdas/*', '../../lib/*', '../../bin/*'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '../http/*',
+            '../cli/*',
+            '../local/*',
+            '../lambda/*',
+            '../sweep/*',
+            '../runtime.js',
+            '../watchdog.js',
+            '../../lambdas/*',
+            '../../lib/*',
+            '../../bin/*',
+          ],
+        },
+      ],
     },
   },
   {
@@ -36,7 +52,23 @@ export default tseslint.config(
   {
     files: ['src/http/**/*.ts', 'src/watchdog.ts', 'src/runtime.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['../cli/*', '../local/*', '../lambda/*', './cli/*', './local/*', './lambda/*', '../../lambdas/*', '../../lib/*', '../lambdas/*', '../lib/*'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '../cli/*',
+            '../local/*',
+            '../lambda/*',
+            './cli/*',
+            './local/*',
+            './lambda/*',
+            '../../lambdas/*',
+            '../../lib/*',
+            '../lambdas/*',
+            '../lib/*',
+          ],
+        },
+      ],
     },
   },
 );

@@ -16,7 +16,9 @@ export async function benchBundle(): Promise<Line[]> {
   const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
   new WatchdogStack(app, 'Bench', { configFile: 'examples/watchdog.yaml' });
   app.synth();
-  const template = JSON.parse(readFileSync(path.join(outdir, 'Bench.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Metadata?: Record<string, string> }> };
+  const template = JSON.parse(readFileSync(path.join(outdir, 'Bench.template.json'), 'utf8')) as {
+    Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
+  };
   const lines: Line[] = [];
   const scratch = path.resolve('.bench-out');
   mkdirSync(scratch, { recursive: true });
@@ -32,15 +34,25 @@ export async function benchBundle(): Promise<Line[]> {
       const local = path.join(scratch, `${key}.mjs`);
       copyFileSync(bundle, local);
       copyFileSync(path.join(assetDir, 'watchdog.config.json'), path.join(scratch, 'watchdog.config.json'));
-      const env = { ...process.env, WATCHDOG_CONFIG_FILE: path.join(scratch, 'watchdog.config.json'), AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1' };
+      const env = {
+        ...process.env,
+        WATCHDOG_CONFIG_FILE: path.join(scratch, 'watchdog.config.json'),
+        AWS_REGION: 'us-east-1',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
+      };
       // Each run loads the runtime's AWS SDK packages the bundle imports statically, then the
       // bundle: the sum is the bundle's load time (same modules, same order as its own
       // imports would load them), the split shows which part is ours.
       const runs = loadTimes(staticSdkImports(readFileSync(bundle, 'utf8')), local, env);
       const total = runs.map(([sdk, own]) => sdk + own);
       lines.push({
-        name: `init_ms_${key}`, value: median(total), unit: 'ms', target: '<= 100', runs: total.map((t) => Math.round(t)),
-        sdkMs: median(runs.map(([sdk]) => sdk)), ownMs: median(runs.map(([, own]) => own)),
+        name: `init_ms_${key}`,
+        value: median(total),
+        unit: 'ms',
+        target: '<= 100',
+        runs: total.map((t) => Math.round(t)),
+        sdkMs: median(runs.map(([sdk]) => sdk)),
+        ownMs: median(runs.map(([, own]) => own)),
       });
       // Machine speed cancels out of a ratio measured in the same processes.
       const ratio = Math.round((median(runs.map(([, own]) => own)) / median(runs.map(([sdk]) => sdk))) * 100) / 100;

@@ -24,12 +24,21 @@ const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemComman
 
 /** Sum the write units of every write the client sends (table + indexes). */
 export function meterWrites(client: DynamoDBClient): { units: number; writes: number; reset(): void } {
-  const meter = { units: 0, writes: 0, reset() { meter.units = 0; meter.writes = 0; } };
+  const meter = {
+    units: 0,
+    writes: 0,
+    reset() {
+      meter.units = 0;
+      meter.writes = 0;
+    },
+  };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const write = WRITES.has(context.commandName ?? '');
       if (write) (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'INDEXES';
-      const add = (c: ConsumedCapacity | undefined) => { meter.units += c?.CapacityUnits ?? 0; };
+      const add = (c: ConsumedCapacity | undefined) => {
+        meter.units += c?.CapacityUnits ?? 0;
+      };
       try {
         const out = await next(args);
         if (write) {
@@ -106,10 +115,14 @@ export async function benchCost(): Promise<Line[]> {
       now += 30_000;
       for (let i = 0; i < n; i++) {
         const mix = i % 4;
-        const body = mix === 0 ? { progress: { done: round + 1, total: 100 } }
-          : mix === 1 ? { progress: { done: 5, total: 100 } }
-            : mix === 2 ? { costUsd: round * 0.25 }
-              : {};
+        const body =
+          mix === 0
+            ? { progress: { done: round + 1, total: 100 } }
+            : mix === 1
+              ? { progress: { done: 5, total: 100 } }
+              : mix === 2
+                ? { costUsd: round * 0.25 }
+                : {};
         await wd.heartbeat(refs[i]!, body, actor);
         beats++;
       }
@@ -127,7 +140,8 @@ export async function benchCost(): Promise<Line[]> {
     }
     const rescheduleWcu = meter.units / refs.length;
 
-    const item = async (id: string) => (await client.send(new GetItemCommand({ TableName: 'cost', Key: { pk: { S: executionKey(id).pk! }, sk: { S: 'X' } }, ConsistentRead: true }))).Item ?? {};
+    const item = async (id: string) =>
+      (await client.send(new GetItemCommand({ TableName: 'cost', Key: { pk: { S: executionKey(id).pk! }, sk: { S: 'X' } }, ConsistentRead: true }))).Item ?? {};
     for (let b = 0; b < 80; b++) {
       now += 30_000;
       await wd.heartbeat(refs[0]!, { progress: { done: 21 + b, total: 1000 }, message: 'step ok' }, actor);
@@ -135,7 +149,13 @@ export async function benchCost(): Promise<Line[]> {
     const bytes = itemBytes(await item(refs[0]!));
     return [
       { name: 'heartbeat_wcu', value: round2(heartbeatWcu), unit: 'WCU', target: '<= 1.5', heartbeats: beats, writesPerHeartbeat: round2(writesPerHeartbeat) },
-      { name: 'reschedule_wcu', value: round2(rescheduleWcu), unit: 'WCU', target: 'info', note: 'the sweep rescheduling a run whose stored due time came first (heartbeats sparser than a quarter of the horizon): not per heartbeat' },
+      {
+        name: 'reschedule_wcu',
+        value: round2(rescheduleWcu),
+        unit: 'WCU',
+        target: 'info',
+        note: 'the sweep rescheduling a run whose stored due time came first (heartbeats sparser than a quarter of the horizon): not per heartbeat',
+      },
       { name: 'track_wcu', value: round2(trackWcu), unit: 'WCU', target: 'info', tracked: n },
       { name: 'item_bytes_after_100_heartbeats', value: bytes, unit: 'bytes', target: '<= 1024' },
     ];

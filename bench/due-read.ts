@@ -32,16 +32,20 @@ export async function benchDueRead(): Promise<Line[]> {
     // 1% of executions started long enough ago that their 10h limit is due at `now`.
     const now = t0 + 10 * 3_600_000;
     const make = (i: number) =>
-      newExecution({ connection: 'c', provider: 'catalyzed', externalId: `e${i}`, policy: 'default', actor, startedAt: i < dueCount ? t0 - i : now + 1 + i },
-        { now: i < dueCount ? t0 : now + 1 + i, policy, retentionMs: 86_400_000 });
+      newExecution(
+        { connection: 'c', provider: 'catalyzed', externalId: `e${i}`, policy: 'default', actor, startedAt: i < dueCount ? t0 - i : now + 1 + i },
+        { now: i < dueCount ? t0 : now + 1 + i, policy, retentionMs: 86_400_000 },
+      );
     const concurrency = 64;
     let next = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < tracked) {
-        const i = next++;
-        await store.track(make(i));
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < tracked) {
+          const i = next++;
+          await store.track(make(i));
+        }
+      }),
+    );
     const loadSecs = (Date.now() - started) / 1000;
     const q0 = Date.now();
     const due = await store.due(now);

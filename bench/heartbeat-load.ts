@@ -22,7 +22,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], q: number) => (xs.length === 0 ? null : Math.round(xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]! * 10) / 10);
 
 export async function benchHeartbeatLoad(): Promise<Line[]> {
-  const names = ['heartbeat_load_errors', 'heartbeat_load_p50_ms', 'heartbeat_load_p99_ms', 'heartbeat_load_wcu_per_heartbeat', 'heartbeat_load_due_lag_p99_ms'];
+  const names = [
+    'heartbeat_load_errors',
+    'heartbeat_load_p50_ms',
+    'heartbeat_load_p99_ms',
+    'heartbeat_load_wcu_per_heartbeat',
+    'heartbeat_load_due_lag_p99_ms',
+  ];
   if (!javaAvailable()) return names.map((name) => ({ name, value: null, unit: '', target: '', why: 'DynamoDB Local needs Java' }));
   const executions = Number(process.env.BENCH_LOAD_EXECUTIONS ?? 5000);
   const rate = Number(process.env.BENCH_LOAD_RATE ?? 200);
@@ -50,7 +56,9 @@ export async function benchHeartbeatLoad(): Promise<Line[]> {
   const api = new WatchdogClient({ baseUrl: served.url, apiKey });
   const actor = { id: 'bench', via: 'bench' };
   const cancelledAt = new Map<string, number>();
-  sim.onCancel = (id) => { if (!cancelledAt.has(id)) cancelledAt.set(id, Date.now()); };
+  sim.onCancel = (id) => {
+    if (!cancelledAt.has(id)) cancelledAt.set(id, Date.now());
+  };
   let stop = false;
   try {
     const ids = Array.from({ length: executions }, (_, i) => `fleet-${i}`);
@@ -59,15 +67,17 @@ export async function benchHeartbeatLoad(): Promise<Line[]> {
     // fall evenly from 35 s to 4 minutes after tracking, not all at once (and none before
     // the load's first heartbeat reaches it): ~N / 4 m reschedules per second in the load.
     let next = 0;
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      while (next < ids.length) {
-        const i = next++;
-        const id = ids[i]!;
-        sim.add({ id });
-        const startedAt = Date.now() - 205_000 + Math.round((((i * 7919) % executions) / executions) * 205_000);
-        await rt.watchdog.track({ connection: 'cat', externalId: id, startedAt }, actor);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < ids.length) {
+          const i = next++;
+          const id = ids[i]!;
+          sim.add({ id });
+          const startedAt = Date.now() - 205_000 + Math.round((((i * 7919) % executions) / executions) * 205_000);
+          await rt.watchdog.track({ connection: 'cat', externalId: id, startedAt }, actor);
+        }
+      }),
+    );
     const trackSecs = Math.round((Date.now() - trackStart) / 100) / 10;
     // Runaways: a 2 m runtime limit reached 5..(seconds − 5) s into the load.
     const t0 = Date.now();
@@ -97,21 +107,23 @@ export async function benchHeartbeatLoad(): Promise<Line[]> {
     let errors = 0;
     let sent = 0;
     const start = Date.now();
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      for (;;) {
-        const i = sent++;
-        if (i >= total) return;
-        const wait = start + (i * 1000) / rate - Date.now();
-        if (wait > 0) await sleep(wait);
-        const t = performance.now();
-        try {
-          await api.heartbeat(`cat/${ids[i % ids.length]!}`, i % 3 === 0 ? { progress: { done: i, total: total } } : {});
-          latencies.push(performance.now() - t);
-        } catch {
-          errors++;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        for (;;) {
+          const i = sent++;
+          if (i >= total) return;
+          const wait = start + (i * 1000) / rate - Date.now();
+          if (wait > 0) await sleep(wait);
+          const t = performance.now();
+          try {
+            await api.heartbeat(`cat/${ids[i % ids.length]!}`, i % 3 === 0 ? { progress: { done: i, total: total } } : {});
+            latencies.push(performance.now() - t);
+          } catch {
+            errors++;
+          }
         }
-      }
-    }));
+      }),
+    );
     const elapsed = (Date.now() - start) / 1000;
     const units = meter.units;
     const writes = meter.writes;
@@ -124,12 +136,46 @@ export async function benchHeartbeatLoad(): Promise<Line[]> {
     const lags = [...deadlines].map(([id, d]) => (cancelledAt.get(id) ?? Infinity) - d).sort((a, b) => a - b);
     const missed = lags.filter((l) => l === Infinity).length;
     return [
-      { name: 'heartbeat_load_errors', value: errors, unit: 'count', target: '= 0', heartbeats: latencies.length, executions, trackSecs, ratePerSec: Math.round((latencies.length / elapsed) * 10) / 10, seconds: Math.round(elapsed) },
+      {
+        name: 'heartbeat_load_errors',
+        value: errors,
+        unit: 'count',
+        target: '= 0',
+        heartbeats: latencies.length,
+        executions,
+        trackSecs,
+        ratePerSec: Math.round((latencies.length / elapsed) * 10) / 10,
+        seconds: Math.round(elapsed),
+      },
       { name: 'heartbeat_load_p50_ms', value: pct(latencies, 0.5), unit: 'ms', target: 'report' },
       { name: 'heartbeat_load_p99_ms', value: pct(latencies, 0.99), unit: 'ms', target: 'report' },
-      { name: 'heartbeat_load_wcu_per_heartbeat', value: Math.round((units / Math.max(1, latencies.length)) * 100) / 100, unit: 'WCU', target: 'report', totalWcu: Math.round(units), writes, rescheduled, sweeps: sweepDurations.length, sweepMsMax: Math.max(...sweepDurations), note: 'all writes during the load (heartbeats, reschedules, runaway cancels) ÷ heartbeats' },
-      { name: 'heartbeat_load_due_lag_p50_ms', value: missed ? null : pct(lags, 0.5), unit: 'ms', target: 'report (compare due_lag_p50_ms)', runaways: deadlines.size, cancelled: deadlines.size - missed },
-      { name: 'heartbeat_load_due_lag_p99_ms', value: missed ? null : pct(lags, 0.99), unit: 'ms', target: 'report (compare due_lag_p99_ms)', ...(missed ? { why: `${missed} runaways not cancelled within 10 s of the load's end` } : {}) },
+      {
+        name: 'heartbeat_load_wcu_per_heartbeat',
+        value: Math.round((units / Math.max(1, latencies.length)) * 100) / 100,
+        unit: 'WCU',
+        target: 'report',
+        totalWcu: Math.round(units),
+        writes,
+        rescheduled,
+        sweeps: sweepDurations.length,
+        sweepMsMax: Math.max(...sweepDurations),
+        note: 'all writes during the load (heartbeats, reschedules, runaway cancels) ÷ heartbeats',
+      },
+      {
+        name: 'heartbeat_load_due_lag_p50_ms',
+        value: missed ? null : pct(lags, 0.5),
+        unit: 'ms',
+        target: 'report (compare due_lag_p50_ms)',
+        runaways: deadlines.size,
+        cancelled: deadlines.size - missed,
+      },
+      {
+        name: 'heartbeat_load_due_lag_p99_ms',
+        value: missed ? null : pct(lags, 0.99),
+        unit: 'ms',
+        target: 'report (compare due_lag_p99_ms)',
+        ...(missed ? { why: `${missed} runaways not cancelled within 10 s of the load's end` } : {}),
+      },
     ];
   } finally {
     stop = true;

@@ -28,7 +28,17 @@ for (const [file, f] of Object.entries(report.files)) {
   const v = k + count('Survived') + count('NoCoverage'); // Stryker's score: errors and ignored do not count
   killed += k;
   valid += v;
-  lines.push({ name: `mutation_score:${file}`, value: Math.round((1000 * k) / v) / 10, unit: '%', target: '>= 80', killed: k, survived: count('Survived'), noCoverage: count('NoCoverage') });
+  lines.push({
+    name: `mutation_score:${file}`,
+    value: Math.round((1000 * k) / v) / 10,
+    unit: '%',
+    target: '>= 80',
+    killed: k,
+    survived: count('Survived'),
+    noCoverage: count('NoCoverage'),
+  });
 }
-console.log(JSON.stringify({ name: 'mutation_score_core', value: Math.round((1000 * killed) / valid) / 10, unit: '%', target: '>= 85', killed, mutants: valid }));
+console.log(
+  JSON.stringify({ name: 'mutation_score_core', value: Math.round((1000 * killed) / valid) / 10, unit: '%', target: '>= 85', killed, mutants: valid }),
+);
 for (const l of lines) console.log(JSON.stringify(l));

@@ -5,12 +5,37 @@ import type { Line } from './run.js';
 /** Policy evaluations per second on one core, over a mix of states and limits. */
 export async function benchPolicyEval(): Promise<Line[]> {
   const t0 = Date.UTC(2026, 0, 1);
-  const policy = { name: 'p', maxRuntimeMs: 7_200_000, stallAfterMs: 1_200_000, heartbeatTimeoutMs: 600_000, maxCostUsd: 50, costPerHourUsd: 12, warnAt: 0.8, mode: 'enforce' as const, maxExtensionMs: 7_200_000, recheckAfterMs: 3_600_000 };
+  const policy = {
+    name: 'p',
+    maxRuntimeMs: 7_200_000,
+    stallAfterMs: 1_200_000,
+    heartbeatTimeoutMs: 600_000,
+    maxCostUsd: 50,
+    costPerHourUsd: 12,
+    warnAt: 0.8,
+    mode: 'enforce' as const,
+    maxExtensionMs: 7_200_000,
+    recheckAfterMs: 3_600_000,
+  };
   const execs: Execution[] = Array.from({ length: 1024 }, (_, i) => ({
-    id: `wd_${i}`, connection: 'c', provider: 'catalyzed', externalId: String(i), policy: 'p', labels: {}, limits: i % 3 ? {} : { maxRuntimeMs: 3_600_000 },
-    startedAt: t0 - (i % 97) * 60_000, trackedAt: t0 - (i % 97) * 60_000, lastHeartbeatAt: t0 - (i % 13) * 60_000, lastProgressAt: t0 - (i % 31) * 60_000,
-    ...(i % 2 ? { costUsd: i % 60 } : {}), state: 'running', warned: i % 5 ? {} : { runtime: t0 }, extensions: i % 7 ? [] : [{ ms: 600_000, at: t0, by: 'u' }],
-    attempts: 0, version: 0, updatedAt: t0,
+    id: `wd_${i}`,
+    connection: 'c',
+    provider: 'catalyzed',
+    externalId: String(i),
+    policy: 'p',
+    labels: {},
+    limits: i % 3 ? {} : { maxRuntimeMs: 3_600_000 },
+    startedAt: t0 - (i % 97) * 60_000,
+    trackedAt: t0 - (i % 97) * 60_000,
+    lastHeartbeatAt: t0 - (i % 13) * 60_000,
+    lastProgressAt: t0 - (i % 31) * 60_000,
+    ...(i % 2 ? { costUsd: i % 60 } : {}),
+    state: 'running',
+    warned: i % 5 ? {} : { runtime: t0 },
+    extensions: i % 7 ? [] : [{ ms: 600_000, at: t0, by: 'u' }],
+    attempts: 0,
+    version: 0,
+    updatedAt: t0,
   }));
   let sink = 0;
   const run = (n: number): number => {

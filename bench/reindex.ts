@@ -24,17 +24,42 @@ const N = 100_000;
 export async function benchReindex(): Promise<Line[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wd-reindex-bench-'));
   try {
-    const config = compileConfig({ connections: { c: { provider: 'superglue', baseUrl: 'https://x.example', secret: 's' } }, policies: [{ name: 'default', maxRuntime: '1h' }] }, dir);
+    const config = compileConfig(
+      { connections: { c: { provider: 'superglue', baseUrl: 'https://x.example', secret: 's' } }, policies: [{ name: 'default', maxRuntime: '1h' }] },
+      dir,
+    );
     const engine = await openEmbedded(dir);
     const client = dynamoClient({ endpoint: engine.endpoint });
     await ensureTable(client, config.settings.tableName);
     const policy = config.policies[0]!;
     const now = Date.now();
-    const items = Array.from({ length: N }, (_, i) => newExecution({ connection: 'c', provider: 'superglue', externalId: `run-${i}`, policy: 'default', actor: { id: 'bench', via: 'bench' } }, { now, policy, retentionMs: config.settings.retentionMs }));
+    const items = Array.from({ length: N }, (_, i) =>
+      newExecution(
+        { connection: 'c', provider: 'superglue', externalId: `run-${i}`, policy: 'default', actor: { id: 'bench', via: 'bench' } },
+        { now, policy, retentionMs: config.settings.retentionMs },
+      ),
+    );
     for (let i = 0; i < N; i += 25 * 8) {
-      await Promise.all(Array.from({ length: 8 }, (_, j) => items.slice(i + j * 25, i + (j + 1) * 25)).filter((b) => b.length > 0).map((batch) => client.send(new BatchWriteItemCommand({
-        RequestItems: { [config.settings.tableName]: batch.map((e) => ({ PutRequest: { Item: marshall({ ...e, ...executionKey(e.id), [TABLE.dueShard]: String(shardOf(e.id, config.settings.shards)) }, { removeUndefinedValues: true }) } })) },
-      }))));
+      await Promise.all(
+        Array.from({ length: 8 }, (_, j) => items.slice(i + j * 25, i + (j + 1) * 25))
+          .filter((b) => b.length > 0)
+          .map((batch) =>
+            client.send(
+              new BatchWriteItemCommand({
+                RequestItems: {
+                  [config.settings.tableName]: batch.map((e) => ({
+                    PutRequest: {
+                      Item: marshall(
+                        { ...e, ...executionKey(e.id), [TABLE.dueShard]: String(shardOf(e.id, config.settings.shards)) },
+                        { removeUndefinedValues: true },
+                      ),
+                    },
+                  })),
+                },
+              }),
+            ),
+          ),
+      );
     }
     client.destroy();
     await engine.close();
@@ -47,7 +72,14 @@ export async function benchReindex(): Promise<Line[]> {
     const cleanMs = Math.round(performance.now() - t0);
     await clean.close();
     return [
-      { name: 'embedded_reindex_ms_100k', value: r.ms, unit: 'ms', target: 'informative (runs only after an unclean stop)', items: r.items, entries: r.entriesAfter },
+      {
+        name: 'embedded_reindex_ms_100k',
+        value: r.ms,
+        unit: 'ms',
+        target: 'informative (runs only after an unclean stop)',
+        items: r.items,
+        entries: r.entriesAfter,
+      },
       { name: 'embedded_clean_open_ms_100k', value: cleanMs, unit: 'ms', target: 'informative', items: N },
     ];
   } finally {

@@ -20,9 +20,11 @@ const actor = { id: 'bench', via: 'bench' };
 
 async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await fn(items[i++] as T);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (i < items.length) await fn(items[i++] as T);
+    }),
+  );
 }
 
 export async function benchSweep(): Promise<Line[]> {
@@ -36,10 +38,14 @@ export async function benchSweep(): Promise<Line[]> {
     // 0. Warm up DynamoDB Local's JVM (JIT) so the measured sweep is not its cold start.
     {
       const { rt, client } = await freshRuntime(engine, undefined, worldConfig(servers), servers, clock);
-      await pool(Array.from({ length: 500 }, (_, i) => `warm-${i}`), 64, async (id) => {
-        servers.sims.catalyzed.add({ id });
-        await rt.watchdog.track({ connection: 'catalyzed-c', externalId: id, policy: 'bulk', startedAt: Date.now() - 2 * HOUR }, actor);
-      });
+      await pool(
+        Array.from({ length: 500 }, (_, i) => `warm-${i}`),
+        64,
+        async (id) => {
+          servers.sims.catalyzed.add({ id });
+          await rt.watchdog.track({ connection: 'catalyzed-c', externalId: id, policy: 'bulk', startedAt: Date.now() - 2 * HOUR }, actor);
+        },
+      );
       await rt.sweeper.run();
       client.destroy();
     }
@@ -62,7 +68,12 @@ export async function benchSweep(): Promise<Line[]> {
       // then outcome, one after the other per execution) for as many executions, as many in
       // flight as the sweep keeps (providerConcurrency × connections × 16), no provider at all.
       const floorIds = Array.from({ length: n }, (_, i) => `floor-${i}`);
-      const floorExecs = await Promise.all(floorIds.map(async (id) => (await rt.watchdog.track({ connection: 'catalyzed-c', externalId: id, policy: 'bulk', startedAt: Date.now() - 2 * HOUR }, actor)).execution));
+      const floorExecs = await Promise.all(
+        floorIds.map(
+          async (id) =>
+            (await rt.watchdog.track({ connection: 'catalyzed-c', externalId: id, policy: 'bulk', startedAt: Date.now() - 2 * HOUR }, actor)).execution,
+        ),
+      );
       const ctx = (e: Execution) => ({ now: Date.now(), policy: rt.watchdog.policyOf(e), retentionMs: config.settings.retentionMs });
       const f0 = Date.now();
       await pool(floorExecs, Math.min(1024, concurrency * 16), async (e) => {
@@ -73,9 +84,16 @@ export async function benchSweep(): Promise<Line[]> {
       const floorMs = Date.now() - f0;
       const over = Math.max(boundMs, floorMs);
       lines.push({
-        name: 'sweep_time_vs_bound', value: Math.round((s.durationMs / over) * 100) / 100, unit: 'ratio', target: '<= 1.25',
-        sweepMs: s.durationMs, boundMs, storeFloorMs: floorMs, vsProviderBoundOnly: Math.round((s.durationMs / boundMs) * 100) / 100,
-        cancels: s.cancelled, providerCallsPerCancel: s.cancelCalls / Math.max(1, s.cancelled),
+        name: 'sweep_time_vs_bound',
+        value: Math.round((s.durationMs / over) * 100) / 100,
+        unit: 'ratio',
+        target: '<= 1.25',
+        sweepMs: s.durationMs,
+        boundMs,
+        storeFloorMs: floorMs,
+        vsProviderBoundOnly: Math.round((s.durationMs / boundMs) * 100) / 100,
+        cancels: s.cancelled,
+        providerCallsPerCancel: s.cancelCalls / Math.max(1, s.cancelled),
         note: 'sweep time ÷ max(provider bound: cancels × latency ÷ providerConcurrency, store floor: the same conditional writes at the same concurrency on the same engine)',
       });
       client.destroy();
@@ -106,13 +124,17 @@ export async function benchSweep(): Promise<Line[]> {
       const dueAt = new Map<string, number>();
       const lag: number[] = [];
       const base = Date.now() + 3_000;
-      await pool(Array.from({ length: n }, (_, i) => i), 64, async (i) => {
-        const id = `lag-${i}`;
-        const deadline = base + Math.floor((i / n) * 5_000);
-        dueAt.set(id, deadline);
-        servers.sims.superglue.add({ id });
-        await rt.watchdog.track({ connection: 'superglue-c', externalId: id, policy: 'bulk', startedAt: deadline - HOUR }, actor);
-      });
+      await pool(
+        Array.from({ length: n }, (_, i) => i),
+        64,
+        async (i) => {
+          const id = `lag-${i}`;
+          const deadline = base + Math.floor((i / n) * 5_000);
+          dueAt.set(id, deadline);
+          servers.sims.superglue.add({ id });
+          await rt.watchdog.track({ connection: 'superglue-c', externalId: id, policy: 'bulk', startedAt: deadline - HOUR }, actor);
+        },
+      );
       servers.sims.superglue.onCancel = (id) => {
         const d = dueAt.get(id);
         if (d !== undefined) lag.push(Date.now() - d);
@@ -131,7 +153,15 @@ export async function benchSweep(): Promise<Line[]> {
       const pct = (p: number) => lag[Math.min(lag.length - 1, Math.floor((p / 100) * lag.length))] ?? null;
       const target = `report; p99 <= schedule + sweep time (${scheduleMs} + ${maxSweepMs} ms)`;
       lines.push({ name: 'due_lag_p50_ms', value: pct(50), unit: 'ms', target, scheduleMs, cancels: lag.length });
-      lines.push({ name: 'due_lag_p99_ms', value: pct(99), unit: 'ms', target, scheduleMs, maxSweepMs, withinTarget: (pct(99) ?? Infinity) <= scheduleMs + maxSweepMs });
+      lines.push({
+        name: 'due_lag_p99_ms',
+        value: pct(99),
+        unit: 'ms',
+        target,
+        scheduleMs,
+        maxSweepMs,
+        withinTarget: (pct(99) ?? Infinity) <= scheduleMs + maxSweepMs,
+      });
       client.destroy();
     }
   } finally {

@@ -12,7 +12,9 @@ import { WatchdogStack } from '../lib/watchdog-stack.js';
 const app = new App();
 const configFile = (app.node.tryGetContext('config') as string | undefined) ?? process.env.WATCHDOG_CONFIG;
 if (!configFile) {
-  console.error('watchdog: no config: pass -c config=<your watchdog.yaml> (or set WATCHDOG_CONFIG); to deploy the example as is: -c config=examples/watchdog.yaml');
+  console.error(
+    'watchdog: no config: pass -c config=<your watchdog.yaml> (or set WATCHDOG_CONFIG); to deploy the example as is: -c config=examples/watchdog.yaml',
+  );
   process.exit(1);
 }
 const alarmEmail = app.node.tryGetContext('alarmEmail') as string | undefined;

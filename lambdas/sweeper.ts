@@ -52,8 +52,11 @@ export const handler = async (_event: unknown, context: LambdaContext): Promise<
       // Cold start: record which config runs here (`watchdog doctor` compares it with your
       // file), alongside the sweep rather than before it.
       const { config, table } = runtime;
-      recording = recordRunningConfig(table.client, table.name, { sha256: config.sha256, by: `sweeper ${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}`, at: Date.now() })
-        .catch((err: Error) => logger.warn('could not record the running config', { error: err.message }));
+      recording = recordRunningConfig(table.client, table.name, {
+        sha256: config.sha256,
+        by: `sweeper ${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}`,
+        at: Date.now(),
+      }).catch((err: Error) => logger.warn('could not record the running config', { error: err.message }));
     }
     const summary = await runtime.sweeper.run({ remainingMs: () => context.getRemainingTimeInMillis() });
     await recording;

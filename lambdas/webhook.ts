@@ -69,7 +69,11 @@ export async function handler(event: FunctionUrlEvent | SqsEvent): Promise<Answe
   const body = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   const w = webhook;
   const { response, background } = await w.handle({
-    method: event.requestContext?.http?.method ?? 'GET', path: event.rawPath ?? '/', query: new URLSearchParams(event.rawQueryString ?? ''), headers, body,
+    method: event.requestContext?.http?.method ?? 'GET',
+    path: event.rawPath ?? '/',
+    query: new URLSearchParams(event.rawQueryString ?? ''),
+    headers,
+    body,
   });
   metrics.addMetric(WebhookMetric.ServerErrors, MetricUnit.Count, response.status >= 500 ? 1 : 0);
   metrics.publishStoredMetrics();

@@ -11,16 +11,42 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  Arn, ArnFormat, Duration, RemovalPolicy, Stack, Validations,
-  aws_cloudwatch as cw, aws_cloudwatch_actions as cwActions, aws_dynamodb as ddb, aws_events as events,
-  aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_lambda_destinations as destinations, aws_lambda_event_sources as eventSources, aws_lambda_nodejs as nodejs,
-  aws_logs as logs, aws_sns as sns, aws_sns_subscriptions as subs, aws_sqs as sqs,
+  Arn,
+  ArnFormat,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Validations,
+  aws_cloudwatch as cw,
+  aws_cloudwatch_actions as cwActions,
+  aws_dynamodb as ddb,
+  aws_events as events,
+  aws_events_targets as targets,
+  aws_iam as iam,
+  aws_kms as kms,
+  aws_lambda as lambda,
+  aws_lambda_destinations as destinations,
+  aws_lambda_event_sources as eventSources,
+  aws_lambda_nodejs as nodejs,
+  aws_logs as logs,
+  aws_sns as sns,
+  aws_sns_subscriptions as subs,
+  aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseConfigText } from '../src/config/file.js';
 import { type WatchdogConfig, compileConfig, deployableRaw } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
-import { CONNECTION_DIMENSION, ENV, METRICS_NAMESPACE, SERVICE_DIMENSION, SWEEPER_SERVICE, SweeperMetric, WEBHOOK_SERVICE, WebhookMetric } from '../src/metrics.js';
+import {
+  CONNECTION_DIMENSION,
+  ENV,
+  METRICS_NAMESPACE,
+  SERVICE_DIMENSION,
+  SWEEPER_SERVICE,
+  SweeperMetric,
+  WEBHOOK_SERVICE,
+  WebhookMetric,
+} from '../src/metrics.js';
 import { INDEXES, type KeyType, TABLE, TABLE_KEYS } from '../src/store/table.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -31,7 +57,6 @@ const ROOT = path.resolve(HERE, '..');
  * bundled at synth (NodejsFunction).
  */
 const PREBUILT = path.resolve(HERE, '..', 'assets');
-
 
 export interface RunawayWatchdogProps {
   /**
@@ -123,7 +148,9 @@ export function secretNames(config: WatchdogConfig): { sweeper: string[]; webhoo
   const providers = [...config.connections.values()].map((c) => c.secret);
   const notify = [...config.notify.values()].map((t) => (t.type === 'slack' ? t.tokenSecret : t.secret));
   const w = config.webhook;
-  const inbound = [w.slack?.secret, w.discord?.secret, w.teams?.secret, w.hooks?.secret, ...w.apiKeys.map((k) => k.secret)].filter((s): s is string => s !== undefined);
+  const inbound = [w.slack?.secret, w.discord?.secret, w.teams?.secret, w.hooks?.secret, ...w.apiKeys.map((k) => k.secret)].filter(
+    (s): s is string => s !== undefined,
+  );
   const uniq = (xs: string[]) => [...new Set(xs)].sort();
   return { sweeper: uniq([...providers, ...notify]), webhook: uniq([...providers, ...notify, ...inbound]) };
 }
@@ -148,27 +175,32 @@ export class RunawayWatchdog extends Construct {
     writeFileSync(path.join(configDir, 'watchdog.config.json'), json);
 
     const attr = (k: { name: string; type: KeyType }) => ({ name: k.name, type: k.type === 'S' ? ddb.AttributeType.STRING : ddb.AttributeType.NUMBER });
-    this.table = props.existingTable ?? new ddb.TableV2(this, 'Table', {
-      billing: ddb.Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: props.deletionProtection ?? true,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      ...props.tableProps,
-      partitionKey: attr(TABLE_KEYS.partitionKey),
-      sortKey: attr(TABLE_KEYS.sortKey),
-      timeToLiveAttribute: TABLE.ttl,
-      // The store's own definition (src/store/table.ts): keys, and what each index projects.
-      globalSecondaryIndexes: INDEXES.map((i) => ({
-        indexName: i.name,
-        partitionKey: attr(i.partitionKey),
-        sortKey: attr(i.sortKey),
-        projectionType: i.projection === 'KEYS_ONLY' ? ddb.ProjectionType.KEYS_ONLY : ddb.ProjectionType.INCLUDE,
-        ...(i.include ? { nonKeyAttributes: [...i.include] } : {}),
-      })),
-    });
+    this.table =
+      props.existingTable ??
+      new ddb.TableV2(this, 'Table', {
+        billing: ddb.Billing.onDemand(),
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        deletionProtection: props.deletionProtection ?? true,
+        removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+        ...props.tableProps,
+        partitionKey: attr(TABLE_KEYS.partitionKey),
+        sortKey: attr(TABLE_KEYS.sortKey),
+        timeToLiveAttribute: TABLE.ttl,
+        // The store's own definition (src/store/table.ts): keys, and what each index projects.
+        globalSecondaryIndexes: INDEXES.map((i) => ({
+          indexName: i.name,
+          partitionKey: attr(i.partitionKey),
+          sortKey: attr(i.sortKey),
+          projectionType: i.projection === 'KEYS_ONLY' ? ddb.ProjectionType.KEYS_ONLY : ddb.ProjectionType.INCLUDE,
+          ...(i.include ? { nonKeyAttributes: [...i.include] } : {}),
+        })),
+      });
 
     const makeFunction = (name: 'sweeper' | 'webhook', timeout: Duration, reservedConcurrentExecutions: number): lambda.Function => {
-      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+        retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
       const role = new iam.Role(this, `${name}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Runaway Watchdog ${name}` });
       const common = {
         runtime: lambda.Runtime.NODEJS_24_X,
@@ -192,29 +224,31 @@ export class RunawayWatchdog extends Construct {
       const fn = existsSync(path.join(prebuilt, 'index.mjs'))
         ? new lambda.Function(this, id, { ...common, handler: 'index.handler', code: lambda.Code.fromAsset(stage(prebuilt, configDir, name)) })
         : new nodejs.NodejsFunction(this, id, {
-          ...common,
-          entry: path.join(ROOT, 'lambdas', `${name}.ts`),
-          bundling: {
-            forceDockerBundling: false,
-            minify: true,
-            sourceMap: true,
-            target: 'node24',
-            format: nodejs.OutputFormat.ESM,
-            mainFields: ['module', 'main'],
-            banner: LAMBDA_BANNER,
-            // The Node.js 24 runtime ships AWS SDK v3: keep it out of the bundle.
-            externalModules: ['@aws-sdk/*', '@smithy/*'],
-            commandHooks: {
-              beforeBundling: () => [],
-              beforeInstall: () => [],
-              afterBundling: (_in: string, outputDir: string) => [`cp ${JSON.stringify(path.join(configDir, 'watchdog.config.json'))} ${JSON.stringify(outputDir)}/`],
+            ...common,
+            entry: path.join(ROOT, 'lambdas', `${name}.ts`),
+            bundling: {
+              forceDockerBundling: false,
+              minify: true,
+              sourceMap: true,
+              target: 'node24',
+              format: nodejs.OutputFormat.ESM,
+              mainFields: ['module', 'main'],
+              banner: LAMBDA_BANNER,
+              // The Node.js 24 runtime ships AWS SDK v3: keep it out of the bundle.
+              externalModules: ['@aws-sdk/*', '@smithy/*'],
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_in: string, outputDir: string) => [
+                  `cp ${JSON.stringify(path.join(configDir, 'watchdog.config.json'))} ${JSON.stringify(outputDir)}/`,
+                ],
+              },
             },
-          },
-        });
+          });
       logGroup.grantWrite(role);
       Validations.of(role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::<' + stack.getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup) + '.Arn>:*]',
-        reason: 'Log streams are created at run time inside this function\'s own log group; the wildcard is the stream name only.',
+        reason: "Log streams are created at run time inside this function's own log group; the wildcard is the stream name only.",
       });
       return fn;
     };
@@ -228,18 +262,33 @@ export class RunawayWatchdog extends Construct {
     const indexArn = (name: string) => `${this.table.tableArn}/index/${name}`;
     // UpdateItem: quarantining an unreadable item and the probe ledger (single-attribute updates).
     // BatchGetItem: the indexes hold keys only; the items they point to are read in batches.
-    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [this.table.tableArn] }));
+    this.sweeper.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+      }),
+    );
     // Query: the due index (work), the state index (the safety net's other path to work).
     this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.dueIndex), indexArn(TABLE.stateIndex)] }));
-    this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: [this.table.tableArn] }));
+    this.webhook.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+        resources: [this.table.tableArn],
+      }),
+    );
     this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.stateIndex)] }));
 
     const names = secretNames(config);
-    for (const [fn, list] of [[this.sweeper, names.sweeper], [this.webhook, names.webhook]] as const) {
+    for (const [fn, list] of [
+      [this.sweeper, names.sweeper],
+      [this.webhook, names.webhook],
+    ] as const) {
       if (list.length === 0) continue;
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: list.flatMap((n) => secretResources(n, stack)) }));
       for (const name of list) {
-        const wildcard = name.startsWith('arn:') ? `${name}-??????` : `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${name}-??????`;
+        const wildcard = name.startsWith('arn:')
+          ? `${name}-??????`
+          : `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${name}-??????`;
         Validations.of(fn.role as iam.Role).acknowledge({
           id: `AwsSolutions-IAM5[Resource::${wildcard}]`,
           reason: `Secrets Manager appends six random characters to a secret's ARN; "${name}-??????" matches exactly that one secret, read-only.`,
@@ -266,10 +315,15 @@ export class RunawayWatchdog extends Construct {
     // Chat follow-ups: nothing runs after a Lambda returns, so the slow half of a chat action
     // (carry out the cancel, post the outcome) goes to a queue whose consumer is the webhook
     // itself; the person's answer always leaves first. Retried, then dead-lettered (alarmed).
-    const followUpDeadLetters = new sqs.Queue(this, 'FollowUpDeadLetters', { enforceSSL: true, encryption: sqs.QueueEncryption.SQS_MANAGED, retentionPeriod: Duration.days(14) });
+    const followUpDeadLetters = new sqs.Queue(this, 'FollowUpDeadLetters', {
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+    });
     Validations.of(followUpDeadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the follow-up queue.' });
     const followUps = new sqs.Queue(this, 'FollowUps', {
-      enforceSSL: true, encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
       visibilityTimeout: Duration.seconds(90), // six times the webhook's timeout, as Lambda's SQS guide advises
       deadLetterQueue: { queue: followUpDeadLetters, maxReceiveCount: 5 },
     });
@@ -282,22 +336,40 @@ export class RunawayWatchdog extends Construct {
     const alarmAction = new cwActions.SnsAction(this.alarmTopic);
     const metric = (name: string, statistic = 'Sum', period = Duration.minutes(5), service = SWEEPER_SERVICE, extra: Record<string, string> = {}) =>
       new cw.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { [SERVICE_DIMENSION]: service, ...extra }, statistic, period });
-    const alarm = (id: string, m: cw.IMetric, threshold: number, description: string, o: { evaluationPeriods?: number; below?: boolean; missing?: cw.TreatMissingData } = {}) => {
+    const alarm = (
+      id: string,
+      m: cw.IMetric,
+      threshold: number,
+      description: string,
+      o: { evaluationPeriods?: number; below?: boolean; missing?: cw.TreatMissingData } = {},
+    ) => {
       const a = new cw.Alarm(this, id, {
-        metric: m, threshold, evaluationPeriods: o.evaluationPeriods ?? 1,
+        metric: m,
+        threshold,
+        evaluationPeriods: o.evaluationPeriods ?? 1,
         comparisonOperator: o.below ? cw.ComparisonOperator.LESS_THAN_THRESHOLD : cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: o.missing ?? cw.TreatMissingData.NOT_BREACHING, alarmDescription: description,
+        treatMissingData: o.missing ?? cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
       });
       a.addAlarmAction(alarmAction);
       return a;
     };
     // The watchdog watching itself: no completed sweep for 3 schedules is an alarm, and so is no data at all.
     const schedule = Duration.seconds(Math.max(60, Math.ceil(sweepEvery.toSeconds() / 60) * 60));
-    alarm('SweeperStopped', metric(SweeperMetric.SweepCompleted, 'Sum', schedule), 1, 'No sweep completed for 3 schedules: runaways are not being enforced.', { evaluationPeriods: 3, below: true, missing: cw.TreatMissingData.BREACHING });
+    alarm('SweeperStopped', metric(SweeperMetric.SweepCompleted, 'Sum', schedule), 1, 'No sweep completed for 3 schedules: runaways are not being enforced.', {
+      evaluationPeriods: 3,
+      below: true,
+      missing: cw.TreatMissingData.BREACHING,
+    });
     alarm('SweeperErrors', this.sweeper.metricErrors({ period: Duration.minutes(5) }), 1, 'The sweep function failed: runaways are not being enforced.');
     alarm('SweepErrors', metric(SweeperMetric.SweepErrors), 1, 'A sweep failed, or could not record a fault on an execution (the store is failing).');
     alarm('SweepFaults', metric(SweeperMetric.Faults), 1, 'The watchdog faulted while handling executions (recorded on each, retried, then cancel_failed).');
-    alarm('IndexRepairs', metric(SweeperMetric.IndexRepairs), 1, 'The safety net found an overdue execution missing from the due index and re-indexed it: this should never happen; check the table.');
+    alarm(
+      'IndexRepairs',
+      metric(SweeperMetric.IndexRepairs),
+      1,
+      'The safety net found an overdue execution missing from the due index and re-indexed it: this should never happen; check the table.',
+    );
     alarm('Quarantined', metric(SweeperMetric.Quarantined), 1, 'An unreadable execution item was quarantined: `watchdog list --state quarantined`.');
     alarm('SweeperThrottles', this.sweeper.metricThrottles({ period: Duration.minutes(5) }), 1, 'The sweep function was throttled.');
     alarm('WebhookErrors', this.webhook.metricErrors({ period: Duration.minutes(5) }), 1, 'The webhook function failed.');
@@ -306,19 +378,52 @@ export class RunawayWatchdog extends Construct {
     alarm('CancelFailures', metric(SweeperMetric.CancelFailures), 1, 'A provider cancel failed or was not confirmed: an execution may still be running.');
     alarm('CancelCapReached', metric(SweeperMetric.HeldBackByCap), 1, 'The per-sweep cancel cap held runaways back: check the policies.');
     alarm('DueLag', metric(SweeperMetric.DueLag, 'Maximum'), 2 * sweepEvery.toMilliseconds(), 'Enforcement is late: due lag above twice the schedule.');
-    alarm('FailedSweepInvocations', dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 1, 'A scheduled sweep invocation failed and was dead-lettered.');
-    alarm('FailedFollowUps', followUpDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 1, 'A chat follow-up (carry out a cancel, post its outcome) failed 5 times: someone did not hear back.');
+    alarm(
+      'FailedSweepInvocations',
+      dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      1,
+      'A scheduled sweep invocation failed and was dead-lettered.',
+    );
+    alarm(
+      'FailedFollowUps',
+      followUpDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      1,
+      'A chat follow-up (carry out a cancel, post its outcome) failed 5 times: someone did not hear back.',
+    );
     [...config.connections.keys()].forEach((connection, i) => {
-      alarm(`ConnectionUnhealthy${i}`, metric(SweeperMetric.ConnectionUnhealthy, 'Maximum', Duration.minutes(5), SWEEPER_SERVICE, { [CONNECTION_DIMENSION]: connection }), 1,
-        `Connection ${connection} failed its probe (credentials, route, DNS, TLS or timeout): its cancels will fail.`);
+      alarm(
+        `ConnectionUnhealthy${i}`,
+        metric(SweeperMetric.ConnectionUnhealthy, 'Maximum', Duration.minutes(5), SWEEPER_SERVICE, { [CONNECTION_DIMENSION]: connection }),
+        1,
+        `Connection ${connection} failed its probe (credentials, route, DNS, TLS or timeout): its cancels will fail.`,
+      );
     });
 
     this.dashboard = new cw.Dashboard(this, 'Dashboard', { dashboardName: `${stack.stackName}-watchdog` });
     this.dashboard.addWidgets(
-      new cw.GraphWidget({ title: 'Executions per sweep', left: [metric(SweeperMetric.Evaluated), metric(SweeperMetric.Warned), metric(SweeperMetric.Cancelled)] }),
-      new cw.GraphWidget({ title: 'Failures', left: [metric(SweeperMetric.CancelFailures), metric(SweeperMetric.NotificationFailures), metric(SweeperMetric.HeldBackByCap), metric(SweeperMetric.Faults), metric(SweeperMetric.SweepErrors), this.sweeper.metricErrors()] }),
-      new cw.GraphWidget({ title: 'Due lag (enforcement latency)', left: [metric(SweeperMetric.DueLag, 'Maximum'), metric(SweeperMetric.SweepDuration, 'Maximum')] }),
-      new cw.GraphWidget({ title: 'Webhook latency', left: [this.webhook.metricDuration({ statistic: 'p50' }), this.webhook.metricDuration({ statistic: 'p99' })] }),
+      new cw.GraphWidget({
+        title: 'Executions per sweep',
+        left: [metric(SweeperMetric.Evaluated), metric(SweeperMetric.Warned), metric(SweeperMetric.Cancelled)],
+      }),
+      new cw.GraphWidget({
+        title: 'Failures',
+        left: [
+          metric(SweeperMetric.CancelFailures),
+          metric(SweeperMetric.NotificationFailures),
+          metric(SweeperMetric.HeldBackByCap),
+          metric(SweeperMetric.Faults),
+          metric(SweeperMetric.SweepErrors),
+          this.sweeper.metricErrors(),
+        ],
+      }),
+      new cw.GraphWidget({
+        title: 'Due lag (enforcement latency)',
+        left: [metric(SweeperMetric.DueLag, 'Maximum'), metric(SweeperMetric.SweepDuration, 'Maximum')],
+      }),
+      new cw.GraphWidget({
+        title: 'Webhook latency',
+        left: [this.webhook.metricDuration({ statistic: 'p50' }), this.webhook.metricDuration({ statistic: 'p99' })],
+      }),
     );
   }
 
@@ -327,14 +432,20 @@ export class RunawayWatchdog extends Construct {
    * cannot grant them): a customer-managed key whose policy lets CloudWatch and EventBridge use it.
    */
   private createAlarmTopic(stack: Stack): sns.Topic {
-    const topicKey = new kms.Key(this, 'AlarmTopicKey', { enableKeyRotation: true, description: 'Runaway Watchdog alarm topic', removalPolicy: RemovalPolicy.DESTROY });
+    const topicKey = new kms.Key(this, 'AlarmTopicKey', {
+      enableKeyRotation: true,
+      description: 'Runaway Watchdog alarm topic',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
-      topicKey.addToResourcePolicy(new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal(service)],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }));
+      topicKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal(service)],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        }),
+      );
     }
     return new sns.Topic(this, 'Alarms', { displayName: 'Runaway Watchdog alarms', enforceSSL: true, masterKey: topicKey });
   }

@@ -10,7 +10,10 @@ export class WatchdogStack extends Stack {
   constructor(scope: Construct, id: string, props: WatchdogStackProps) {
     super(scope, id, props);
     this.watchdog = new RunawayWatchdog(this, 'Watchdog', props);
-    new CfnOutput(this, 'WebhookUrl', { value: this.watchdog.webhookUrl.url, description: 'Slack slash command: <url>slack/commands · interactivity: <url>slack/interactions' });
+    new CfnOutput(this, 'WebhookUrl', {
+      value: this.watchdog.webhookUrl.url,
+      description: 'Slack slash command: <url>slack/commands · interactivity: <url>slack/interactions',
+    });
     new CfnOutput(this, 'TableName', { value: this.watchdog.table.tableName, description: 'for `watchdog --table <name> --region <region>`' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.watchdog.alarmTopic.topicArn });
   }

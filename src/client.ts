@@ -25,7 +25,11 @@ export interface WatchdogClientOptions {
 /** A non-2xx answer: the HTTP status, the API's error text, and the body as received. */
 export class WatchdogApiError extends Error {
   override name = 'WatchdogApiError';
-  constructor(readonly status: number, message: string, readonly body: unknown = undefined) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body: unknown = undefined,
+  ) {
     super(message);
   }
 }
@@ -60,8 +64,11 @@ export class WatchdogClient {
       ? signedHeaders(this.o.signingSecret, { method, target: targetOf(url.href), body: text })
       : { authorization: `Bearer ${this.o.apiKey}` };
     const res = await (this.o.fetch ?? globalThis.fetch)(url, {
-      method, headers: { 'content-type': 'application/json', ...auth }, ...(body === undefined ? {} : { body: text }),
-      redirect: 'error', signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
+      method,
+      headers: { 'content-type': 'application/json', ...auth },
+      ...(body === undefined ? {} : { body: text }),
+      redirect: 'error',
+      signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
     });
     const raw = await res.text();
     let json: unknown;

@@ -56,8 +56,24 @@ export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime
   const providers = o.providers ?? new ProviderRegistry(config, secrets, o.http);
   const notifiers = o.notifiers ?? new NotifierRegistry(config, secrets);
   const sweeper = new Sweeper({
-    config, store, providers, notifiers, now, probes: new DynamoProbeLedger(o.client, tableName),
-    ...(o.log ? { log: o.log } : {}), ...(o.owner ? { owner: o.owner } : {}),
+    config,
+    store,
+    providers,
+    notifiers,
+    now,
+    probes: new DynamoProbeLedger(o.client, tableName),
+    ...(o.log ? { log: o.log } : {}),
+    ...(o.owner ? { owner: o.owner } : {}),
   });
-  return { config, secrets, table: { client: o.client, name: tableName }, store, replay: new DynamoReplayGuard(o.client, tableName), watchdog: new Watchdog(config, store, now), providers, notifiers, sweeper };
+  return {
+    config,
+    secrets,
+    table: { client: o.client, name: tableName },
+    store,
+    replay: new DynamoReplayGuard(o.client, tableName),
+    watchdog: new Watchdog(config, store, now),
+    providers,
+    notifiers,
+    sweeper,
+  };
 }

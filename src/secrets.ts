@@ -45,13 +45,15 @@ export class AwsSecrets implements SecretSource {
     private readonly now: () => number = Date.now,
   ) {}
   private read(name: string): Promise<string | undefined> {
-    this.reader ??= import('@aws-sdk/client-secrets-manager').then((m) => {
-      const client = this.client ?? new m.SecretsManagerClient({});
-      return async (id: string) => (await client.send(new m.GetSecretValueCommand({ SecretId: id }))).SecretString;
-    }).catch((err: unknown) => {
-      this.reader = undefined; // try loading again next time
-      throw err;
-    });
+    this.reader ??= import('@aws-sdk/client-secrets-manager')
+      .then((m) => {
+        const client = this.client ?? new m.SecretsManagerClient({});
+        return async (id: string) => (await client.send(new m.GetSecretValueCommand({ SecretId: id }))).SecretString;
+      })
+      .catch((err: unknown) => {
+        this.reader = undefined; // try loading again next time
+        throw err;
+      });
     return this.reader.then((read) => read(name));
   }
   async get(name: string, opts: { fresh?: boolean } = {}): Promise<string> {

@@ -16,10 +16,7 @@ import type { ExecutionStore, ListFilter, Page, WriteOutcome } from './store/typ
 import { DynamoExecutionStore } from './store/dynamo.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
-const Timestamp = z.union([
-  z.number().int().positive(),
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-]);
+const Timestamp = z.union([z.number().int().positive(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
 
 export const TrackRequest = z.strictObject({
   connection: z.string().min(1),
@@ -90,11 +87,19 @@ export class Watchdog {
       throw new InputError(`unknown connection ${JSON.stringify(req.connection.slice(0, 80))}; expected one of ${known.join(', ')}`);
     }
     if (!inScope(scope, { connection: req.connection, labels: req.labels ?? {} })) {
-      throw new InputError(`this key tracks only executions labelled ${Object.entries(scope.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+      throw new InputError(
+        `this key tracks only executions labelled ${Object.entries(scope.labels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}`,
+      );
     }
     let policy: CompiledPolicy;
     try {
-      policy = selectPolicy(this.config, { connection: req.connection, ...(req.policy ? { policy: req.policy } : {}), ...(req.labels ? { labels: req.labels } : {}) });
+      policy = selectPolicy(this.config, {
+        connection: req.connection,
+        ...(req.policy ? { policy: req.policy } : {}),
+        ...(req.labels ? { labels: req.labels } : {}),
+      });
     } catch (err) {
       if (err instanceof ConfigError) throw new InputError(err.message);
       throw err;

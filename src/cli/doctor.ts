@@ -51,53 +51,85 @@ export function requiredSecrets(config: WatchdogConfig): Array<{ secret: string;
 }
 
 export async function secretChecks(config: WatchdogConfig, secrets: SecretSource): Promise<Check[]> {
-  return Promise.all(requiredSecrets(config).map(async (s): Promise<Check> => {
-    try {
-      await readSecretField(secrets, s.secret, s.field);
-      return { group: 'secret', name: `${s.secret} (${s.field})`, status: 'ok', detail: `readable, for ${s.usedBy}` };
-    } catch (err) {
-      return { group: 'secret', name: `${s.secret} (${s.field})`, status: 'fail', detail: `${message(err)} (needed by ${s.usedBy})` };
-    }
-  }));
+  return Promise.all(
+    requiredSecrets(config).map(async (s): Promise<Check> => {
+      try {
+        await readSecretField(secrets, s.secret, s.field);
+        return { group: 'secret', name: `${s.secret} (${s.field})`, status: 'ok', detail: `readable, for ${s.usedBy}` };
+      } catch (err) {
+        return { group: 'secret', name: `${s.secret} (${s.field})`, status: 'fail', detail: `${message(err)} (needed by ${s.usedBy})` };
+      }
+    }),
+  );
 }
 
 export async function connectionChecks(config: WatchdogConfig, secrets: SecretSource): Promise<Check[]> {
   const registry = new ProviderRegistry(config, secrets, { attempts: 1, timeoutMs: 5_000 });
-  return Promise.all([...config.connections.entries()].map(async ([name, c]): Promise<Check> => {
-    try {
-      const r = await probe(name, registry.forConnection(name));
-      if (!r) return { group: 'connection', name, status: 'skip', detail: `provider ${c.provider} has no status call: cannot be probed` };
-      return { group: 'connection', name, status: r.healthy ? 'ok' : 'fail', detail: `${c.provider}: ${r.detail}` };
-    } catch (err) {
-      return { group: 'connection', name, status: 'fail', detail: message(err) };
-    }
-  }));
+  return Promise.all(
+    [...config.connections.entries()].map(async ([name, c]): Promise<Check> => {
+      try {
+        const r = await probe(name, registry.forConnection(name));
+        if (!r) return { group: 'connection', name, status: 'skip', detail: `provider ${c.provider} has no status call: cannot be probed` };
+        return { group: 'connection', name, status: r.healthy ? 'ok' : 'fail', detail: `${c.provider}: ${r.detail}` };
+      } catch (err) {
+        return { group: 'connection', name, status: 'fail', detail: message(err) };
+      }
+    }),
+  );
 }
 
 export async function slackChecks(config: WatchdogConfig, secrets: SecretSource): Promise<Check[]> {
   const targets = [...config.notify.entries()].filter(([, t]) => t.type === 'slack');
-  return Promise.all(targets.map(async ([name, t]): Promise<Check> => {
-    if (t.type !== 'slack') throw new Error('unreachable');
-    try {
-      const token = await readSecretField(secrets, t.tokenSecret, 'botToken');
-      const client = new HttpClient(t.apiUrl ?? 'https://slack.com/api', { attempts: 1, timeoutMs: 5_000 });
-      const res = await client.request('POST', '/auth.test', { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=utf-8' }, '{}');
-      const body = res.json as { ok?: boolean; error?: string; team?: string; user?: string } | undefined;
-      if (res.status !== 200 || !body?.ok) return { group: 'slack', name, status: 'fail', detail: `auth.test: ${body?.error ?? `HTTP ${res.status}`}` };
-      const who = `bot token valid (${body.user ?? '?'} in ${body.team ?? '?'})`;
-      // Can it post to the channel? Public: yes with chat:write.public; private: only once invited.
-      const list = await client.request('GET', '/conversations.list?types=public_channel,private_channel&exclude_archived=true&limit=1000', { authorization: `Bearer ${token}` });
-      const channels = list.json as { ok?: boolean; error?: string; channels?: Array<{ id: string; name: string; is_private?: boolean; is_member?: boolean }> } | undefined;
-      if (!channels?.ok) return { group: 'slack', name, status: 'skip', detail: `${who}; channel ${t.channel} not checked (${channels?.error ?? `HTTP ${list.status}`}: add the channels:read and groups:read scopes to let doctor check)` };
-      const ref = t.channel.replace(/^#/, '');
-      const ch = channels.channels?.find((c) => c.id === t.channel || c.name === ref);
-      if (!ch) return { group: 'slack', name, status: 'fail', detail: `${who}; cannot post to ${t.channel}: not found (a private channel the bot is not in? invite it: /invite @watchdog)` };
-      if (ch.is_private && !ch.is_member) return { group: 'slack', name, status: 'fail', detail: `${who}; cannot post to ${t.channel}: private channel the bot is not in (invite it: /invite @watchdog)` };
-      return { group: 'slack', name, status: 'ok', detail: `${who}; can post to ${t.channel}${ch.is_private ? ' (member)' : ch.is_member ? '' : ' (public: chat:write.public)'}` };
-    } catch (err) {
-      return { group: 'slack', name, status: 'fail', detail: message(err) };
-    }
-  }));
+  return Promise.all(
+    targets.map(async ([name, t]): Promise<Check> => {
+      if (t.type !== 'slack') throw new Error('unreachable');
+      try {
+        const token = await readSecretField(secrets, t.tokenSecret, 'botToken');
+        const client = new HttpClient(t.apiUrl ?? 'https://slack.com/api', { attempts: 1, timeoutMs: 5_000 });
+        const res = await client.request('POST', '/auth.test', { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=utf-8' }, '{}');
+        const body = res.json as { ok?: boolean; error?: string; team?: string; user?: string } | undefined;
+        if (res.status !== 200 || !body?.ok) return { group: 'slack', name, status: 'fail', detail: `auth.test: ${body?.error ?? `HTTP ${res.status}`}` };
+        const who = `bot token valid (${body.user ?? '?'} in ${body.team ?? '?'})`;
+        // Can it post to the channel? Public: yes with chat:write.public; private: only once invited.
+        const list = await client.request('GET', '/conversations.list?types=public_channel,private_channel&exclude_archived=true&limit=1000', {
+          authorization: `Bearer ${token}`,
+        });
+        const channels = list.json as
+          { ok?: boolean; error?: string; channels?: Array<{ id: string; name: string; is_private?: boolean; is_member?: boolean }> } | undefined;
+        if (!channels?.ok)
+          return {
+            group: 'slack',
+            name,
+            status: 'skip',
+            detail: `${who}; channel ${t.channel} not checked (${channels?.error ?? `HTTP ${list.status}`}: add the channels:read and groups:read scopes to let doctor check)`,
+          };
+        const ref = t.channel.replace(/^#/, '');
+        const ch = channels.channels?.find((c) => c.id === t.channel || c.name === ref);
+        if (!ch)
+          return {
+            group: 'slack',
+            name,
+            status: 'fail',
+            detail: `${who}; cannot post to ${t.channel}: not found (a private channel the bot is not in? invite it: /invite @watchdog)`,
+          };
+        if (ch.is_private && !ch.is_member)
+          return {
+            group: 'slack',
+            name,
+            status: 'fail',
+            detail: `${who}; cannot post to ${t.channel}: private channel the bot is not in (invite it: /invite @watchdog)`,
+          };
+        return {
+          group: 'slack',
+          name,
+          status: 'ok',
+          detail: `${who}; can post to ${t.channel}${ch.is_private ? ' (member)' : ch.is_member ? '' : ' (public: chat:write.public)'}`,
+        };
+      } catch (err) {
+        return { group: 'slack', name, status: 'fail', detail: message(err) };
+      }
+    }),
+  );
 }
 
 export async function tableChecks(rt: Runtime, local: boolean): Promise<Check[]> {
@@ -107,18 +139,40 @@ export async function tableChecks(rt: Runtime, local: boolean): Promise<Check[]>
     const d = (await client.send(new DescribeTableCommand({ TableName: name }))).Table;
     const keys = (d?.KeySchema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
     // Compared with the store's own definition (src/store/table.ts): keys and projections.
-    const shape = (g: { KeySchema?: Array<{ AttributeName?: string; KeyType?: string }>; Projection?: { ProjectionType?: string; NonKeyAttributes?: string[] } }) =>
+    const shape = (g: {
+      KeySchema?: Array<{ AttributeName?: string; KeyType?: string }>;
+      Projection?: { ProjectionType?: string; NonKeyAttributes?: string[] };
+    }) =>
       `${(g.KeySchema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',')} ${g.Projection?.ProjectionType ?? '?'}${g.Projection?.NonKeyAttributes ? `(${[...g.Projection.NonKeyAttributes].sort().join(',')})` : ''}`;
     const indexes = new Map((d?.GlobalSecondaryIndexes ?? []).map((g) => [g.IndexName, shape(g)]));
-    const want = INDEXES.map((i) => [i.name, shape({
-      KeySchema: [{ AttributeName: i.partitionKey.name, KeyType: 'HASH' }, { AttributeName: i.sortKey.name, KeyType: 'RANGE' }],
-      Projection: { ProjectionType: i.projection, ...(i.include ? { NonKeyAttributes: [...i.include] } : {}) },
-    })] as const);
+    const want = INDEXES.map(
+      (i) =>
+        [
+          i.name,
+          shape({
+            KeySchema: [
+              { AttributeName: i.partitionKey.name, KeyType: 'HASH' },
+              { AttributeName: i.sortKey.name, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: i.projection, ...(i.include ? { NonKeyAttributes: [...i.include] } : {}) },
+          }),
+        ] as const,
+    );
     const wrong = [
       ...(keys === `${TABLE_KEYS.partitionKey.name}:HASH,${TABLE_KEYS.sortKey.name}:RANGE` ? [] : [`key schema ${keys}`]),
-      ...want.filter(([n, k]) => indexes.get(n) !== k).map(([n, k]) => `index ${n} ${indexes.has(n) ? `is ${indexes.get(n)}, expected ${k} (a table from an older version: see README "Upgrading")` : 'missing'}`),
+      ...want
+        .filter(([n, k]) => indexes.get(n) !== k)
+        .map(
+          ([n, k]) =>
+            `index ${n} ${indexes.has(n) ? `is ${indexes.get(n)}, expected ${k} (a table from an older version: see README "Upgrading")` : 'missing'}`,
+        ),
     ];
-    out.push({ group: 'table', name, status: wrong.length === 0 ? 'ok' : 'fail', detail: wrong.length === 0 ? `keys ${TABLE.pk}/${TABLE.sk}, indexes ${INDEXES.map((i) => i.name).join(' and ')}` : wrong.join('; ') });
+    out.push({
+      group: 'table',
+      name,
+      status: wrong.length === 0 ? 'ok' : 'fail',
+      detail: wrong.length === 0 ? `keys ${TABLE.pk}/${TABLE.sk}, indexes ${INDEXES.map((i) => i.name).join(' and ')}` : wrong.join('; '),
+    });
   } catch (err) {
     return [{ group: 'table', name, status: 'fail', detail: message(err) }];
   }
@@ -130,7 +184,14 @@ export async function tableChecks(rt: Runtime, local: boolean): Promise<Check[]>
     const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: name }));
     const d = ttl.TimeToLiveDescription;
     const on = d?.TimeToLiveStatus === 'ENABLED' && d.AttributeName === TABLE.ttl;
-    out.push({ group: 'table', name: `${name} TTL`, status: on ? 'ok' : 'fail', detail: on ? `TTL on ${TABLE.ttl}` : `TTL is ${d?.TimeToLiveStatus ?? 'off'}${d?.AttributeName ? ` on ${d.AttributeName}` : ''}; expected ENABLED on ${TABLE.ttl}` });
+    out.push({
+      group: 'table',
+      name: `${name} TTL`,
+      status: on ? 'ok' : 'fail',
+      detail: on
+        ? `TTL on ${TABLE.ttl}`
+        : `TTL is ${d?.TimeToLiveStatus ?? 'off'}${d?.AttributeName ? ` on ${d.AttributeName}` : ''}; expected ENABLED on ${TABLE.ttl}`,
+    });
   } catch (err) {
     out.push({ group: 'table', name: `${name} TTL`, status: 'fail', detail: message(err) });
   }
@@ -143,8 +204,12 @@ export async function deployedCheck(rt: Runtime): Promise<Check> {
     if (!running) return { group: 'deployed', name: 'config', status: 'skip', detail: 'no sweeper has recorded its config in this table yet' };
     const same = running.sha256 === rt.config.sha256;
     return {
-      group: 'deployed', name: 'config', status: same ? 'ok' : 'fail',
-      detail: same ? `the running sweeper (${running.by}) uses this file` : `the running sweeper (${running.by}, since ${new Date(running.at).toISOString()}) uses another config: deploy this file or check which one you edited`,
+      group: 'deployed',
+      name: 'config',
+      status: same ? 'ok' : 'fail',
+      detail: same
+        ? `the running sweeper (${running.by}) uses this file`
+        : `the running sweeper (${running.by}, since ${new Date(running.at).toISOString()}) uses another config: deploy this file or check which one you edited`,
     };
   } catch (err) {
     return { group: 'deployed', name: 'config', status: 'fail', detail: message(err) };
@@ -153,9 +218,20 @@ export async function deployedCheck(rt: Runtime): Promise<Check> {
 
 export async function doctor(rt: Runtime, o: { local: boolean }): Promise<Check[]> {
   const [secrets, connections, slack, table, deployed] = await Promise.all([
-    secretChecks(rt.config, rt.secrets), connectionChecks(rt.config, rt.secrets), slackChecks(rt.config, rt.secrets), tableChecks(rt, o.local), deployedCheck(rt),
+    secretChecks(rt.config, rt.secrets),
+    connectionChecks(rt.config, rt.secrets),
+    slackChecks(rt.config, rt.secrets),
+    tableChecks(rt, o.local),
+    deployedCheck(rt),
   ]);
-  return [{ group: 'config', name: 'config', status: 'ok', detail: `valid (${rt.config.policies.length} policies, ${rt.config.connections.size} connections)` }, ...secrets, ...connections, ...slack, ...table, deployed];
+  return [
+    { group: 'config', name: 'config', status: 'ok', detail: `valid (${rt.config.policies.length} policies, ${rt.config.connections.size} connections)` },
+    ...secrets,
+    ...connections,
+    ...slack,
+    ...table,
+    deployed,
+  ];
 }
 
 const MARK: Record<CheckStatus, string> = { ok: '✓', fail: '✗', skip: '–' };

@@ -8,7 +8,14 @@ import type { SweepSummary } from '../sweep/sweep.js';
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function progressText(e: Execution): string {
@@ -23,7 +30,11 @@ export function executionRows(items: Execution[], policyOf: (e: Execution) => Po
     const runtime = describeLimits(e, policyOf(e), now).find((l) => l.reason === 'runtime');
     const elapsed = formatDuration(Math.max(0, (e.endedAt ?? now) - Math.min(e.startedAt, e.trackedAt)));
     rows.push([
-      e.id, e.connection, e.externalId.length > 28 ? `${e.externalId.slice(0, 27)}…` : e.externalId, e.policy, e.state,
+      e.id,
+      e.connection,
+      e.externalId.length > 28 ? `${e.externalId.slice(0, 27)}…` : e.externalId,
+      e.policy,
+      e.state,
       runtime ? `${elapsed}/${formatDuration(runtime.limit)}` : elapsed,
       progressText(e),
       e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`,
@@ -38,7 +49,11 @@ export function showText(e: Execution, events: AuditEvent[], policy: Policy, now
     `${e.id}  ${e.state}${e.stopReasons ? ` (${e.stopReasons.join(', ')})` : ''}`,
     `  connection   ${e.connection} (${e.provider})  external id ${e.externalId}`,
     `  policy       ${e.policy}${policy.mode === 'dry-run' ? ' [dry-run]' : ''}`,
-    `  labels       ${Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}`,
+    `  labels       ${
+      Object.entries(e.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || '-'
+    }`,
     `  started      ${iso(e.startedAt)}   tracked ${iso(e.trackedAt)}`,
     `  heartbeat    ${iso(e.lastHeartbeatAt)}${e.heartbeats ? ` (${e.heartbeats} received)` : ''}   progress ${progressText(e)} (moved ${iso(e.lastProgressAt)})`,
     ...(e.lastMessage === undefined ? [] : [`  message      ${JSON.stringify(e.lastMessage)}`]),
@@ -48,28 +63,48 @@ export function showText(e: Execution, events: AuditEvent[], policy: Policy, now
     ...describeLimits(e, policy, now).map((l) =>
       l.reason === 'cost'
         ? `    cost       $${l.used.toFixed(2)} of $${l.limit.toFixed(2)}`
-        : `    ${l.reason.padEnd(10)} ${formatDuration(l.used)} of ${formatDuration(l.limit)}${l.deadline ? `  (deadline ${iso(l.deadline)})` : ''}`),
-    ...(e.extensions.length ? ['  extensions:', ...e.extensions.map((x) => `    +${formatDuration(x.ms)} by ${x.by} at ${iso(x.at)}${x.reason ? ` — ${x.reason}` : ''}`)] : []),
+        : `    ${l.reason.padEnd(10)} ${formatDuration(l.used)} of ${formatDuration(l.limit)}${l.deadline ? `  (deadline ${iso(l.deadline)})` : ''}`,
+    ),
+    ...(e.extensions.length
+      ? ['  extensions:', ...e.extensions.map((x) => `    +${formatDuration(x.ms)} by ${x.by} at ${iso(x.at)}${x.reason ? ` — ${x.reason}` : ''}`)]
+      : []),
     '  audit:',
-    ...events.map((ev) => `    ${iso(ev.at)}  ${ev.actor.id} via ${ev.actor.via}: ${ev.what}${ev.why ? ` [${ev.why}]` : ''}${ev.detail ? ` — ${ev.detail}` : ''}`),
+    ...events.map(
+      (ev) => `    ${iso(ev.at)}  ${ev.actor.id} via ${ev.actor.via}: ${ev.what}${ev.why ? ` [${ev.why}]` : ''}${ev.detail ? ` — ${ev.detail}` : ''}`,
+    ),
   ];
   return lines.join('\n');
 }
 
 export function sweepText(s: SweepSummary, where: string): string {
   const counts: Array<[string, number]> = [
-    ['finished', s.finished], ['warned', s.warned], ['would cancel', s.wouldCancel], ['cancelled', s.cancelled],
-    ['already finished', s.alreadyFinished], ['cancel pending', s.pending], ['retry later', s.retried],
-    ['cancel failed', s.cancelFailed], ['unconfirmed', s.unconfirmed], ['held back (cap)', s.heldBackByCap],
-    ['deferred (time)', s.deferredForTime], ['lost races', s.lostRaces], ['errors', s.errors],
+    ['finished', s.finished],
+    ['warned', s.warned],
+    ['would cancel', s.wouldCancel],
+    ['cancelled', s.cancelled],
+    ['already finished', s.alreadyFinished],
+    ['cancel pending', s.pending],
+    ['retry later', s.retried],
+    ['cancel failed', s.cancelFailed],
+    ['unconfirmed', s.unconfirmed],
+    ['held back (cap)', s.heldBackByCap],
+    ['deferred (time)', s.deferredForTime],
+    ['lost races', s.lostRaces],
+    ['errors', s.errors],
   ];
   const lines = [
     `${s.preview ? 'dry-run sweep (nothing changed)' : 'sweep'} on ${where}: ${s.due} due, ${s.evaluated} evaluated, ${s.itemsRead} items read, ${s.cancelCalls} cancel calls, ${s.durationMs} ms`,
-    `  ${counts.filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'nothing to do'}`,
+    `  ${
+      counts
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'nothing to do'
+    }`,
   ];
   if (s.noticesSent + s.noticesFailed > 0) lines.push(`  notifications: ${s.noticesSent} sent, ${s.noticesFailed} failed (retried later)`);
   const shown = s.actions.slice(0, 50);
-  if (shown.length > 0) lines.push('', table([['ACTION', 'ID', 'EXECUTION', 'DETAIL'], ...shown.map((a) => [a.action, a.id, `${a.connection}/${a.externalId}`, a.detail ?? ''])]));
+  if (shown.length > 0)
+    lines.push('', table([['ACTION', 'ID', 'EXECUTION', 'DETAIL'], ...shown.map((a) => [a.action, a.id, `${a.connection}/${a.externalId}`, a.detail ?? ''])]));
   if (s.actions.length > shown.length) lines.push(`  … and ${s.actions.length - shown.length} more (--json for all)`);
   return lines.join('\n');
 }

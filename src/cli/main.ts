@@ -131,7 +131,10 @@ export function buildProgram(io: Io): Command {
     });
     try {
       const effective = withOverrides(config, target.overrides);
-      return await fn(buildRuntime(effective, { client: target.client, tableName: target.tableName, owner: `cli-${os.userInfo().username}-${process.pid}` }), target);
+      return await fn(
+        buildRuntime(effective, { client: target.client, tableName: target.tableName, owner: `cli-${os.userInfo().username}-${process.pid}` }),
+        target,
+      );
     } finally {
       await target.close();
     }
@@ -159,7 +162,8 @@ export function buildProgram(io: Io): Command {
       };
       const labels = parseLabels(o.label as string[] | undefined);
       const body = {
-        connection, externalId,
+        connection,
+        externalId,
         ...(o.policy ? { policy: o.policy } : {}),
         ...(labels ? { labels } : {}),
         ...(o.owner ? { owner: o.owner } : {}),
@@ -168,7 +172,11 @@ export function buildProgram(io: Io): Command {
       };
       await withWatchdog(async (wd) => {
         const { created, execution } = await wd.track(body, cliActor());
-        print({ created, execution }, () => `${created ? 'tracking' : 'already tracked'} ${execution.id} (${execution.connection}/${execution.externalId}, policy ${execution.policy}, ${execution.state})`);
+        print(
+          { created, execution },
+          () =>
+            `${created ? 'tracking' : 'already tracked'} ${execution.id} (${execution.connection}/${execution.externalId}, policy ${execution.policy}, ${execution.state})`,
+        );
       });
     });
 
@@ -206,7 +214,9 @@ export function buildProgram(io: Io): Command {
   program
     .command('list')
     .description('list tracked executions')
-    .addOption(new Option('--state <state>', 'only this state (quarantined: stored items that cannot be read)').choices([...ExecutionState.options, 'quarantined']))
+    .addOption(
+      new Option('--state <state>', 'only this state (quarantined: stored items that cannot be read)').choices([...ExecutionState.options, 'quarantined']),
+    )
     .option('--policy <name>', 'only this policy')
     .option('--connection <name>', 'only this connection')
     .option('--label <key=value>', 'only with this label')
@@ -216,9 +226,14 @@ export function buildProgram(io: Io): Command {
       if (o.state === 'quarantined') {
         await withWatchdog(async (wd, target) => {
           const items = await wd.store.quarantined();
-          print({ items }, () => (items.length === 0
-            ? `no quarantined items (${target.description})`
-            : table([['ID', 'CONNECTION', 'EXTERNAL ID', 'SINCE', 'WHY'], ...items.map((q) => [q.id, q.connection ?? '?', q.externalId ?? '?', q.at ? new Date(q.at).toISOString() : '?', q.error])])));
+          print({ items }, () =>
+            items.length === 0
+              ? `no quarantined items (${target.description})`
+              : table([
+                  ['ID', 'CONNECTION', 'EXTERNAL ID', 'SINCE', 'WHY'],
+                  ...items.map((q) => [q.id, q.connection ?? '?', q.externalId ?? '?', q.at ? new Date(q.at).toISOString() : '?', q.error]),
+                ]),
+          );
         });
         return;
       }
@@ -278,7 +293,13 @@ export function buildProgram(io: Io): Command {
         await new Promise<void>((resolve) => {
           let timer: NodeJS.Timeout | undefined;
           const loop = () => {
-            timer = setTimeout(() => void once().catch((err: Error) => io.err(`sweep failed: ${err.message}`)).finally(loop), every);
+            timer = setTimeout(
+              () =>
+                void once()
+                  .catch((err: Error) => io.err(`sweep failed: ${err.message}`))
+                  .finally(loop),
+              every,
+            );
           };
           process.once('SIGINT', () => {
             if (timer) clearTimeout(timer);
@@ -303,9 +324,11 @@ export function buildProgram(io: Io): Command {
         const r = await rt.sweeper.cancelNow(id, cliActor(), o.reason, budget);
         if ('status' in r) {
           const e = r.execution;
-          print(r, () => r.status === 'done'
-            ? `${e.id} ${e.state}${e.providerStatus ? ` (provider: ${e.providerStatus})` : ''}${e.lastError ? `: ${e.lastError}` : ''}`
-            : `${e.id} ${e.state}: the provider has not answered yet; the sweep will finish it (watchdog show ${e.id})`);
+          print(r, () =>
+            r.status === 'done'
+              ? `${e.id} ${e.state}${e.providerStatus ? ` (provider: ${e.providerStatus})` : ''}${e.lastError ? `: ${e.lastError}` : ''}`
+              : `${e.id} ${e.state}: the provider has not answered yet; the sweep will finish it (watchdog show ${e.id})`,
+          );
           if (e.state === 'cancel_failed' || e.state === 'cancel_unconfirmed') throw new ExitCode(1);
           return;
         }
@@ -335,8 +358,14 @@ export function buildProgram(io: Io): Command {
       const port = parseNumber('--port', o.port);
       if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port expects 0-65535, got "${o.port}"`);
       await withRuntime(async (rt, target) => {
-        const served = await serveWebhook(new Webhook({ runtime: rt, secrets: rt.secrets }), { port, host: o.host, maxBodyBytes: rt.config.webhook.maxBodyBytes });
-        io.out(`watchdog: webhook on ${served.url} (${target.description}); routes: /slack/commands /slack/interactions /discord/interactions /teams/messages /hooks/cancel /v1/executions /healthz; Ctrl-C stops`);
+        const served = await serveWebhook(new Webhook({ runtime: rt, secrets: rt.secrets }), {
+          port,
+          host: o.host,
+          maxBodyBytes: rt.config.webhook.maxBodyBytes,
+        });
+        io.out(
+          `watchdog: webhook on ${served.url} (${target.description}); routes: /slack/commands /slack/interactions /discord/interactions /teams/messages /hooks/cancel /v1/executions /healthz; Ctrl-C stops`,
+        );
         await new Promise<void>((resolve) => {
           process.once('SIGINT', () => resolve());
           process.once('SIGTERM', () => resolve());
@@ -369,7 +398,10 @@ export function buildProgram(io: Io): Command {
       }
       const checks = await withRuntime((rt, target) => doctor(rt, { local: target.local }));
       const ok = checks.every((c) => c.status !== 'fail');
-      print({ ok, file, checks }, () => `${doctorText(checks)}\n${ok ? 'all checks passed' : `${checks.filter((c) => c.status === 'fail').length} check(s) failed`} (${file})`);
+      print(
+        { ok, file, checks },
+        () => `${doctorText(checks)}\n${ok ? 'all checks passed' : `${checks.filter((c) => c.status === 'fail').length} check(s) failed`} (${file})`,
+      );
       if (!ok) throw new ExitCode(1);
     });
 
@@ -387,7 +419,13 @@ export function buildProgram(io: Io): Command {
       if (route === 'slack') {
         if (!config.webhook.slack) throw new InputError('webhook.slack is not configured');
         const secret = await readSecretField(secrets, config.webhook.slack.secret, 'signingSecret');
-        const body = new URLSearchParams({ command: '/watchdog', text: words.join(' '), user_id: o.user, channel_id: 'C012ABCDEF', ...(o.responseUrl ? { response_url: o.responseUrl } : {}) }).toString();
+        const body = new URLSearchParams({
+          command: '/watchdog',
+          text: words.join(' '),
+          user_id: o.user,
+          channel_id: 'C012ABCDEF',
+          ...(o.responseUrl ? { response_url: o.responseUrl } : {}),
+        }).toString();
         io.out(slackCurl(`${o.url}/slack/commands`, secret, body));
       } else if (route === 'hook') {
         if (!config.webhook.hooks) throw new InputError('webhook.hooks is not configured');
@@ -395,7 +433,11 @@ export function buildProgram(io: Io): Command {
         const body = JSON.stringify({ id: words[0], reason: words.slice(1).join(' ') || 'signed hook' });
         const url = `${o.url.replace(/\/+$/, '')}/hooks/cancel`;
         const headers = { 'Content-Type': 'application/json', ...signedHeaders(secret, { method: 'POST', target: targetOf(url), body }) };
-        io.out(`curl -s ${shellQuote(url)} ${Object.entries(headers).map(([k, v]) => `-H ${shellQuote(`${k}: ${v}`)}`).join(' ')} --data ${shellQuote(body)}`);
+        io.out(
+          `curl -s ${shellQuote(url)} ${Object.entries(headers)
+            .map(([k, v]) => `-H ${shellQuote(`${k}: ${v}`)}`)
+            .join(' ')} --data ${shellQuote(body)}`,
+        );
       } else throw new InputError(`route must be slack or hook, got "${route}"`);
       io.err('(valid for 5 minutes)');
     });
@@ -420,7 +462,14 @@ export function buildProgram(io: Io): Command {
         rmSync(dataDir, { recursive: true, force: true });
         io.out(`watchdog: --reset: removed the store at ${dataDir}`);
       }
-      await runLocal({ config: { ...config, settings: { ...config.settings, dataDir } }, intervalMs, demo: o.demo, port, out: io.out, live: process.stdout.isTTY === true && !o.plain });
+      await runLocal({
+        config: { ...config, settings: { ...config.settings, dataDir } },
+        intervalMs,
+        demo: o.demo,
+        port,
+        out: io.out,
+        live: process.stdout.isTTY === true && !o.plain,
+      });
     });
 
   const provider = program.command('provider').description('talk to a platform directly: prove a connection works');
@@ -435,12 +484,21 @@ export function buildProgram(io: Io): Command {
     }
     const providerId = config.connections.get(target)?.provider ?? target;
     const adapter = new ProviderRegistry(config, secretsFor(config)).build(target, {
-      ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}), ...(credentials ? { credentials } : {}),
+      ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}),
+      ...(credentials ? { credentials } : {}),
     });
     const out = op === 'cancel' ? await adapter.cancel(externalId) : await adapter.status(externalId);
     print(out, () => {
-      const st = 'status' in out && out.status ? ` (${out.status.raw}${out.status.progress ? `, ${Math.round(out.status.progress.fraction * 100)}%` : ''})` : '';
-      const extra = 'error' in out ? `: ${out.error}` : 'httpStatus' in out ? ` (HTTP ${out.httpStatus})` : 'retryAfterMs' in out && out.retryAfterMs ? ` (retry after ${out.retryAfterMs}ms)` : '';
+      const st =
+        'status' in out && out.status ? ` (${out.status.raw}${out.status.progress ? `, ${Math.round(out.status.progress.fraction * 100)}%` : ''})` : '';
+      const extra =
+        'error' in out
+          ? `: ${out.error}`
+          : 'httpStatus' in out
+            ? ` (HTTP ${out.httpStatus})`
+            : 'retryAfterMs' in out && out.retryAfterMs
+              ? ` (retry after ${out.retryAfterMs}ms)`
+              : '';
       return `${providerId} ${op} ${externalId}: ${out.kind}${st}${extra}`;
     });
     const good = op === 'cancel' ? CANCEL_OK.has(out.kind) : out.kind === 'status';
@@ -492,8 +550,10 @@ export function buildProgram(io: Io): Command {
     .action((file: string | undefined) => {
       const f = resolveConfigPath(file ?? g().config);
       const c = loadConfig(f);
-      print({ ok: true, file: f, policies: c.policies.map((p) => p.name), connections: [...c.connections.keys()] }, () =>
-        `${f}: valid (${c.policies.length} policies, ${[...c.connections.keys()].length} connections)`);
+      print(
+        { ok: true, file: f, policies: c.policies.map((p) => p.name), connections: [...c.connections.keys()] },
+        () => `${f}: valid (${c.policies.length} policies, ${[...c.connections.keys()].length} connections)`,
+      );
     });
 
   return program;

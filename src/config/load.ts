@@ -10,7 +10,15 @@ import { parseDuration } from '../core/duration.js';
 import { ownValue, protoKeyPaths } from '../core/own.js';
 import type { Policy } from '../core/policy.js';
 import { ConfigError } from '../errors.js';
-import { type ConnectionConfig, type HttpProviderConfig, type NotifyTargetConfig, WatchdogConfigSchema, referenceProblems, type WatchdogConfigParsed, type WebhookConfig } from './schema.js';
+import {
+  type ConnectionConfig,
+  type HttpProviderConfig,
+  type NotifyTargetConfig,
+  WatchdogConfigSchema,
+  referenceProblems,
+  type WatchdogConfigParsed,
+  type WebhookConfig,
+} from './schema.js';
 
 export interface People {
   readonly users: readonly string[];
@@ -87,7 +95,10 @@ export function deployableRaw(raw: unknown): Record<string, unknown> {
   return r;
 }
 
-export const configSha256 = (raw: unknown): string => createHash('sha256').update(JSON.stringify(deployableRaw(raw))).digest('hex');
+export const configSha256 = (raw: unknown): string =>
+  createHash('sha256')
+    .update(JSON.stringify(deployableRaw(raw)))
+    .digest('hex');
 
 function formatPath(p: readonly PropertyKey[], root: string): string {
   let out = '';

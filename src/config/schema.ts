@@ -270,7 +270,10 @@ export function referenceProblems(raw: unknown): Array<{ path: Array<string | nu
     const c = obj(raw);
     const provider = str(c.provider);
     if (provider !== undefined && !providerIds.includes(provider)) {
-      out.push({ path: ['connections', name, 'provider'], message: `unknown provider "${provider}"${didYouMean(provider, providerIds)}; expected one of ${providerIds.join(', ')}` });
+      out.push({
+        path: ['connections', name, 'provider'],
+        message: `unknown provider "${provider}"${didYouMean(provider, providerIds)}; expected one of ${providerIds.join(', ')}`,
+      });
     }
     if (provider !== undefined && c.baseUrl === undefined && Object.hasOwn(providers, provider) && obj(providers[provider]).baseUrl === undefined) {
       out.push({ path: ['connections', name, 'baseUrl'], message: `required: provider "${provider}" declares no baseUrl` });
@@ -289,11 +292,14 @@ export function referenceProblems(raw: unknown): Array<{ path: Array<string | nu
     }
     const match = obj(p.match);
     const mc = str(match.connection);
-    if (mc !== undefined && !Object.hasOwn(connections, mc)) out.push({ path: ['policies', i, 'match', 'connection'], message: `unknown connection "${mc}"${didYouMean(mc, Object.keys(connections))}` });
+    if (mc !== undefined && !Object.hasOwn(connections, mc))
+      out.push({ path: ['policies', i, 'match', 'connection'], message: `unknown connection "${mc}"${didYouMean(mc, Object.keys(connections))}` });
     const mp = str(match.provider);
-    if (mp !== undefined && !providerIds.includes(mp)) out.push({ path: ['policies', i, 'match', 'provider'], message: `unknown provider "${mp}"${didYouMean(mp, providerIds)}` });
+    if (mp !== undefined && !providerIds.includes(mp))
+      out.push({ path: ['policies', i, 'match', 'provider'], message: `unknown provider "${mp}"${didYouMean(mp, providerIds)}` });
     arr(p.notify).forEach((t, j) => {
-      if (typeof t === 'string' && !Object.hasOwn(notify, t)) out.push({ path: ['policies', i, 'notify', j], message: `unknown notify target "${t}"${didYouMean(t, Object.keys(notify))}` });
+      if (typeof t === 'string' && !Object.hasOwn(notify, t))
+        out.push({ path: ['policies', i, 'notify', j], message: `unknown notify target "${t}"${didYouMean(t, Object.keys(notify))}` });
     });
   });
   const keyNames = new Set<string>();
@@ -305,12 +311,16 @@ export function referenceProblems(raw: unknown): Array<{ path: Array<string | nu
       keyNames.add(name);
     }
     arr(k.connections).forEach((c, j) => {
-      if (typeof c === 'string' && c !== '*' && !Object.hasOwn(connections, c)) out.push({ path: ['webhook', 'api', 'keys', i, 'connections', j], message: `unknown connection "${c}"${didYouMean(c, Object.keys(connections))}` });
+      if (typeof c === 'string' && c !== '*' && !Object.hasOwn(connections, c))
+        out.push({ path: ['webhook', 'api', 'keys', i, 'connections', j], message: `unknown connection "${c}"${didYouMean(c, Object.keys(connections))}` });
     });
   });
   const defaultPolicy = str(cfg.defaultPolicy) ?? 'default';
   if (seen.size > 0 && !seen.has(defaultPolicy)) {
-    out.push({ path: ['defaultPolicy'], message: `no policy named "${defaultPolicy}"${didYouMean(defaultPolicy, seen)}; expected one of ${[...seen].join(', ')}` });
+    out.push({
+      path: ['defaultPolicy'],
+      message: `no policy named "${defaultPolicy}"${didYouMean(defaultPolicy, seen)}; expected one of ${[...seen].join(', ')}`,
+    });
   }
   return out;
 }

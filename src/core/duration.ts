@@ -27,7 +27,12 @@ export function formatDuration(ms: number): string {
   if (rest < 1000) return `${sign}${rest}ms`;
   rest = Math.floor(rest / 1000);
   const parts: string[] = [];
-  for (const [unit, secs] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, secs] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     if (rest >= secs) {
       parts.push(`${Math.floor(rest / secs)}${unit}`);
       rest %= secs;

@@ -54,8 +54,7 @@ export interface EffectiveLimits {
   maxCostUsd?: number;
 }
 
-const minDefined = (a: number | undefined, b: number | undefined): number | undefined =>
-  a === undefined ? b : b === undefined ? a : Math.min(a, b);
+const minDefined = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
 
 export function effectiveLimits(policy: Policy, limits: LimitsMs): EffectiveLimits {
   return {
@@ -79,7 +78,9 @@ export function looseningErrors(policy: Policy, limits: LimitsMs): string[] {
     const allowed = policy[key];
     if (asked !== undefined && allowed !== undefined && asked > allowed) {
       const show = (v: number) => (key === 'maxCostUsd' ? `$${v}` : formatDuration(v));
-      errors.push(`${key.replace(/Ms$/, '')} ${show(asked)} is looser than policy "${policy.name}" allows (${show(allowed)}); per-execution limits may only tighten`);
+      errors.push(
+        `${key.replace(/Ms$/, '')} ${show(asked)} is looser than policy "${policy.name}" allows (${show(allowed)}); per-execution limits may only tighten`,
+      );
     }
   }
   return errors;

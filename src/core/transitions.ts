@@ -10,8 +10,20 @@
 import { formatDuration } from './duration.js';
 import { executionId } from './ids.js';
 import {
-  type Actor, type AuditEvent, type Execution, type ExecutionState, type HeartbeatInput, type LimitsMs,
-  type Notice, type NoticeKind, type Reason, type StopReason, HEARTBEAT_MESSAGE_MAX, isTerminal, normaliseProgress, progressFraction,
+  type Actor,
+  type AuditEvent,
+  type Execution,
+  type ExecutionState,
+  type HeartbeatInput,
+  type LimitsMs,
+  type Notice,
+  type NoticeKind,
+  type Reason,
+  type StopReason,
+  HEARTBEAT_MESSAGE_MAX,
+  isTerminal,
+  normaliseProgress,
+  progressFraction,
 } from './model.js';
 import { type Policy, canExtend, evaluate } from './policy.js';
 
@@ -71,12 +83,7 @@ function ownStateDueAt(e: Execution, policy: Policy, now: number): number | unde
   }
 }
 
-function next(
-  cur: Execution,
-  patch: Partial<Execution>,
-  ctx: Ctx,
-  event: Omit<AuditEvent, 'executionId' | 'version' | 'at' | 'from' | 'to'>,
-): Change {
+function next(cur: Execution, patch: Partial<Execution>, ctx: Ctx, event: Omit<AuditEvent, 'executionId' | 'version' | 'at' | 'from' | 'to'>): Change {
   const e: Execution = { ...cur, ...patch, version: cur.version + 1, updatedAt: ctx.now };
   // Any recorded step forward ends a run of faults.
   delete e.faults;
@@ -89,7 +96,12 @@ function next(
   }
   setDue(e, ctx);
   e.pendingEvent = {
-    executionId: e.id, version: e.version, at: ctx.now, from: cur.state, to: e.state, ...event,
+    executionId: e.id,
+    version: e.version,
+    at: ctx.now,
+    from: cur.state,
+    to: e.state,
+    ...event,
   };
   return { ok: true, execution: e };
 }
@@ -134,7 +146,12 @@ export function newExecution(input: TrackInput, ctx: Ctx): Execution {
   };
   base.dueAt = computeDueAt(base, ctx.policy, ctx.now);
   base.pendingEvent = {
-    executionId: id, version: 0, at: ctx.now, actor: input.actor, what: 'tracked', to: 'running',
+    executionId: id,
+    version: 0,
+    at: ctx.now,
+    actor: input.actor,
+    what: 'tracked',
+    to: 'running',
     detail: `policy ${input.policy}`,
   };
   return base;
@@ -181,7 +198,9 @@ export function markFinished(cur: Execution, actor: Actor, ctx: Ctx, providerSta
   const t = refuseTerminal(cur);
   if (t) return t;
   return next(cur, { state: 'finished', ...(providerStatus ? { providerStatus } : {}) }, ctx, {
-    actor, what: 'finished', ...(providerStatus ? { detail: `provider status ${providerStatus}` } : {}),
+    actor,
+    what: 'finished',
+    ...(providerStatus ? { detail: `provider status ${providerStatus}` } : {}),
   });
 }
 
@@ -189,7 +208,10 @@ export function recordWarning(cur: Execution, warnKeys: Partial<Record<Reason, n
   if (cur.state !== 'running' && cur.state !== 'warned') return { ok: false, outcome: 'not_claimable', execution: cur };
   const reasons = Object.keys(warnKeys) as Reason[];
   return next(cur, { state: 'warned', warned: { ...cur.warned, ...warnKeys } }, ctx, {
-    actor, what: 'warned', ...(reasons.length === 1 ? { why: reasons[0] } : {}), detail: `limits near: ${reasons.join(', ')}`,
+    actor,
+    what: 'warned',
+    ...(reasons.length === 1 ? { why: reasons[0] } : {}),
+    detail: `limits near: ${reasons.join(', ')}`,
   });
 }
 
@@ -199,7 +221,9 @@ export function requestCancel(cur: Execution, reasons: StopReason[], actor: Acto
   if (t) return t;
   if (cur.state === 'cancel_requested' || cur.state === 'cancelling') return { ok: false, outcome: 'claimed', execution: cur };
   return next(cur, { state: 'cancel_requested', stopReasons: reasons, requestedBy: actor, attempts: 0 }, ctx, {
-    actor, what: 'cancel requested', ...(reasons.length === 1 ? { why: reasons[0] } : {}),
+    actor,
+    what: 'cancel requested',
+    ...(reasons.length === 1 ? { why: reasons[0] } : {}),
     detail: detail ?? `reasons: ${reasons.join(', ')}`,
   });
 }
@@ -241,7 +265,9 @@ export function claimCancel(cur: Execution, input: ClaimInput, ctx: Ctx): Transi
       actor: input.actor,
       what: checking ? 'cancel confirmation check' : recovering ? 'cancel claimed (expired lease recovered)' : 'cancel claimed',
       ...(stopReasons.length === 1 ? { why: stopReasons[0] } : {}),
-      detail: checking ? `accepted ${formatDuration(ctx.now - (cur.cancelAcceptedAt ?? ctx.now))} ago` : `attempt ${cur.attempts + 1}, lease ${formatDuration(input.leaseMs)}`,
+      detail: checking
+        ? `accepted ${formatDuration(ctx.now - (cur.cancelAcceptedAt ?? ctx.now))} ago`
+        : `attempt ${cur.attempts + 1}, lease ${formatDuration(input.leaseMs)}`,
     },
   );
 }
@@ -268,14 +294,19 @@ export function recordOutcome(cur: Execution, owner: string, result: CancelResul
       return next(cur, { state: 'cancelled', ...status(result.providerStatus) }, ctx, { actor, what: 'cancelled', ...why, ...response });
     case 'already_finished':
       return next(cur, { state: 'finished', ...status(result.providerStatus) }, ctx, {
-        actor, what: 'finished before the cancel took effect', ...response,
+        actor,
+        what: 'finished before the cancel took effect',
+        ...response,
       });
     case 'pending':
       return next(
         cur,
         {
-          cancelAcceptedAt: cur.cancelAcceptedAt ?? ctx.now, nextAttemptAt: result.checkAt, lease: { owner, until: result.checkAt },
-          ...(result.resent ? { cancelResentAt: ctx.now } : {}), ...status(result.providerStatus),
+          cancelAcceptedAt: cur.cancelAcceptedAt ?? ctx.now,
+          nextAttemptAt: result.checkAt,
+          lease: { owner, until: result.checkAt },
+          ...(result.resent ? { cancelResentAt: ctx.now } : {}),
+          ...status(result.providerStatus),
         },
         ctx,
         { actor, what: result.resent ? 'cancel sent again (not confirmed in time)' : 'cancel accepted, not yet effective', ...response },
@@ -290,7 +321,11 @@ export function recordOutcome(cur: Execution, owner: string, result: CancelResul
       return next(cur, { state: 'cancel_failed', lastError: result.error }, ctx, { actor, what: 'cancel failed', ...why, detail: result.error, ...response });
     case 'unconfirmed':
       return next(cur, { state: 'cancel_unconfirmed', lastError: result.error, ...status(result.providerStatus) }, ctx, {
-        actor, what: 'cancel unconfirmed', ...why, detail: result.error, ...response,
+        actor,
+        what: 'cancel unconfirmed',
+        ...why,
+        detail: result.error,
+        ...response,
       });
   }
 }
@@ -324,7 +359,12 @@ export function snooze(cur: Execution, ms: number, actor: Actor, ctx: Ctx): Tran
   if (!(ms > 0)) return { ok: false, outcome: 'refused', message: 'snooze must be positive', execution: cur };
   const cap = ctx.policy.maxSnoozeMs ?? ctx.policy.maxExtensionMs;
   if (ms > cap) {
-    return { ok: false, outcome: 'refused', message: `snooze refused: ${formatDuration(ms)} exceeds maxSnooze ${formatDuration(cap)} of policy "${ctx.policy.name}"`, execution: cur };
+    return {
+      ok: false,
+      outcome: 'refused',
+      message: `snooze refused: ${formatDuration(ms)} exceeds maxSnooze ${formatDuration(cap)} of policy "${ctx.policy.name}"`,
+      execution: cur,
+    };
   }
   return next(cur, { snoozedUntil: ctx.now + ms }, ctx, { actor, what: `warnings snoozed for ${formatDuration(ms)}` });
 }
@@ -350,7 +390,9 @@ export function recordFault(cur: Execution, f: FaultInput, actor: Actor, ctx: Ct
   const error = f.error.slice(0, 500);
   if (faults >= f.maxFaults) {
     return next(cur, { state: 'cancel_failed', lastError: `the watchdog failed ${faults} times handling it: ${error}` }, ctx, {
-      actor, what: 'given up after repeated faults', detail: error,
+      actor,
+      what: 'given up after repeated faults',
+      detail: error,
     });
   }
   const c = next(cur, { lastError: error }, ctx, { actor, what: `fault ${faults} of ${f.maxFaults}, will retry`, detail: error });
@@ -390,7 +432,10 @@ export function recordWouldCancel(cur: Execution, actor: Actor, ctx: Ctx): Trans
   const d = evaluate(cur, ctx.policy, ctx.now);
   if (d.action !== 'cancel') return { ok: false, outcome: 'not_claimable', execution: cur };
   return next(cur, { wouldCancelAt: ctx.now, stopReasons: d.reasons }, ctx, {
-    actor, what: 'would cancel (dry-run)', ...(d.reasons.length === 1 ? { why: d.reasons[0] } : {}), detail: `limits breached: ${d.reasons.join(', ')}`,
+    actor,
+    what: 'would cancel (dry-run)',
+    ...(d.reasons.length === 1 ? { why: d.reasons[0] } : {}),
+    detail: `limits breached: ${d.reasons.join(', ')}`,
   });
 }
 
@@ -411,13 +456,20 @@ export function observe(cur: Execution, obs: Observation, ctx: Ctx): Transition 
   if (f !== undefined && Number.isFinite(f)) {
     // Only a new high-water mark is progress, whichever way the mark was set (heartbeat or
     // an earlier read); a first observation of 0 is not.
-    const known = cur.observedFraction ?? progressFraction(cur.progressHighWater === undefined ? undefined : { done: cur.progressHighWater, ...(cur.progress?.total === undefined ? {} : { total: cur.progress.total }) });
+    const known =
+      cur.observedFraction ??
+      progressFraction(
+        cur.progressHighWater === undefined
+          ? undefined
+          : { done: cur.progressHighWater, ...(cur.progress?.total === undefined ? {} : { total: cur.progress.total }) },
+      );
     if (known === undefined ? f > 0 : f > known) e.lastProgressAt = ctx.now;
     e.observedFraction = Math.max(f, known ?? 0);
     if (cur.progressHighWater === undefined) {
-      e.progress = obs.done !== undefined && obs.total !== undefined && obs.total > 0
-        ? { done: obs.done, total: obs.total }
-        : { done: Math.round(f * 1000) / 10, total: 100 };
+      e.progress =
+        obs.done !== undefined && obs.total !== undefined && obs.total > 0
+          ? { done: obs.done, total: obs.total }
+          : { done: Math.round(f * 1000) / 10, total: 100 };
     }
   }
   setDue(e, ctx);
@@ -429,7 +481,13 @@ export function withNotices(t: Transition, targets: readonly string[], kind: Not
   if (!t.ok || targets.length === 0) return t;
   const e = t.execution;
   const notices: Notice[] = targets.map((target) => ({
-    key: `${e.version}:${target}`, target, kind, state: e.state, attempts: 0, nextAt: ctx.now, ...(reasons?.length ? { reasons } : {}),
+    key: `${e.version}:${target}`,
+    target,
+    kind,
+    state: e.state,
+    attempts: 0,
+    nextAt: ctx.now,
+    ...(reasons?.length ? { reasons } : {}),
   }));
   const execution: Execution = { ...e, outbox: [...(e.outbox ?? []), ...notices] };
   setDue(execution, ctx);
@@ -482,7 +540,14 @@ export function settleNotices(cur: Execution, deliveries: readonly Delivery[], a
   if (Object.keys(threads).length === 0) delete e.threads;
   if (failures.length > 0) {
     e.pendingEvent = {
-      executionId: e.id, version: e.version, at: ctx.now, actor, what: 'notification failed', from: cur.state, to: cur.state, detail: failures.join('; '),
+      executionId: e.id,
+      version: e.version,
+      at: ctx.now,
+      actor,
+      what: 'notification failed',
+      from: cur.state,
+      to: cur.state,
+      detail: failures.join('; '),
     };
   }
   setDue(e, ctx);

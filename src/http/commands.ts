@@ -133,10 +133,12 @@ export function outcomeText(e: Execution, m: Markup): string {
 function statusText(rt: Runtime, e: Execution, events: Array<{ at: number; actor: Actor; what: string; detail?: string }>, m: Markup): string {
   const policy = rt.watchdog.policyOf(e);
   const now = rt.watchdog.now();
-  const limits = describeLimits(e, policy, now).map((l) => (l.reason === 'cost'
-    ? `cost $${l.used.toFixed(2)}/$${l.limit.toFixed(2)}`
-    : `${l.reason} ${formatDuration(l.used)}/${formatDuration(l.limit)}`));
-  const recent = events.slice(-4).map((ev) => `• ${new Date(ev.at).toISOString().slice(11, 19)} ${m.esc(ev.what)} — ${m.esc(ev.actor.id)}${ev.detail ? ` (${m.esc(ev.detail)})` : ''}`);
+  const limits = describeLimits(e, policy, now).map((l) =>
+    l.reason === 'cost' ? `cost $${l.used.toFixed(2)}/$${l.limit.toFixed(2)}` : `${l.reason} ${formatDuration(l.used)}/${formatDuration(l.limit)}`,
+  );
+  const recent = events
+    .slice(-4)
+    .map((ev) => `• ${new Date(ev.at).toISOString().slice(11, 19)} ${m.esc(ev.what)} — ${m.esc(ev.actor.id)}${ev.detail ? ` (${m.esc(ev.detail)})` : ''}`);
   const head = `${m.bold(m.esc(e.id))} ${m.esc(`${e.connection}/${e.externalId}`)}: ${m.bold(e.state)} (policy ${m.esc(policy.name)}${policy.mode === 'dry-run' ? ', dry-run' : ''})`;
   return [head, limits.join(' · '), ...recent].join('\n');
 }
@@ -145,12 +147,22 @@ const LIVE = ['running', 'warned', 'cancel_requested', 'cancelling'] as const;
 
 /** A cancel the state refused, in words. */
 function cannotCancel(ref: string, r: Exclude<WriteOutcome, { ok: true }>, m: Markup): CommandResult {
-  const why = r.outcome === 'claimed' ? 'a cancel is already in progress' : r.outcome === 'terminal' && 'execution' in r ? `it is already ${r.execution.state}` : r.outcome;
+  const why =
+    r.outcome === 'claimed'
+      ? 'a cancel is already in progress'
+      : r.outcome === 'terminal' && 'execution' in r
+        ? `it is already ${r.execution.state}`
+        : r.outcome;
   return { ok: false, text: `Cannot cancel ${m.esc(ref)}: ${why}.` };
 }
 
 /** Run one command for a person; never throws (errors become the reply, escaped for the tool). */
-export async function runCommand(rt: Runtime, cmd: Command, who: Who, o: { budgetMs: number; log: Log; markup?: Markup; deferCancel?: boolean }): Promise<CommandResult> {
+export async function runCommand(
+  rt: Runtime,
+  cmd: Command,
+  who: Who,
+  o: { budgetMs: number; log: Log; markup?: Markup; deferCancel?: boolean },
+): Promise<CommandResult> {
   const m = o.markup ?? PLAIN;
   try {
     if (cmd.cmd === 'help') return { ok: true, readOnly: true, text: helpText(m) };
@@ -159,7 +171,14 @@ export async function runCommand(rt: Runtime, cmd: Command, who: Who, o: { budge
       let items = pages.flatMap((p) => p.items).filter((e) => authorize(who, 'view', rt.watchdog.policyOf(e)));
       if (cmd.filter) items = items.filter((e) => e.connection === cmd.filter || e.policy === cmd.filter);
       if (items.length === 0) return { ok: true, readOnly: true, text: 'No executions being watched that you may see.' };
-      return { ok: true, readOnly: true, text: items.slice(0, 20).map((e) => `• ${m.esc(e.id)} ${m.esc(`${e.connection}/${e.externalId}`)} — ${e.state}`).join('\n') };
+      return {
+        ok: true,
+        readOnly: true,
+        text: items
+          .slice(0, 20)
+          .map((e) => `• ${m.esc(e.id)} ${m.esc(`${e.connection}/${e.externalId}`)} — ${e.state}`)
+          .join('\n'),
+      };
     }
     const id = rt.watchdog.resolveId(cmd.ref);
     const notTracked = { ok: false, text: `No tracked execution ${m.esc(cmd.ref)}.` };

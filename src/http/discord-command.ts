@@ -7,7 +7,13 @@ const STRING = 3 as const;
 const SUB_COMMAND = 1 as const;
 const id = { type: STRING, name: 'id', description: 'wd_… id or <connection>/<externalId>', required: true, max_length: 1100 };
 const reason = { type: STRING, name: 'reason', description: 'why (audited)', required: false, max_length: 500 };
-const duration = (required: boolean, example: string) => ({ type: STRING, name: 'duration', description: `how long, e.g. ${example}`, required, max_length: 16 });
+const duration = (required: boolean, example: string) => ({
+  type: STRING,
+  name: 'duration',
+  description: `how long, e.g. ${example}`,
+  required,
+  max_length: 16,
+});
 
 export const DISCORD_COMMAND = {
   name: 'watchdog',
@@ -18,7 +24,12 @@ export const DISCORD_COMMAND = {
     { type: SUB_COMMAND, name: 'extend', description: 'give it more time, up to the policy maximum', options: [id, duration(true, '30m'), reason] },
     { type: SUB_COMMAND, name: 'snooze', description: 'silence warnings (limits still apply)', options: [id, duration(false, '1h')] },
     { type: SUB_COMMAND, name: 'status', description: 'state, limits and recent actions', options: [id] },
-    { type: SUB_COMMAND, name: 'list', description: 'executions being watched', options: [{ type: STRING, name: 'filter', description: 'a connection or policy name', required: false, max_length: 64 }] },
+    {
+      type: SUB_COMMAND,
+      name: 'list',
+      description: 'executions being watched',
+      options: [{ type: STRING, name: 'filter', description: 'a connection or policy name', required: false, max_length: 64 }],
+    },
     { type: SUB_COMMAND, name: 'help', description: 'the commands' },
   ],
 };

@@ -17,7 +17,10 @@ export const FollowUp = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('cancel'), v: z.literal(1), id: z.string().regex(/^wd_[a-z0-9]{12}$/), reply: Reply }),
   /** A Slack button press: run it, then replace the warning. */
   z.strictObject({
-    kind: z.literal('slack-button'), v: z.literal(1), who: Who, responseUrl: z.url().max(2_000).optional(),
+    kind: z.literal('slack-button'),
+    v: z.literal(1),
+    who: Who,
+    responseUrl: z.url().max(2_000).optional(),
     cmd: z.discriminatedUnion('cmd', [
       z.strictObject({ cmd: z.literal('cancel'), ref: z.string().max(1100), reason: z.string().max(500).optional() }),
       z.strictObject({ cmd: z.literal('extend'), ref: z.string().max(1100), duration: z.string().max(16), reason: z.string().max(500).optional() }),
@@ -40,7 +43,10 @@ export class SqsFollowUps implements FollowUpQueue {
     this.client ??= import('@aws-sdk/client-sqs').then((m) => {
       const sqs = new m.SQSClient({});
       // A second of delay: Discord must have the interaction's first answer before a follow-up.
-      return { send: async (j: FollowUp) => void (await sqs.send(new m.SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(j), DelaySeconds: 1 }))) };
+      return {
+        send: async (j: FollowUp) =>
+          void (await sqs.send(new m.SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(j), DelaySeconds: 1 }))),
+      };
     });
     return this.client.then((c) => c.send(job));
   }

@@ -27,7 +27,7 @@ const errors = () => ({
   400: { description: 'Invalid request (the error says which field and why)', schema: ErrorBody },
   401: { description: 'Missing or wrong signature or API key', schema: ErrorBody },
 });
-const notFound = () => ({ 404: { description: 'No tracked execution with this id (or outside the key\'s scope)', schema: ErrorBody } });
+const notFound = () => ({ 404: { description: "No tracked execution with this id (or outside the key's scope)", schema: ErrorBody } });
 const withExecution = () => z.object({ execution: PublicExecution });
 
 /**
@@ -36,7 +36,10 @@ const withExecution = () => z.object({ execution: PublicExecution });
  */
 export const trackingRoutes = (): readonly Route[] => [
   {
-    method: 'POST', path: '/v1/executions', operationId: 'track', summary: 'Track an execution (idempotent on connection + externalId)',
+    method: 'POST',
+    path: '/v1/executions',
+    operationId: 'track',
+    summary: 'Track an execution (idempotent on connection + externalId)',
     request: TrackRequest,
     responses: {
       201: { description: 'Tracked', schema: z.object({ created: z.literal(true), execution: PublicExecution }) },
@@ -46,18 +49,36 @@ export const trackingRoutes = (): readonly Route[] => [
     },
   },
   {
-    method: 'GET', path: '/v1/executions/{id}', operationId: 'get', summary: 'An execution and its audit trail',
-    responses: { 200: { description: 'The execution and its events', schema: z.object({ execution: PublicExecution, events: z.array(AuditEvent) }) }, ...errors(), ...notFound() },
+    method: 'GET',
+    path: '/v1/executions/{id}',
+    operationId: 'get',
+    summary: 'An execution and its audit trail',
+    responses: {
+      200: { description: 'The execution and its events', schema: z.object({ execution: PublicExecution, events: z.array(AuditEvent) }) },
+      ...errors(),
+      ...notFound(),
+    },
   },
   {
-    method: 'POST', path: '/v1/executions/{id}/heartbeat', operationId: 'heartbeat', summary: 'Liveness, progress and cost (counted on the execution, not audited)',
+    method: 'POST',
+    path: '/v1/executions/{id}/heartbeat',
+    operationId: 'heartbeat',
+    summary: 'Liveness, progress and cost (counted on the execution, not audited)',
     request: HeartbeatInput,
     responses: { 200: { description: 'The execution after the heartbeat', schema: withExecution() }, ...errors(), ...notFound() },
   },
   {
-    method: 'POST', path: '/v1/executions/{id}/finish', operationId: 'finish', summary: 'The execution ended on its own',
+    method: 'POST',
+    path: '/v1/executions/{id}/finish',
+    operationId: 'finish',
+    summary: 'The execution ended on its own',
     request: FinishRequest,
-    responses: { 200: { description: 'The finished execution', schema: withExecution() }, ...errors(), ...notFound(), 409: { description: 'This signed request was already accepted (replay)', schema: ErrorBody } },
+    responses: {
+      200: { description: 'The finished execution', schema: withExecution() },
+      ...errors(),
+      ...notFound(),
+      409: { description: 'This signed request was already accepted (replay)', schema: ErrorBody },
+    },
   },
 ];
 
@@ -68,7 +89,8 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, u
     unrepresentable: 'any',
     override: (ctx) => {
       // A custom check has no JSON Schema of its own: say what it accepts.
-      if (ctx.zodSchema === Duration) Object.assign(ctx.jsonSchema, { type: 'string', description: 'A duration: "90s", "45m", "2h", "1d", "1h30m"', examples: ['45m'] });
+      if (ctx.zodSchema === Duration)
+        Object.assign(ctx.jsonSchema, { type: 'string', description: 'A duration: "90s", "45m", "2h", "1d", "1h30m"', examples: ['45m'] });
     },
   }) as Record<string, unknown>;
   delete out.$schema;
@@ -82,18 +104,33 @@ export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of trackingRoutes()) {
     const id = r.path.includes('{id}')
-      ? [{ name: 'id', in: 'path', required: true, description: 'The execution id (wd_…) or <connection>/<externalId>, percent-encoded', schema: { type: 'string' } }]
+      ? [
+          {
+            name: 'id',
+            in: 'path',
+            required: true,
+            description: 'The execution id (wd_…) or <connection>/<externalId>, percent-encoded',
+            schema: { type: 'string' },
+          },
+        ]
       : [];
     paths[r.path] ??= {};
     paths[r.path]![r.method.toLowerCase()] = {
       operationId: r.operationId,
       summary: r.summary,
       ...(id.length ? { parameters: id } : {}),
-      ...(r.request ? { requestBody: { required: r.operationId === 'track', content: { 'application/json': { schema: jsonSchema(r.request, 'input') } } } } : {}),
-      responses: Object.fromEntries(Object.entries(r.responses).map(([code, res]) => [code, {
-        description: res.description,
-        ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output') } } } : {}),
-      }])),
+      ...(r.request
+        ? { requestBody: { required: r.operationId === 'track', content: { 'application/json': { schema: jsonSchema(r.request, 'input') } } } }
+        : {}),
+      responses: Object.fromEntries(
+        Object.entries(r.responses).map(([code, res]) => [
+          code,
+          {
+            description: res.description,
+            ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output') } } } : {}),
+          },
+        ]),
+      ),
     };
   }
   cached = {
@@ -101,7 +138,8 @@ export function openApiDocument(): Record<string, unknown> {
     info: {
       title: 'Runaway Watchdog tracking API',
       version: '1.0.0',
-      description: 'Track executions on external platforms, send heartbeats, report the end. Authenticate with a bearer API key (webhook.api) or sign each request: X-Watchdog-Timestamp and X-Watchdog-Signature = "v2=" + hex HMAC-SHA256(secret, "v2\\n<timestamp>\\n<METHOD>\\n<path?query>\\n<body>") (webhook.hooks).',
+      description:
+        'Track executions on external platforms, send heartbeats, report the end. Authenticate with a bearer API key (webhook.api) or sign each request: X-Watchdog-Timestamp and X-Watchdog-Signature = "v2=" + hex HMAC-SHA256(secret, "v2\\n<timestamp>\\n<METHOD>\\n<path?query>\\n<body>") (webhook.hooks).',
     },
     servers: [{ url: '/', description: 'The webhook URL (Lambda Function URL, or `watchdog serve` locally)' }],
     security: [{ bearer: [] }, { signature: [], timestamp: [] }],

@@ -47,14 +47,17 @@ export async function serveWebhook(webhook: Webhook, opts: { port?: number; host
       } catch {
         return fail(400, 'malformed request target');
       }
-      webhook.handle(request).then(({ response, background }) => {
-        res.writeHead(response.status, response.headers);
-        res.end(response.body);
-        if (background) {
-          pending.add(background);
-          void background.finally(() => pending.delete(background));
-        }
-      }).catch(() => fail(500, 'internal error'));
+      webhook
+        .handle(request)
+        .then(({ response, background }) => {
+          res.writeHead(response.status, response.headers);
+          res.end(response.body);
+          if (background) {
+            pending.add(background);
+            void background.finally(() => pending.delete(background));
+          }
+        })
+        .catch(() => fail(500, 'internal error'));
     });
   });
   // Bytes that are not HTTP at all: answer 400 where the socket still takes it, then close.
@@ -63,9 +66,9 @@ export async function serveWebhook(webhook: Webhook, opts: { port?: number; host
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
-      ? new WatchdogError(`port ${opts.port} is already in use: stop the other process or pass --port`)
-      : err));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new WatchdogError(`port ${opts.port} is already in use: stop the other process or pass --port`) : err),
+    );
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const addr = server.address() as AddressInfo;

@@ -24,5 +24,7 @@ export interface Handled {
 }
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse => ({
-  status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+  status,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
 });

@@ -21,7 +21,9 @@ export function slackSignedHeaders(secret: string, body: string, nowMs = Date.no
 /** A ready `curl` for a signed Slack request to `url` (valid for the 5-minute window). */
 export function slackCurl(url: string, secret: string, body: string, nowMs = Date.now()): string {
   const h = slackSignedHeaders(secret, body, nowMs);
-  return `curl -s ${shellQuote(url)} ${Object.entries(h).map(([k, v]) => `-H ${shellQuote(`${k}: ${v}`)}`).join(' ')} --data ${shellQuote(body)}`;
+  return `curl -s ${shellQuote(url)} ${Object.entries(h)
+    .map(([k, v]) => `-H ${shellQuote(`${k}: ${v}`)}`)
+    .join(' ')} --data ${shellQuote(body)}`;
 }
 
 export function verifySlack(secret: string, headers: Record<string, string | undefined>, body: string, nowMs = Date.now()): boolean {

@@ -53,21 +53,45 @@ export function allowedResponseUrl(url: string): boolean {
 
 async function defaultPostResponse(url: string, body: unknown, headers: Record<string, string> = {}): Promise<void> {
   const u = new URL(url);
-  const res = await new HttpClient(u.origin, { attempts: 1, timeoutMs: 5_000 }).request('POST', u.pathname + u.search, { 'content-type': 'application/json', ...headers }, JSON.stringify(body));
+  const res = await new HttpClient(u.origin, { attempts: 1, timeoutMs: 5_000 }).request(
+    'POST',
+    u.pathname + u.search,
+    { 'content-type': 'application/json', ...headers },
+    JSON.stringify(body),
+  );
   if (res.status < 200 || res.status >= 300) throw new Error(`response_url answered HTTP ${res.status}`);
 }
 
-const CancelHookBody = z.strictObject({ id: z.string().min(1).max(1100), reason: z.string().max(500).optional(), actor: z.string().min(1).max(128).optional() });
+const CancelHookBody = z.strictObject({
+  id: z.string().min(1).max(1100),
+  reason: z.string().max(500).optional(),
+  actor: z.string().min(1).max(128).optional(),
+});
 
 const DiscordInteraction = z.object({
-  id: z.string().regex(/^\d{1,25}$/).optional(),
+  id: z
+    .string()
+    .regex(/^\d{1,25}$/)
+    .optional(),
   type: z.number().int(),
-  application_id: z.string().regex(/^\d{1,25}$/).optional(),
-  token: z.string().regex(/^[\w.-]{1,500}$/).optional(),
+  application_id: z
+    .string()
+    .regex(/^\d{1,25}$/)
+    .optional(),
+  token: z
+    .string()
+    .regex(/^[\w.-]{1,500}$/)
+    .optional(),
   member: z.object({ user: z.object({ id: z.string() }) }).optional(),
   user: z.object({ id: z.string() }).optional(),
   channel_id: z.string().optional(),
-  data: z.object({ options: z.array(z.object({ name: z.string(), value: z.unknown().optional(), options: z.array(z.object({ name: z.string(), value: z.unknown() })).optional() })).optional() }).optional(),
+  data: z
+    .object({
+      options: z
+        .array(z.object({ name: z.string(), value: z.unknown().optional(), options: z.array(z.object({ name: z.string(), value: z.unknown() })).optional() }))
+        .optional(),
+    })
+    .optional(),
 });
 
 /** A Teams outgoing-webhook activity: the fields we read, the freshness and identity fields required. */
@@ -100,8 +124,11 @@ export function discordContent(text: string): string {
 }
 
 /** Every Discord message we send: within 2,000 characters, pinging nobody. */
-export const discordMessage = (content: string, ephemeral: boolean): { content: string; allowed_mentions: { parse: never[] }; flags?: 64 } =>
-  ({ content: discordContent(content), allowed_mentions: { parse: [] }, ...(ephemeral ? { flags: 64 as const } : {}) });
+export const discordMessage = (content: string, ephemeral: boolean): { content: string; allowed_mentions: { parse: never[] }; flags?: 64 } => ({
+  content: discordContent(content),
+  allowed_mentions: { parse: [] },
+  ...(ephemeral ? { flags: 64 as const } : {}),
+});
 
 /** Chat commands that change something: each is recorded against replays. */
 const mutating = (c: Command) => c.cmd === 'cancel' || c.cmd === 'extend' || c.cmd === 'snooze';
@@ -161,7 +188,12 @@ export class Webhook {
       else if (route === 'GET /v1/openapi.json') out = { response: json(200, (await import('./openapi.js')).openApiDocument()) };
       else if (req.path.startsWith('/v1/executions')) out = await this.tracking(req);
       else out = notFound();
-      this.log.info('webhook request', { route: req.path.slice(0, 80), method: req.method.slice(0, 10), status: out.response.status, ms: this.now() - started });
+      this.log.info('webhook request', {
+        route: req.path.slice(0, 80),
+        method: req.method.slice(0, 10),
+        status: out.response.status,
+        ms: this.now() - started,
+      });
       return out;
     } catch (err) {
       this.log.error('webhook failed', { path: req.path.slice(0, 80), error: redact((err as Error).message) });
@@ -211,15 +243,25 @@ export class Webhook {
     const value = payload?.actions?.[0]?.value;
     const action = typeof value === 'string' ? decodeAction(value) : undefined;
     if (!userId || !action) return { response: slackReply('Unknown action.') };
-    const cmd: Command = action.a === 'cancel' ? { cmd: 'cancel', ref: action.id, reason: 'Cancel now button' }
-      : action.a === 'extend' ? { cmd: 'extend', ref: action.id, duration: action.d, reason: 'Extend button' }
-        : { cmd: 'snooze', ref: action.id, duration: action.d };
+    const cmd: Command =
+      action.a === 'cancel'
+        ? { cmd: 'cancel', ref: action.id, reason: 'Cancel now button' }
+        : action.a === 'extend'
+          ? { cmd: 'extend', ref: action.id, duration: action.d, reason: 'Extend button' }
+          : { cmd: 'snooze', ref: action.id, duration: action.d };
     const responseUrl = typeof payload.response_url === 'string' && allowedResponseUrl(payload.response_url) ? payload.response_url : undefined;
-    if (!(await this.firstSeen(this.slackIdentity(req, typeof payload.trigger_id === 'string' ? payload.trigger_id : undefined)))) return { response: EMPTY_ACK };
+    if (!(await this.firstSeen(this.slackIdentity(req, typeof payload.trigger_id === 'string' ? payload.trigger_id : undefined))))
+      return { response: EMPTY_ACK };
     const channelId = typeof payload.channel?.id === 'string' ? payload.channel.id : undefined;
     const who: Who = { tool: 'slack', userId, ...(channelId ? { channelId } : {}) };
     if (this.deps.followUps) {
-      await this.deps.followUps.send({ kind: 'slack-button', v: 1, who, cmd: cmd as Extract<FollowUp, { kind: 'slack-button' }>['cmd'], ...(responseUrl ? { responseUrl } : {}) });
+      await this.deps.followUps.send({
+        kind: 'slack-button',
+        v: 1,
+        who,
+        cmd: cmd as Extract<FollowUp, { kind: 'slack-button' }>['cmd'],
+        ...(responseUrl ? { responseUrl } : {}),
+      });
       return { response: EMPTY_ACK };
     }
     // Slack shows nothing of an interaction's acknowledgment: acknowledge empty, at once, and
@@ -268,13 +310,20 @@ export class Webhook {
   /** Run a chat command; a later outcome goes to Slack's response_url. */
   private async chat(cmd: Command, who: Who, responseUrl: string | undefined): Promise<Handled> {
     const url = responseUrl && allowedResponseUrl(responseUrl) ? responseUrl : undefined;
-    const r = await runCommand(this.deps.runtime, cmd, who, { budgetMs: this.config.ackBudgetMs, log: this.log, markup: SLACK, deferCancel: this.deps.followUps !== undefined && url !== undefined });
+    const r = await runCommand(this.deps.runtime, cmd, who, {
+      budgetMs: this.config.ackBudgetMs,
+      log: this.log,
+      markup: SLACK,
+      deferCancel: this.deps.followUps !== undefined && url !== undefined,
+    });
     const visible = r.ok && (cmd.cmd === 'cancel' || cmd.cmd === 'extend');
     if (r.deferred && url) await this.deps.followUps?.send({ kind: 'cancel', v: 1, id: r.deferred, reply: { to: 'slack', url } });
     if (!r.later) return { response: slackReply(r.text, visible) };
-    const background = r.later.then(async (text) => {
-      if (url) await this.postResponse(url, { response_type: 'in_channel', replace_original: false, text });
-    }).catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
+    const background = r.later
+      .then(async (text) => {
+        if (url) await this.postResponse(url, { response_type: 'in_channel', replace_original: false, text });
+      })
+      .catch((err: Error) => this.log.warn('response_url post failed', { error: redact(err.message) }));
     return { response: slackReply(r.text, true), background };
   }
 
@@ -302,8 +351,14 @@ export class Webhook {
     const parsed = parseCommand(text);
     if ('error' in parsed) return reply(DISCORD.esc(parsed.error));
     if (mutating(parsed) && !(await this.firstSeen(`discord:${body.id ?? req.headers['x-signature-ed25519'] ?? ''}`))) return reply(ALREADY);
-    const followUrl = body.application_id && body.token ? `${this.config.discord.apiUrl.replace(/\/$/, '')}/webhooks/${body.application_id}/${body.token}` : undefined;
-    const r = await runCommand(this.deps.runtime, parsed, { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) }, { budgetMs: this.config.ackBudgetMs, log: this.log, markup: DISCORD, deferCancel: this.deps.followUps !== undefined && followUrl !== undefined });
+    const followUrl =
+      body.application_id && body.token ? `${this.config.discord.apiUrl.replace(/\/$/, '')}/webhooks/${body.application_id}/${body.token}` : undefined;
+    const r = await runCommand(
+      this.deps.runtime,
+      parsed,
+      { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) },
+      { budgetMs: this.config.ackBudgetMs, log: this.log, markup: DISCORD, deferCancel: this.deps.followUps !== undefined && followUrl !== undefined },
+    );
     if (r.deferred && followUrl) await this.deps.followUps?.send({ kind: 'cancel', v: 1, id: r.deferred, reply: { to: 'discord', url: followUrl } });
     // What reveals execution details (status, list) or a refusal goes only to the person asking.
     const response = json(200, { type: 4, data: discordMessage(r.text, !r.ok || r.readOnly === true) });
@@ -327,15 +382,26 @@ export class Webhook {
     const a = parsedBody.value;
     // Teams signs the body only; the activity's own timestamp and id bound it in time and number.
     if (Math.abs(this.now() - Date.parse(a.timestamp)) > REPLAY_WINDOW_MS) return say(401, 'Message too old.');
-    const text = a.text.replace(/<at>[^<]*<\/at>/g, '').replace(/&nbsp;/g, ' ').trim();
+    const text = a.text
+      .replace(/<at>[^<]*<\/at>/g, '')
+      .replace(/&nbsp;/g, ' ')
+      .trim();
     const parsed = parseCommand(text);
     if ('error' in parsed) return say(200, TEAMS.esc(parsed.error));
     if (!(await this.firstSeen(`teams:${a.id}`))) return say(200, ALREADY);
     const channelId = a.channelData?.channel?.id;
     // An outgoing webhook cannot post later: the answer must carry the outcome, within Teams' 5 s.
-    const out = await runCommand(this.deps.runtime, parsed, { tool: 'teams', userId: a.from.aadObjectId ?? a.from.id, ...(channelId ? { channelId } : {}) }, { budgetMs: Math.min(Math.max(this.config.ackBudgetMs, 2_000), 4_000), log: this.log, markup: TEAMS });
+    const out = await runCommand(
+      this.deps.runtime,
+      parsed,
+      { tool: 'teams', userId: a.from.aadObjectId ?? a.from.id, ...(channelId ? { channelId } : {}) },
+      { budgetMs: Math.min(Math.max(this.config.ackBudgetMs, 2_000), 4_000), log: this.log, markup: TEAMS },
+    );
     if (out.later && 'ref' in parsed) {
-      return say(200, `Cancel of ${TEAMS.esc(parsed.ref)} is requested and under way; the provider has not confirmed it yet. The watchdog keeps at it: ${TEAMS.code('status')} shows the outcome.`);
+      return say(
+        200,
+        `Cancel of ${TEAMS.esc(parsed.ref)} is requested and under way; the provider has not confirmed it yet. The watchdog keeps at it: ${TEAMS.code('status')} shows the outcome.`,
+      );
     }
     return say(200, out.text);
   }
@@ -346,7 +412,8 @@ export class Webhook {
     if (!this.config.hooks) return false;
     const secret = await this.secret(this.config.hooks.secret, 'signingSecret');
     if (secret === undefined) return false;
-    if (req.headers[SIGNATURE_HEADER]?.startsWith('v1=')) this.log.warn('v1 signature refused: sign method, path and body (v2)', { route: req.path.slice(0, 80) });
+    if (req.headers[SIGNATURE_HEADER]?.startsWith('v1='))
+      this.log.warn('v1 signature refused: sign method, path and body (v2)', { route: req.path.slice(0, 80) });
     return verifyV2(secret, req.headers, { method: req.method, target: canonicalTarget(req.path, req.query), body: req.body }, this.now());
   }
 
@@ -375,7 +442,12 @@ export class Webhook {
       throw err;
     }
     if (!(await this.firstSeen(`v2:${req.headers[SIGNATURE_HEADER] ?? ''}`))) return { response: json(409, { ok: false, message: ALREADY }) };
-    const r = await runCommand(this.deps.runtime, { cmd: 'cancel', ref: id, ...(body.value.reason ? { reason: body.value.reason } : {}) }, { tool: 'hook', userId: body.value.actor ?? 'hook' }, { budgetMs: this.config.ackBudgetMs, log: this.log });
+    const r = await runCommand(
+      this.deps.runtime,
+      { cmd: 'cancel', ref: id, ...(body.value.reason ? { reason: body.value.reason } : {}) },
+      { tool: 'hook', userId: body.value.actor ?? 'hook' },
+      { budgetMs: this.config.ackBudgetMs, log: this.log },
+    );
     const e = await this.deps.runtime.store.get(id).catch(() => undefined);
     return { response: json(r.ok ? 202 : 409, { ok: r.ok, message: r.text, ...(e ? { id: e.id, state: e.state } : {}) }) };
   }
@@ -398,7 +470,8 @@ export class Webhook {
     }
     // A signed write is accepted once. Heartbeats are not recorded: they are liveness, a copy
     // changes no state and cannot move progress back, and a nonce write would double their cost.
-    const replayed = async () => signed && req.method === 'POST' && verb !== 'heartbeat' && !(await this.firstSeen(`v2:${req.headers[SIGNATURE_HEADER] ?? ''}`));
+    const replayed = async () =>
+      signed && req.method === 'POST' && verb !== 'heartbeat' && !(await this.firstSeen(`v2:${req.headers[SIGNATURE_HEADER] ?? ''}`));
     try {
       if (id === undefined) {
         if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
@@ -451,4 +524,3 @@ function publicView(e: Execution) {
   const { outbox: _o, outboxEvents: _oe, pendingEvent: _p, lease: _l, threads: _t, ...rest } = e;
   return rest;
 }
-

@@ -39,7 +39,9 @@ export async function startDemoWorld(config: WatchdogConfig, secrets: SecretSour
     notify: Object.fromEntries([...config.notify].map(([name, t]) => [name, t.type === 'slack' ? slack.apiUrl : `${slack.hookBase}/${name}`])),
   };
   return {
-    sims, slack, overrides,
+    sims,
+    slack,
+    overrides,
     close: async () => {
       await Promise.all([...[...sims.values()].map((s) => s.close()), slack.close()]);
     },
@@ -84,7 +86,8 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   const conn = (provider: string) => [...cfg.connections].find(([, c]) => c.provider === provider)?.[0];
   const sim = (connection: string) => world.sims.get(connection) as Simulator;
   const timers: NodeJS.Timeout[] = [];
-  const at = (ms: number, fn: () => Promise<void> | void) => timers.push(setTimeout(() => void Promise.resolve(fn()).catch((err: Error) => say(`demo: step failed: ${err.message}`)), ms));
+  const at = (ms: number, fn: () => Promise<void> | void) =>
+    timers.push(setTimeout(() => void Promise.resolve(fn()).catch((err: Error) => say(`demo: step failed: ${err.message}`)), ms));
   const every = (ms: number, fn: () => Promise<void>) => {
     const t = setInterval(() => void fn().catch(() => undefined), ms);
     timers.push(t as unknown as NodeJS.Timeout);
@@ -92,7 +95,15 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   };
 
   const scenarios: Scenario[] = [];
-  const add = async (provider: string, key: string, what: string, limits: Record<string, unknown>, expect: Scenario['expect'], simSetup: Partial<{ total: number; done: number; finishAt: number }> = {}, policy = 'default') => {
+  const add = async (
+    provider: string,
+    key: string,
+    what: string,
+    limits: Record<string, unknown>,
+    expect: Scenario['expect'],
+    simSetup: Partial<{ total: number; done: number; finishAt: number }> = {},
+    policy = 'default',
+  ) => {
     const connection = conn(provider);
     if (!connection || !world.sims.has(connection)) return undefined;
     const externalId = await freeName(connection, `demo-${key}`);
@@ -111,41 +122,71 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   await add('ionworks', 'long', 'runs past its 20s runtime limit', { maxRuntime: '20s' }, cancelledBy);
   const spend = await add('superglue', 'spend', 'reports cost climbing past $5', { maxCostUsd: 5 }, cancelledBy);
   const busy = await add('meibel', 'busy', 'runs too long, and Meibel answers the first cancel with 429', { maxRuntime: '25s' }, cancelledBy);
-  await add('catalyzed', 'done', 'finishes by itself just before its cancel arrives', { maxRuntime: '20s' }, (s) => s === 'finished', { finishAt: t0 + 19_000 });
-  const ext = await add('superglue', 'extend', 'warned, then a person presses "Extend 30m" in Slack', { maxRuntime: '24s' }, (s, c) => (s === 'running' || s === 'warned') && c === 0);
+  await add('catalyzed', 'done', 'finishes by itself just before its cancel arrives', { maxRuntime: '20s' }, (s) => s === 'finished', {
+    finishAt: t0 + 19_000,
+  });
+  const ext = await add(
+    'superglue',
+    'extend',
+    'warned, then a person presses "Extend 30m" in Slack',
+    { maxRuntime: '24s' },
+    (s, c) => (s === 'running' || s === 'warned') && c === 0,
+  );
   if (cfg.policies.some((p) => p.name === 'etl' && p.mode === 'dry-run')) {
-    await add('meibel', 'dry', 'under the dry-run "etl" policy: would be cancelled, is not', { maxRuntime: '15s' }, (s, c) => (s === 'running' || s === 'warned') && c === 0, {}, 'etl');
+    await add(
+      'meibel',
+      'dry',
+      'under the dry-run "etl" policy: would be cancelled, is not',
+      { maxRuntime: '15s' },
+      (s, c) => (s === 'running' || s === 'warned') && c === 0,
+      {},
+      'etl',
+    );
   }
 
   // The tracking system at work: heartbeats with progress and cost through the API.
   let progress = 0;
-  if (ok) every(3_000, async () => {
-    progress = Math.min(100, progress + 25);
-    if (progress < 100) await tracker.heartbeat(ok.id as string, { progress: { pct: progress } });
-  });
-  if (ok) at(12_000, async () => {
-    await tracker.finish(ok.id as string, 'succeeded');
-    sim(ok.connection).executions.get(ok.externalId)!.state = 'succeeded';
-    say(`demo: ${ok.connection}/${ok.externalId} reported finished through the tracking API`);
-  });
+  if (ok)
+    every(3_000, async () => {
+      progress = Math.min(100, progress + 25);
+      if (progress < 100) await tracker.heartbeat(ok.id as string, { progress: { pct: progress } });
+    });
+  if (ok)
+    at(12_000, async () => {
+      await tracker.finish(ok.id as string, 'succeeded');
+      sim(ok.connection).executions.get(ok.externalId)!.state = 'succeeded';
+      say(`demo: ${ok.connection}/${ok.externalId} reported finished through the tracking API`);
+    });
   let cost = 0;
-  if (spend) every(2_000, async () => {
-    cost += 0.5;
-    await tracker.heartbeat(spend.id as string, { costUsd: cost });
-  });
-  if (busy) at(22_000, () => {
-    sim(busy.connection).faults = { rateLimitNext: 2, retryAfterSec: 4 }; // the status read (Meibel's cancel answer is ambiguous), then the cancel
-  });
+  if (spend)
+    every(2_000, async () => {
+      cost += 0.5;
+      await tracker.heartbeat(spend.id as string, { costUsd: cost });
+    });
+  if (busy)
+    at(22_000, () => {
+      sim(busy.connection).faults = { rateLimitNext: 2, retryAfterSec: 4 }; // the status read (Meibel's cancel answer is ambiguous), then the cancel
+    });
   // A person extends from Slack: press the warning's "Extend 30m" button (signed interaction).
   if (ext && slackSecret) {
     const press = async (): Promise<boolean> => {
       const post = world.slack.posts.find((p) => JSON.stringify(p.blocks ?? []).includes(ext.id as string) && p.text.includes('warning'));
       const button = (post?.blocks as Array<{ type: string; elements?: Array<{ value: string; action_id: string }> }> | undefined)
-        ?.find((b) => b.type === 'actions')?.elements?.find((e) => e.action_id === 'watchdog_extend');
+        ?.find((b) => b.type === 'actions')
+        ?.elements?.find((e) => e.action_id === 'watchdog_extend');
       if (!button) return false;
       const allowed = cfg.policies.find((p) => p.name === 'default')?.allow.users[0] ?? 'U012ABCDEF';
       const responseUrl = `${world.slack.responseBase}/demo/${ext.id}`;
-      const body = new URLSearchParams({ payload: JSON.stringify({ type: 'block_actions', user: { id: allowed }, channel: { id: 'CDEMO' }, response_url: responseUrl, trigger_id: `demo-${ext.id}`, actions: [{ action_id: button.action_id, value: button.value }] }) }).toString();
+      const body = new URLSearchParams({
+        payload: JSON.stringify({
+          type: 'block_actions',
+          user: { id: allowed },
+          channel: { id: 'CDEMO' },
+          response_url: responseUrl,
+          trigger_id: `demo-${ext.id}`,
+          actions: [{ action_id: button.action_id, value: button.value }],
+        }),
+      }).toString();
       const res = await fetch(`${webhookUrl}/slack/interactions`, { method: 'POST', body, headers: slackSignedHeaders(slackSecret, body) });
       say(`demo: ${allowed} pressed "Extend 30m" in Slack → acknowledged (HTTP ${res.status}, empty, as Slack expects)`);
       // The answer arrives on response_url: the warning, replaced in place.
@@ -167,7 +208,12 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   const manualConn = conn('ionworks') ?? ([...cfg.connections.keys()][0] as string);
   const manualExt = await freeName(manualConn, 'demo-manual');
   world.sims.get(manualConn)?.add({ id: manualExt });
-  const { execution: manual } = await tracker.track({ connection: manualConn, externalId: manualExt, limits: { maxRuntime: '10m' }, labels: { demo: 'manual' } });
+  const { execution: manual } = await tracker.track({
+    connection: manualConn,
+    externalId: manualExt,
+    limits: { maxRuntime: '10m' },
+    labels: { demo: 'manual' },
+  });
   return {
     scenarios,
     manual: { id: manual.id, connection: manualConn, externalId: manualExt },

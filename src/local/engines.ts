@@ -80,8 +80,16 @@ export async function startDynamoDbLocal(opts: { port?: number } = {}): Promise<
   const port = opts.port ?? (await freePort());
   const child = spawn(
     'java',
-    ['-Xmx1g', `-Djava.library.path=${path.join(libDir, 'DynamoDBLocal_lib')}`, '-jar', path.join(libDir, 'DynamoDBLocal.jar'),
-      '-inMemory', '-port', String(port), '-disableTelemetry'],
+    [
+      '-Xmx1g',
+      `-Djava.library.path=${path.join(libDir, 'DynamoDBLocal_lib')}`,
+      '-jar',
+      path.join(libDir, 'DynamoDBLocal.jar'),
+      '-inMemory',
+      '-port',
+      String(port),
+      '-disableTelemetry',
+    ],
     { cwd: libDir, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -73,7 +73,10 @@ export async function reindex(db: Db): Promise<ReindexReport> {
     let ops: Array<{ type: 'put'; key: string; value: unknown }> = [];
     for await (const item of db.values({ gte: `item-${table.TableName}~`, lt: `item-${table.TableName}~${END}` })) {
       report.items++;
-      for (const [type, indexes] of [['global', table.GlobalSecondaryIndexes], ['local', table.LocalSecondaryIndexes]] as const) {
+      for (const [type, indexes] of [
+        ['global', table.GlobalSecondaryIndexes],
+        ['local', table.LocalSecondaryIndexes],
+      ] as const) {
         if (!indexes?.length) continue;
         for (const put of dynaliteDb.getIndexActions(indexes, null, item as Item, table).puts) {
           ops.push({ type: 'put', key: `index-${type}~${table.TableName}~${put.index}~${put.key}`, value: put.item });

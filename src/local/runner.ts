@@ -41,10 +41,19 @@ export interface RunnerOptions {
 
 const clock = () => new Date().toISOString().slice(11, 19);
 const ACTION_TEXT: Record<string, string> = {
-  finished: 'finished', warned: 'WARNED', would_cancel: 'would cancel (dry-run)', cancelled: 'CANCELLED',
-  already_finished: 'already finished when the cancel arrived', cancel_pending: 'cancel accepted, waiting for the provider',
-  retry: 'provider busy, cancel retried later', cancel_failed: 'CANCEL FAILED', cancel_unconfirmed: 'cancel unconfirmed',
-  held_back: 'held back by the cancel cap', deferred: 'deferred', lost_race: 'claimed by someone else', error: 'error',
+  finished: 'finished',
+  warned: 'WARNED',
+  would_cancel: 'would cancel (dry-run)',
+  cancelled: 'CANCELLED',
+  already_finished: 'already finished when the cancel arrived',
+  cancel_pending: 'cancel accepted, waiting for the provider',
+  retry: 'provider busy, cancel retried later',
+  cancel_failed: 'CANCEL FAILED',
+  cancel_unconfirmed: 'cancel unconfirmed',
+  held_back: 'held back by the cancel cap',
+  deferred: 'deferred',
+  lost_race: 'claimed by someone else',
+  error: 'error',
 };
 
 /** The live terminal view: one table redrawn in place, the feed below it, a footer under that. */
@@ -58,9 +67,15 @@ class LiveView {
     this.feedLines.push(...s.split('\n').filter((l) => l.trim() !== ''));
     if (this.feedLines.length > 500) this.feedLines.splice(0, this.feedLines.length - 500);
   };
-  setHeader(s: string): void { this.header = s; }
-  setTable(s: string): void { this.tableText = s; }
-  setFooter(lines: string[]): void { this.footer = lines; }
+  setHeader(s: string): void {
+    this.header = s;
+  }
+  setTable(s: string): void {
+    this.tableText = s;
+  }
+  setFooter(lines: string[]): void {
+    this.footer = lines;
+  }
   render(): void {
     const rows = process.stdout.rows ?? 50;
     const fixed = this.tableText.split('\n').length + this.footer.length + 5;
@@ -79,7 +94,10 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
   const view = opts.live ? new LiveView(opts.out) : undefined;
   const out = view ? view.feed : opts.out;
   const engine = await openEmbedded(opts.config.settings.dataDir, {
-    onRecovered: (r) => out(`watchdog: the store was not closed cleanly last time: rebuilt its indexes from ${r.items} items in ${r.ms} ms (${r.entriesBefore} entries before, ${r.entriesAfter} after)`),
+    onRecovered: (r) =>
+      out(
+        `watchdog: the store was not closed cleanly last time: rebuilt its indexes from ${r.items} items in ${r.ms} ms (${r.entriesBefore} entries before, ${r.entriesAfter} after)`,
+      ),
   });
   const client = dynamoClient({ endpoint: engine.endpoint });
   const secrets = secretsFor(opts.config);
@@ -153,9 +171,13 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
         const runtime = describeLimits(e, rt.watchdog.policyOf(e), now).find((l) => l.reason === 'runtime');
         const elapsed = Math.max(0, (e.endedAt ?? now) - Math.min(e.startedAt, e.trackedAt));
         rows.push([
-          `${e.connection}/${e.externalId}`, e.state,
-          runtime ? bar(elapsed / runtime.limit) : '', `${formatDuration(elapsed)}${runtime ? `/${formatDuration(runtime.limit)}` : ''}`,
-          progressText(e), e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`, lastEvent.get(e.id) ?? '',
+          `${e.connection}/${e.externalId}`,
+          e.state,
+          runtime ? bar(elapsed / runtime.limit) : '',
+          `${formatDuration(elapsed)}${runtime ? `/${formatDuration(runtime.limit)}` : ''}`,
+          progressText(e),
+          e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`,
+          lastEvent.get(e.id) ?? '',
         ]);
       }
       view?.setTable(table(rows));
@@ -220,8 +242,15 @@ async function printHowTo(out: (s: string) => void, config: WatchdogConfig, secr
   if (config.webhook.slack) {
     const secret = await readSecretField(secrets, config.webhook.slack.secret, 'signingSecret');
     const user = config.policies.find((p) => p.name === 'default')?.allow.users[0] ?? 'U012ABCDEF';
-    const body = new URLSearchParams({ command: '/watchdog', text: `cancel ${script.manual.id} seen in the demo`, user_id: user, channel_id: 'CDEMO' }).toString();
-    out(`  # cancel it as ${user} from Slack would: a signed slash command (valid 5 minutes; \`npx watchdog sign slack "cancel ${script.manual.id}"\` makes fresh ones):`);
+    const body = new URLSearchParams({
+      command: '/watchdog',
+      text: `cancel ${script.manual.id} seen in the demo`,
+      user_id: user,
+      channel_id: 'CDEMO',
+    }).toString();
+    out(
+      `  # cancel it as ${user} from Slack would: a signed slash command (valid 5 minutes; \`npx watchdog sign slack "cancel ${script.manual.id}"\` makes fresh ones):`,
+    );
     out(`  ${slackCurl(`${url}/slack/commands`, secret, body)}`);
   }
   out('Ctrl-C stops; the store persists, a restart resumes.\n');

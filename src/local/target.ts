@@ -51,15 +51,19 @@ const EndpointFile = z.object({ endpoint: z.string().url(), pid: z.number().int(
 /** The config with connection base URLs and notify URLs replaced (demo simulators). */
 export function withOverrides(config: WatchdogConfig, o: Overrides | undefined): WatchdogConfig {
   if (!o) return config;
-  const connections = new Map([...config.connections].map(([k, c]) => {
-    const url = ownValue(o.connections, k);
-    return [k, url ? { ...c, baseUrl: url } : c];
-  }));
-  const notify = new Map([...config.notify].map(([k, t]) => {
-    const url = ownValue(o.notify, k);
-    if (!url) return [k, t];
-    return [k, t.type === 'slack' ? { ...t, apiUrl: url } : { ...t, url }];
-  }));
+  const connections = new Map(
+    [...config.connections].map(([k, c]) => {
+      const url = ownValue(o.connections, k);
+      return [k, url ? { ...c, baseUrl: url } : c];
+    }),
+  );
+  const notify = new Map(
+    [...config.notify].map(([k, t]) => {
+      const url = ownValue(o.notify, k);
+      if (!url) return [k, t];
+      return [k, t.type === 'slack' ? { ...t, apiUrl: url } : { ...t, url }];
+    }),
+  );
   return { ...config, connections, notify };
 }
 const endpointFile = (dataDir: string) => path.join(dataDir, 'endpoint.json');
@@ -120,7 +124,13 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
   if (opts.table || opts.region || opts.endpoint) {
     const client = dynamoClient({ ...(opts.region ? { region: opts.region } : {}), ...(opts.endpoint ? { endpoint: opts.endpoint } : {}) });
     const tableName = opts.table ?? opts.defaultTable;
-    return { client, tableName, local: opts.endpoint !== undefined, description: `table ${tableName}${opts.endpoint ? ` at ${opts.endpoint}` : ''}`, close: async () => client.destroy() };
+    return {
+      client,
+      tableName,
+      local: opts.endpoint !== undefined,
+      description: `table ${tableName}${opts.endpoint ? ` at ${opts.endpoint}` : ''}`,
+      close: async () => client.destroy(),
+    };
   }
   const file = endpointFile(opts.dataDir);
   if (existsSync(file)) {
@@ -128,8 +138,12 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
     if (parsed.success && (await reachable(parsed.data.endpoint))) {
       const client = dynamoClient({ endpoint: parsed.data.endpoint });
       return {
-        client, tableName: opts.defaultTable, local: true, description: `running watchdog (pid ${parsed.data.pid}) at ${parsed.data.endpoint}`,
-        ...(parsed.data.overrides ? { overrides: parsed.data.overrides } : {}), close: async () => client.destroy(),
+        client,
+        tableName: opts.defaultTable,
+        local: true,
+        description: `running watchdog (pid ${parsed.data.pid}) at ${parsed.data.endpoint}`,
+        ...(parsed.data.overrides ? { overrides: parsed.data.overrides } : {}),
+        close: async () => client.destroy(),
       };
     }
   }

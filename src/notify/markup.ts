@@ -26,7 +26,12 @@ export const discordEscape = (s: string): string => s.replace(/[\r\n]+/g, ' ').r
 
 /** Teams text (markdown plus a little HTML): line breaks to spaces, entities for `<>&`, backslashes for markdown. */
 export const teamsEscape = (s: string): string =>
-  s.replace(/[\r\n]+/g, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/[\\*_~`[\]()]/g, (c) => `\\${c}`);
+  s
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\*_~`[\]()]/g, (c) => `\\${c}`);
 
 export const SLACK: Markup = { esc: slackEscape, bold: (s) => `*${s}*`, code: (s) => `\`${s}\`` };
 export const DISCORD: Markup = { esc: discordEscape, bold: (s) => `**${s}**`, code: (s) => `\`${s}\`` };

@@ -12,7 +12,10 @@ export interface NotifierLookup {
 
 export class NotifierRegistry implements NotifierLookup {
   private readonly cache = new Map<string, Notifier>();
-  constructor(private readonly config: WatchdogConfig, private readonly secrets: SecretSource) {}
+  constructor(
+    private readonly config: WatchdogConfig,
+    private readonly secrets: SecretSource,
+  ) {}
 
   forTarget(name: string): Notifier {
     let n = this.cache.get(name);
@@ -20,9 +23,10 @@ export class NotifierRegistry implements NotifierLookup {
     const t = this.config.notify.get(name);
     if (!t) throw new ConfigError([`unknown notify target "${name}"`]);
     const field = (secret: string, key: string) => () => readSecretField(this.secrets, secret, key);
-    n = t.type === 'slack'
-      ? new SlackNotifier(name, t.channel, field(t.tokenSecret, 'botToken'), t.apiUrl)
-      : new WebhookNotifier(name, t.url, field(t.secret, 'signingSecret'));
+    n =
+      t.type === 'slack'
+        ? new SlackNotifier(name, t.channel, field(t.tokenSecret, 'botToken'), t.apiUrl)
+        : new WebhookNotifier(name, t.url, field(t.secret, 'signingSecret'));
     this.cache.set(name, n);
     return n;
   }

@@ -15,9 +15,11 @@ export function executionFields(e: Execution, policy: Policy, now: number): Arra
     ['Policy', `${policy.name}${policy.mode === 'dry-run' ? ' (dry-run)' : ''}`],
   ];
   for (const l of describeLimits(e, policy, now)) {
-    out.push(l.reason === 'cost'
-      ? ['Cost', `$${l.used.toFixed(2)} of $${l.limit.toFixed(2)}`]
-      : [l.reason[0]!.toUpperCase() + l.reason.slice(1), `${formatDuration(l.used)} of ${formatDuration(l.limit)}`]);
+    out.push(
+      l.reason === 'cost'
+        ? ['Cost', `$${l.used.toFixed(2)} of $${l.limit.toFixed(2)}`]
+        : [l.reason[0]!.toUpperCase() + l.reason.slice(1), `${formatDuration(l.used)} of ${formatDuration(l.limit)}`],
+    );
   }
   const f = progressFraction(e.progress);
   if (f !== undefined) out.push(['Progress', `${Math.round(f * 100)}%`]);
@@ -28,8 +30,16 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
   const name = `${e.connection}/${e.externalId}`;
   const reasons = notice.reasons ?? e.stopReasons ?? [];
   const data = {
-    kind: notice.kind, executionId: e.id, connection: e.connection, provider: e.provider, externalId: e.externalId,
-    policy: e.policy, state: notice.state, reasons, at: iso(now), ...(e.lastError ? { error: e.lastError } : {}),
+    kind: notice.kind,
+    executionId: e.id,
+    connection: e.connection,
+    provider: e.provider,
+    externalId: e.externalId,
+    policy: e.policy,
+    state: notice.state,
+    reasons,
+    at: iso(now),
+    ...(e.lastError ? { error: e.lastError } : {}),
   };
   const base = { executionId: e.id, fields: executionFields(e, policy, now), data };
   switch (notice.kind) {
@@ -40,26 +50,50 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
         .sort((a, b) => a - b)[0];
       const when = deadline === undefined ? 'when the limit is reached' : `in ${formatDuration(Math.max(0, deadline - now))}`;
       return {
-        ...base, severity: 'warning', actions: true,
+        ...base,
+        severity: 'warning',
+        actions: true,
         title: `Runaway warning: ${name}`,
         text: `Near its ${reasons.join(', ')} limit. ${policy.mode === 'dry-run' ? 'Policy is dry-run: it would be cancelled' : 'It will be cancelled'} ${when} unless extended.`,
       };
     }
     case 'would_cancel':
       return {
-        ...base, severity: 'warning', title: `Would cancel (dry-run): ${name}`,
+        ...base,
+        severity: 'warning',
+        title: `Would cancel (dry-run): ${name}`,
         text: `Limits breached: ${reasons.join(', ')}. Policy "${policy.name}" is in dry-run, so nothing was cancelled.`,
       };
     case 'outcome':
       switch (notice.state) {
         case 'cancelled':
-          return { ...base, severity: 'info', title: `Cancelled: ${name}`, text: `Cancelled by the watchdog (${reasons.join(', ') || 'manual'})${e.requestedBy ? `, requested by ${e.requestedBy.id}` : ''}.` };
+          return {
+            ...base,
+            severity: 'info',
+            title: `Cancelled: ${name}`,
+            text: `Cancelled by the watchdog (${reasons.join(', ') || 'manual'})${e.requestedBy ? `, requested by ${e.requestedBy.id}` : ''}.`,
+          };
         case 'finished':
-          return { ...base, severity: 'info', title: `Finished: ${name}`, text: `It finished on its own${e.providerStatus ? ` (provider status ${e.providerStatus})` : ''}; nothing was cancelled.` };
+          return {
+            ...base,
+            severity: 'info',
+            title: `Finished: ${name}`,
+            text: `It finished on its own${e.providerStatus ? ` (provider status ${e.providerStatus})` : ''}; nothing was cancelled.`,
+          };
         case 'cancel_failed':
-          return { ...base, severity: 'alert', title: `Cancel FAILED: ${name}`, text: `The provider cancel failed: ${e.lastError ?? 'unknown error'}. It may still be running: cancel it by hand.` };
+          return {
+            ...base,
+            severity: 'alert',
+            title: `Cancel FAILED: ${name}`,
+            text: `The provider cancel failed: ${e.lastError ?? 'unknown error'}. It may still be running: cancel it by hand.`,
+          };
         case 'cancel_unconfirmed':
-          return { ...base, severity: 'alert', title: `Cancel unconfirmed: ${name}`, text: `The provider accepted the cancel but still reports ${e.providerStatus ?? 'it running'} after the confirmation window. Check it by hand.` };
+          return {
+            ...base,
+            severity: 'alert',
+            title: `Cancel unconfirmed: ${name}`,
+            text: `The provider accepted the cancel but still reports ${e.providerStatus ?? 'it running'} after the confirmation window. Check it by hand.`,
+          };
         default:
           return { ...base, severity: 'info', title: `${name}: ${notice.state}`, text: `Now ${notice.state}.` };
       }

@@ -17,35 +17,44 @@ const SECTION_MAX = 3_000;
 const FIELD_MAX = 2_000;
 
 /** The Block Kit we send, typed exactly (test/notify/conformance.test.ts checks it against @slack/types). */
-export interface Mrkdwn { type: 'mrkdwn'; text: string }
+export interface Mrkdwn {
+  type: 'mrkdwn';
+  text: string;
+}
 export type SlackBlock =
   | { type: 'section'; text: Mrkdwn }
   | { type: 'section'; fields: Mrkdwn[] }
   | {
-    type: 'actions';
-    block_id: string;
-    elements: Array<{ type: 'button'; text: { type: 'plain_text'; text: string }; action_id: string; value: string; style?: 'primary' | 'danger' }>;
-  };
+      type: 'actions';
+      block_id: string;
+      elements: Array<{ type: 'button'; text: { type: 'plain_text'; text: string }; action_id: string; value: string; style?: 'primary' | 'danger' }>;
+    };
 
 export function slackBlocks(m: Message): SlackBlock[] {
   const blocks: SlackBlock[] = [
     { type: 'section', text: { type: 'mrkdwn', text: clip(`${EMOJI[m.severity]} *${clip(escape(m.title), 500)}*\n${escape(m.text)}`, SECTION_MAX) } },
   ];
   if (m.fields.length > 0) {
-    blocks.push({ type: 'section', fields: m.fields.slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${clip(escape(k), 100)}*\n${escape(v)}`, FIELD_MAX) })) });
+    blocks.push({
+      type: 'section',
+      fields: m.fields.slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${clip(escape(k), 100)}*\n${escape(v)}`, FIELD_MAX) })),
+    });
   }
   if (m.actions && m.executionId) {
     blocks.push({
       type: 'actions',
       block_id: 'watchdog_actions',
       elements: warningActions(m.executionId).map((b) => ({
-        type: 'button' as const, text: { type: 'plain_text' as const, text: b.label }, action_id: `watchdog_${b.action.a}`, value: encodeAction(b.action), ...(b.style ? { style: b.style } : {}),
+        type: 'button' as const,
+        text: { type: 'plain_text' as const, text: b.label },
+        action_id: `watchdog_${b.action.a}`,
+        value: encodeAction(b.action),
+        ...(b.style ? { style: b.style } : {}),
       })),
     });
   }
   return blocks;
 }
-
 
 /**
  * The warning after a person acted on it (a button): the same execution, what was done and by
@@ -79,12 +88,25 @@ export class SlackNotifier implements Notifier {
   }
 
   async send(m: Message, thread?: string): Promise<{ thread?: string }> {
-    const body = JSON.stringify({ channel: this.channel, text: clip(escape(`${m.title}: ${m.text}`), SECTION_MAX), blocks: slackBlocks(m), ...(thread ? { thread_ts: thread } : {}) });
-    const res = await this.client.request('POST', '/chat.postMessage', {
-      authorization: `Bearer ${await this.token()}`, 'content-type': 'application/json; charset=utf-8',
-    }, body).catch((err: Error) => {
-      throw new NotifyError(`slack: ${err.message}`);
+    const body = JSON.stringify({
+      channel: this.channel,
+      text: clip(escape(`${m.title}: ${m.text}`), SECTION_MAX),
+      blocks: slackBlocks(m),
+      ...(thread ? { thread_ts: thread } : {}),
     });
+    const res = await this.client
+      .request(
+        'POST',
+        '/chat.postMessage',
+        {
+          authorization: `Bearer ${await this.token()}`,
+          'content-type': 'application/json; charset=utf-8',
+        },
+        body,
+      )
+      .catch((err: Error) => {
+        throw new NotifyError(`slack: ${err.message}`);
+      });
     const json = res.json as { ok?: boolean; ts?: string; error?: string } | undefined;
     if (res.status !== 200 || !json?.ok) throw new NotifyError(`slack: ${json?.error ?? `HTTP ${res.status}`}`);
     return json.ts ? { thread: thread ?? json.ts } : {};

@@ -21,12 +21,27 @@ export class WebhookNotifier implements Notifier {
   }
 
   async send(m: Message, thread?: string): Promise<{ thread?: string }> {
-    const body = JSON.stringify({ severity: m.severity, title: m.title, text: m.text, fields: Object.fromEntries(m.fields), ...m.data, ...(thread ? { thread } : {}) });
-    const res = await this.client.request('POST', this.path, {
-      'content-type': 'application/json', ...signedHeaders(await this.secret(), { method: 'POST', target: this.target_, body }, this.now()),
-    }, body).catch((err: Error) => {
-      throw new NotifyError(`webhook: ${err.message}`);
+    const body = JSON.stringify({
+      severity: m.severity,
+      title: m.title,
+      text: m.text,
+      fields: Object.fromEntries(m.fields),
+      ...m.data,
+      ...(thread ? { thread } : {}),
     });
+    const res = await this.client
+      .request(
+        'POST',
+        this.path,
+        {
+          'content-type': 'application/json',
+          ...signedHeaders(await this.secret(), { method: 'POST', target: this.target_, body }, this.now()),
+        },
+        body,
+      )
+      .catch((err: Error) => {
+        throw new NotifyError(`webhook: ${err.message}`);
+      });
     if (res.status < 200 || res.status >= 300) throw new NotifyError(`webhook: HTTP ${res.status}`);
     return {};
   }

@@ -67,11 +67,15 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
-export const backoffMs = (attempt: number, base: number, cap: number): number =>
-  Math.round(Math.random() * Math.min(cap, base * 2 ** attempt)); // "full jitter"
+export const backoffMs = (attempt: number, base: number, cap: number): number => Math.round(Math.random() * Math.min(cap, base * 2 ** attempt)); // "full jitter"
 
 const DEFAULTS = {
-  timeoutMs: 10_000, maxResponseBytes: 1_000_000, attempts: 3, baseBackoffMs: 200, maxBackoffMs: 2_000, connections: 16,
+  timeoutMs: 10_000,
+  maxResponseBytes: 1_000_000,
+  attempts: 3,
+  baseBackoffMs: 200,
+  maxBackoffMs: 2_000,
+  connections: 16,
 };
 
 type Pool = import('undici').Pool;
@@ -81,10 +85,13 @@ type RequestFn = (this: Pool, opts: import('undici').Dispatcher.RequestOptions) 
  * WebSocket, the cache and the proxy agents (~500 KB of the Lambda bundle) that we never use.
  */
 let undici: Promise<{ Pool: typeof import('undici').Pool; request: RequestFn }> | undefined;
-const loadUndici = () => Promise.all([
-  // @ts-expect-error -- deep CommonJS modules of the pinned undici 7.30.2; typed through the package's own types above
-  import('undici/lib/dispatcher/pool.js'), import('undici/lib/api/api-request.js'),
-]).then(([pool, request]) => ({ Pool: (pool as { default: typeof import('undici').Pool }).default, request: (request as { default: RequestFn }).default }));
+const loadUndici = () =>
+  Promise.all([
+    // @ts-expect-error -- deep CommonJS modules of the pinned undici 7.30.2; typed through the package's own types above
+    import('undici/lib/dispatcher/pool.js'),
+    // @ts-expect-error -- as above
+    import('undici/lib/api/api-request.js'),
+  ]).then(([pool, request]) => ({ Pool: (pool as { default: typeof import('undici').Pool }).default, request: (request as { default: RequestFn }).default }));
 /** One pool per origin and settings, shared by every client in the process (keep-alive across sweeps). */
 const pools = new Map<string, Pool>();
 
@@ -94,17 +101,19 @@ async function poolFor(origin: string, o: { connections: number; connectTimeoutM
   if (!pool) {
     undici ??= loadUndici();
     const { Pool } = await undici;
-    pool = pools.get(key) ?? new Pool(origin, {
-      connections: o.connections,
-      connect: { timeout: o.connectTimeoutMs },
-      headersTimeout: o.timeoutMs,
-      bodyTimeout: o.timeoutMs,
-      // Reuse a connection within a burst of calls (a sweep), never after an idle second: a
-      // server closing its idle connection just as we reuse it makes a cancel fail ambiguously
-      // ("other side closed": did it land?), and a frozen Lambda's timers cannot close them.
-      keepAliveTimeout: 1_000,
-      keepAliveMaxTimeout: 1_000,
-    });
+    pool =
+      pools.get(key) ??
+      new Pool(origin, {
+        connections: o.connections,
+        connect: { timeout: o.connectTimeoutMs },
+        headersTimeout: o.timeoutMs,
+        bodyTimeout: o.timeoutMs,
+        // Reuse a connection within a burst of calls (a sweep), never after an idle second: a
+        // server closing its idle connection just as we reuse it makes a cancel fail ambiguously
+        // ("other side closed": did it land?), and a frozen Lambda's timers cannot close them.
+        keepAliveTimeout: 1_000,
+        keepAliveMaxTimeout: 1_000,
+      });
     pools.set(key, pool);
   }
   return pool;
@@ -165,7 +174,8 @@ export class HttpClient {
       const pool = await poolFor(this.base.origin, this.o);
       const { request } = await (undici as NonNullable<typeof undici>);
       const res = await request.call(pool, {
-        path: pathname, method: method as 'GET',
+        path: pathname,
+        method: method as 'GET',
         headers: { accept: 'application/json', 'user-agent': USER_AGENT, ...headers },
         ...(body === undefined ? {} : { body }),
       });

@@ -12,13 +12,20 @@ const Body = z.object({
 
 function mapStatus(raw: string): Pick<ProviderStatus, 'phase' | 'result'> {
   switch (raw.toUpperCase()) {
-    case 'SUCCEEDED': return { phase: 'finished', result: 'succeeded' };
-    case 'SKIPPED': return { phase: 'finished', result: 'succeeded' };
-    case 'FAILED': return { phase: 'finished', result: 'failed' };
-    case 'CANCELLED': return { phase: 'finished', result: 'cancelled' as FinishResult };
-    case 'CANCELLING': return { phase: 'cancelling' };
-    case 'PENDING': return { phase: 'pending' };
-    default: return { phase: 'running' };
+    case 'SUCCEEDED':
+      return { phase: 'finished', result: 'succeeded' };
+    case 'SKIPPED':
+      return { phase: 'finished', result: 'succeeded' };
+    case 'FAILED':
+      return { phase: 'finished', result: 'failed' };
+    case 'CANCELLED':
+      return { phase: 'finished', result: 'cancelled' as FinishResult };
+    case 'CANCELLING':
+      return { phase: 'cancelling' };
+    case 'PENDING':
+      return { phase: 'pending' };
+    default:
+      return { phase: 'running' };
   }
 }
 

@@ -70,14 +70,19 @@ export class ProviderRegistry {
     const c = this.config.connections.get(target);
     if (!c && !overrides.credentials) {
       const isProvider = isBuiltinProvider(target) || this.config.providers.has(target);
-      throw new ConfigError([isProvider
-        ? `"${target}" is a provider, not a connection: pass an API key (--api-key-env VAR)`
-        : `unknown connection "${target}"; expected one of ${[...this.config.connections.keys()].join(', ')}`]);
+      throw new ConfigError([
+        isProvider
+          ? `"${target}" is a provider, not a connection: pass an API key (--api-key-env VAR)`
+          : `unknown connection "${target}"; expected one of ${[...this.config.connections.keys()].join(', ')}`,
+      ]);
     }
     const provider = c?.provider ?? target;
     const { spec, baseUrl } = specFor(this.config, provider);
     const url = overrides.baseUrl ?? c?.baseUrl ?? baseUrl;
-    if (!url) throw new ConfigError([c ? `connections.${target}.baseUrl: required for provider "${provider}"` : `no base URL for provider "${provider}": pass one (--base-url)`]);
+    if (!url)
+      throw new ConfigError([
+        c ? `connections.${target}.baseUrl: required for provider "${provider}"` : `no base URL for provider "${provider}": pass one (--base-url)`,
+      ]);
     const creds = overrides.credentials ?? secretCredentials(this.secrets, (c as { secret: string }).secret);
     return createAdapter(spec, url, creds, this.http);
   }

@@ -35,11 +35,39 @@ const pct = (e: SimExecution) => (e.total ? Math.round((e.done / e.total) * 100)
 
 const vocab = (map: Record<SimState, string>) => (s: SimState) => map[s];
 
-const catalyzedStatus = vocab({ pending: 'pending', running: 'running', cancelling: 'running', succeeded: 'succeeded', failed: 'failed', cancelled: 'cancelled' });
-const kodexaStatus = vocab({ pending: 'PENDING', running: 'RUNNING', cancelling: 'CANCELLING', succeeded: 'SUCCEEDED', failed: 'FAILED', cancelled: 'CANCELLED' });
-const ionworksStatus = vocab({ pending: 'pending', running: 'running', cancelling: 'running', succeeded: 'completed', failed: 'failed', cancelled: 'canceled' });
+const catalyzedStatus = vocab({
+  pending: 'pending',
+  running: 'running',
+  cancelling: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled',
+});
+const kodexaStatus = vocab({
+  pending: 'PENDING',
+  running: 'RUNNING',
+  cancelling: 'CANCELLING',
+  succeeded: 'SUCCEEDED',
+  failed: 'FAILED',
+  cancelled: 'CANCELLED',
+});
+const ionworksStatus = vocab({
+  pending: 'pending',
+  running: 'running',
+  cancelling: 'running',
+  succeeded: 'completed',
+  failed: 'failed',
+  cancelled: 'canceled',
+});
 const superglueStatus = vocab({ pending: 'running', running: 'running', cancelling: 'running', succeeded: 'success', failed: 'failed', cancelled: 'aborted' });
-const meibelStatus = vocab({ pending: 'Pending', running: 'Running', cancelling: 'Cancelling', succeeded: 'Completed', failed: 'Failed', cancelled: 'Cancelled' });
+const meibelStatus = vocab({
+  pending: 'Pending',
+  running: 'Running',
+  cancelling: 'Cancelling',
+  succeeded: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+});
 
 export const DIALECTS: Record<string, Dialect> = {
   catalyzed: {
@@ -47,7 +75,16 @@ export const DIALECTS: Record<string, Dialect> = {
     key: bearer,
     cancel: { method: 'POST', pattern: /^\/pipeline-executions\/([^/]+)\/cancel$/ },
     status: { method: 'GET', pattern: /^\/pipeline-executions\/([^/]+)$/ },
-    render: (e) => ({ executionId: e.id, pipelineId: 'pl_sim', status: catalyzedStatus(e.state), progressPct: pct(e), progressMessage: e.total ? `${e.done}/${e.total}` : null, startedAt: iso(e.startedAt), completedAt: iso(e.endedAt), createdAt: iso(e.startedAt) }),
+    render: (e) => ({
+      executionId: e.id,
+      pipelineId: 'pl_sim',
+      status: catalyzedStatus(e.state),
+      progressPct: pct(e),
+      progressMessage: e.total ? `${e.done}/${e.total}` : null,
+      startedAt: iso(e.startedAt),
+      completedAt: iso(e.endedAt),
+      createdAt: iso(e.startedAt),
+    }),
     cancelFinished: () => ({ status: 409, body: { error: 'CONFLICT', message: 'Execution is not running' } }),
     error: (_s, message) => ({ error: 'ERROR', message }),
   },
@@ -57,7 +94,15 @@ export const DIALECTS: Record<string, Dialect> = {
     cancel: { method: 'PUT', pattern: /^\/api\/executions\/([^/]+)\/cancel$/ },
     status: { method: 'GET', pattern: /^\/api\/executions\/([^/]+)$/ },
     cancelIsAsync: true,
-    render: (e) => ({ id: e.id, uuid: e.id, status: kodexaStatus(e.state), statusDetails: { progress: e.done, progressMax: e.total ?? null, message: null }, startDate: iso(e.startedAt), endDate: iso(e.endedAt), changeSequence: 1 }),
+    render: (e) => ({
+      id: e.id,
+      uuid: e.id,
+      status: kodexaStatus(e.state),
+      statusDetails: { progress: e.done, progressMax: e.total ?? null, message: null },
+      startDate: iso(e.startedAt),
+      endDate: iso(e.endedAt),
+      changeSequence: 1,
+    }),
     // Kodexa's seed does not document a conflict: it answers with the execution as it is.
     cancelFinished: (e) => ({ status: 200, body: DIALECTS.kodexa!.render(e) }),
     error: (s, message) => ({ statusCode: s, message }),
@@ -68,7 +113,16 @@ export const DIALECTS: Record<string, Dialect> = {
     cancel: { method: 'POST', pattern: /^\/pipelines\/([^/]+)\/cancel$/ },
     status: { method: 'GET', pattern: /^\/pipelines\/([^/]+)$/ },
     elements: /^\/pipelines\/([^/]+)\/elements$/,
-    render: (e) => ({ id: e.id, project_id: 'prj_sim', name: `sim ${e.id}`, status: ionworksStatus(e.state), created_at: iso(e.startedAt), updated_at: iso(e.endedAt ?? e.startedAt), organization_id: 'org_sim', error: null }),
+    render: (e) => ({
+      id: e.id,
+      project_id: 'prj_sim',
+      name: `sim ${e.id}`,
+      status: ionworksStatus(e.state),
+      created_at: iso(e.startedAt),
+      updated_at: iso(e.endedAt ?? e.startedAt),
+      organization_id: 'org_sim',
+      error: null,
+    }),
     // Cancelling a finished pipeline returns it unchanged (the seed lists only 200 and 422).
     cancelFinished: (e) => ({ status: 200, body: DIALECTS.ionworks!.render(e) }),
     error: (_s, message) => ({ detail: message }),
@@ -78,9 +132,16 @@ export const DIALECTS: Record<string, Dialect> = {
     key: bearer,
     cancel: { method: 'POST', pattern: /^\/runs\/([^/]+)\/cancel$/ },
     status: { method: 'GET', pattern: /^\/runs\/([^/]+)$/ },
-    render: (e) => ({ runId: e.id, toolId: 'tool_sim', status: superglueStatus(e.state), metadata: { startedAt: iso(e.startedAt), ...(e.endedAt ? { completedAt: iso(e.endedAt), durationMs: e.endedAt - e.startedAt } : {}) } }),
+    render: (e) => ({
+      runId: e.id,
+      toolId: 'tool_sim',
+      status: superglueStatus(e.state),
+      metadata: { startedAt: iso(e.startedAt), ...(e.endedAt ? { completedAt: iso(e.endedAt), durationMs: e.endedAt - e.startedAt } : {}) },
+    }),
     cancelFinished: (e) =>
-      e.state === 'cancelled' ? { status: 200, body: DIALECTS.superglue!.render(e) } : { status: 400, body: { error: { message: 'Run is not currently running' } } },
+      e.state === 'cancelled'
+        ? { status: 200, body: DIALECTS.superglue!.render(e) }
+        : { status: 400, body: { error: { message: 'Run is not currently running' } } },
     // Seed 003 components.schemas.Error: {"error": {"message": "…"}}.
     error: (_s, message) => ({ error: { message } }),
   },
@@ -89,7 +150,19 @@ export const DIALECTS: Record<string, Dialect> = {
     key: header('meibel-api-key'),
     cancel: { method: 'POST', pattern: /^\/batch-executions\/id\/([^/]+)\/cancel$/ },
     status: { method: 'GET', pattern: /^\/batch-executions\/id\/([^/]+)$/ },
-    render: (e) => ({ id: e.id, batch_definition_id: 'bd_sim', customer_id: 'cu_sim', project_id: 'pr_sim', status: meibelStatus(e.state), total_items: e.total ?? null, succeeded: e.done, failed: 0, start_time: iso(e.startedAt), end_time: iso(e.endedAt), error: null }),
+    render: (e) => ({
+      id: e.id,
+      batch_definition_id: 'bd_sim',
+      customer_id: 'cu_sim',
+      project_id: 'pr_sim',
+      status: meibelStatus(e.state),
+      total_items: e.total ?? null,
+      succeeded: e.done,
+      failed: 0,
+      start_time: iso(e.startedAt),
+      end_time: iso(e.endedAt),
+      error: null,
+    }),
     cancelFinished: (e) => ({ status: 200, body: DIALECTS.meibel!.render(e) }),
     error: (_s, message) => ({ detail: [{ loc: ['path'], msg: message, type: 'value_error' }] }),
   },

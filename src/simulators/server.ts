@@ -69,7 +69,12 @@ export async function startSimulator(platform: string, opts: SimulatorOptions = 
   const cancelCalls = new Map<string, number>();
   const apiKey = opts.apiKey ?? `${platform}-sim-key`;
   const sim: Simulator = {
-    platform, url: '', apiKey, executions, cancelCalls, faults: {},
+    platform,
+    url: '',
+    apiKey,
+    executions,
+    cancelCalls,
+    faults: {},
     add(e) {
       const full: SimExecution = { state: 'running', done: 0, startedAt: Date.now(), ...e };
       executions.set(full.id, full);
@@ -97,7 +102,11 @@ export async function startSimulator(platform: string, opts: SimulatorOptions = 
     if (f.reset) return 'reset';
     if (f.rateLimitNext && f.rateLimitNext > 0) {
       f.rateLimitNext--;
-      return { status: 429, body: dialect.error(429, 'Too many requests'), headers: { 'retry-after': String(f.retryAfterSec ?? 1), 'x-ratelimit-remaining': '0' } };
+      return {
+        status: 429,
+        body: dialect.error(429, 'Too many requests'),
+        headers: { 'retry-after': String(f.retryAfterSec ?? 1), 'x-ratelimit-remaining': '0' },
+      };
     }
     if (f.errorRate && Math.random() < f.errorRate) return { status: 503, body: dialect.error(503, 'Service unavailable') };
     const key = dialect.key(req.headers);
@@ -135,7 +144,10 @@ export async function startSimulator(platform: string, opts: SimulatorOptions = 
       const e = find(dialect.elements.exec(path));
       if (!e) return { status: 404, body: dialect.error(404, 'Not found') };
       const total = e.total ?? 0;
-      return { status: 200, body: Array.from({ length: total }, (_, i) => ({ id: `el${i}`, status: i < e.done ? 'completed' : TERMINAL.has(e.state) ? 'canceled' : 'running' })) };
+      return {
+        status: 200,
+        body: Array.from({ length: total }, (_, i) => ({ id: `el${i}`, status: i < e.done ? 'completed' : TERMINAL.has(e.state) ? 'canceled' : 'running' })),
+      };
     }
     if (req.method === dialect.status.method && dialect.status.pattern.test(path)) {
       const e = find(dialect.status.pattern.exec(path));

@@ -41,7 +41,14 @@ export interface SlackStandIn {
 export async function startSlackStandIn(opts: { token: string; port?: number }): Promise<SlackStandIn> {
   let seq = 0;
   const sim: SlackStandIn = {
-    apiUrl: '', responseBase: '', hookBase: '', posts: [], responses: [], hooks: [], failNext: 0, close: async () => {},
+    apiUrl: '',
+    responseBase: '',
+    hookBase: '',
+    posts: [],
+    responses: [],
+    hooks: [],
+    failNext: 0,
+    close: async () => {},
     channels: [
       { id: 'C0ONCALL', name: 'oncall', is_private: false, is_member: false },
       { id: 'C0MLONCALL', name: 'ml-oncall', is_private: false, is_member: false },
@@ -76,7 +83,15 @@ export async function startSlackStandIn(opts: { token: string; port?: number }):
       }
       if (req.method === 'POST' && url === '/api/auth.test') {
         if (req.headers.authorization !== `Bearer ${opts.token}`) return reply(200, { ok: false, error: 'invalid_auth' });
-        return reply(200, { ok: true, url: 'https://stand-in.slack.com/', team: 'Stand-in', user: 'watchdog', team_id: 'T000STANDIN', user_id: 'U000WATCHDOG', bot_id: 'B000WATCHDOG' });
+        return reply(200, {
+          ok: true,
+          url: 'https://stand-in.slack.com/',
+          team: 'Stand-in',
+          user: 'watchdog',
+          team_id: 'T000STANDIN',
+          user_id: 'U000WATCHDOG',
+          bot_id: 'B000WATCHDOG',
+        });
       }
       if (url.startsWith('/api/conversations.list')) {
         if (req.headers.authorization !== `Bearer ${opts.token}`) return reply(200, { ok: false, error: 'invalid_auth' });
@@ -94,7 +109,13 @@ export async function startSlackStandIn(opts: { token: string; port?: number }):
         if (!channel) return reply(200, { ok: false, error: 'channel_not_found' });
         if (channel.is_private && !channel.is_member) return reply(200, { ok: false, error: 'not_in_channel' });
         const ts = `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
-        const post: SlackPost = { channel: b.channel, text: b.text, ts, ...(b.blocks ? { blocks: b.blocks } : {}), ...(b.thread_ts ? { thread_ts: b.thread_ts } : {}) };
+        const post: SlackPost = {
+          channel: b.channel,
+          text: b.text,
+          ts,
+          ...(b.blocks ? { blocks: b.blocks } : {}),
+          ...(b.thread_ts ? { thread_ts: b.thread_ts } : {}),
+        };
         sim.posts.push(post);
         sim.onEvent?.('post', post);
         return reply(200, { ok: true, channel: b.channel, ts });
@@ -111,10 +132,11 @@ export async function startSlackStandIn(opts: { token: string; port?: number }):
     apiUrl: `${base}/api`,
     responseBase: `${base}/response`,
     hookBase: `${base}/hook`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   });
   return sim;
 }

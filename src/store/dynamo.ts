@@ -8,9 +8,23 @@
  * it. A crash between the two loses nothing: the event is in one place or the other.
  */
 import {
-  BatchGetItemCommand, type BatchGetItemCommandOutput, ConditionalCheckFailedException, CreateTableCommand, DescribeTableCommand, type DynamoDBClient,
-  GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type QueryCommandInput, ResourceInUseException,
-  ResourceNotFoundException, ScanCommand, type ScanCommandOutput, type QueryCommandOutput, type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type QueryCommandInput,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  ScanCommand,
+  type ScanCommandOutput,
+  type QueryCommandOutput,
+  type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
@@ -57,10 +71,7 @@ const Key = z.record(z.string(), KeyAttr);
  * A listing's position: one key for a scan; for a listing by state (sharded), where each
  * shard stands: `null` not started, a key to continue after, or "done".
  */
-const Cursor = z.union([
-  z.object({ scan: Key }).strict(),
-  z.object({ shards: z.array(z.union([z.null(), z.literal('done'), Key])).max(64) }).strict(),
-]);
+const Cursor = z.union([z.object({ scan: Key }).strict(), z.object({ shards: z.array(z.union([z.null(), z.literal('done'), Key])).max(64) }).strict()]);
 type Key = Record<string, AttributeValue>;
 type Cursor = { scan: Key } | { shards: Array<Key | null | 'done'> };
 
@@ -119,7 +130,9 @@ export class DynamoExecutionStore implements ExecutionStore {
     const r = DynamoExecutionStore.tryParse(item);
     if ('execution' in r) return r.execution;
     if (item[TABLE.state]?.S === QUARANTINED) {
-      throw new InputError(`execution ${r.corrupt.id} is quarantined (its stored item cannot be read: ${item.quarantineError?.S ?? r.corrupt.error}); see watchdog list --state quarantined`);
+      throw new InputError(
+        `execution ${r.corrupt.id} is quarantined (its stored item cannot be read: ${item.quarantineError?.S ?? r.corrupt.error}); see watchdog list --state quarantined`,
+      );
     }
     throw new StoreError(`corrupt execution item ${r.corrupt.id}: ${r.corrupt.error}`);
   }
@@ -140,12 +153,14 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   async track(e: Execution): Promise<{ created: boolean; execution: Execution }> {
     try {
-      await this.opts.client.send(new PutItemCommand({
-        TableName: this.opts.tableName,
-        Item: this.toItem(e),
-        ConditionExpression: 'attribute_not_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': TABLE.pk },
-      }));
+      await this.opts.client.send(
+        new PutItemCommand({
+          TableName: this.opts.tableName,
+          Item: this.toItem(e),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TABLE.pk },
+        }),
+      );
       return { created: true, execution: e };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
@@ -159,9 +174,13 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   async get(id: string): Promise<Execution | undefined> {
-    const res = await this.opts.client.send(new GetItemCommand({
-      TableName: this.opts.tableName, Key: marshall(executionKey(id)), ConsistentRead: true,
-    }));
+    const res = await this.opts.client.send(
+      new GetItemCommand({
+        TableName: this.opts.tableName,
+        Key: marshall(executionKey(id)),
+        ConsistentRead: true,
+      }),
+    );
     return res.Item ? DynamoExecutionStore.parseExecution(res.Item) : undefined;
   }
 
@@ -194,7 +213,10 @@ export class DynamoExecutionStore implements ExecutionStore {
    */
   private async getItems(ids: readonly string[], o: { consistent?: boolean; attributes?: readonly string[] } = {}): Promise<Map<string, Key>> {
     const projection = o.attributes
-      ? { ProjectionExpression: [TABLE.pk, ...o.attributes].map((_, i) => `#a${i}`).join(', '), ExpressionAttributeNames: Object.fromEntries([TABLE.pk, ...o.attributes].map((a, i) => [`#a${i}`, a])) }
+      ? {
+          ProjectionExpression: [TABLE.pk, ...o.attributes].map((_, i) => `#a${i}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries([TABLE.pk, ...o.attributes].map((a, i) => [`#a${i}`, a])),
+        }
       : {};
     const found = new Map<string, Key>();
     const chunks: string[][] = [];
@@ -202,23 +224,27 @@ export class DynamoExecutionStore implements ExecutionStore {
     for (let i = 0; i < unique.length; i += BATCH_GET) chunks.push(unique.slice(i, i + BATCH_GET));
     let next = 0;
     // A few batches in flight: a due batch of thousands is read in a few round trips.
-    await Promise.all(Array.from({ length: Math.min(BATCH_PARALLEL, chunks.length) }, async () => {
-      while (next < chunks.length) {
-        let keys: Key[] | undefined = chunks[next++]!.map((id) => marshall(executionKey(id)));
-        for (let attempt = 0; keys && keys.length > 0; attempt++) {
-          if (attempt > BATCH_RETRIES) throw new StoreError(`DynamoDB left ${keys.length} keys unprocessed after ${BATCH_RETRIES} retries`);
-          if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
-          const res: BatchGetItemCommandOutput = await this.opts.client.send(new BatchGetItemCommand({
-            RequestItems: { [this.opts.tableName]: { Keys: keys, ConsistentRead: o.consistent ?? true, ...projection } },
-          }));
-          for (const item of res.Responses?.[this.opts.tableName] ?? []) {
-            const id = pkId(item);
-            if (id !== undefined) found.set(id, item);
+    await Promise.all(
+      Array.from({ length: Math.min(BATCH_PARALLEL, chunks.length) }, async () => {
+        while (next < chunks.length) {
+          let keys: Key[] | undefined = chunks[next++]!.map((id) => marshall(executionKey(id)));
+          for (let attempt = 0; keys && keys.length > 0; attempt++) {
+            if (attempt > BATCH_RETRIES) throw new StoreError(`DynamoDB left ${keys.length} keys unprocessed after ${BATCH_RETRIES} retries`);
+            if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+            const res: BatchGetItemCommandOutput = await this.opts.client.send(
+              new BatchGetItemCommand({
+                RequestItems: { [this.opts.tableName]: { Keys: keys, ConsistentRead: o.consistent ?? true, ...projection } },
+              }),
+            );
+            for (const item of res.Responses?.[this.opts.tableName] ?? []) {
+              const id = pkId(item);
+              if (id !== undefined) found.set(id, item);
+            }
+            keys = res.UnprocessedKeys?.[this.opts.tableName]?.Keys;
           }
-          keys = res.UnprocessedKeys?.[this.opts.tableName]?.Keys;
         }
-      }
-    }));
+      }),
+    );
     return found;
   }
 
@@ -272,10 +298,16 @@ export class DynamoExecutionStore implements ExecutionStore {
       const keys: Key[] = [];
       let start: Key | undefined = cursor?.scan;
       do {
-        const res: ScanCommandOutput = await this.opts.client.send(new ScanCommand({
-          TableName: this.opts.tableName, IndexName: TABLE.stateIndex, Limit: limit - keys.length, ExclusiveStartKey: start,
-          ...filterExpr, ...(conds.length > 0 ? { ExpressionAttributeNames: names, ExpressionAttributeValues: values } : {}),
-        }));
+        const res: ScanCommandOutput = await this.opts.client.send(
+          new ScanCommand({
+            TableName: this.opts.tableName,
+            IndexName: TABLE.stateIndex,
+            Limit: limit - keys.length,
+            ExclusiveStartKey: start,
+            ...filterExpr,
+            ...(conds.length > 0 ? { ExpressionAttributeNames: names, ExpressionAttributeValues: values } : {}),
+          }),
+        );
         keys.push(...(res.Items ?? []).filter((i) => i[TABLE.stateShard]?.S?.startsWith(`${QUARANTINED}#`) !== true));
         start = res.LastEvaluatedKey;
       } while (start && keys.length < limit);
@@ -288,23 +320,32 @@ export class DynamoExecutionStore implements ExecutionStore {
     if (cursor && !('shards' in cursor)) throw new InputError('invalid cursor: it belongs to a listing of every state');
     const state = filter.state;
     const positions: Array<Key | null | 'done'> = cursor?.shards ?? Array.from({ length: this.opts.shards }, () => null);
-    if (positions.length !== this.opts.shards) throw new InputError('invalid cursor: the table\'s shard count changed since');
-    const heads = await Promise.all(positions.map(async (pos, shard) => {
-      if (pos === 'done') return { keys: [] as Key[], exhausted: true };
-      const keys: Key[] = [];
-      let start: Key | undefined = pos ?? undefined;
-      do {
-        const res: QueryCommandOutput = await this.opts.client.send(new QueryCommand({
-          TableName: this.opts.tableName, IndexName: TABLE.stateIndex, Limit: limit - keys.length, ExclusiveStartKey: start,
-          KeyConditionExpression: '#ss = :ss', ScanIndexForward: false, ...filterExpr,
-          ExpressionAttributeNames: { ...names, '#ss': TABLE.stateShard },
-          ExpressionAttributeValues: { ...values, ':ss': { S: stateShardKey(state, shard) } },
-        }));
-        keys.push(...(res.Items ?? []));
-        start = res.LastEvaluatedKey;
-      } while (start && keys.length < limit);
-      return { keys, exhausted: start === undefined };
-    }));
+    if (positions.length !== this.opts.shards) throw new InputError("invalid cursor: the table's shard count changed since");
+    const heads = await Promise.all(
+      positions.map(async (pos, shard) => {
+        if (pos === 'done') return { keys: [] as Key[], exhausted: true };
+        const keys: Key[] = [];
+        let start: Key | undefined = pos ?? undefined;
+        do {
+          const res: QueryCommandOutput = await this.opts.client.send(
+            new QueryCommand({
+              TableName: this.opts.tableName,
+              IndexName: TABLE.stateIndex,
+              Limit: limit - keys.length,
+              ExclusiveStartKey: start,
+              KeyConditionExpression: '#ss = :ss',
+              ScanIndexForward: false,
+              ...filterExpr,
+              ExpressionAttributeNames: { ...names, '#ss': TABLE.stateShard },
+              ExpressionAttributeValues: { ...values, ':ss': { S: stateShardKey(state, shard) } },
+            }),
+          );
+          keys.push(...(res.Items ?? []));
+          start = res.LastEvaluatedKey;
+        } while (start && keys.length < limit);
+        return { keys, exhausted: start === undefined };
+      }),
+    );
     const merged = heads
       .flatMap((h, shard) => h.keys.map((key, i) => ({ key, shard, i, at: Number(key[TABLE.trackedAt]?.N ?? 0) })))
       .sort((a, b) => b.at - a.at || (a.key[TABLE.pk]?.S ?? '').localeCompare(b.key[TABLE.pk]?.S ?? ''))
@@ -334,15 +375,17 @@ export class DynamoExecutionStore implements ExecutionStore {
         let itemsRead = 0;
         let start: Key | undefined;
         do {
-          const res: QueryCommandOutput = await this.opts.client.send(new QueryCommand({
-            TableName: this.opts.tableName,
-            IndexName: TABLE.dueIndex,
-            KeyConditionExpression: '#shard = :shard AND #due <= :now',
-            ExpressionAttributeNames: { '#shard': TABLE.dueShard, '#due': TABLE.dueAt },
-            ExpressionAttributeValues: { ':shard': { S: String(shard) }, ':now': { N: String(now) } },
-            ExclusiveStartKey: start,
-            ...(Number.isFinite(shardLimit) ? { Limit: Math.max(1, shardLimit - keys.length) } : {}),
-          }));
+          const res: QueryCommandOutput = await this.opts.client.send(
+            new QueryCommand({
+              TableName: this.opts.tableName,
+              IndexName: TABLE.dueIndex,
+              KeyConditionExpression: '#shard = :shard AND #due <= :now',
+              ExpressionAttributeNames: { '#shard': TABLE.dueShard, '#due': TABLE.dueAt },
+              ExpressionAttributeValues: { ':shard': { S: String(shard) }, ':now': { N: String(now) } },
+              ExclusiveStartKey: start,
+              ...(Number.isFinite(shardLimit) ? { Limit: Math.max(1, shardLimit - keys.length) } : {}),
+            }),
+          );
           itemsRead += res.ScannedCount ?? 0;
           for (const item of res.Items ?? []) {
             const id = pkId(item);
@@ -353,7 +396,10 @@ export class DynamoExecutionStore implements ExecutionStore {
         return { keys, itemsRead };
       }),
     );
-    const keys = perShard.flatMap((s) => s.keys).sort((a, b) => a.dueAt - b.dueAt).slice(0, limit);
+    const keys = perShard
+      .flatMap((s) => s.keys)
+      .sort((a, b) => a.dueAt - b.dueAt)
+      .slice(0, limit);
     // The index holds keys only (a heartbeat never rewrites it): the items come from the table.
     const { items, corrupt } = await this.fetch(keys.map((k) => k.id));
     return { items, corrupt, itemsRead: perShard.reduce((n, s) => n + s.itemsRead, 0) };
@@ -361,18 +407,30 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   async quarantine(id: string, error: string, now: number): Promise<boolean> {
     try {
-      await this.opts.client.send(new UpdateItemCommand({
-        TableName: this.opts.tableName,
-        Key: marshall(executionKey(id)),
-        // trackedAt keeps it in the byState index (where `quarantined()` finds it) even when the item lacks one.
-        UpdateExpression: 'SET #state = :q, #ss = :ss, quarantinedAt = :now, quarantineError = :err, #tracked = if_not_exists(#tracked, :now) REMOVE #shard, #due',
-        ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#state) OR #state <> :q)',
-        ExpressionAttributeNames: { '#state': TABLE.state, '#ss': TABLE.stateShard, '#shard': TABLE.dueShard, '#due': TABLE.dueAt, '#pk': TABLE.pk, '#tracked': TABLE.trackedAt },
-        ExpressionAttributeValues: {
-          ':q': { S: QUARANTINED }, ':ss': { S: stateShardKey(QUARANTINED, shardOf(id, this.opts.shards)) },
-          ':now': { N: String(now) }, ':err': { S: error.slice(0, 1000) },
-        },
-      }));
+      await this.opts.client.send(
+        new UpdateItemCommand({
+          TableName: this.opts.tableName,
+          Key: marshall(executionKey(id)),
+          // trackedAt keeps it in the byState index (where `quarantined()` finds it) even when the item lacks one.
+          UpdateExpression:
+            'SET #state = :q, #ss = :ss, quarantinedAt = :now, quarantineError = :err, #tracked = if_not_exists(#tracked, :now) REMOVE #shard, #due',
+          ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#state) OR #state <> :q)',
+          ExpressionAttributeNames: {
+            '#state': TABLE.state,
+            '#ss': TABLE.stateShard,
+            '#shard': TABLE.dueShard,
+            '#due': TABLE.dueAt,
+            '#pk': TABLE.pk,
+            '#tracked': TABLE.trackedAt,
+          },
+          ExpressionAttributeValues: {
+            ':q': { S: QUARANTINED },
+            ':ss': { S: stateShardKey(QUARANTINED, shardOf(id, this.opts.shards)) },
+            ':now': { N: String(now) },
+            ':err': { S: error.slice(0, 1000) },
+          },
+        }),
+      );
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
@@ -391,7 +449,10 @@ export class DynamoExecutionStore implements ExecutionStore {
   }
 
   /** Every entry of the state index under `state`, across its shards. */
-  private async *byState(state: string, extra: Pick<QueryCommandInput, 'FilterExpression' | 'ProjectionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> = {}): AsyncGenerator<Key> {
+  private async *byState(
+    state: string,
+    extra: Pick<QueryCommandInput, 'FilterExpression' | 'ProjectionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> = {},
+  ): AsyncGenerator<Key> {
     for (let shard = 0; shard < this.opts.shards; shard++) {
       yield* this.queryAll({
         IndexName: TABLE.stateIndex,
@@ -422,15 +483,17 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   async inDueIndex(e: Execution): Promise<boolean> {
     if (e.dueAt === undefined) return false;
-    const res = await this.opts.client.send(new QueryCommand({
-      TableName: this.opts.tableName,
-      IndexName: TABLE.dueIndex,
-      KeyConditionExpression: '#shard = :shard AND #due = :due',
-      FilterExpression: '#pk = :pk',
-      ProjectionExpression: '#pk',
-      ExpressionAttributeNames: { '#shard': TABLE.dueShard, '#due': TABLE.dueAt, '#pk': TABLE.pk },
-      ExpressionAttributeValues: { ':shard': { S: String(shardOf(e.id, this.opts.shards)) }, ':due': { N: String(e.dueAt) }, ':pk': { S: `X#${e.id}` } },
-    }));
+    const res = await this.opts.client.send(
+      new QueryCommand({
+        TableName: this.opts.tableName,
+        IndexName: TABLE.dueIndex,
+        KeyConditionExpression: '#shard = :shard AND #due = :due',
+        FilterExpression: '#pk = :pk',
+        ProjectionExpression: '#pk',
+        ExpressionAttributeNames: { '#shard': TABLE.dueShard, '#due': TABLE.dueAt, '#pk': TABLE.pk },
+        ExpressionAttributeValues: { ':shard': { S: String(shardOf(e.id, this.opts.shards)) }, ':due': { N: String(e.dueAt) }, ':pk': { S: `X#${e.id}` } },
+      }),
+    );
     return (res.Items ?? []).length > 0;
   }
 
@@ -463,13 +526,15 @@ export class DynamoExecutionStore implements ExecutionStore {
     if (carried.length > 0) next.outboxEvents = carried;
     else delete next.outboxEvents;
     try {
-      await this.opts.client.send(new PutItemCommand({
-        TableName: this.opts.tableName,
-        Item: this.toItem(next),
-        ConditionExpression: '#version = :version AND #state = :state',
-        ExpressionAttributeNames: { '#version': 'version', '#state': TABLE.state },
-        ExpressionAttributeValues: { ':version': { N: String(cur.version) }, ':state': { S: cur.state } },
-      }));
+      await this.opts.client.send(
+        new PutItemCommand({
+          TableName: this.opts.tableName,
+          Item: this.toItem(next),
+          ConditionExpression: '#version = :version AND #state = :state',
+          ExpressionAttributeNames: { '#version': 'version', '#state': TABLE.state },
+          ExpressionAttributeValues: { ':version': { N: String(cur.version) }, ':state': { S: cur.state } },
+        }),
+      );
       return next;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return undefined;
@@ -536,22 +601,27 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     if (!(err instanceof ResourceNotFoundException) && (err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
   }
   try {
-    await client.send(new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey, ...INDEXES.flatMap((i) => [i.partitionKey, i.sortKey])]
-        .filter((k, i, all) => all.findIndex((o) => o.name === k.name) === i)
-        .map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
-      KeySchema: [
-        { AttributeName: TABLE_KEYS.partitionKey.name, KeyType: 'HASH' },
-        { AttributeName: TABLE_KEYS.sortKey.name, KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: INDEXES.map((i) => ({
-        IndexName: i.name,
-        KeySchema: [{ AttributeName: i.partitionKey.name, KeyType: 'HASH' }, { AttributeName: i.sortKey.name, KeyType: 'RANGE' }],
-        Projection: { ProjectionType: i.projection, ...(i.include ? { NonKeyAttributes: [...i.include] } : {}) },
-      })),
-    }));
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey, ...INDEXES.flatMap((i) => [i.partitionKey, i.sortKey])]
+          .filter((k, i, all) => all.findIndex((o) => o.name === k.name) === i)
+          .map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.partitionKey.name, KeyType: 'HASH' },
+          { AttributeName: TABLE_KEYS.sortKey.name, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: INDEXES.map((i) => ({
+          IndexName: i.name,
+          KeySchema: [
+            { AttributeName: i.partitionKey.name, KeyType: 'HASH' },
+            { AttributeName: i.sortKey.name, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: i.projection, ...(i.include ? { NonKeyAttributes: [...i.include] } : {}) },
+        })),
+      }),
+    );
   } catch (err) {
     if (!(err instanceof ResourceInUseException) && (err as { name?: string }).name !== 'ResourceInUseException') throw err;
   }

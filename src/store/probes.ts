@@ -19,18 +19,23 @@ export interface ProbeLedger {
 const key = (connection: string) => ({ [TABLE.pk]: { S: `P#${connection}` }, [TABLE.sk]: { S: 'P' } });
 
 export class DynamoProbeLedger implements ProbeLedger {
-  constructor(private readonly client: DynamoDBClient, private readonly tableName: string) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
 
   async claim(connection: string, now: number, everyMs: number): Promise<{ healthy?: boolean } | false> {
     try {
-      const res = await this.client.send(new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: key(connection),
-        UpdateExpression: 'SET checkedAt = :now',
-        ConditionExpression: 'attribute_not_exists(checkedAt) OR checkedAt <= :due',
-        ExpressionAttributeValues: { ':now': { N: String(now) }, ':due': { N: String(now - everyMs) } },
-        ReturnValues: 'ALL_OLD',
-      }));
+      const res = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key(connection),
+          UpdateExpression: 'SET checkedAt = :now',
+          ConditionExpression: 'attribute_not_exists(checkedAt) OR checkedAt <= :due',
+          ExpressionAttributeValues: { ':now': { N: String(now) }, ':due': { N: String(now - everyMs) } },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
       const healthy = res.Attributes?.healthy?.BOOL;
       return healthy === undefined ? {} : { healthy };
     } catch (err) {
@@ -40,11 +45,13 @@ export class DynamoProbeLedger implements ProbeLedger {
   }
 
   async record(connection: string, healthy: boolean, detail: string, now: number, changed: boolean): Promise<void> {
-    await this.client.send(new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: key(connection),
-      UpdateExpression: `SET healthy = :h, detail = :d${changed ? ', since = :now' : ''}`,
-      ExpressionAttributeValues: { ':h': { BOOL: healthy }, ':d': { S: detail.slice(0, 500) }, ...(changed ? { ':now': { N: String(now) } } : {}) },
-    }));
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: key(connection),
+        UpdateExpression: `SET healthy = :h, detail = :d${changed ? ', since = :now' : ''}`,
+        ExpressionAttributeValues: { ':h': { BOOL: healthy }, ':d': { S: detail.slice(0, 500) }, ...(changed ? { ':now': { N: String(now) } } : {}) },
+      }),
+    );
   }
 }

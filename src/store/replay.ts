@@ -20,19 +20,24 @@ export interface ReplayGuard {
 }
 
 export class DynamoReplayGuard implements ReplayGuard {
-  constructor(private readonly client: DynamoDBClient, private readonly tableName: string) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
 
   async firstSeen(identity: string, windowMs: number, now: number): Promise<boolean> {
     const key = `N#${createHash('sha256').update(identity).digest('base64url')}`;
     const nowSec = Math.floor(now / 1000);
     try {
-      await this.client.send(new PutItemCommand({
-        TableName: this.tableName,
-        Item: { [TABLE.pk]: { S: key }, [TABLE.sk]: { S: 'N' }, [TABLE.ttl]: { N: String(Math.ceil((now + windowMs) / 1000)) } },
-        ConditionExpression: 'attribute_not_exists(#pk) OR #exp < :now',
-        ExpressionAttributeNames: { '#pk': TABLE.pk, '#exp': TABLE.ttl },
-        ExpressionAttributeValues: { ':now': { N: String(nowSec) } },
-      }));
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: { [TABLE.pk]: { S: key }, [TABLE.sk]: { S: 'N' }, [TABLE.ttl]: { N: String(Math.ceil((now + windowMs) / 1000)) } },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #exp < :now',
+          ExpressionAttributeNames: { '#pk': TABLE.pk, '#exp': TABLE.ttl },
+          ExpressionAttributeValues: { ':now': { N: String(nowSec) } },
+        }),
+      );
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException') return false;

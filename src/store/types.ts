@@ -4,10 +4,7 @@ import type { CancelResult, ClaimInput, Refusal, Transition } from '../core/tran
 
 /** A write that lost its condition, or a transition the current state refuses: an outcome, not an exception. */
 export type WriteOutcome =
-  | { ok: true; execution: Execution }
-  | Refusal
-  | { ok: false; outcome: 'not_found' }
-  | { ok: false; outcome: 'conflict'; execution: Execution };
+  { ok: true; execution: Execution } | Refusal | { ok: false; outcome: 'not_found' } | { ok: false; outcome: 'conflict'; execution: Execution };
 
 export interface ListFilter {
   state?: ExecutionState;

@@ -54,8 +54,21 @@ export interface SweepOptions {
 }
 
 export type ActionKind =
-  | 'finished' | 'warned' | 'would_cancel' | 'cancelled' | 'already_finished' | 'cancel_pending'
-  | 'retry' | 'cancel_failed' | 'cancel_unconfirmed' | 'held_back' | 'deferred' | 'lost_race' | 'fault' | 'quarantined' | 'error';
+  | 'finished'
+  | 'warned'
+  | 'would_cancel'
+  | 'cancelled'
+  | 'already_finished'
+  | 'cancel_pending'
+  | 'retry'
+  | 'cancel_failed'
+  | 'cancel_unconfirmed'
+  | 'held_back'
+  | 'deferred'
+  | 'lost_race'
+  | 'fault'
+  | 'quarantined'
+  | 'error';
 
 export interface SweepAction {
   id: string;
@@ -116,18 +129,56 @@ const SWEEP_ACTOR_VIA = 'sweep';
 const SAFETY_NET = '#safety-net';
 const SAFETY_NET_GRACE_MS = 60_000;
 const RESULT_ACTION: Record<T.CancelResult['kind'], ActionKind> = {
-  cancelled: 'cancelled', already_finished: 'already_finished', pending: 'cancel_pending', retry: 'retry', failed: 'cancel_failed', unconfirmed: 'cancel_unconfirmed',
+  cancelled: 'cancelled',
+  already_finished: 'already_finished',
+  pending: 'cancel_pending',
+  retry: 'retry',
+  failed: 'cancel_failed',
+  unconfirmed: 'cancel_unconfirmed',
 };
 const RESULT_COUNTER = {
-  cancelled: 'cancelled', already_finished: 'alreadyFinished', pending: 'pending', retry: 'retried', failed: 'cancelFailed', unconfirmed: 'unconfirmed',
+  cancelled: 'cancelled',
+  already_finished: 'alreadyFinished',
+  pending: 'pending',
+  retry: 'retried',
+  failed: 'cancelFailed',
+  unconfirmed: 'unconfirmed',
 } as const satisfies Record<T.CancelResult['kind'], keyof SweepSummary>;
 const DEFAULT_BATCH = 10_000;
 
 function emptySummary(owner: string, startedAt: number, preview: boolean): SweepSummary {
   return {
-    owner, startedAt, durationMs: 0, preview, itemsRead: 0, due: 0, evaluated: 0, rescheduled: 0, observed: 0, finished: 0, warned: 0, wouldCancel: 0,
-    cancelCalls: 0, cancelled: 0, alreadyFinished: 0, pending: 0, retried: 0, cancelFailed: 0, unconfirmed: 0,
-    heldBackByCap: 0, deferredForTime: 0, lostRaces: 0, noticesSent: 0, noticesFailed: 0, faults: 0, quarantined: 0, errors: 0, probes: [], indexRepairs: 0, dueLagMs: [], actions: [],
+    owner,
+    startedAt,
+    durationMs: 0,
+    preview,
+    itemsRead: 0,
+    due: 0,
+    evaluated: 0,
+    rescheduled: 0,
+    observed: 0,
+    finished: 0,
+    warned: 0,
+    wouldCancel: 0,
+    cancelCalls: 0,
+    cancelled: 0,
+    alreadyFinished: 0,
+    pending: 0,
+    retried: 0,
+    cancelFailed: 0,
+    unconfirmed: 0,
+    heldBackByCap: 0,
+    deferredForTime: 0,
+    lostRaces: 0,
+    noticesSent: 0,
+    noticesFailed: 0,
+    faults: 0,
+    quarantined: 0,
+    errors: 0,
+    probes: [],
+    indexRepairs: 0,
+    dueLagMs: [],
+    actions: [],
   };
 }
 
@@ -201,8 +252,11 @@ export class Sweeper {
     // rescheduled after every warning and cancel of this sweep has been handled.
     const stale = (e: Execution): boolean => {
       try {
-        return !isTerminal(e.state) && (T.stateDueAt(e, this.policyOf(e), startedAt) ?? -Infinity) > startedAt
-          && !(e.outbox ?? []).some((n) => n.nextAt <= startedAt);
+        return (
+          !isTerminal(e.state) &&
+          (T.stateDueAt(e, this.policyOf(e), startedAt) ?? -Infinity) > startedAt &&
+          !(e.outbox ?? []).some((n) => n.nextAt <= startedAt)
+        );
       } catch {
         return false; // handled (and faulted) with the rest
       }
@@ -214,7 +268,11 @@ export class Sweeper {
         await this.fault(e, err, run);
       }
     };
-    await forEachLimit(due.items.filter((e) => !stale(e)), concurrency, handleOne);
+    await forEachLimit(
+      due.items.filter((e) => !stale(e)),
+      concurrency,
+      handleOne,
+    );
     await forEachLimit(due.items.filter(stale), concurrency, handleOne);
     if (s.heldBackByCap > 0) await this.capAlert(run);
     // Probes and the safety net come after enforcement: they never delay a cancel.
@@ -241,7 +299,12 @@ export class Sweeper {
     try {
       const faults = (e.faults ?? 0) + 1;
       const r = await this.deps.store.mutate(e.id, (c) => {
-        const t = T.recordFault(c, { error, maxFaults: this.settings.maxCancelAttempts, retryAt: this.now() + retryDelayMs(faults) }, { id: this.owner, via: SWEEP_ACTOR_VIA }, this.ctx(c));
+        const t = T.recordFault(
+          c,
+          { error, maxFaults: this.settings.maxCancelAttempts, retryAt: this.now() + retryDelayMs(faults) },
+          { id: this.owner, via: SWEEP_ACTOR_VIA },
+          this.ctx(c),
+        );
         return t.ok && isTerminal(t.execution.state) ? this.notices(t, c, 'outcome') : t;
       });
       run.s.faults++;
@@ -265,7 +328,8 @@ export class Sweeper {
       run.s.quarantined++;
       run.s.actions.push({ id: c.id, connection: c.connection ?? '?', externalId: c.externalId ?? '?', action: 'quarantined', detail: c.error });
       this.log.error('sweep: unreadable item quarantined', { executionId: c.id, connection: c.connection, error: c.error });
-      const policy = (c.policy !== undefined ? policyByName(this.deps.config, c.policy) : undefined) ?? policyByName(this.deps.config, this.deps.config.defaultPolicy);
+      const policy =
+        (c.policy !== undefined ? policyByName(this.deps.config, c.policy) : undefined) ?? policyByName(this.deps.config, this.deps.config.defaultPolicy);
       const m = alertMessage(
         `Unreadable execution quarantined: ${c.connection ?? '?'}/${c.externalId ?? c.id}`,
         `The stored item ${c.id} cannot be read (${c.error}). It was taken out of enforcement and kept for inspection: \`watchdog list --state quarantined\`. If it is still running on the platform, cancel it by hand.`,
@@ -330,19 +394,28 @@ export class Sweeper {
     // progress can show the execution is not stalled after all.
     // Nothing to decide (a deadline a heartbeat pushed back, or a notice retry): no call,
     // just a reschedule. A policy without deadlines is still looked at every recheckAfter.
-    const observe = 'hasStatus' in adapter && adapter.hasStatus
-      && (first.action === 'warn' || first.recheck || (first.action === 'cancel' && (first.dryRun || first.reasons.includes('stall'))));
+    const observe =
+      'hasStatus' in adapter &&
+      adapter.hasStatus &&
+      (first.action === 'warn' || first.recheck || (first.action === 'cancel' && (first.dryRun || first.reasons.includes('stall'))));
     if (observe && !run.preview) {
       const st = await this.limiter(e.connection).run(() => adapter.status(e.externalId));
       s.observed++;
       if (st.kind === 'status') {
         if (st.status.phase === 'finished') {
           const notify = cur.state === 'warned' || cur.wouldCancelAt !== undefined;
-          const r = await this.write(cur, (c) => this.notices(T.markFinished(c, providerActor(c), this.ctx(c), st.status.raw), c, notify ? 'outcome' : undefined));
+          const r = await this.write(cur, (c) =>
+            this.notices(T.markFinished(c, providerActor(c), this.ctx(c), st.status.raw), c, notify ? 'outcome' : undefined),
+          );
           if (r.ok) {
             s.finished++;
             this.act(run, cur, 'finished', `provider status ${st.status.raw}`);
-            this.log.info('execution finished (provider status)', { executionId: cur.id, connection: cur.connection, decision: 'finished', providerStatus: st.status.raw });
+            this.log.info('execution finished (provider status)', {
+              executionId: cur.id,
+              connection: cur.connection,
+              decision: 'finished',
+              providerStatus: st.status.raw,
+            });
             await this.deliver(r.execution, run);
           }
           return;
@@ -415,7 +488,11 @@ export class Sweeper {
     }
     // A person's request is claimed in their name (the audit says who decided); a policy's in the policy's.
     const claimedFor = (c: Execution): Actor => (c.state === 'cancel_requested' && c.requestedBy ? c.requestedBy : policyActor(c));
-    const claim = await this.deps.store.mutate(e.id, (c) => T.decideAndClaim(c, { owner: this.owner, leaseMs: this.settings.leaseMs, reasons: o.reasons, actor: claimedFor(c) }, this.ctx(c)), e);
+    const claim = await this.deps.store.mutate(
+      e.id,
+      (c) => T.decideAndClaim(c, { owner: this.owner, leaseMs: this.settings.leaseMs, reasons: o.reasons, actor: claimedFor(c) }, this.ctx(c)),
+      e,
+    );
     if (!claim.ok) {
       if (o.policyDecision) run.policyCancels--;
       if (claim.outcome !== 'not_claimable') {
@@ -453,7 +530,11 @@ export class Sweeper {
       return;
     }
     const result = toCancelResult(out, {
-      now: this.now(), attempts: e.attempts, maxAttempts: this.settings.maxCancelAttempts, pendingCheckMs: this.pendingCheckMs(), resent,
+      now: this.now(),
+      attempts: e.attempts,
+      maxAttempts: this.settings.maxCancelAttempts,
+      pendingCheckMs: this.pendingCheckMs(),
+      resent,
     });
     return this.finishClaim(e, run, result);
   }
@@ -464,10 +545,14 @@ export class Sweeper {
 
   private async finishClaim(e: Execution, run: Run, result: T.CancelResult): Promise<void> {
     const s = run.s;
-    const r = await this.deps.store.mutate(e.id, (c) => {
-      const t = T.recordOutcome(c, this.owner, result, { id: this.owner, via: SWEEP_ACTOR_VIA }, this.ctx(c));
-      return t.ok && isTerminal(t.execution.state) ? this.notices(t, c, 'outcome') : t;
-    }, e);
+    const r = await this.deps.store.mutate(
+      e.id,
+      (c) => {
+        const t = T.recordOutcome(c, this.owner, result, { id: this.owner, via: SWEEP_ACTOR_VIA }, this.ctx(c));
+        return t.ok && isTerminal(t.execution.state) ? this.notices(t, c, 'outcome') : t;
+      },
+      e,
+    );
     if (!r.ok) {
       // Our lease expired mid-call and someone else took over: they own the outcome now.
       s.lostRaces++;
@@ -480,7 +565,14 @@ export class Sweeper {
     const detail = 'error' in result ? redact(result.error) : 'providerStatus' in result ? result.providerStatus : undefined;
     this.act(run, e, kind, detail);
     const level = result.kind === 'failed' || result.kind === 'unconfirmed' ? 'error' : 'info';
-    this.log[level](`cancel ${result.kind}`, { executionId: e.id, connection: e.connection, decision: 'cancel', result: result.kind, attempts: r.execution.attempts, ...(detail ? { detail } : {}) });
+    this.log[level](`cancel ${result.kind}`, {
+      executionId: e.id,
+      connection: e.connection,
+      decision: 'cancel',
+      result: result.kind,
+      attempts: r.execution.attempts,
+      ...(detail ? { detail } : {}),
+    });
     await this.deliver(r.execution, run);
   }
 
@@ -493,7 +585,11 @@ export class Sweeper {
       run.s.deferredForTime++;
       return;
     }
-    const claim = await this.deps.store.mutate(e.id, (c) => T.claimCancel(c, { owner: this.owner, leaseMs: this.settings.leaseMs, actor: { id: this.owner, via: SWEEP_ACTOR_VIA } }, this.ctx(c)), e);
+    const claim = await this.deps.store.mutate(
+      e.id,
+      (c) => T.claimCancel(c, { owner: this.owner, leaseMs: this.settings.leaseMs, actor: { id: this.owner, via: SWEEP_ACTOR_VIA } }, this.ctx(c)),
+      e,
+    );
     if (!claim.ok) {
       run.s.lostRaces++;
       return;
@@ -518,21 +614,26 @@ export class Sweeper {
     }
     const status = st.status;
     if (status.phase === 'finished') {
-      return this.finishClaim(cur, run, status.result === 'cancelled'
-        ? { kind: 'cancelled', providerStatus: status.raw }
-        : { kind: 'already_finished', providerStatus: status.raw });
+      return this.finishClaim(
+        cur,
+        run,
+        status.result === 'cancelled' ? { kind: 'cancelled', providerStatus: status.raw } : { kind: 'already_finished', providerStatus: status.raw },
+      );
     }
     if (cur.cancelAcceptedAt === undefined) {
       // An unanswered attempt that landed on an asynchronous platform: accepted after all.
-      if (status.phase === 'cancelling') return this.finishClaim(cur, run, { kind: 'pending', checkAt: now + this.pendingCheckMs(), providerStatus: status.raw });
+      if (status.phase === 'cancelling')
+        return this.finishClaim(cur, run, { kind: 'pending', checkAt: now + this.pendingCheckMs(), providerStatus: status.raw });
       return this.cancelClaimed(cur, run, false); // never got an answer: send it
     }
     const confirm = this.settings.confirmWithinMs;
     const since = cur.cancelResentAt ?? cur.cancelAcceptedAt;
-    if (now - since < confirm) return this.finishClaim(cur, run, { kind: 'pending', checkAt: Math.min(now + this.pendingCheckMs(), since + confirm), providerStatus: status.raw });
+    if (now - since < confirm)
+      return this.finishClaim(cur, run, { kind: 'pending', checkAt: Math.min(now + this.pendingCheckMs(), since + confirm), providerStatus: status.raw });
     if (cur.cancelResentAt === undefined) return this.cancelClaimed(cur, run, true); // once more
     return this.finishClaim(cur, run, {
-      kind: 'unconfirmed', providerStatus: status.raw,
+      kind: 'unconfirmed',
+      providerStatus: status.raw,
       error: `accepted ${Math.round((now - cur.cancelAcceptedAt) / 1000)}s ago and sent twice, still ${status.raw}`,
     });
   }
@@ -553,19 +654,21 @@ export class Sweeper {
     const dueNotices = (e.outbox ?? []).filter((n) => n.nextAt <= now);
     if (dueNotices.length === 0) return;
     const policy = this.policyOf(e);
-    const deliveries: T.Delivery[] = await Promise.all(dueNotices.map(async (n): Promise<T.Delivery> => {
-      try {
-        const notifier = this.deps.notifiers.forTarget(n.target);
-        const r = await notifier.send(renderNotice(e, n, policy, now), e.threads?.[n.target]);
-        run.s.noticesSent++;
-        return { key: n.key, ok: true, ...(r.thread ? { thread: r.thread } : {}) };
-      } catch (err) {
-        run.s.noticesFailed++;
-        const error = redact((err as Error).message);
-        this.log.warn('notification failed', { executionId: e.id, target: n.target, kind: n.kind, error });
-        return { key: n.key, ok: false, error };
-      }
-    }));
+    const deliveries: T.Delivery[] = await Promise.all(
+      dueNotices.map(async (n): Promise<T.Delivery> => {
+        try {
+          const notifier = this.deps.notifiers.forTarget(n.target);
+          const r = await notifier.send(renderNotice(e, n, policy, now), e.threads?.[n.target]);
+          run.s.noticesSent++;
+          return { key: n.key, ok: true, ...(r.thread ? { thread: r.thread } : {}) };
+        } catch (err) {
+          run.s.noticesFailed++;
+          const error = redact((err as Error).message);
+          this.log.warn('notification failed', { executionId: e.id, target: n.target, kind: n.kind, error });
+          return { key: n.key, ok: false, error };
+        }
+      }),
+    );
     try {
       await this.write(e, (c) => T.settleNotices(c, deliveries, { id: this.owner, via: SWEEP_ACTOR_VIA }, this.ctx(c)));
     } catch (err) {
@@ -579,32 +682,34 @@ export class Sweeper {
     const ledger = this.deps.probes;
     const every = this.settings.probeEveryMs;
     if (!ledger || every <= 0) return;
-    await Promise.all([...this.deps.config.connections.keys()].map(async (connection) => {
-      const now = this.now();
-      if ((this.nextCheckAt.get(connection) ?? 0) > now || run.timeLow()) return;
-      try {
-        this.nextCheckAt.set(connection, now + every);
-        const previous = await ledger.claim(connection, now, every);
-        if (previous === false) return;
-        let report: ProbeReport | undefined;
+    await Promise.all(
+      [...this.deps.config.connections.keys()].map(async (connection) => {
+        const now = this.now();
+        if ((this.nextCheckAt.get(connection) ?? 0) > now || run.timeLow()) return;
         try {
-          const adapter = this.deps.providers.forConnection(connection);
-          report = await this.limiter(connection).run(() => probe(connection, adapter));
+          this.nextCheckAt.set(connection, now + every);
+          const previous = await ledger.claim(connection, now, every);
+          if (previous === false) return;
+          let report: ProbeReport | undefined;
+          try {
+            const adapter = this.deps.providers.forConnection(connection);
+            report = await this.limiter(connection).run(() => probe(connection, adapter));
+          } catch (err) {
+            report = { connection, healthy: false, detail: redact((err as Error)?.message ?? String(err)) };
+          }
+          if (!report) return; // no status call: cannot be probed
+          const changed = previous.healthy === undefined ? !report.healthy : previous.healthy !== report.healthy;
+          report.changed = changed;
+          run.s.probes.push(report);
+          await ledger.record(connection, report.healthy, report.detail, now, changed);
+          this.log[report.healthy ? 'info' : 'error']('connection probe', { connection, healthy: report.healthy, detail: report.detail });
+          if (changed) await this.probeNotice(report, run);
         } catch (err) {
-          report = { connection, healthy: false, detail: redact((err as Error)?.message ?? String(err)) };
+          run.s.errors++;
+          this.log.error('connection probe failed', { connection, error: redact((err as Error)?.message ?? String(err)) });
         }
-        if (!report) return; // no status call: cannot be probed
-        const changed = previous.healthy === undefined ? !report.healthy : previous.healthy !== report.healthy;
-        report.changed = changed;
-        run.s.probes.push(report);
-        await ledger.record(connection, report.healthy, report.detail, now, changed);
-        this.log[report.healthy ? 'info' : 'error']('connection probe', { connection, healthy: report.healthy, detail: report.detail });
-        if (changed) await this.probeNotice(report, run);
-      } catch (err) {
-        run.s.errors++;
-        this.log.error('connection probe failed', { connection, error: redact((err as Error)?.message ?? String(err)) });
-      }
-    }));
+      }),
+    );
   }
 
   /**
@@ -632,7 +737,12 @@ export class Sweeper {
           if (await this.deps.store.inDueIndex(e)) return; // indexed, only beyond this sweep's batch
           const r = await this.write(e, (c) => T.reschedule(c, this.ctx(c)));
           run.s.indexRepairs++;
-          this.log.error('safety net: execution missing from the due index, re-indexed', { executionId: e.id, connection: e.connection, state: e.state, dueAt: e.dueAt });
+          this.log.error('safety net: execution missing from the due index, re-indexed', {
+            executionId: e.id,
+            connection: e.connection,
+            state: e.state,
+            dueAt: e.dueAt,
+          });
           await this.handle(r.ok ? r.execution : e, run);
         } catch (err) {
           await this.fault(e, err, run);
@@ -647,23 +757,35 @@ export class Sweeper {
 
   private async probeNotice(r: ProbeReport, run: Run): Promise<void> {
     const m: Message = r.healthy
-      ? { ...alertMessage(`Connection recovered: ${r.connection}`, `The probe of ${r.connection} succeeds again: ${r.detail}.`, { connection: r.connection, healthy: true }), severity: 'info' }
-      : alertMessage(`Connection unhealthy: ${r.connection}`, `The watchdog cannot use ${r.connection}: ${r.detail}. Cancels on it will fail until this is fixed (watchdog doctor checks it).`, { connection: r.connection, healthy: false });
+      ? {
+          ...alertMessage(`Connection recovered: ${r.connection}`, `The probe of ${r.connection} succeeds again: ${r.detail}.`, {
+            connection: r.connection,
+            healthy: true,
+          }),
+          severity: 'info',
+        }
+      : alertMessage(
+          `Connection unhealthy: ${r.connection}`,
+          `The watchdog cannot use ${r.connection}: ${r.detail}. Cancels on it will fail until this is fixed (watchdog doctor checks it).`,
+          { connection: r.connection, healthy: false },
+        );
     const targets = new Set(this.deps.config.policies.flatMap((p) => p.notify));
     await this.alert(targets, m, run, 'probe notice');
   }
 
   /** A sweep-level message (not one execution's outbox) to each target; failures counted, never thrown. */
   private async alert(targets: Iterable<string>, m: Message, run: Run, what: string): Promise<void> {
-    await Promise.all([...targets].map(async (t) => {
-      try {
-        await this.deps.notifiers.forTarget(t).send(m);
-        run.s.noticesSent++;
-      } catch (err) {
-        run.s.noticesFailed++;
-        this.log.warn(`${what} failed`, { target: t, error: redact((err as Error).message) });
-      }
-    }));
+    await Promise.all(
+      [...targets].map(async (t) => {
+        try {
+          await this.deps.notifiers.forTarget(t).send(m);
+          run.s.noticesSent++;
+        } catch (err) {
+          run.s.noticesFailed++;
+          this.log.warn(`${what} failed`, { target: t, error: redact((err as Error).message) });
+        }
+      }),
+    );
   }
 
   private async capAlert(run: Run): Promise<void> {
@@ -692,7 +814,9 @@ export class Sweeper {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       work.then(() => false),
-      new Promise<boolean>((r) => { timer = setTimeout(() => r(true), budgetMs); }),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), budgetMs);
+      }),
     ]);
     if (timer) clearTimeout(timer);
     const latest = timedOut ? requested.execution : await settled;
@@ -747,13 +871,17 @@ function observation(s: ProviderStatus): T.Observation {
   };
 }
 
-const pct = (sorted: number[], p: number): number | undefined => (sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
+const pct = (sorted: number[], p: number): number | undefined =>
+  sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /** Counts and lag percentiles, without the per-execution lists: for logs, metrics and `--json`. */
 export function summaryFields(s: SweepSummary): Record<string, number | string | boolean | undefined> {
   const counts: Record<string, number | string | boolean> = {};
   for (const [k, v] of Object.entries(s)) if (k !== 'actions' && k !== 'dueLagMs' && k !== 'probes') counts[k] = v as number | string | boolean;
-  counts.unhealthyConnections = s.probes.filter((p) => !p.healthy).map((p) => p.connection).join(',');
+  counts.unhealthyConnections = s.probes
+    .filter((p) => !p.healthy)
+    .map((p) => p.connection)
+    .join(',');
   const dueLagMs = s.dueLagMs;
   return { ...counts, dueLagP50Ms: pct(dueLagMs, 50), dueLagP99Ms: pct(dueLagMs, 99), dueLagMaxMs: dueLagMs.at(-1) };
 }

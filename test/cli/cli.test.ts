@@ -42,12 +42,16 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
   }, 30_000);
 
   it('errors exit non-zero with a one-line reason and change nothing', async () => {
-    const snapshot = async () => (JSON.parse((await watchdog([...d, '--json', 'list'])).stdout) as { items: Array<{ id: string; version: number; state: string }> })
-      .items.map((e) => `${e.id}@${e.version}:${e.state}`).sort();
+    const snapshot = async () =>
+      (JSON.parse((await watchdog([...d, '--json', 'list'])).stdout) as { items: Array<{ id: string; version: number; state: string }> }).items
+        .map((e) => `${e.id}@${e.version}:${e.state}`)
+        .sort();
     const before = await snapshot();
     const loose = await watchdog([...d, 'track', 'kodexa-acme', 'k1', '--max-runtime', '9h']);
     expect(loose.code).toBe(1);
-    expect(loose.stderr.trim().split('\n')).toEqual(['watchdog: limits rejected: maxRuntime 9h is looser than policy "default" allows (4h); per-execution limits may only tighten']);
+    expect(loose.stderr.trim().split('\n')).toEqual([
+      'watchdog: limits rejected: maxRuntime 9h is looser than policy "default" allows (4h); per-execution limits may only tighten',
+    ]);
     const unknown = await watchdog([...d, 'track', 'nope', 'k1']);
     expect(unknown.stderr).toMatch(/^watchdog: unknown connection "nope"; expected one of catalyzed-prod/);
     expect((await watchdog([...d, 'show', 'kodexa-acme/k1'])).stderr).toMatch(/no tracked execution/);
@@ -61,7 +65,10 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
     expect(ok).toMatchObject({ code: 0 });
     expect(ok.stdout).toMatch(/valid \(3 policies, 5 connections\)/);
     const bad = path.join(dataDir, 'bad.yaml');
-    writeFileSync(bad, 'connections:\n  a: { provider: catalyzed, secret: s }\npolicies:\n  - { name: default, maxRuntime: 1h }\n  - { name: b, maxRuntime: 1h }\n  - { name: c, maxRuntime: forever, warnAt: 2 }\n');
+    writeFileSync(
+      bad,
+      'connections:\n  a: { provider: catalyzed, secret: s }\npolicies:\n  - { name: default, maxRuntime: 1h }\n  - { name: b, maxRuntime: 1h }\n  - { name: c, maxRuntime: forever, warnAt: 2 }\n',
+    );
     const res = await watchdog(['config', 'validate', bad]);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('watchdog: policies[2].maxRuntime: expected a duration like "45m", got "forever"');

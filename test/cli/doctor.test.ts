@@ -26,15 +26,20 @@ function write(o: { dropSecret?: string; wrongUrl?: string } = {}): string {
   const secrets: Record<string, unknown> = { slack: { botToken: 'xoxb-test-token', signingSecret: 's' }, hooks: { signingSecret: 'h' } };
   for (const p of PLATFORMS) if (p !== o.dropSecret) secrets[`key-${p}`] = { apiKey: servers.sims[p].apiKey };
   const file = path.join(dir, `watchdog-${Object.values(o).join('-') || 'ok'}.json`);
-  const connections = Object.fromEntries(PLATFORMS.map((p) => [`${p}-c`, { provider: p, baseUrl: p === o.wrongUrl ? 'http://127.0.0.1:1/' : servers.sims[p].url, secret: `key-${p}` }]));
+  const connections = Object.fromEntries(
+    PLATFORMS.map((p) => [`${p}-c`, { provider: p, baseUrl: p === o.wrongUrl ? 'http://127.0.0.1:1/' : servers.sims[p].url, secret: `key-${p}` }]),
+  );
   writeFileSync(path.join(dir, `secrets-${Object.values(o).join('-') || 'ok'}.json`), JSON.stringify(secrets));
-  writeFileSync(file, JSON.stringify({
-    settings: { secretsFile: `secrets-${Object.values(o).join('-') || 'ok'}.json`, dataDir: 'data' },
-    connections,
-    notify: { chat: { type: 'slack', channel: '#oncall', tokenSecret: 'slack', apiUrl: servers.slack.apiUrl } },
-    webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' } },
-    policies: [{ name: 'default', maxRuntime: '1h', notify: ['chat'] }],
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      settings: { secretsFile: `secrets-${Object.values(o).join('-') || 'ok'}.json`, dataDir: 'data' },
+      connections,
+      notify: { chat: { type: 'slack', channel: '#oncall', tokenSecret: 'slack', apiUrl: servers.slack.apiUrl } },
+      webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' } },
+      policies: [{ name: 'default', maxRuntime: '1h', notify: ['chat'] }],
+    }),
+  );
   return file;
 }
 
@@ -82,7 +87,11 @@ describe('watchdog doctor', () => {
     servers.slack.channels.splice(0, servers.slack.channels.length, { id: 'G0ONCALL', name: 'oncall', is_private: true, is_member: false });
     try {
       const r = await doctor(file);
-      expect(r.out.split('\n').filter((l) => l.startsWith('✗'))).toEqual([expect.stringMatching(/^✗ slack chat: bot token valid .*; cannot post to #oncall: private channel the bot is not in \(invite it: \/invite @watchdog\)$/)]);
+      expect(r.out.split('\n').filter((l) => l.startsWith('✗'))).toEqual([
+        expect.stringMatching(
+          /^✗ slack chat: bot token valid .*; cannot post to #oncall: private channel the bot is not in \(invite it: \/invite @watchdog\)$/,
+        ),
+      ]);
       servers.slack.channels[0]!.is_member = true;
       expect((await doctor(file)).out).toMatch(/✓ slack chat: .*can post to #oncall \(member\)/);
     } finally {
@@ -95,10 +104,12 @@ describe('watchdog doctor', () => {
     writeFileSync(file, 'connections: { k: { provider: kodexx, secret: s } }\npolicies: [{ name: default, maxRuntime: soon, notify: [ghost] }]\n');
     const r = await doctor(file);
     expect(r.code).toBe(1);
-    expect(r.out.split('\n')).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^✗ config: policies\[0\]\.maxRuntime: expected a duration/),
-      expect.stringMatching(/^✗ config: connections\.k\.provider: unknown provider "kodexx" \(did you mean "kodexa"\?\)/),
-      expect.stringMatching(/^✗ config: policies\[0\]\.notify\[0\]: unknown notify target "ghost"/),
-    ]));
+    expect(r.out.split('\n')).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^✗ config: policies\[0\]\.maxRuntime: expected a duration/),
+        expect.stringMatching(/^✗ config: connections\.k\.provider: unknown provider "kodexx" \(did you mean "kodexa"\?\)/),
+        expect.stringMatching(/^✗ config: policies\[0\]\.notify\[0\]: unknown notify target "ghost"/),
+      ]),
+    );
   });
 });

@@ -23,7 +23,14 @@ const minimal = () => ({
 });
 
 describe('durations', () => {
-  it.each([['90s', 90_000], ['45m', 2_700_000], ['2h', 7_200_000], ['1h30m', 5_400_000], ['1d', 86_400_000], ['250ms', 250]])('%s', (t, ms) => {
+  it.each([
+    ['90s', 90_000],
+    ['45m', 2_700_000],
+    ['2h', 7_200_000],
+    ['1h30m', 5_400_000],
+    ['1d', 86_400_000],
+    ['250ms', 250],
+  ])('%s', (t, ms) => {
     expect(parseDuration(t)).toBe(ms);
   });
   it.each(['forever', '', '10', '-5m', '5 m x', '0s', 'm'])('rejects %j', (t) => expect(parseDuration(t)).toBeUndefined());
@@ -57,17 +64,19 @@ describe('config', () => {
       defaultPolicy: 'default',
     };
     const p = problems(raw);
-    expect(p).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^settings\.shards: /),
-      'settings.sweepEvery: expected a duration like "45m", got "often"',
-      expect.stringMatching(/^connections\.cat\.baseUrl: expected an https:\/\/ URL/),
-      'policies[0]: unknown key "maxRuntme"',
-      // Cross references in the same run, not after the shape is fixed.
-      expect.stringMatching(/^connections\.cat\.provider: unknown provider "nope"/),
-      'policies[1]: a policy needs at least one limit: maxRuntime, stallAfter, heartbeatTimeout or maxCostUsd',
-      'policies[1].match.connection: unknown connection "missing"',
-      'policies[1].notify[0]: unknown notify target "ghost"',
-    ]));
+    expect(p).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^settings\.shards: /),
+        'settings.sweepEvery: expected a duration like "45m", got "often"',
+        expect.stringMatching(/^connections\.cat\.baseUrl: expected an https:\/\/ URL/),
+        'policies[0]: unknown key "maxRuntme"',
+        // Cross references in the same run, not after the shape is fixed.
+        expect.stringMatching(/^connections\.cat\.provider: unknown provider "nope"/),
+        'policies[1]: a policy needs at least one limit: maxRuntime, stallAfter, heartbeatTimeout or maxCostUsd',
+        'policies[1].match.connection: unknown connection "missing"',
+        'policies[1].notify[0]: unknown notify target "ghost"',
+      ]),
+    );
     expect(p.length).toBe(8);
   });
 
@@ -78,12 +87,14 @@ describe('config', () => {
       policies: [{ name: 'default', maxRuntime: '1h', notify: ['oncal'], match: { connection: 'kodexa-acm' } }],
       defaultPolicy: 'defualt',
     });
-    expect(p).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^connections\.kodexa-acme\.provider: unknown provider "kodexx" \(did you mean "kodexa"\?\)/),
-      'policies[0].notify[0]: unknown notify target "oncal" (did you mean "oncall"?)',
-      'policies[0].match.connection: unknown connection "kodexa-acm" (did you mean "kodexa-acme"?)',
-      expect.stringMatching(/^defaultPolicy: no policy named "defualt" \(did you mean "default"\?\)/),
-    ]));
+    expect(p).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^connections\.kodexa-acme\.provider: unknown provider "kodexx" \(did you mean "kodexa"\?\)/),
+        'policies[0].notify[0]: unknown notify target "oncal" (did you mean "oncall"?)',
+        'policies[0].match.connection: unknown connection "kodexa-acm" (did you mean "kodexa-acme"?)',
+        expect.stringMatching(/^defaultPolicy: no policy named "defualt" \(did you mean "default"\?\)/),
+      ]),
+    );
   });
 
   it('checks cross references once the shape is right', () => {

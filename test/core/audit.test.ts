@@ -21,19 +21,39 @@ const event = (t: T.Transition) => {
   const { executionId: _id, at: _at, version: _v, ...rest } = ok(t).pendingEvent!;
   return rest;
 };
-const cancelling = (over: Partial<Execution> = {}) => execution({
-  state: 'cancelling', attempts: 1, stopReasons: ['runtime'], requestedBy: { id: 'policy:p', via: 'sweep' },
-  lease: { owner: 'S', until: NOW + MIN }, version: 4, ...over,
-});
+const cancelling = (over: Partial<Execution> = {}) =>
+  execution({
+    state: 'cancelling',
+    attempts: 1,
+    stopReasons: ['runtime'],
+    requestedBy: { id: 'policy:p', via: 'sweep' },
+    lease: { owner: 'S', until: NOW + MIN },
+    version: 4,
+    ...over,
+  });
 
 describe('newExecution', () => {
   it('records what the tracker said, defaults the rest, is due at its first moment and audited as tracked', () => {
     const base = { connection: 'c', provider: 'catalyzed', externalId: 'x', policy: 'p', actor };
     const full = T.newExecution({ ...base, labels: { team: 'ml' }, owner: 'ana', limits: { maxRuntimeMs: 30 * MIN }, startedAt: T0 - MIN }, ctx(T0));
     expect(full).toEqual({
-      id: full.id, connection: 'c', provider: 'catalyzed', externalId: 'x', policy: 'p', labels: { team: 'ml' }, owner: 'ana',
-      limits: { maxRuntimeMs: 30 * MIN }, startedAt: T0 - MIN, trackedAt: T0, state: 'running', warned: {}, extensions: [], attempts: 0,
-      version: 0, updatedAt: T0, dueAt: T0 - MIN + 24 * MIN,
+      id: full.id,
+      connection: 'c',
+      provider: 'catalyzed',
+      externalId: 'x',
+      policy: 'p',
+      labels: { team: 'ml' },
+      owner: 'ana',
+      limits: { maxRuntimeMs: 30 * MIN },
+      startedAt: T0 - MIN,
+      trackedAt: T0,
+      state: 'running',
+      warned: {},
+      extensions: [],
+      attempts: 0,
+      version: 0,
+      updatedAt: T0,
+      dueAt: T0 - MIN + 24 * MIN,
       pendingEvent: { executionId: full.id, version: 0, at: T0, actor, what: 'tracked', to: 'running', detail: 'policy p' },
     });
     const bare = T.newExecution(base, ctx(T0));
@@ -46,10 +66,23 @@ describe('newExecution', () => {
 describe('finish, warn, request', () => {
   it('finished: provider status kept and in the detail; endedAt, TTL, no due time, no lease', () => {
     const e = ok(T.markFinished(execution({ lease: { owner: 'S', until: NOW + MIN } }), actor, ctx(NOW), 'SUCCEEDED'));
-    expect(e).toMatchObject({ state: 'finished', providerStatus: 'SUCCEEDED', endedAt: NOW, expiresAt: Math.floor((NOW + RET) / 1000), version: 1, updatedAt: NOW });
+    expect(e).toMatchObject({
+      state: 'finished',
+      providerStatus: 'SUCCEEDED',
+      endedAt: NOW,
+      expiresAt: Math.floor((NOW + RET) / 1000),
+      version: 1,
+      updatedAt: NOW,
+    });
     expect(e).not.toHaveProperty('dueAt');
     expect(e).not.toHaveProperty('lease');
-    expect(event(T.markFinished(execution(), actor, ctx(NOW), 'SUCCEEDED'))).toEqual({ actor, what: 'finished', from: 'running', to: 'finished', detail: 'provider status SUCCEEDED' });
+    expect(event(T.markFinished(execution(), actor, ctx(NOW), 'SUCCEEDED'))).toEqual({
+      actor,
+      what: 'finished',
+      from: 'running',
+      to: 'finished',
+      detail: 'provider status SUCCEEDED',
+    });
     const plain = T.markFinished(execution(), actor, ctx(NOW));
     expect(event(plain)).toEqual({ actor, what: 'finished', from: 'running', to: 'finished' });
     expect(ok(plain)).not.toHaveProperty('providerStatus');
@@ -68,21 +101,42 @@ describe('finish, warn, request', () => {
     expect(ok(t)).toMatchObject({ state: 'cancel_requested', stopReasons: ['manual'], requestedBy: actor, attempts: 0, dueAt: NOW });
     expect(event(t)).toEqual({ actor, what: 'cancel requested', why: 'manual', from: 'running', to: 'cancel_requested', detail: 'from chat' });
     expect(event(T.requestCancel(execution(), ['runtime', 'cost'], actor, ctx(NOW)))).toEqual({
-      actor, what: 'cancel requested', from: 'running', to: 'cancel_requested', detail: 'reasons: runtime, cost',
+      actor,
+      what: 'cancel requested',
+      from: 'running',
+      to: 'cancel_requested',
+      detail: 'reasons: runtime, cost',
     });
   });
 });
 
 describe('claimCancel', () => {
   const input = { owner: 'S2', leaseMs: 2 * MIN, actor: { id: 'sweep-1', via: 'sweep' } };
-  it('a first claim: lease, attempt 1, the request\'s reasons and requester kept', () => {
+  it("a first claim: lease, attempt 1, the request's reasons and requester kept", () => {
     const req = ok(T.requestCancel(execution(), ['manual'], actor, ctx(T0)));
     const t = T.claimCancel(req, input, ctx(NOW));
-    expect(ok(t)).toMatchObject({ state: 'cancelling', lease: { owner: 'S2', until: NOW + 2 * MIN }, attempts: 1, stopReasons: ['manual'], requestedBy: actor, dueAt: NOW + 2 * MIN });
-    expect(event(t)).toEqual({ actor: input.actor, what: 'cancel claimed', why: 'manual', from: 'cancel_requested', to: 'cancelling', detail: 'attempt 1, lease 2m' });
+    expect(ok(t)).toMatchObject({
+      state: 'cancelling',
+      lease: { owner: 'S2', until: NOW + 2 * MIN },
+      attempts: 1,
+      stopReasons: ['manual'],
+      requestedBy: actor,
+      dueAt: NOW + 2 * MIN,
+    });
+    expect(event(t)).toEqual({
+      actor: input.actor,
+      what: 'cancel claimed',
+      why: 'manual',
+      from: 'cancel_requested',
+      to: 'cancelling',
+      detail: 'attempt 1, lease 2m',
+    });
   });
   it('without a request: the claimer is the requester, reasons from the claim or "manual"', () => {
-    expect(ok(T.claimCancel(execution(), { ...input, reasons: ['runtime', 'stall'] }, ctx(NOW)))).toMatchObject({ stopReasons: ['runtime', 'stall'], requestedBy: input.actor });
+    expect(ok(T.claimCancel(execution(), { ...input, reasons: ['runtime', 'stall'] }, ctx(NOW)))).toMatchObject({
+      stopReasons: ['runtime', 'stall'],
+      requestedBy: input.actor,
+    });
     const t = T.claimCancel(execution(), input, ctx(NOW));
     expect(ok(t).stopReasons).toEqual(['manual']);
     expect(event(T.claimCancel(execution(), { ...input, reasons: ['runtime', 'stall'] }, ctx(NOW)))).not.toHaveProperty('why');
@@ -112,14 +166,22 @@ describe('recordOutcome', () => {
   const o = (r: T.CancelResult, e = cancelling()) => T.recordOutcome(e, 'S', r, actor, ctx(NOW));
   it('only the lease holder, only while cancelling', () => {
     expect(o({ kind: 'cancelled' }, cancelling({ lease: { owner: 'other', until: NOW + MIN } }))).toMatchObject({ ok: false, outcome: 'lease_lost' });
-    expect(o({ kind: 'cancelled' }, execution({ state: 'cancel_requested', lease: { owner: 'S', until: NOW + MIN } }))).toMatchObject({ ok: false, outcome: 'lease_lost' });
+    expect(o({ kind: 'cancelled' }, execution({ state: 'cancel_requested', lease: { owner: 'S', until: NOW + MIN } }))).toMatchObject({
+      ok: false,
+      outcome: 'lease_lost',
+    });
     expect(o({ kind: 'cancelled' }, cancelling({ lease: undefined }))).toMatchObject({ ok: false, outcome: 'lease_lost' });
   });
   it('cancelled', () => {
     const t = o({ kind: 'cancelled', providerStatus: 'CANCELLED', response: 'r'.repeat(1200) });
     expect(ok(t)).toMatchObject({ state: 'cancelled', providerStatus: 'CANCELLED', endedAt: NOW });
     expect(event(t)).toEqual({ actor, what: 'cancelled', why: 'runtime', from: 'cancelling', to: 'cancelled', providerResponse: 'r'.repeat(1000) });
-    expect(event(o({ kind: 'cancelled' }, cancelling({ stopReasons: ['runtime', 'cost'] })))).toEqual({ actor, what: 'cancelled', from: 'cancelling', to: 'cancelled' });
+    expect(event(o({ kind: 'cancelled' }, cancelling({ stopReasons: ['runtime', 'cost'] })))).toEqual({
+      actor,
+      what: 'cancelled',
+      from: 'cancelling',
+      to: 'cancelled',
+    });
     expect(ok(o({ kind: 'cancelled' }))).not.toHaveProperty('providerStatus');
   });
   it('already finished', () => {
@@ -129,7 +191,14 @@ describe('recordOutcome', () => {
   });
   it('pending: accepted once, checked at its time under the same holder; sent again is said', () => {
     const t = o({ kind: 'pending', checkAt: NOW + 30 * SEC, providerStatus: 'CANCELLING' });
-    expect(ok(t)).toMatchObject({ state: 'cancelling', cancelAcceptedAt: NOW, nextAttemptAt: NOW + 30 * SEC, lease: { owner: 'S', until: NOW + 30 * SEC }, providerStatus: 'CANCELLING', dueAt: NOW + 30 * SEC });
+    expect(ok(t)).toMatchObject({
+      state: 'cancelling',
+      cancelAcceptedAt: NOW,
+      nextAttemptAt: NOW + 30 * SEC,
+      lease: { owner: 'S', until: NOW + 30 * SEC },
+      providerStatus: 'CANCELLING',
+      dueAt: NOW + 30 * SEC,
+    });
     expect(ok(t)).not.toHaveProperty('cancelResentAt');
     expect(event(t)).toEqual({ actor, what: 'cancel accepted, not yet effective', from: 'cancelling', to: 'cancelling' });
     const again = o({ kind: 'pending', checkAt: NOW + MIN, resent: true }, cancelling({ cancelAcceptedAt: T0 }));
@@ -166,14 +235,21 @@ describe('extend and snooze', () => {
     for (const k of ['stopReasons', 'requestedBy', 'nextAttemptAt'] as const) expect(w).not.toHaveProperty(k);
     expect(w.dueAt).toBe(T0 + 72 * MIN);
     // A warned execution stays warned (and keeps what it was warned about).
-    expect(ok(T.extend(execution({ state: 'warned', warned: { runtime: T0 + HOUR } }), 30 * MIN, actor, ctx(NOW)))).toMatchObject({ state: 'warned', warned: { runtime: T0 + HOUR } });
+    expect(ok(T.extend(execution({ state: 'warned', warned: { runtime: T0 + HOUR } }), 30 * MIN, actor, ctx(NOW)))).toMatchObject({
+      state: 'warned',
+      warned: { runtime: T0 + HOUR },
+    });
     expect(ok(T.extend(execution({ stopReasons: ['cost'] }), 30 * MIN, actor, ctx(NOW))).stopReasons).toEqual(['cost']);
   });
   it('snooze: positive, at most maxSnooze (else maxExtension), recorded', () => {
     const capped = policy({ maxRuntimeMs: HOUR, maxSnoozeMs: HOUR });
     expect(T.snooze(execution(), 0, actor, ctx(NOW, capped))).toMatchObject({ ok: false, outcome: 'refused', message: 'snooze must be positive' });
     expect(ok(T.snooze(execution(), HOUR, actor, ctx(NOW, capped))).snoozedUntil).toBe(NOW + HOUR);
-    expect(T.snooze(execution(), HOUR + 1, actor, ctx(NOW, capped))).toMatchObject({ ok: false, outcome: 'refused', message: 'snooze refused: 1h exceeds maxSnooze 1h of policy "p"' });
+    expect(T.snooze(execution(), HOUR + 1, actor, ctx(NOW, capped))).toMatchObject({
+      ok: false,
+      outcome: 'refused',
+      message: 'snooze refused: 1h exceeds maxSnooze 1h of policy "p"',
+    });
     expect(ok(T.snooze(execution(), 2 * HOUR, actor, ctx(NOW))).snoozedUntil).toBe(NOW + 2 * HOUR);
     expect(T.snooze(execution(), 2 * HOUR + 1, actor, ctx(NOW))).toMatchObject({ ok: false, outcome: 'refused' });
     expect(event(T.snooze(execution(), HOUR, actor, ctx(NOW)))).toEqual({ actor, what: 'warnings snoozed for 1h', from: 'running', to: 'running' });
@@ -191,7 +267,12 @@ describe('faults, reschedule, dry-run', () => {
     expect(event(last)).toEqual({ actor, what: 'given up after repeated faults', from: 'running', to: 'cancel_failed', detail: 'boom' });
   });
   it('reschedule: a new version and due time, nothing else; refused once terminal', () => {
-    const stale = execution({ dueAt: T0, version: 3, lastHeartbeatAt: NOW, pendingEvent: { executionId: 'wd_aaaaaaaaaaaa', version: 3, at: T0, actor, what: 'warned', to: 'warned' } });
+    const stale = execution({
+      dueAt: T0,
+      version: 3,
+      lastHeartbeatAt: NOW,
+      pendingEvent: { executionId: 'wd_aaaaaaaaaaaa', version: 3, at: T0, actor, what: 'warned', to: 'warned' },
+    });
     expect(ok(T.reschedule(stale, ctx(NOW)))).toEqual({ ...stale, version: 4, updatedAt: NOW, dueAt: T0 + 48 * MIN });
     expect(T.reschedule(execution({ state: 'cancelled' }), ctx(NOW))).toMatchObject({ ok: false, outcome: 'terminal' });
   });
@@ -233,7 +314,7 @@ describe('due time by state', () => {
     expect(due(cancelling({ lease: undefined }))).toBe(NOW);
     for (const state of ['cancelled', 'finished', 'cancel_failed', 'cancel_unconfirmed'] as const) expect(due(execution({ state }))).toBeUndefined();
   });
-  it('a notice due earlier wins, also once terminal; a fault backoff later than the state\'s moment wins', () => {
+  it("a notice due earlier wins, also once terminal; a fault backoff later than the state's moment wins", () => {
     const notice = { key: '1:chat', target: 'chat', kind: 'outcome' as const, state: 'cancelled' as const, attempts: 1, nextAt: NOW + SEC };
     expect(due(execution({ outbox: [notice, { ...notice, key: '2:chat', nextAt: NOW + 5 * SEC }] }))).toBe(NOW + SEC);
     expect(due(execution({ state: 'cancelled', outbox: [notice] }))).toBe(NOW + SEC);
@@ -270,7 +351,7 @@ describe('observe', () => {
   it('a fraction that is not a number is ignored', () => {
     expect(read(execution(), { raw: 'r', fraction: Number.NaN })).not.toHaveProperty('observedFraction');
   });
-  it('progress from the platform: its counts when it gives them, else a percentage; never over a tracker\'s own counts', () => {
+  it("progress from the platform: its counts when it gives them, else a percentage; never over a tracker's own counts", () => {
     expect(read(execution(), { raw: 'r', fraction: 0.25, done: 5, total: 20 }).progress).toEqual({ done: 5, total: 20 });
     expect(read(execution(), { raw: 'r', fraction: 0.25, done: 5 }).progress).toEqual({ done: 25, total: 100 });
     expect(read(execution(), { raw: 'r', fraction: 0.25, done: 5, total: 0 }).progress).toEqual({ done: 25, total: 100 });
@@ -278,7 +359,7 @@ describe('observe', () => {
     const tracked = execution({ progress: { done: 3, total: 10 }, progressHighWater: 3 });
     expect(read(tracked, { raw: 'r', fraction: 0.5 }).progress).toEqual({ done: 3, total: 10 });
   });
-  it('the tracker\'s high-water mark counts as known progress (with its total)', () => {
+  it("the tracker's high-water mark counts as known progress (with its total)", () => {
     const tracked = execution({ progress: { done: 3, total: 10 }, progressHighWater: 3, lastProgressAt: T0 });
     expect(read(tracked, { raw: 'r', fraction: 0.3 })).toMatchObject({ lastProgressAt: T0, observedFraction: 0.3 });
     expect(read(tracked, { raw: 'r', fraction: 0.31 })).toMatchObject({ lastProgressAt: NOW, observedFraction: 0.31 });
@@ -304,10 +385,23 @@ describe('notices', () => {
   });
   it('settled: delivered ones leave (the first thread is kept), failed ones back off 15 s, 30 s, … and are audited; others wait', () => {
     const notice = (key: string, target: string, attempts = 0) => ({ key, target, kind: 'warning' as const, state: 'warned' as const, attempts, nextAt: NOW });
-    const e = execution({ state: 'warned', version: 5, threads: { old: 't0' }, outbox: [notice('5:a', 'a'), notice('5:b', 'b'), notice('5:c', 'c', 1), notice('5:d', 'd', 4), notice('5:e', 'e')] });
-    const t = T.settleNotices(e, [
-      { key: '5:a', ok: true, thread: 'ta' }, { key: '5:b', ok: false }, { key: '5:c', ok: false, error: 'y'.repeat(400) }, { key: '5:d', ok: false, error: 'gone' },
-    ], actor, ctx(NOW));
+    const e = execution({
+      state: 'warned',
+      version: 5,
+      threads: { old: 't0' },
+      outbox: [notice('5:a', 'a'), notice('5:b', 'b'), notice('5:c', 'c', 1), notice('5:d', 'd', 4), notice('5:e', 'e')],
+    });
+    const t = T.settleNotices(
+      e,
+      [
+        { key: '5:a', ok: true, thread: 'ta' },
+        { key: '5:b', ok: false },
+        { key: '5:c', ok: false, error: 'y'.repeat(400) },
+        { key: '5:d', ok: false, error: 'gone' },
+      ],
+      actor,
+      ctx(NOW),
+    );
     const s = ok(t);
     expect(s.version).toBe(6);
     expect(s.threads).toEqual({ old: 't0', a: 'ta' });
@@ -317,11 +411,16 @@ describe('notices', () => {
       notice('5:e', 'e'),
     ]);
     expect(event(t)).toEqual({
-      actor, what: 'notification failed', from: 'warned', to: 'warned',
+      actor,
+      what: 'notification failed',
+      from: 'warned',
+      to: 'warned',
       detail: `warning to b failed (attempt 1), retrying: unknown error; warning to c failed (attempt 2), retrying: ${'y'.repeat(300)}; warning to d failed 5 times, given up: gone`,
     });
     // A thread already known for a target is kept; all delivered: no outbox, no threads key when none.
-    const done = ok(T.settleNotices(execution({ threads: { a: 'first' }, outbox: [notice('1:a', 'a')] }), [{ key: '1:a', ok: true, thread: 'second' }], actor, ctx(NOW)));
+    const done = ok(
+      T.settleNotices(execution({ threads: { a: 'first' }, outbox: [notice('1:a', 'a')] }), [{ key: '1:a', ok: true, thread: 'second' }], actor, ctx(NOW)),
+    );
     expect(done.threads).toEqual({ a: 'first' });
     expect(done).not.toHaveProperty('outbox');
     const quiet = ok(T.settleNotices(execution({ outbox: [notice('1:a', 'a')] }), [{ key: '1:a', ok: true }], actor, ctx(NOW)));
@@ -331,7 +430,8 @@ describe('notices', () => {
   });
   it('backoff doubles up to 15 minutes', () => {
     const n = (attempts: number) => ({ key: 'k', target: 'a', kind: 'warning' as const, state: 'warned' as const, attempts, nextAt: NOW });
-    const next = (attempts: number) => ok(T.settleNotices(execution({ outbox: [n(attempts)] }), [{ key: 'k', ok: false }], actor, ctx(NOW))).outbox?.[0]?.nextAt;
+    const next = (attempts: number) =>
+      ok(T.settleNotices(execution({ outbox: [n(attempts)] }), [{ key: 'k', ok: false }], actor, ctx(NOW))).outbox?.[0]?.nextAt;
     expect([0, 1, 2, 3].map((a) => next(a)! - NOW)).toEqual([15 * SEC, 30 * SEC, 60 * SEC, 120 * SEC]);
     expect(next(T.NOTICE_MAX_ATTEMPTS - 1)).toBeUndefined();
   });

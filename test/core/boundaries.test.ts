@@ -10,10 +10,34 @@ import { HOUR, MIN, T0, execution, policy } from '../helpers/fixtures.js';
 const cases = [
   { reason: 'runtime', p: policy({ maxRuntimeMs: HOUR }), e: execution(), deadline: T0 + HOUR, warn: T0 + 0.8 * HOUR },
   { reason: 'stall', p: policy({ stallAfterMs: 10 * MIN }), e: execution({ lastProgressAt: T0 + MIN }), deadline: T0 + 11 * MIN, warn: T0 + MIN + 8 * MIN },
-  { reason: 'heartbeat', p: policy({ heartbeatTimeoutMs: 5 * MIN }), e: execution({ lastHeartbeatAt: T0 + 2 * MIN }), deadline: T0 + 7 * MIN, warn: T0 + 2 * MIN + 4 * MIN },
-  { reason: 'runtime (extended)', p: policy({ maxRuntimeMs: HOUR }), e: execution({ extensions: [{ ms: 30 * MIN, at: T0 + 10 * MIN, by: 'u' }] }), deadline: T0 + 90 * MIN, warn: T0 + 90 * MIN - 0.2 * 90 * MIN },
-  { reason: 'runtime (tighter per execution)', p: policy({ maxRuntimeMs: HOUR }), e: execution({ limits: { maxRuntimeMs: 30 * MIN } }), deadline: T0 + 30 * MIN, warn: T0 + 24 * MIN },
-  { reason: 'runtime (started before tracking)', p: policy({ maxRuntimeMs: HOUR }), e: execution({ startedAt: T0 - 10 * MIN }), deadline: T0 + 50 * MIN, warn: T0 + 50 * MIN - 12 * MIN },
+  {
+    reason: 'heartbeat',
+    p: policy({ heartbeatTimeoutMs: 5 * MIN }),
+    e: execution({ lastHeartbeatAt: T0 + 2 * MIN }),
+    deadline: T0 + 7 * MIN,
+    warn: T0 + 2 * MIN + 4 * MIN,
+  },
+  {
+    reason: 'runtime (extended)',
+    p: policy({ maxRuntimeMs: HOUR }),
+    e: execution({ extensions: [{ ms: 30 * MIN, at: T0 + 10 * MIN, by: 'u' }] }),
+    deadline: T0 + 90 * MIN,
+    warn: T0 + 90 * MIN - 0.2 * 90 * MIN,
+  },
+  {
+    reason: 'runtime (tighter per execution)',
+    p: policy({ maxRuntimeMs: HOUR }),
+    e: execution({ limits: { maxRuntimeMs: 30 * MIN } }),
+    deadline: T0 + 30 * MIN,
+    warn: T0 + 24 * MIN,
+  },
+  {
+    reason: 'runtime (started before tracking)',
+    p: policy({ maxRuntimeMs: HOUR }),
+    e: execution({ startedAt: T0 - 10 * MIN }),
+    deadline: T0 + 50 * MIN,
+    warn: T0 + 50 * MIN - 12 * MIN,
+  },
 ] as const;
 
 describe.each(cases)('$reason', ({ p, e, deadline, warn }) => {
@@ -55,7 +79,11 @@ describe.each(cases)('$reason', ({ p, e, deadline, warn }) => {
 describe('cost', () => {
   const p = policy({ maxCostUsd: 10 });
   it.each([
-    [7.99, 'none'], [8, 'warn'], [9.99, 'warn'], [10, 'cancel'], [10.01, 'cancel'],
+    [7.99, 'none'],
+    [8, 'warn'],
+    [9.99, 'warn'],
+    [10, 'cancel'],
+    [10.01, 'cancel'],
   ] as const)('reported $%d of $10 → %s', (cost, action) => {
     expect(evaluate(execution({ costUsd: cost }), p, T0 + MIN).action).toBe(action);
   });

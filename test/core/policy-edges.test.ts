@@ -7,7 +7,10 @@ describe('the due time is the earliest moment of any limit', () => {
   it('a later warn time of another limit does not push it back', () => {
     const p = policy({ maxRuntimeMs: 10 * MIN, heartbeatTimeoutMs: HOUR });
     expect(evaluate(execution(), p, T0).dueAt).toBe(T0 + 8 * MIN);
-    expect(evaluate(execution(), policy({ heartbeatTimeoutMs: HOUR, maxRuntimeMs: 10 * MIN }), T0 + 9 * MIN)).toMatchObject({ action: 'warn', dueAt: T0 + 10 * MIN });
+    expect(evaluate(execution(), policy({ heartbeatTimeoutMs: HOUR, maxRuntimeMs: 10 * MIN }), T0 + 9 * MIN)).toMatchObject({
+      action: 'warn',
+      dueAt: T0 + 10 * MIN,
+    });
   });
   it('an hourly cost estimate later than a runtime deadline does not push it back; one earlier wins', () => {
     // $10/h against $5: breach at 30m, warned at 24m.
@@ -28,7 +31,13 @@ describe('the due time is the earliest moment of any limit', () => {
   });
   it('a cancel decision carries its reasons only', () => {
     expect(evaluate(execution(), policy({ maxRuntimeMs: HOUR, heartbeatTimeoutMs: 2 * HOUR }), T0 + HOUR)).toEqual({
-      action: 'cancel', reasons: ['runtime'], warnings: [], warnKeys: {}, dueAt: T0 + HOUR, recheck: false, dryRun: false,
+      action: 'cancel',
+      reasons: ['runtime'],
+      warnings: [],
+      warnKeys: {},
+      dueAt: T0 + HOUR,
+      recheck: false,
+      dryRun: false,
     });
     expect(evaluate(execution(), policy({ maxRuntimeMs: 2 * HOUR }), T0 + HOUR).recheck).toBe(false);
   });
@@ -36,12 +45,22 @@ describe('the due time is the earliest moment of any limit', () => {
 
 describe('grace after an extension', () => {
   // Two extensions: the grace lasts until the later end, whichever was granted first.
-  const twice = execution({ extensions: [{ ms: HOUR, at: T0, by: 'a' }, { ms: 10 * MIN, at: T0 + 30 * MIN, by: 'b' }], lastHeartbeatAt: T0, lastProgressAt: T0 });
+  const twice = execution({
+    extensions: [
+      { ms: HOUR, at: T0, by: 'a' },
+      { ms: 10 * MIN, at: T0 + 30 * MIN, by: 'b' },
+    ],
+    lastHeartbeatAt: T0,
+    lastProgressAt: T0,
+  });
   it('holds heartbeat and stall deadlines back until the latest extension ends', () => {
     const p = policy({ heartbeatTimeoutMs: 20 * MIN, stallAfterMs: 20 * MIN });
     expect(evaluate(twice, p, T0 + 59 * MIN).action).not.toBe('cancel');
     expect(evaluate(twice, p, T0 + HOUR)).toMatchObject({ action: 'cancel', reasons: ['stall', 'heartbeat'] });
-    expect(describeLimits(twice, p, T0 + 30 * MIN).map((l) => [l.reason, l.deadline])).toEqual([['stall', T0 + HOUR], ['heartbeat', T0 + HOUR]]);
+    expect(describeLimits(twice, p, T0 + 30 * MIN).map((l) => [l.reason, l.deadline])).toEqual([
+      ['stall', T0 + HOUR],
+      ['heartbeat', T0 + HOUR],
+    ]);
   });
   it('a heartbeat deadline later than the grace is kept', () => {
     const p = policy({ heartbeatTimeoutMs: 20 * MIN });
@@ -55,7 +74,10 @@ describe('describeLimits names each limit', () => {
   it('runtime, stall, heartbeat, cost in that order', () => {
     const p = policy({ maxRuntimeMs: HOUR, stallAfterMs: HOUR, heartbeatTimeoutMs: HOUR, maxCostUsd: 5 });
     expect(describeLimits(execution({ costUsd: 2 }), p, T0 + MIN).map((l) => [l.reason, l.limit, l.used])).toEqual([
-      ['runtime', HOUR, MIN], ['stall', HOUR, MIN], ['heartbeat', HOUR, MIN], ['cost', 5, 2],
+      ['runtime', HOUR, MIN],
+      ['stall', HOUR, MIN],
+      ['heartbeat', HOUR, MIN],
+      ['cost', 5, 2],
     ]);
   });
 });
@@ -74,6 +96,9 @@ describe('refusals', () => {
     expect(canExtend(execution(), policy(), 0)).toEqual({ ok: false, message: 'extension must be positive' });
     const used = execution({ extensions: [{ ms: 30 * MIN, at: T0, by: 'a' }] });
     expect(canExtend(used, policy(), 90 * MIN)).toEqual({ ok: true });
-    expect(canExtend(used, policy(), 100 * MIN)).toEqual({ ok: false, message: 'extension refused: 2h10m in total would exceed maxExtension 2h of policy "p"' });
+    expect(canExtend(used, policy(), 100 * MIN)).toEqual({
+      ok: false,
+      message: 'extension refused: 2h10m in total would exceed maxExtension 2h of policy "p"',
+    });
   });
 });

@@ -6,31 +6,112 @@ import { HOUR, MIN, T0, execution, policy } from '../helpers/fixtures.js';
 const actor = { id: 'test', via: 'test' };
 
 describe('evaluate: table of cases', () => {
-  const cases: Array<{ name: string; e: Parameters<typeof execution>[0]; p: Parameters<typeof policy>[0]; now: number; action: string; reasons?: string[]; warnings?: string[]; dueAt?: number }> = [
+  const cases: Array<{
+    name: string;
+    e: Parameters<typeof execution>[0];
+    p: Parameters<typeof policy>[0];
+    now: number;
+    action: string;
+    reasons?: string[];
+    warnings?: string[];
+    dueAt?: number;
+  }> = [
     { name: 'well within runtime: next due is the warn time', e: {}, p: { maxRuntimeMs: HOUR }, now: T0 + 10 * MIN, action: 'none', dueAt: T0 + 48 * MIN },
     { name: 'past warnAt: warn about runtime', e: {}, p: { maxRuntimeMs: HOUR }, now: T0 + 50 * MIN, action: 'warn', warnings: ['runtime'], dueAt: T0 + HOUR },
-    { name: 'already warned for this deadline: no second warning', e: { warned: { runtime: T0 + HOUR } }, p: { maxRuntimeMs: HOUR }, now: T0 + 50 * MIN, action: 'none', dueAt: T0 + HOUR },
+    {
+      name: 'already warned for this deadline: no second warning',
+      e: { warned: { runtime: T0 + HOUR } },
+      p: { maxRuntimeMs: HOUR },
+      now: T0 + 50 * MIN,
+      action: 'none',
+      dueAt: T0 + HOUR,
+    },
     { name: 'runtime reached: cancel', e: {}, p: { maxRuntimeMs: HOUR }, now: T0 + HOUR, action: 'cancel', reasons: ['runtime'], dueAt: T0 + HOUR },
-    { name: 'start in the future (clock skew): counted from tracking', e: { startedAt: T0 + 5 * HOUR }, p: { maxRuntimeMs: HOUR }, now: T0 + HOUR + 1, action: 'cancel', reasons: ['runtime'] },
-    { name: 'no progress ever reported: stall counts from start', e: {}, p: { stallAfterMs: 20 * MIN }, now: T0 + 20 * MIN, action: 'cancel', reasons: ['stall'] },
-    { name: 'recent progress keeps stall away', e: { lastProgressAt: T0 + 30 * MIN }, p: { stallAfterMs: 20 * MIN }, now: T0 + 40 * MIN, action: 'none', dueAt: T0 + 46 * MIN },
-    { name: 'heartbeat lost', e: { lastHeartbeatAt: T0 + 5 * MIN }, p: { heartbeatTimeoutMs: 10 * MIN }, now: T0 + 15 * MIN, action: 'cancel', reasons: ['heartbeat'] },
+    {
+      name: 'start in the future (clock skew): counted from tracking',
+      e: { startedAt: T0 + 5 * HOUR },
+      p: { maxRuntimeMs: HOUR },
+      now: T0 + HOUR + 1,
+      action: 'cancel',
+      reasons: ['runtime'],
+    },
+    {
+      name: 'no progress ever reported: stall counts from start',
+      e: {},
+      p: { stallAfterMs: 20 * MIN },
+      now: T0 + 20 * MIN,
+      action: 'cancel',
+      reasons: ['stall'],
+    },
+    {
+      name: 'recent progress keeps stall away',
+      e: { lastProgressAt: T0 + 30 * MIN },
+      p: { stallAfterMs: 20 * MIN },
+      now: T0 + 40 * MIN,
+      action: 'none',
+      dueAt: T0 + 46 * MIN,
+    },
+    {
+      name: 'heartbeat lost',
+      e: { lastHeartbeatAt: T0 + 5 * MIN },
+      p: { heartbeatTimeoutMs: 10 * MIN },
+      now: T0 + 15 * MIN,
+      action: 'cancel',
+      reasons: ['heartbeat'],
+    },
     { name: 'reported cost over the limit', e: { costUsd: 51 }, p: { maxCostUsd: 50 }, now: T0 + MIN, action: 'cancel', reasons: ['cost'] },
     { name: 'reported cost near the limit: warn once', e: { costUsd: 41 }, p: { maxCostUsd: 50 }, now: T0 + MIN, action: 'warn', warnings: ['cost'] },
     { name: 'cost warned already: quiet', e: { costUsd: 41, warned: { cost: 50 } }, p: { maxCostUsd: 50 }, now: T0 + MIN, action: 'none' },
-    { name: 'estimated cost (per hour × elapsed) over the limit', e: {}, p: { maxCostUsd: 10, costPerHourUsd: 12 }, now: T0 + 51 * MIN, action: 'cancel', reasons: ['cost'] },
+    {
+      name: 'estimated cost (per hour × elapsed) over the limit',
+      e: {},
+      p: { maxCostUsd: 10, costPerHourUsd: 12 },
+      now: T0 + 51 * MIN,
+      action: 'cancel',
+      reasons: ['cost'],
+    },
     { name: 'estimated cost predicts its own deadline', e: {}, p: { maxCostUsd: 12, costPerHourUsd: 12 }, now: T0, action: 'none', dueAt: T0 + 48 * MIN },
     { name: 'reported cost wins over the estimate', e: { costUsd: 1 }, p: { maxCostUsd: 10, costPerHourUsd: 12 }, now: T0 + 2 * HOUR, action: 'none' },
     { name: 'cost-only policy, nothing reported: recheck later', e: {}, p: { maxCostUsd: 10 }, now: T0, action: 'none', dueAt: T0 + HOUR },
     {
       name: 'several limits at once: every reason, one action',
-      e: { costUsd: 99, lastHeartbeatAt: T0 }, p: { maxRuntimeMs: HOUR, heartbeatTimeoutMs: 10 * MIN, stallAfterMs: 30 * MIN, maxCostUsd: 50 },
-      now: T0 + 2 * HOUR, action: 'cancel', reasons: ['runtime', 'stall', 'heartbeat', 'cost'],
+      e: { costUsd: 99, lastHeartbeatAt: T0 },
+      p: { maxRuntimeMs: HOUR, heartbeatTimeoutMs: 10 * MIN, stallAfterMs: 30 * MIN, maxCostUsd: 50 },
+      now: T0 + 2 * HOUR,
+      action: 'cancel',
+      reasons: ['runtime', 'stall', 'heartbeat', 'cost'],
     },
-    { name: 'per-execution limit tightens the policy', e: { limits: { maxRuntimeMs: 10 * MIN } }, p: { maxRuntimeMs: HOUR }, now: T0 + 10 * MIN, action: 'cancel', reasons: ['runtime'] },
-    { name: 'extension moves the runtime deadline', e: { extensions: [{ ms: 30 * MIN, at: T0 + 50 * MIN, by: 'u' }] }, p: { maxRuntimeMs: HOUR }, now: T0 + 70 * MIN, action: 'none', dueAt: T0 + 72 * MIN },
-    { name: 'extension grants grace against a stall', e: { extensions: [{ ms: 30 * MIN, at: T0 + 25 * MIN, by: 'u' }] }, p: { stallAfterMs: 20 * MIN }, now: T0 + 40 * MIN, action: 'none' },
-    { name: 'extension never extends cost', e: { costUsd: 60, extensions: [{ ms: HOUR, at: T0, by: 'u' }] }, p: { maxCostUsd: 50 }, now: T0 + MIN, action: 'cancel', reasons: ['cost'] },
+    {
+      name: 'per-execution limit tightens the policy',
+      e: { limits: { maxRuntimeMs: 10 * MIN } },
+      p: { maxRuntimeMs: HOUR },
+      now: T0 + 10 * MIN,
+      action: 'cancel',
+      reasons: ['runtime'],
+    },
+    {
+      name: 'extension moves the runtime deadline',
+      e: { extensions: [{ ms: 30 * MIN, at: T0 + 50 * MIN, by: 'u' }] },
+      p: { maxRuntimeMs: HOUR },
+      now: T0 + 70 * MIN,
+      action: 'none',
+      dueAt: T0 + 72 * MIN,
+    },
+    {
+      name: 'extension grants grace against a stall',
+      e: { extensions: [{ ms: 30 * MIN, at: T0 + 25 * MIN, by: 'u' }] },
+      p: { stallAfterMs: 20 * MIN },
+      now: T0 + 40 * MIN,
+      action: 'none',
+    },
+    {
+      name: 'extension never extends cost',
+      e: { costUsd: 60, extensions: [{ ms: HOUR, at: T0, by: 'u' }] },
+      p: { maxCostUsd: 50 },
+      now: T0 + MIN,
+      action: 'cancel',
+      reasons: ['cost'],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -68,7 +149,11 @@ describe('progress and stalls', () => {
 
   it('progress going backwards does not reset the stall clock', () => {
     let e = execution();
-    for (const [done, at] of [[50, 1], [20, 5], [40, 10]] as const) {
+    for (const [done, at] of [
+      [50, 1],
+      [20, 5],
+      [40, 10],
+    ] as const) {
       const t = applyHeartbeat(e, { progress: { pct: done } }, ctx(T0 + at * MIN));
       if (!t.ok) throw new Error('refused');
       e = t.execution;

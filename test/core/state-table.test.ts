@@ -13,12 +13,13 @@ const p = policy({ maxRuntimeMs: HOUR, maxSnoozeMs: 2 * HOUR });
 const now = T0 + 2 * HOUR; // past maxRuntime: a cancel is due for live executions
 const ctx = { now, policy: p, retentionMs: 30 * 24 * HOUR };
 
-const inState = (state: ExecutionState) => execution({
-  state,
-  ...(state === 'cancelling' ? { lease: { owner: 'holder', until: now + MIN }, attempts: 1, stopReasons: ['runtime'] as const } : {}),
-  ...(state === 'cancel_requested' ? { stopReasons: ['manual'] as const, requestedBy: actor } : {}),
-  ...(['cancelled', 'cancel_failed', 'cancel_unconfirmed', 'finished'].includes(state) ? { endedAt: T0 + HOUR } : {}),
-}) as ReturnType<typeof execution>;
+const inState = (state: ExecutionState) =>
+  execution({
+    state,
+    ...(state === 'cancelling' ? { lease: { owner: 'holder', until: now + MIN }, attempts: 1, stopReasons: ['runtime'] as const } : {}),
+    ...(state === 'cancel_requested' ? { stopReasons: ['manual'] as const, requestedBy: actor } : {}),
+    ...(['cancelled', 'cancel_failed', 'cancel_unconfirmed', 'finished'].includes(state) ? { endedAt: T0 + HOUR } : {}),
+  }) as ReturnType<typeof execution>;
 
 type Cell = ExecutionState | `refused:${string}`;
 const cell = (t: T.Transition): Cell => (t.ok ? t.execution.state : `refused:${t.outcome}`);
@@ -37,7 +38,9 @@ const events: Record<string, (e: ReturnType<typeof execution>) => T.Transition> 
   fault: (e) => T.recordFault(e, { error: 'x', maxFaults: 3, retryAt: now + MIN }, actor, ctx),
 };
 
+// Aligned by hand, to be read as a table (prettier leaves it alone).
 //                      heartbeat             finish      requestCancel         claim                  decideAndClaim         extend               snooze               warn                    wouldCancel             outcome                fault
+// prettier-ignore
 const TABLE: Record<ExecutionState, Cell[]> = {
   running:            ['running',            'finished', 'cancel_requested',   'cancelling',          'cancelling',          'running',           'running',           'warned',               'running',               'refused:lease_lost', 'running'],
   warned:             ['warned',             'finished', 'cancel_requested',   'cancelling',          'cancelling',          'warned',            'warned',            'warned',               'warned',                'refused:lease_lost', 'warned'],

@@ -1,7 +1,18 @@
 /** Pure transitions added for the sweep: claims that re-decide, observations, dry-run, notices, snooze. */
 import { describe, expect, it } from 'vitest';
 import {
-  NOTICE_MAX_ATTEMPTS, applyHeartbeat, claimCancel, decideAndClaim, observe, recordFault, recordOutcome, recordWouldCancel, settleNotices, snooze, stateDueAt, withNotices,
+  NOTICE_MAX_ATTEMPTS,
+  applyHeartbeat,
+  claimCancel,
+  decideAndClaim,
+  observe,
+  recordFault,
+  recordOutcome,
+  recordWouldCancel,
+  settleNotices,
+  snooze,
+  stateDueAt,
+  withNotices,
 } from '../../src/core/transitions.js';
 import { toCancelResult } from '../../src/sweep/outcome.js';
 import { HOUR, MIN, SEC, T0, execution, policy } from '../helpers/fixtures.js';
@@ -22,7 +33,10 @@ describe('decideAndClaim', () => {
     expect(decideAndClaim(extended, { owner: 's1', leaseMs: MIN, actor }, ctx(T0 + HOUR))).toMatchObject({ ok: false, outcome: 'not_claimable' });
   });
   it('never claims for a dry-run policy', () => {
-    expect(decideAndClaim(execution(), { owner: 's1', leaseMs: MIN, actor }, ctx(T0 + HOUR, { ...p, mode: 'dry-run' }))).toMatchObject({ ok: false, outcome: 'not_claimable' });
+    expect(decideAndClaim(execution(), { owner: 's1', leaseMs: MIN, actor }, ctx(T0 + HOUR, { ...p, mode: 'dry-run' }))).toMatchObject({
+      ok: false,
+      outcome: 'not_claimable',
+    });
   });
   it('a valid lease held by another claimer wins; an expired one is recovered, a confirmation check keeps the attempt count', () => {
     const held = claimCancel(execution(), { owner: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR));
@@ -74,7 +88,15 @@ describe('notices', () => {
     expect(done.execution.state).toBe('cancelled');
     expect(done.execution.outbox?.map((n) => n.key)).toEqual([`${done.execution.version}:chat`, `${done.execution.version}:hook`]);
     expect(done.execution.dueAt).toBe(T0 + HOUR);
-    const settled = settleNotices(done.execution, [{ key: `${done.execution.version}:chat`, ok: true, thread: '123.4' }, { key: `${done.execution.version}:hook`, ok: false, error: 'HTTP 503' }], actor, ctx(T0 + HOUR));
+    const settled = settleNotices(
+      done.execution,
+      [
+        { key: `${done.execution.version}:chat`, ok: true, thread: '123.4' },
+        { key: `${done.execution.version}:hook`, ok: false, error: 'HTTP 503' },
+      ],
+      actor,
+      ctx(T0 + HOUR),
+    );
     if (!settled.ok) throw new Error('settle');
     expect(settled.execution.threads).toEqual({ chat: '123.4' });
     expect(settled.execution.outbox).toHaveLength(1);
@@ -100,9 +122,16 @@ describe('snooze and cancel outcomes', () => {
   });
   it('provider outcomes map to what the store records', () => {
     const c = { now: T0, attempts: 1, maxAttempts: 3, pendingCheckMs: 30 * SEC, random: () => 0.5 };
-    expect(toCancelResult({ kind: 'rate_limited', retryAfterMs: 120 * SEC }, c)).toEqual({ kind: 'retry', retryAt: T0 + 120 * SEC, error: 'rate limited (retry after 120s)' });
+    expect(toCancelResult({ kind: 'rate_limited', retryAfterMs: 120 * SEC }, c)).toEqual({
+      kind: 'retry',
+      retryAt: T0 + 120 * SEC,
+      error: 'rate limited (retry after 120s)',
+    });
     expect(toCancelResult({ kind: 'transient', error: 'HTTP 503' }, c)).toEqual({ kind: 'retry', retryAt: T0 + 15 * SEC, error: 'HTTP 503' });
-    expect(toCancelResult({ kind: 'transient', error: 'HTTP 503' }, { ...c, attempts: 3 })).toMatchObject({ kind: 'failed', error: 'gave up after 3 attempts: HTTP 503' });
+    expect(toCancelResult({ kind: 'transient', error: 'HTTP 503' }, { ...c, attempts: 3 })).toMatchObject({
+      kind: 'failed',
+      error: 'gave up after 3 attempts: HTTP 503',
+    });
     expect(toCancelResult({ kind: 'unauthorized', httpStatus: 401 }, c)).toMatchObject({ kind: 'failed' });
     expect(toCancelResult({ kind: 'cancel_pending' }, { ...c, resent: true })).toEqual({ kind: 'pending', checkAt: T0 + 30 * SEC, resent: true });
   });
@@ -157,7 +186,10 @@ describe('recordFault: the watchdog failing on one execution is an outcome on th
     expect(three.ok && three.execution.faults).toBeUndefined();
     const claimed = claimCancel(one.execution, { owner: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR + MIN));
     expect(claimed.ok && claimed.execution.faults).toBeUndefined();
-    expect(recordFault(three.ok ? three.execution : e, { error: 'x', maxFaults: 3, retryAt: 0 }, actor, ctx(T0 + 2 * HOUR))).toMatchObject({ ok: false, outcome: 'terminal' });
+    expect(recordFault(three.ok ? three.execution : e, { error: 'x', maxFaults: 3, retryAt: 0 }, actor, ctx(T0 + 2 * HOUR))).toMatchObject({
+      ok: false,
+      outcome: 'terminal',
+    });
   });
 });
 

@@ -13,22 +13,32 @@ import { describe, expect, it } from 'vitest';
 const BIN = path.resolve('bin/watchdog.mjs');
 const run = promisify(execFile);
 
-function start(args: string[]): { child: ChildProcess; output: () => string; waitFor: (re: RegExp, ms: number) => Promise<RegExpExecArray>; exit: Promise<number | null> } {
+function start(args: string[]): {
+  child: ChildProcess;
+  output: () => string;
+  waitFor: (re: RegExp, ms: number) => Promise<RegExpExecArray>;
+  exit: Promise<number | null>;
+} {
   const child = spawn(process.execPath, [BIN, 'start', ...args], { env: { ...process.env, WATCHDOG_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
-  child.stdout!.on('data', (c: Buffer) => { text += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { text += c.toString(); });
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitFor = (re: RegExp, ms: number) => new Promise<RegExpExecArray>((resolve, reject) => {
-    const t0 = Date.now();
-    const check = () => {
-      const m = re.exec(text);
-      if (m) return resolve(m);
-      if (Date.now() - t0 > ms || child.exitCode !== null) return reject(new Error(`timed out waiting for ${re}; output:\n${text.slice(-3000)}`));
-      setTimeout(check, 200);
-    };
-    check();
+  child.stdout!.on('data', (c: Buffer) => {
+    text += c.toString();
   });
+  child.stderr!.on('data', (c: Buffer) => {
+    text += c.toString();
+  });
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const waitFor = (re: RegExp, ms: number) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const t0 = Date.now();
+      const check = () => {
+        const m = re.exec(text);
+        if (m) return resolve(m);
+        if (Date.now() - t0 > ms || child.exitCode !== null) return reject(new Error(`timed out waiting for ${re}; output:\n${text.slice(-3000)}`));
+        setTimeout(check, 200);
+      };
+      check();
+    });
   return { child, output: () => text, waitFor, exit };
 }
 
@@ -102,7 +112,13 @@ describe('npm start', () => {
     writeFileSync(path.join(corrupt, 'CURRENT'), 'garbage\n');
     const broken = start(['--data-dir', corrupt, '--port', '0', '--no-demo']);
     expect(await broken.exit).not.toBe(0);
-    expect(broken.output().trim().split('\n').filter((l) => !/nodedir|npm warn/.test(l)).length).toBeLessThanOrEqual(2);
+    expect(
+      broken
+        .output()
+        .trim()
+        .split('\n')
+        .filter((l) => !/nodedir|npm warn/.test(l)).length,
+    ).toBeLessThanOrEqual(2);
     expect(broken.output()).toMatch(/embedded store/);
   }, 60_000);
 });

@@ -13,6 +13,12 @@ const engine = await openEmbedded(env.dir);
 const client = dynamoClient({ endpoint: engine.endpoint });
 const config = compileConfig(env.config, env.dir);
 const secrets = { get: async (name: string) => env.secrets[name] ?? Promise.reject(new Error(`no secret ${name}`)) };
-const rt = buildRuntime(config, { client, secrets, now: () => Date.now() + env.offsetMs, owner: `crash-${process.pid}`, http: { attempts: 1, timeoutMs: 2_000 } });
+const rt = buildRuntime(config, {
+  client,
+  secrets,
+  now: () => Date.now() + env.offsetMs,
+  owner: `crash-${process.pid}`,
+  http: { attempts: 1, timeoutMs: 2_000 },
+});
 process.stdout.write('ready\n');
 for (;;) await rt.sweeper.run();

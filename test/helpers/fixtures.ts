@@ -12,8 +12,21 @@ export function policy(over: Partial<Policy> = {}): Policy {
 
 export function execution(over: Partial<Execution> = {}): Execution {
   return {
-    id: 'wd_aaaaaaaaaaaa', connection: 'c', provider: 'catalyzed', externalId: 'x', policy: 'p', labels: {}, limits: {},
-    startedAt: T0, trackedAt: T0, state: 'running', warned: {}, extensions: [], attempts: 0, version: 0, updatedAt: T0,
+    id: 'wd_aaaaaaaaaaaa',
+    connection: 'c',
+    provider: 'catalyzed',
+    externalId: 'x',
+    policy: 'p',
+    labels: {},
+    limits: {},
+    startedAt: T0,
+    trackedAt: T0,
+    state: 'running',
+    warned: {},
+    extensions: [],
+    attempts: 0,
+    version: 0,
+    updatedAt: T0,
     ...over,
   };
 }

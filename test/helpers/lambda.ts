@@ -7,14 +7,22 @@ import { dynamoClient } from '../../src/store/client.js';
 import { ensureTable } from '../../src/store/dynamo.js';
 
 /** Write config + secrets file, point the environment at them and at `engine`, create the table. Returns the restore. */
-export async function lambdaEnvironment(engine: Engine, config: { settings: { tableName: string } } & Record<string, unknown>, secrets: Record<string, unknown>): Promise<() => void> {
+export async function lambdaEnvironment(
+  engine: Engine,
+  config: { settings: { tableName: string } } & Record<string, unknown>,
+  secrets: Record<string, unknown>,
+): Promise<() => void> {
   const saved = { ...process.env };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wd-lambda-'));
   writeFileSync(path.join(dir, 'secrets.json'), JSON.stringify(secrets));
   writeFileSync(path.join(dir, 'watchdog.config.json'), JSON.stringify({ ...config, settings: { ...config.settings, secretsFile: 'secrets.json' } }));
   Object.assign(process.env, {
-    WATCHDOG_CONFIG_FILE: path.join(dir, 'watchdog.config.json'), WATCHDOG_TABLE: config.settings.tableName,
-    AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x',
+    WATCHDOG_CONFIG_FILE: path.join(dir, 'watchdog.config.json'),
+    WATCHDOG_TABLE: config.settings.tableName,
+    AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'x',
+    AWS_SECRET_ACCESS_KEY: 'x',
   });
   const client = dynamoClient({ endpoint: engine.endpoint });
   await ensureTable(client, config.settings.tableName);

@@ -11,7 +11,12 @@ export interface SecretsManagerStandIn {
 }
 
 export async function startSecretsManager(values: Record<string, unknown>): Promise<SecretsManagerStandIn> {
-  const sm: SecretsManagerStandIn = { endpoint: '', values: new Map(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])), calls: 0, close: async () => {} };
+  const sm: SecretsManagerStandIn = {
+    endpoint: '',
+    values: new Map(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
+    calls: 0,
+    close: async () => {},
+  };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -35,9 +40,10 @@ export async function startSecretsManager(values: Record<string, unknown>): Prom
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   sm.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sm.close = () => new Promise<void>((r) => {
-    server.closeAllConnections();
-    server.close(() => r());
-  });
+  sm.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
   return sm;
 }

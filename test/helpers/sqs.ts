@@ -32,9 +32,10 @@ export async function startSqs(): Promise<SqsStandIn> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   sqs.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   sqs.queueUrl = `${sqs.endpoint}/000000000000/follow-ups`;
-  sqs.close = () => new Promise<void>((r) => {
-    server.closeAllConnections();
-    server.close(() => r());
-  });
+  sqs.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
   return sqs;
 }

@@ -41,29 +41,52 @@ export interface WebhookWorld {
 
 let counter = 0;
 
-export async function startWebhookWorld(o: { extraSecrets?: Record<string, string>; config?: (simUrl: string, slackHookBase: string) => Record<string, unknown> } = {}): Promise<WebhookWorld> {
+export async function startWebhookWorld(
+  o: { extraSecrets?: Record<string, string>; config?: (simUrl: string, slackHookBase: string) => Record<string, unknown> } = {},
+): Promise<WebhookWorld> {
   const [engine, sim, slack] = await Promise.all([startDynalite(), startSimulator('superglue'), startSlackStandIn({ token: 'xoxb-t' })]);
   const client = dynamoClient({ endpoint: engine.endpoint });
   const tableName = `whk${++counter}`;
   await ensureTable(client, tableName);
-  const values = new Map<string, string>(Object.entries({
-    sg: JSON.stringify({ apiKey: sim.apiKey }), slack: JSON.stringify({ signingSecret: SLACK_SECRET, botToken: 'xoxb-t' }),
-    hooks: JSON.stringify({ signingSecret: HOOK_SECRET }), api: JSON.stringify({ apiKey: API_KEY }),
-    teams: JSON.stringify({ securityToken: TEAMS_TOKEN }), discord: JSON.stringify({ publicKey: DISCORD_PUBLIC }),
-    ...o.extraSecrets,
-  }));
+  const values = new Map<string, string>(
+    Object.entries({
+      sg: JSON.stringify({ apiKey: sim.apiKey }),
+      slack: JSON.stringify({ signingSecret: SLACK_SECRET, botToken: 'xoxb-t' }),
+      hooks: JSON.stringify({ signingSecret: HOOK_SECRET }),
+      api: JSON.stringify({ apiKey: API_KEY }),
+      teams: JSON.stringify({ securityToken: TEAMS_TOKEN }),
+      discord: JSON.stringify({ publicKey: DISCORD_PUBLIC }),
+      ...o.extraSecrets,
+    }),
+  );
   const secrets: SecretSource = { get: async (name) => values.get(name) ?? Promise.reject(new Error('no such secret')) };
-  const config = compileConfig(o.config?.(sim.url, slack.hookBase) ?? {
-    connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
-    webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' }, api: { secret: 'api' }, teams: { secret: 'teams' }, discord: { secret: 'discord', apiUrl: `${slack.hookBase}/discord` }, ackBudget: '500ms', maxBodyBytes: 8192 },
-    policies: [{ name: 'default', maxRuntime: '4h', maxExtension: '2h', allow: { users: ['UALLOWED'], channels: ['CALLOWED'] } }],
-  });
+  const config = compileConfig(
+    o.config?.(sim.url, slack.hookBase) ?? {
+      connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
+      webhook: {
+        slack: { secret: 'slack' },
+        hooks: { secret: 'hooks' },
+        api: { secret: 'api' },
+        teams: { secret: 'teams' },
+        discord: { secret: 'discord', apiUrl: `${slack.hookBase}/discord` },
+        ackBudget: '500ms',
+        maxBodyBytes: 8192,
+      },
+      policies: [{ name: 'default', maxRuntime: '4h', maxExtension: '2h', allow: { users: ['UALLOWED'], channels: ['CALLOWED'] } }],
+    },
+  );
   const rt = buildRuntime(config, { client, tableName, secrets });
   const webhook = new Webhook({ runtime: rt, secrets });
   const served = await serveWebhook(webhook, { port: 0, maxBodyBytes: config.webhook.maxBodyBytes });
   let n = 0;
   return {
-    engine, client, sim, slack, rt, webhook, served,
+    engine,
+    client,
+    sim,
+    slack,
+    rt,
+    webhook,
+    served,
     tracked: async (externalId = `run-${tableName}-${++n}`, extra = {}) => {
       sim.add({ id: externalId });
       const connection = [...config.connections.keys()][0] as string;
@@ -82,20 +105,42 @@ export function slackRequest(fields: Record<string, string>, o: { ts?: number; s
   const body = new URLSearchParams(fields).toString();
   const ts = String(o.ts ?? Math.floor(Date.now() / 1000));
   return {
-    method: 'POST', path: o.path ?? '/slack/commands', query: new URLSearchParams(), body,
-    headers: { 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(o.secret ?? SLACK_SECRET, ts, body), 'content-type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    path: o.path ?? '/slack/commands',
+    query: new URLSearchParams(),
+    body,
+    headers: {
+      'x-slack-request-timestamp': ts,
+      'x-slack-signature': slackSignature(o.secret ?? SLACK_SECRET, ts, body),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
   };
 }
 
 /** A v2-signed request; `signAs` signs a different method/path than the one sent (replay across routes). */
-export function v2Request(method: string, path: string, body: string, o: { secret?: string; now?: number; signAs?: { method: string; path: string; body?: string } } = {}): HttpRequest {
+export function v2Request(
+  method: string,
+  path: string,
+  body: string,
+  o: { secret?: string; now?: number; signAs?: { method: string; path: string; body?: string } } = {},
+): HttpRequest {
   const signed = o.signAs ?? { method, path };
   return {
-    method, path, query: new URLSearchParams(), body,
-    headers: { 'content-type': 'application/json', ...signedHeaders(o.secret ?? HOOK_SECRET, { method: signed.method, target: signed.path, body: o.signAs?.body ?? body }, o.now) },
+    method,
+    path,
+    query: new URLSearchParams(),
+    body,
+    headers: {
+      'content-type': 'application/json',
+      ...signedHeaders(o.secret ?? HOOK_SECRET, { method: signed.method, target: signed.path, body: o.signAs?.body ?? body }, o.now),
+    },
   };
 }
 
 export const bearer = (method: string, path: string, body: string, key = API_KEY): HttpRequest => ({
-  method, path, query: new URLSearchParams(), body, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+  method,
+  path,
+  query: new URLSearchParams(),
+  body,
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
 });

@@ -24,10 +24,13 @@ export interface Servers {
 }
 
 export async function startServers(opts: { kodexaCancelMs?: number } = {}): Promise<Servers> {
-  const sims = Object.fromEntries(await Promise.all(PLATFORMS.map(async (p) => [p, await startSimulator(p, { kodexaCancelMs: opts.kodexaCancelMs ?? 50 })]))) as Record<Platform, Simulator>;
+  const sims = Object.fromEntries(
+    await Promise.all(PLATFORMS.map(async (p) => [p, await startSimulator(p, { kodexaCancelMs: opts.kodexaCancelMs ?? 50 })])),
+  ) as Record<Platform, Simulator>;
   const slack = await startSlackStandIn({ token: 'xoxb-test-token' });
   return {
-    sims, slack,
+    sims,
+    slack,
     close: async () => {
       await Promise.all([...Object.values(sims).map((s) => s.close()), slack.close()]);
     },
@@ -35,16 +38,25 @@ export async function startServers(opts: { kodexaCancelMs?: number } = {}): Prom
 }
 
 export function memorySecrets(servers: Servers): SecretSource {
-  const values: Record<string, string> = { 'slack-bot': JSON.stringify({ botToken: 'xoxb-test-token' }), 'key-wrong': JSON.stringify({ apiKey: 'not-the-key' }) };
+  const values: Record<string, string> = {
+    'slack-bot': JSON.stringify({ botToken: 'xoxb-test-token' }),
+    'key-wrong': JSON.stringify({ apiKey: 'not-the-key' }),
+  };
   for (const p of PLATFORMS) values[`key-${p}`] = JSON.stringify({ apiKey: servers.sims[p].apiKey });
   return { get: async (name) => values[name] ?? Promise.reject(new Error(`no secret ${name}`)) };
 }
 
 /** Config: one connection per platform (`<platform>-c`), policies `strict` (1h runtime, slack) and `bulk` (no notifications). */
-export function worldConfig(servers: Servers, over: { settings?: Record<string, unknown>; policies?: unknown[]; connections?: Record<string, unknown> } = {}): WatchdogConfig {
+export function worldConfig(
+  servers: Servers,
+  over: { settings?: Record<string, unknown>; policies?: unknown[]; connections?: Record<string, unknown> } = {},
+): WatchdogConfig {
   return compileConfig({
     settings: { shards: 4, maxCancelsPerSweep: 100_000, leaseDuration: '2m', confirmWithin: '5m', ...over.settings },
-    connections: { ...Object.fromEntries(PLATFORMS.map((p) => [`${p}-c`, { provider: p, baseUrl: servers.sims[p].url, secret: `key-${p}` }])), ...over.connections },
+    connections: {
+      ...Object.fromEntries(PLATFORMS.map((p) => [`${p}-c`, { provider: p, baseUrl: servers.sims[p].url, secret: `key-${p}` }])),
+      ...over.connections,
+    },
     notify: { chat: { type: 'slack', channel: '#oncall', tokenSecret: 'slack-bot', apiUrl: servers.slack.apiUrl } },
     policies: over.policies ?? [
       { name: 'strict', maxRuntime: '1h', stallAfter: '20m', notify: ['chat'] },
@@ -63,7 +75,14 @@ export class Clock {
   }
 }
 
-export async function freshRuntime(engine: Engine, client: DynamoDBClient | undefined, config: WatchdogConfig, servers: Servers, clock: Clock, http: HttpOptions = {}): Promise<{ rt: Runtime; client: DynamoDBClient; tableName: string }> {
+export async function freshRuntime(
+  engine: Engine,
+  client: DynamoDBClient | undefined,
+  config: WatchdogConfig,
+  servers: Servers,
+  clock: Clock,
+  http: HttpOptions = {},
+): Promise<{ rt: Runtime; client: DynamoDBClient; tableName: string }> {
   const c = client ?? dynamoClient({ endpoint: engine.endpoint });
   const tableName = `s${randomUUID().slice(0, 8)}`;
   await ensureTable(c, tableName);

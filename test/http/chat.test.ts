@@ -19,8 +19,19 @@ let w: WebhookWorld;
 const sent: Array<{ url: string; body: unknown; headers?: Record<string, string> }> = [];
 let hook: Webhook;
 beforeAll(async () => {
-  w = await startWebhookWorld({ extraSecrets: { discord2: JSON.stringify({ publicKey: (keys.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).subarray(12).toString('hex') }) } });
-  hook = new Webhook({ runtime: { ...w.rt, config: { ...w.rt.config, webhook: { ...w.rt.config.webhook, discord: { secret: 'discord2', apiUrl: 'https://discord.com/api/v10' } } } }, secrets: w.rt.secrets, postResponse: async (url, body, headers) => { sent.push({ url, body, ...(headers ? { headers } : {}) }); } });
+  w = await startWebhookWorld({
+    extraSecrets: { discord2: JSON.stringify({ publicKey: (keys.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).subarray(12).toString('hex') }) },
+  });
+  hook = new Webhook({
+    runtime: {
+      ...w.rt,
+      config: { ...w.rt.config, webhook: { ...w.rt.config.webhook, discord: { secret: 'discord2', apiUrl: 'https://discord.com/api/v10' } } },
+    },
+    secrets: w.rt.secrets,
+    postResponse: async (url, body, headers) => {
+      sent.push({ url, body, ...(headers ? { headers } : {}) });
+    },
+  });
 }, 30_000);
 afterAll(async () => {
   await w?.close();
@@ -29,10 +40,20 @@ afterAll(async () => {
 const discord = (body: unknown): HttpRequest => {
   const text = JSON.stringify(body);
   const ts = String(Math.floor(Date.now() / 1000));
-  return { method: 'POST', path: '/discord/interactions', query: new URLSearchParams(), body: text, headers: { 'x-signature-ed25519': edSign(null, Buffer.from(ts + text), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts } };
+  return {
+    method: 'POST',
+    path: '/discord/interactions',
+    query: new URLSearchParams(),
+    body: text,
+    headers: { 'x-signature-ed25519': edSign(null, Buffer.from(ts + text), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts },
+  };
 };
 const slash = (sub: string, options: Record<string, string>, extra: Record<string, unknown> = {}) => ({
-  type: 2, id: String(Date.now()) + Math.floor(Math.random() * 1e6), member: { user: { id: 'UALLOWED' } }, data: { name: 'watchdog', options: [{ name: sub, options: Object.entries(options).map(([name, value]) => ({ name, value })) }] }, ...extra,
+  type: 2,
+  id: String(Date.now()) + Math.floor(Math.random() * 1e6),
+  member: { user: { id: 'UALLOWED' } },
+  data: { name: 'watchdog', options: [{ name: sub, options: Object.entries(options).map(([name, value]) => ({ name, value })) }] },
+  ...extra,
 });
 
 describe('the largest realistic messages stay inside the documented limits', () => {
@@ -52,7 +73,12 @@ describe('the largest realistic messages stay inside the documented limits', () 
     const e = (await w.rt.store.get(id))!;
     const policy = w.rt.watchdog.policyOf(e);
     const long = `${'&<>'.repeat(700)} reason`;
-    const warning = renderNotice({ ...e, lastError: long }, { key: 'k', target: 't', kind: 'outcome', state: 'cancel_failed', attempts: 0, nextAt: 0 }, policy, Date.now());
+    const warning = renderNotice(
+      { ...e, lastError: long },
+      { key: 'k', target: 't', kind: 'outcome', state: 'cancel_failed', attempts: 0, nextAt: 0 },
+      policy,
+      Date.now(),
+    );
     for (const blocks of [slackBlocks({ ...warning, text: long }), slackActionMessage(e, policy, long, Date.now()).blocks]) {
       for (const b of blocks as Array<{ text?: { text: string }; fields?: Array<{ text: string }> }>) {
         if (b.text) expect(b.text.text.length).toBeLessThanOrEqual(3_000);
@@ -74,7 +100,7 @@ describe('Discord specifics', () => {
     expect(JSON.parse(res.response.body).data.content).not.toContain(id);
   });
 
-  it('a follow-up goes with Discord\'s User-Agent and no mentions', async () => {
+  it("a follow-up goes with Discord's User-Agent and no mentions", async () => {
     const id = await w.tracked('slow-discord');
     w.sim.faults = { latencyMs: 900 };
     try {
@@ -94,8 +120,20 @@ describe('Teams', () => {
     const id = await w.tracked('slow-teams');
     w.sim.faults = { latencyMs: 4_500 };
     try {
-      const body = JSON.stringify({ type: 'message', id: `t-${id}`, timestamp: new Date().toISOString(), text: `cancel ${id}`, from: { id: 'x', aadObjectId: 'UALLOWED' } });
-      const res = await w.webhook.handle({ method: 'POST', path: '/teams/messages', query: new URLSearchParams(), body, headers: { authorization: teamsSignature(TEAMS_TOKEN, body) } });
+      const body = JSON.stringify({
+        type: 'message',
+        id: `t-${id}`,
+        timestamp: new Date().toISOString(),
+        text: `cancel ${id}`,
+        from: { id: 'x', aadObjectId: 'UALLOWED' },
+      });
+      const res = await w.webhook.handle({
+        method: 'POST',
+        path: '/teams/messages',
+        query: new URLSearchParams(),
+        body,
+        headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
+      });
       const text = JSON.parse(res.response.body).text as string;
       expect(text).not.toMatch(/will follow/);
       expect(text).toMatch(/requested and under way/);

@@ -16,12 +16,16 @@ import { prototypeNames } from '../../src/core/own.js';
 import { teamsSignature } from '../../src/http/verify.js';
 import { slackEscape } from '../../src/notify/markup.js';
 import { shellQuote } from '../../src/security/signing.js';
-import {
-  API_KEY, HOOK_SECRET, TEAMS_TOKEN, type WebhookWorld, bearer, slackRequest, startWebhookWorld, v2Request,
-} from '../helpers/webhook-world.js';
+import { API_KEY, HOOK_SECRET, TEAMS_TOKEN, type WebhookWorld, bearer, slackRequest, startWebhookWorld, v2Request } from '../helpers/webhook-world.js';
 
 const PROTO = prototypeNames();
-const cmd = (text: string, user = 'UALLOWED', extra: Record<string, string> = {}) => ({ command: '/watchdog', text, user_id: user, channel_id: 'CX', ...extra });
+const cmd = (text: string, user = 'UALLOWED', extra: Record<string, string> = {}) => ({
+  command: '/watchdog',
+  text,
+  user_id: user,
+  channel_id: 'CX',
+  ...extra,
+});
 const body = (r: { response: { body: string } }) => JSON.parse(r.response.body) as Record<string, unknown>;
 
 let w: WebhookWorld;
@@ -31,16 +35,29 @@ beforeAll(async () => {
     config: (simUrl, hookBase) => ({
       connections: { sg: { provider: 'superglue', baseUrl: simUrl, secret: 'sg' }, sg2: { provider: 'superglue', baseUrl: simUrl, secret: 'sg' } },
       webhook: {
-        slack: { secret: 'slack' }, hooks: { secret: 'hooks' }, teams: { secret: 'teams' }, discord: { secret: 'discord', apiUrl: `${hookBase}/discord` },
-        api: { keys: [
-          { name: 'all', secret: 'api', connections: ['*'] },
-          { name: 'ml', secret: 'key-ml', connections: ['sg'], labels: { team: 'ml' } },
-          { name: 'ops', secret: 'key-ops', connections: ['sg2'] },
-        ] },
-        ackBudget: '500ms', maxBodyBytes: 8192,
+        slack: { secret: 'slack' },
+        hooks: { secret: 'hooks' },
+        teams: { secret: 'teams' },
+        discord: { secret: 'discord', apiUrl: `${hookBase}/discord` },
+        api: {
+          keys: [
+            { name: 'all', secret: 'api', connections: ['*'] },
+            { name: 'ml', secret: 'key-ml', connections: ['sg'], labels: { team: 'ml' } },
+            { name: 'ops', secret: 'key-ops', connections: ['sg2'] },
+          ],
+        },
+        ackBudget: '500ms',
+        maxBodyBytes: 8192,
       },
       policies: [
-        { name: 'default', maxRuntime: '4h', maxExtension: '2h', maxSnooze: '3h', allow: { users: ['UALLOWED'], channels: ['CALLOWED'] }, view: { users: ['UVIEWER'] } },
+        {
+          name: 'default',
+          maxRuntime: '4h',
+          maxExtension: '2h',
+          maxSnooze: '3h',
+          allow: { users: ['UALLOWED'], channels: ['CALLOWED'] },
+          view: { users: ['UVIEWER'] },
+        },
         { name: 'secret-team', maxRuntime: '4h', allow: { users: ['USECRET'] } },
       ],
     }),
@@ -53,7 +70,9 @@ afterAll(async () => {
 describe('1. Object.prototype names are never connections, policies or names', () => {
   it('tracking API: every prototype name as connection → 400 unknown connection; the sweep and list still work', async () => {
     for (const name of PROTO) {
-      const res = await w.webhook.handle(bearer('POST', '/v1/executions', JSON.stringify({ connection: name, externalId: 'x', startedAt: '2020-01-01T00:00:00Z' })));
+      const res = await w.webhook.handle(
+        bearer('POST', '/v1/executions', JSON.stringify({ connection: name, externalId: 'x', startedAt: '2020-01-01T00:00:00Z' })),
+      );
       expect(res.response.status, name).toBe(400);
       expect(String(body(res).error), name).toMatch(/unknown connection|__proto__/);
       const get = await w.webhook.handle(bearer('GET', `/v1/executions/${encodeURIComponent(`${name}/x`)}`, ''));
@@ -85,16 +104,37 @@ describe('1. Object.prototype names are never connections, policies or names', (
   });
 
   it('config: a connection, provider, notify target, policy or api key named like a prototype member is a config error', () => {
-    const base = (over: Record<string, unknown>) => ({ connections: { ok: { provider: 'superglue', baseUrl: 'https://x.example', secret: 's' } }, policies: [{ name: 'default', maxRuntime: '1h' }], ...over });
+    const base = (over: Record<string, unknown>) => ({
+      connections: { ok: { provider: 'superglue', baseUrl: 'https://x.example', secret: 's' } },
+      policies: [{ name: 'default', maxRuntime: '1h' }],
+      ...over,
+    });
     for (const name of PROTO.filter((n) => n !== '__proto__')) {
-      expect(() => compileConfig(base({ connections: { [name]: { provider: 'superglue', baseUrl: 'https://x.example', secret: 's' } } })), name).toThrow(/reserved/);
+      expect(() => compileConfig(base({ connections: { [name]: { provider: 'superglue', baseUrl: 'https://x.example', secret: 's' } } })), name).toThrow(
+        /reserved/,
+      );
       expect(() => compileConfig(base({ notify: { [name]: { type: 'webhook', url: 'https://x.example', secret: 's' } } })), name).toThrow(/reserved/);
-      expect(() => compileConfig(base({ providers: { [name]: { type: 'http', auth: { header: 'x' }, cancel: { path: '/{id}' } } } })), name).toThrow(/reserved/);
-      expect(() => compileConfig(base({ policies: [{ name: 'default', maxRuntime: '1h' }, { name, maxRuntime: '1h' }] })), name).toThrow(/reserved/);
+      expect(() => compileConfig(base({ providers: { [name]: { type: 'http', auth: { header: 'x' }, cancel: { path: '/{id}' } } } })), name).toThrow(
+        /reserved/,
+      );
+      expect(
+        () =>
+          compileConfig(
+            base({
+              policies: [
+                { name: 'default', maxRuntime: '1h' },
+                { name, maxRuntime: '1h' },
+              ],
+            }),
+          ),
+        name,
+      ).toThrow(/reserved/);
       expect(() => compileConfig(base({ policies: [{ name: 'default', maxRuntime: '1h', match: { connection: name } }] })), name).toThrow(/unknown connection/);
     }
     // `__proto__` as parsed JSON/YAML key: refused by path, never silently dropped.
-    expect(() => compileConfig(JSON.parse('{"connections":{"__proto__":{"provider":"superglue","secret":"s"}},"policies":[{"name":"default","maxRuntime":"1h"}]}'))).toThrow(/connections.__proto__: "__proto__" is reserved/);
+    expect(() =>
+      compileConfig(JSON.parse('{"connections":{"__proto__":{"provider":"superglue","secret":"s"}},"policies":[{"name":"default","maxRuntime":"1h"}]}')),
+    ).toThrow(/connections.__proto__: "__proto__" is reserved/);
   });
 
   it('CLI: track and show with a prototype-named connection exit 1 with one line', async () => {
@@ -106,7 +146,9 @@ describe('1. Object.prototype names are never connections, policies or names', (
       expect(err.join('\n'), name).toMatch(/^watchdog: unknown connection/);
     }
     const err: string[] = [];
-    expect(await runCli(['--data-dir', dataDir, 'track', 'kodexa-acme', 'x', '--label', 'constructor=1'], { out: () => undefined, err: (s) => err.push(s) })).toBe(1);
+    expect(
+      await runCli(['--data-dir', dataDir, 'track', 'kodexa-acme', 'x', '--label', 'constructor=1'], { out: () => undefined, err: (s) => err.push(s) }),
+    ).toBe(1);
     expect(err.join('\n')).toMatch(/reserved/);
   }, 60_000);
 });
@@ -131,21 +173,34 @@ describe('2. a v2 signature binds method, path and body', () => {
     const ts = Math.floor(Date.now() / 1000);
     const { createHmac } = await import('node:crypto');
     const v1 = `v1=${createHmac('sha256', HOOK_SECRET).update(`${ts}.`).digest('hex')}`;
-    expect((await w.webhook.handle({ method: 'GET', path: `/v1/executions/${a}`, query: new URLSearchParams(), body: '', headers: { 'x-watchdog-timestamp': String(ts), 'x-watchdog-signature': v1 } })).response.status).toBe(401);
+    expect(
+      (
+        await w.webhook.handle({
+          method: 'GET',
+          path: `/v1/executions/${a}`,
+          query: new URLSearchParams(),
+          body: '',
+          headers: { 'x-watchdog-timestamp': String(ts), 'x-watchdog-signature': v1 },
+        })
+      ).response.status,
+    ).toBe(401);
   });
 });
 
 describe('3. no request crashes the local server', () => {
-  const raw = (payload: Buffer | string): Promise<string> => new Promise((resolve) => {
-    const u = new URL(w.served.url);
-    const sock = net.connect(Number(u.port), u.hostname);
-    let got = '';
-    sock.on('data', (d) => { got += d.toString('latin1'); });
-    sock.on('error', () => resolve(got));
-    sock.on('close', () => resolve(got));
-    sock.setTimeout(2_000, () => sock.destroy());
-    sock.end(payload);
-  });
+  const raw = (payload: Buffer | string): Promise<string> =>
+    new Promise((resolve) => {
+      const u = new URL(w.served.url);
+      const sock = net.connect(Number(u.port), u.hostname);
+      let got = '';
+      sock.on('data', (d) => {
+        got += d.toString('latin1');
+      });
+      sock.on('error', () => resolve(got));
+      sock.on('close', () => resolve(got));
+      sock.setTimeout(2_000, () => sock.destroy());
+      sock.end(payload);
+    });
 
   it('an unparsable request target gets 400; raw garbage on the socket never takes the process down', async () => {
     expect(await raw('GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
@@ -238,7 +293,9 @@ describe('6. low', () => {
   it('shellQuote keeps a reason with quotes a single shell word', async () => {
     const { execFile } = await import('node:child_process');
     const reason = `it's "bad"; $(touch /tmp/pwned) \`id\``;
-    const echoed = await new Promise<string>((resolve, reject) => execFile('sh', ['-c', `printf %s ${shellQuote(reason)}`], (err, out) => (err ? reject(err) : resolve(out))));
+    const echoed = await new Promise<string>((resolve, reject) =>
+      execFile('sh', ['-c', `printf %s ${shellQuote(reason)}`], (err, out) => (err ? reject(err) : resolve(out))),
+    );
     expect(echoed).toBe(reason);
   });
 
@@ -281,7 +338,10 @@ describe('scoped API keys and chat visibility', () => {
   it('chat: status and list show only what the person may see; a viewer sees but cannot act', async () => {
     const hidden = await w.tracked(undefined, { policy: 'secret-team' });
     const open = await w.tracked();
-    const as = async (user: string, text: string) => String(body(await w.webhook.handle(slackRequest({ command: '/watchdog', text, user_id: user, channel_id: 'CNONE', trigger_id: `${user}-${text}` }))).text);
+    const as = async (user: string, text: string) =>
+      String(
+        body(await w.webhook.handle(slackRequest({ command: '/watchdog', text, user_id: user, channel_id: 'CNONE', trigger_id: `${user}-${text}` }))).text,
+      );
     expect(await as('UALLOWED', `status ${hidden}`)).toMatch(/No tracked execution/);
     expect(await as('UALLOWED', 'list')).not.toContain(hidden);
     expect(await as('UALLOWED', 'list')).toContain(open);

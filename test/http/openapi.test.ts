@@ -20,10 +20,17 @@ afterAll(async () => {
   await w?.close();
 });
 
-const doc = openApiDocument() as { paths: Record<string, Record<string, { responses: Record<string, { content?: { 'application/json': { schema: object } } }> }>> };
-const call = (method: string, path: string, body?: unknown) => w.webhook.handle({
-  method, path, query: new URLSearchParams(), headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? '' : JSON.stringify(body),
-});
+const doc = openApiDocument() as {
+  paths: Record<string, Record<string, { responses: Record<string, { content?: { 'application/json': { schema: object } } }> }>>;
+};
+const call = (method: string, path: string, body?: unknown) =>
+  w.webhook.handle({
+    method,
+    path,
+    query: new URLSearchParams(),
+    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+    body: body === undefined ? '' : JSON.stringify(body),
+  });
 
 it('is a valid OpenAPI 3.1 document, checked in as openapi.json and served at GET /v1/openapi.json', async () => {
   const result = await new Validator().validate(openApiDocument());
@@ -38,7 +45,15 @@ it('is a valid OpenAPI 3.1 document, checked in as openapi.json and served at GE
 it('lists exactly the routes the handler serves', async () => {
   const id = await w.tracked('openapi-routes');
   const documented = new Set(trackingRoutes().map((r) => `${r.method} ${r.path}`));
-  const paths = ['/v1/executions', '/v1/executions/{id}', '/v1/executions/{id}/heartbeat', '/v1/executions/{id}/finish', '/v1/executions/{id}/cancel', '/v1/executions/{id}/extend', '/v1/executions/{id}/events'];
+  const paths = [
+    '/v1/executions',
+    '/v1/executions/{id}',
+    '/v1/executions/{id}/heartbeat',
+    '/v1/executions/{id}/finish',
+    '/v1/executions/{id}/cancel',
+    '/v1/executions/{id}/extend',
+    '/v1/executions/{id}/events',
+  ];
   const served: string[] = [];
   for (const path of paths) {
     for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) {
@@ -60,7 +75,12 @@ it('describes the answers the handler really gives', async () => {
     const valid = ajv.validate(schema!, JSON.parse(body));
     expect(valid ? [] : ajv.errors, `${method} ${path} ${status}`).toEqual([]);
   };
-  const tracked = await call('POST', '/v1/executions', { connection: 'sg', externalId: 'openapi-shapes', labels: { team: 'ml' }, limits: { maxRuntime: '30m' } });
+  const tracked = await call('POST', '/v1/executions', {
+    connection: 'sg',
+    externalId: 'openapi-shapes',
+    labels: { team: 'ml' },
+    limits: { maxRuntime: '30m' },
+  });
   check('/v1/executions', 'post', tracked.response.status, tracked.response.body);
   const id = (JSON.parse(tracked.response.body) as { execution: { id: string } }).execution.id;
   const again = await call('POST', '/v1/executions', { connection: 'sg', externalId: 'openapi-shapes' });

@@ -46,11 +46,24 @@ function slackRequest(fields: Record<string, string>, o: { ts?: number; secret?:
   const body = new URLSearchParams(fields).toString();
   const ts = String(o.ts ?? Math.floor(Date.now() / 1000));
   return {
-    method: 'POST', path: o.path ?? '/slack/commands', query: new URLSearchParams(), body: o.tamper ? body.replace('cancel', 'extend') : body,
-    headers: { 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(o.secret ?? SLACK_SECRET, ts, body), 'content-type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    path: o.path ?? '/slack/commands',
+    query: new URLSearchParams(),
+    body: o.tamper ? body.replace('cancel', 'extend') : body,
+    headers: {
+      'x-slack-request-timestamp': ts,
+      'x-slack-signature': slackSignature(o.secret ?? SLACK_SECRET, ts, body),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
   };
 }
-const cmd = (text: string, user = 'UALLOWED', extra: Record<string, string> = {}) => ({ command: '/watchdog', text, user_id: user, channel_id: 'CX', ...extra });
+const cmd = (text: string, user = 'UALLOWED', extra: Record<string, string> = {}) => ({
+  command: '/watchdog',
+  text,
+  user_id: user,
+  channel_id: 'CX',
+  ...extra,
+});
 
 const v1Request = v2Request;
 
@@ -97,13 +110,29 @@ describe('Slack', () => {
 
   it('buttons: acknowledged empty; the warning is replaced in place through response_url (who, new deadline, buttons that still make sense); a refusal is a private note', async () => {
     const id = await tracked();
-    const payload = (value: unknown, user = 'UOTHER') => ({ payload: JSON.stringify({ type: 'block_actions', user: { id: user }, channel: { id: 'CALLOWED' }, response_url: `${slack.responseBase}/T1/btn`, actions: [{ value: JSON.stringify(value) }] }) });
+    const payload = (value: unknown, user = 'UOTHER') => ({
+      payload: JSON.stringify({
+        type: 'block_actions',
+        user: { id: user },
+        channel: { id: 'CALLOWED' },
+        response_url: `${slack.responseBase}/T1/btn`,
+        actions: [{ value: JSON.stringify(value) }],
+      }),
+    });
     const press = async (value: unknown, user?: string) => {
       slack.responses.length = 0;
       const res = await webhook.handle(slackRequest(payload(value, user), { path: '/slack/interactions' }));
       expect(res.response).toEqual({ status: 200, headers: {}, body: '' });
       await res.background;
-      return slack.responses.map((r) => r.body as { replace_original?: boolean; response_type?: string; text: string; blocks?: Array<{ type: string; text?: { text: string }; fields?: Array<{ text: string }>; elements?: unknown[] }> });
+      return slack.responses.map(
+        (r) =>
+          r.body as {
+            replace_original?: boolean;
+            response_type?: string;
+            text: string;
+            blocks?: Array<{ type: string; text?: { text: string }; fields?: Array<{ text: string }>; elements?: unknown[] }>;
+          },
+      );
     };
     const [ext] = await press({ a: 'extend', id, d: '30m' }); // allowed through the channel
     expect(ext).toMatchObject({ replace_original: true, text: expect.stringContaining('Extended') });
@@ -120,7 +149,12 @@ describe('Slack', () => {
   const refusals: Array<[string, () => Promise<HttpRequest>, number, RegExp]> = [
     ['missing signature', async () => ({ ...slackRequest(cmd('cancel X')), headers: {} }), 401, /invalid signature/],
     ['wrong secret', async () => slackRequest(cmd('cancel X'), { secret: 'nope' }), 401, /invalid signature/],
-    ['stale timestamp (replay outside the window)', async () => slackRequest(cmd('cancel X'), { ts: Math.floor(Date.now() / 1000) - 301 }), 401, /invalid signature/],
+    [
+      'stale timestamp (replay outside the window)',
+      async () => slackRequest(cmd('cancel X'), { ts: Math.floor(Date.now() / 1000) - 301 }),
+      401,
+      /invalid signature/,
+    ],
     ['tampered body', async () => slackRequest(cmd('cancel X'), { tamper: true }), 401, /invalid signature/],
     ['oversized body', async () => slackRequest(cmd(`cancel X ${'a'.repeat(9000)}`)), 413, /too large/],
     ['malformed form', async () => slackRequest({ garbage: '%%%' }), 200, /Malformed/],
@@ -161,7 +195,13 @@ describe('Discord, Teams, hooks', () => {
   const discordReq = (body: string, o: { key?: typeof discordKeys.privateKey; ts?: number } = {}): HttpRequest => {
     const ts = String(o.ts ?? Math.floor(Date.now() / 1000));
     const sig = edSign(null, Buffer.from(ts + body), o.key ?? discordKeys.privateKey).toString('hex');
-    return { method: 'POST', path: '/discord/interactions', query: new URLSearchParams(), body, headers: { 'x-signature-ed25519': sig, 'x-signature-timestamp': ts } };
+    return {
+      method: 'POST',
+      path: '/discord/interactions',
+      query: new URLSearchParams(),
+      body,
+      headers: { 'x-signature-ed25519': sig, 'x-signature-timestamp': ts },
+    };
   };
 
   it('Discord: PING → PONG; a bad signature is 401; a slash command cancels', async () => {
@@ -169,7 +209,12 @@ describe('Discord, Teams, hooks', () => {
     const other = generateKeyPairSync('ed25519').privateKey;
     expect((await webhook.handle(discordReq('{"type":1}', { key: other }))).response.status).toBe(401);
     const id = await tracked();
-    const body = JSON.stringify({ type: 2, member: { user: { id: 'UALLOWED' } }, channel_id: 'C1', data: { name: 'watchdog', options: [{ name: 'cancel', options: [{ name: 'id', value: id }] }] } });
+    const body = JSON.stringify({
+      type: 2,
+      member: { user: { id: 'UALLOWED' } },
+      channel_id: 'C1',
+      data: { name: 'watchdog', options: [{ name: 'cancel', options: [{ name: 'id', value: id }] }] },
+    });
     const res = await webhook.handle(discordReq(body));
     expect(JSON.parse(res.response.body)).toMatchObject({ type: 4, data: { content: expect.stringContaining('Cancelled') } });
   });
@@ -177,7 +222,13 @@ describe('Discord, Teams, hooks', () => {
   it('Discord: when the provider is slow, the outcome follows on the interaction webhook', async () => {
     const id = await tracked();
     sim.faults = { latencyMs: 900 };
-    const body = JSON.stringify({ type: 2, application_id: '123456', token: 'tok-abc', member: { user: { id: 'UALLOWED' } }, data: { name: 'watchdog', options: [{ name: 'cancel', options: [{ name: 'id', value: id }] }] } });
+    const body = JSON.stringify({
+      type: 2,
+      application_id: '123456',
+      token: 'tok-abc',
+      member: { user: { id: 'UALLOWED' } },
+      data: { name: 'watchdog', options: [{ name: 'cancel', options: [{ name: 'id', value: id }] }] },
+    });
     const res = await webhook.handle(discordReq(body));
     expect(JSON.parse(res.response.body).data.content).toContain('requested');
     await res.background;
@@ -187,10 +238,28 @@ describe('Discord, Teams, hooks', () => {
 
   it('Teams: HMAC verified; the mention is stripped; a wrong HMAC is 401', async () => {
     const id = await tracked();
-    const body = JSON.stringify({ type: 'message', id: `act-${n}`, timestamp: new Date().toISOString(), text: `<at>Watchdog</at> status ${id}`, from: { id: 'x', aadObjectId: 'UALLOWED' } });
-    const res = await webhook.handle({ method: 'POST', path: '/teams/messages', query: new URLSearchParams(), body, headers: { authorization: teamsSignature(TEAMS_TOKEN, body) } });
+    const body = JSON.stringify({
+      type: 'message',
+      id: `act-${n}`,
+      timestamp: new Date().toISOString(),
+      text: `<at>Watchdog</at> status ${id}`,
+      from: { id: 'x', aadObjectId: 'UALLOWED' },
+    });
+    const res = await webhook.handle({
+      method: 'POST',
+      path: '/teams/messages',
+      query: new URLSearchParams(),
+      body,
+      headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
+    });
     expect(JSON.parse(res.response.body)).toMatchObject({ type: 'message', text: expect.stringContaining(teamsEscape(id)) });
-    const bad = await webhook.handle({ method: 'POST', path: '/teams/messages', query: new URLSearchParams(), body, headers: { authorization: teamsSignature(randomBytes(32).toString('base64'), body) } });
+    const bad = await webhook.handle({
+      method: 'POST',
+      path: '/teams/messages',
+      query: new URLSearchParams(),
+      body,
+      headers: { authorization: teamsSignature(randomBytes(32).toString('base64'), body) },
+    });
     expect(bad.response.status).toBe(401);
   });
 
@@ -223,7 +292,9 @@ describe('tracking API', () => {
   });
 
   it('bad input gets a precise 400; no auth gets 401; unknown ids 404', async () => {
-    const bad = await webhook.handle(v1Request('POST', '/v1/executions', JSON.stringify({ connection: 'sg', externalId: 'x', limits: { maxRuntime: 'forever' } })));
+    const bad = await webhook.handle(
+      v1Request('POST', '/v1/executions', JSON.stringify({ connection: 'sg', externalId: 'x', limits: { maxRuntime: 'forever' } })),
+    );
     expect(bad.response.status).toBe(400);
     expect(JSON.parse(bad.response.body).error).toMatch(/limits\.maxRuntime/);
     // One formatter for config files, CLI input and request bodies: paths with [i], keys named.
@@ -233,7 +304,13 @@ describe('tracking API', () => {
     expect(JSON.parse(hb.response.body).error).toMatch(/^invalid heartbeat: progress(\.done)?: /);
     const notJson = await webhook.handle(v1Request('POST', '/v1/executions', '{nope'));
     expect(JSON.parse(notJson.response.body).error).toBe('body is not valid JSON');
-    const anon = await webhook.handle({ method: 'POST', path: '/v1/executions', query: new URLSearchParams(), headers: { authorization: 'Bearer wrong' }, body: '{}' });
+    const anon = await webhook.handle({
+      method: 'POST',
+      path: '/v1/executions',
+      query: new URLSearchParams(),
+      headers: { authorization: 'Bearer wrong' },
+      body: '{}',
+    });
     expect(anon.response.status).toBe(401);
     await expect(new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY }).get('wd_zzzzzzzzzzzz')).rejects.toThrow(WatchdogApiError);
   });
@@ -252,7 +329,11 @@ describe('tracking API', () => {
     expect(err).toBeInstanceOf(WatchdogApiError);
     expect(err).toMatchObject({ status: 404, message: 'no tracked execution wd_zzzzzzzzzzzz', body: { error: 'no tracked execution wd_zzzzzzzzzzzz' } });
     const html: typeof fetch = async () => new Response('<html>bad gateway</html>', { status: 502 });
-    await expect(new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY, fetch: html }).get('x')).rejects.toMatchObject({ status: 502, message: 'HTTP 502', body: '<html>bad gateway</html>' });
+    await expect(new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY, fetch: html }).get('x')).rejects.toMatchObject({
+      status: 502,
+      message: 'HTTP 502',
+      body: '<html>bad gateway</html>',
+    });
   });
 });
 
@@ -261,17 +342,33 @@ it(`fuzz (seed ${TEST_SEED}): thousands of random and mutated requests → zero 
   const ids = await Promise.all(Array.from({ length: 5 }, () => tracked()));
   const before = await Promise.all(ids.map((id) => rt.store.get(id)));
   const calls = sim.cancelCalls.size;
-  const paths = ['/slack/commands', '/slack/interactions', '/discord/interactions', '/teams/messages', '/hooks/cancel', '/v1/executions', '/v1/executions/wd_zzzzzzzzzzzz/heartbeat', '/v1/executions/sg%2Fnope/finish', '/healthz', '/nope', '/v1/executions/%E0%A4%A'];
+  const paths = [
+    '/slack/commands',
+    '/slack/interactions',
+    '/discord/interactions',
+    '/teams/messages',
+    '/hooks/cancel',
+    '/v1/executions',
+    '/v1/executions/wd_zzzzzzzzzzzz/heartbeat',
+    '/v1/executions/sg%2Fnope/finish',
+    '/healthz',
+    '/nope',
+    '/v1/executions/%E0%A4%A',
+  ];
   const rand = (k: number) => r.bytes(k).toString(['hex', 'base64', 'latin1'][k % 3] as BufferEncoding);
   const bodies = (): string => {
     const pick = Math.floor(r.next() * 8);
     if (pick === 0) return rand(Math.floor(r.next() * 300));
-    if (pick === 1) return JSON.stringify({ type: Math.floor(r.next() * 5), data: { options: [{ name: 'cancel', options: [{ name: 'id', value: ids[0] }] }] } });
+    if (pick === 1)
+      return JSON.stringify({ type: Math.floor(r.next() * 5), data: { options: [{ name: 'cancel', options: [{ name: 'id', value: ids[0] }] }] } });
     if (pick === 2) return new URLSearchParams({ text: `cancel ${ids[2]}`, user_id: 'UEVIL' }).toString();
     if (pick === 3) return new URLSearchParams({ payload: rand(50) }).toString();
     if (pick === 4) return JSON.stringify({ id: ids[3], connection: rand(5), externalId: 42 });
     if (pick === 5) return `{"progress":{"pct":${r.next() * 300 - 100}}}`;
-    if (pick === 6) return new URLSearchParams({ payload: JSON.stringify({ user: { id: 'UEVIL' }, actions: [{ value: JSON.stringify({ a: 'cancel', id: ids[4] }) }] }) }).toString();
+    if (pick === 6)
+      return new URLSearchParams({
+        payload: JSON.stringify({ user: { id: 'UEVIL' }, actions: [{ value: JSON.stringify({ a: 'cancel', id: ids[4] }) }] }),
+      }).toString();
     return '';
   };
   let fiveXx = 0;
@@ -281,11 +378,20 @@ it(`fuzz (seed ${TEST_SEED}): thousands of random and mutated requests → zero 
     const ts = String(Math.floor(Date.now() / 1000));
     const mode = i % 4;
     // Valid signatures on garbage bodies for a quarter, wrong or missing ones otherwise.
-    const headers: Record<string, string> = mode === 0
-      ? { 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SLACK_SECRET, ts, body) }
-      : mode === 1 ? { ...signedHeaders(HOOK_SECRET, { method: i % 7 === 0 ? 'GET' : 'POST', target: path, body }), authorization: teamsSignature(TEAMS_TOKEN, body) }
-        : mode === 2 ? { 'x-slack-request-timestamp': rand(4), 'x-slack-signature': `v0=${rand(32)}`, 'x-signature-ed25519': rand(64), 'x-signature-timestamp': ts, authorization: `HMAC ${rand(10)}` }
-          : {};
+    const headers: Record<string, string> =
+      mode === 0
+        ? { 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SLACK_SECRET, ts, body) }
+        : mode === 1
+          ? { ...signedHeaders(HOOK_SECRET, { method: i % 7 === 0 ? 'GET' : 'POST', target: path, body }), authorization: teamsSignature(TEAMS_TOKEN, body) }
+          : mode === 2
+            ? {
+                'x-slack-request-timestamp': rand(4),
+                'x-slack-signature': `v0=${rand(32)}`,
+                'x-signature-ed25519': rand(64),
+                'x-signature-timestamp': ts,
+                authorization: `HMAC ${rand(10)}`,
+              }
+            : {};
     const res = await webhook.handle({ method: i % 7 === 0 ? 'GET' : 'POST', path, query: new URLSearchParams(), headers, body });
     if (res.response.status >= 500) fiveXx++;
   }

@@ -22,15 +22,20 @@ let restore = () => {};
 
 beforeAll(async () => {
   [engine, sim, slack, sqs] = await Promise.all([startDynalite(), startSimulator('superglue'), startSlackStandIn({ token: 'xoxb-f' }), startSqs()]);
-  restore = await lambdaEnvironment(engine, {
-    settings: { tableName: 'lambda-followups' },
-    connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
-    webhook: { slack: { secret: 'slack' }, discord: { secret: 'discord', apiUrl: `${slack.hookBase}/discord` } },
-    policies: [{ name: 'default', maxRuntime: '4h', allow: { users: ['U1'] } }],
-  }, {
-    sg: { apiKey: sim.apiKey }, slack: { signingSecret: 'f-slack' },
-    discord: { publicKey: (keys.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).subarray(12).toString('hex') },
-  });
+  restore = await lambdaEnvironment(
+    engine,
+    {
+      settings: { tableName: 'lambda-followups' },
+      connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
+      webhook: { slack: { secret: 'slack' }, discord: { secret: 'discord', apiUrl: `${slack.hookBase}/discord` } },
+      policies: [{ name: 'default', maxRuntime: '4h', allow: { users: ['U1'] } }],
+    },
+    {
+      sg: { apiKey: sim.apiKey },
+      slack: { signingSecret: 'f-slack' },
+      discord: { publicKey: (keys.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).subarray(12).toString('hex') },
+    },
+  );
   Object.assign(process.env, { WATCHDOG_FOLLOWUP_QUEUE_URL: sqs.queueUrl, AWS_ENDPOINT_URL_SQS: sqs.endpoint });
 });
 afterAll(async () => {
@@ -45,7 +50,12 @@ async function runtime() {
   return bootRuntime(silentLog);
 }
 
-const urlEvent = (path: string, body: string, headers: Record<string, string>) => ({ rawPath: path, requestContext: { http: { method: 'POST' } }, body, headers });
+const urlEvent = (path: string, body: string, headers: Record<string, string>) => ({
+  rawPath: path,
+  requestContext: { http: { method: 'POST' } },
+  body,
+  headers,
+});
 
 it('Discord: the answer leaves first; the follow-up (cancel carried out, outcome posted) comes from the queue, with a delay', async () => {
   const rt = await runtime();
@@ -53,9 +63,21 @@ it('Discord: the answer leaves first; the follow-up (cancel carried out, outcome
   const { execution } = await rt.watchdog.track({ connection: 'sg', externalId: 'fu-discord' }, { id: 'test', via: 'test' });
   const { handler } = await import('../../lambdas/webhook.js');
 
-  const interaction = JSON.stringify({ type: 2, id: '99', application_id: '4242', token: 'tok-fu', member: { user: { id: 'U1' } }, data: { name: 'watchdog', options: [{ name: 'cancel', options: [{ name: 'id', value: execution.id }] }] } });
+  const interaction = JSON.stringify({
+    type: 2,
+    id: '99',
+    application_id: '4242',
+    token: 'tok-fu',
+    member: { user: { id: 'U1' } },
+    data: { name: 'watchdog', options: [{ name: 'cancel', options: [{ name: 'id', value: execution.id }] }] },
+  });
   const ts = String(Math.floor(Date.now() / 1000));
-  const answer = await handler(urlEvent('/discord/interactions', interaction, { 'x-signature-ed25519': edSign(null, Buffer.from(ts + interaction), keys.privateKey).toString('hex'), 'x-signature-timestamp': ts }));
+  const answer = await handler(
+    urlEvent('/discord/interactions', interaction, {
+      'x-signature-ed25519': edSign(null, Buffer.from(ts + interaction), keys.privateKey).toString('hex'),
+      'x-signature-timestamp': ts,
+    }),
+  );
   expect(answer.statusCode).toBe(200);
   expect(JSON.parse(answer.body).data.content).toMatch(/requested by discord:U1; the outcome will follow/);
   // Nothing posted, nothing cancelled yet: the answer is out first.
@@ -79,13 +101,26 @@ it('Slack button: acknowledged empty at once; the queued press replaces the warn
   const { execution } = await rt.watchdog.track({ connection: 'sg', externalId: 'fu-slack' }, { id: 'test', via: 'test' });
   const { handler } = await import('../../lambdas/webhook.js');
   const before = sqs.messages.length;
-  const body = new URLSearchParams({ payload: JSON.stringify({ type: 'block_actions', user: { id: 'U1' }, trigger_id: 'trig-fu', response_url: `${slack.responseBase}/T/fu`, actions: [{ value: JSON.stringify({ a: 'extend', id: execution.id, d: '30m' }) }] }) }).toString();
+  const body = new URLSearchParams({
+    payload: JSON.stringify({
+      type: 'block_actions',
+      user: { id: 'U1' },
+      trigger_id: 'trig-fu',
+      response_url: `${slack.responseBase}/T/fu`,
+      actions: [{ value: JSON.stringify({ a: 'extend', id: execution.id, d: '30m' }) }],
+    }),
+  }).toString();
   const ack = await handler(urlEvent('/slack/interactions', body, slackSignedHeaders('f-slack', body)));
   expect(ack).toEqual({ statusCode: 200, headers: {}, body: '' });
   expect((await rt.store.get(execution.id))!.extensions).toHaveLength(0); // not yet: the press is queued
   const job = sqs.messages[before]!;
   // A bad message is dropped (logged), a good one runs.
-  const out = await handler({ Records: [{ messageId: 'junk', body: '{"kind":"nope"}' }, { messageId: job.messageId, body: job.body }] });
+  const out = await handler({
+    Records: [
+      { messageId: 'junk', body: '{"kind":"nope"}' },
+      { messageId: job.messageId, body: job.body },
+    ],
+  });
   expect(out).toEqual({ batchItemFailures: [] });
   expect((await rt.store.get(execution.id))!.extensions).toHaveLength(1);
   expect(slack.responses.find((r) => r.path === '/response/T/fu')?.body).toMatchObject({ replace_original: true, text: expect.stringContaining('Extended') });
@@ -98,7 +133,9 @@ it('Slack button: acknowledged empty at once; the queued press replaces the warn
   const r = (await rt.watchdog.track({ connection: 'sg', externalId: 'fu-retry' }, { id: 'test', via: 'test' })).execution;
   await rt.sweeper.requestCancel(r.id, { id: 'slack:U1', via: 'slack' }, undefined);
   const cancelJob = (url: string) => JSON.stringify({ kind: 'cancel', v: 1, id: r.id, reply: { to: 'slack', url } });
-  expect(await handler({ Records: [{ messageId: 'retry-me', body: cancelJob('http://127.0.0.1:1/closed') }] })).toEqual({ batchItemFailures: [{ itemIdentifier: 'retry-me' }] });
+  expect(await handler({ Records: [{ messageId: 'retry-me', body: cancelJob('http://127.0.0.1:1/closed') }] })).toEqual({
+    batchItemFailures: [{ itemIdentifier: 'retry-me' }],
+  });
   expect(await handler({ Records: [{ messageId: 'retry-me', body: cancelJob(`${slack.responseBase}/T/retry`) }] })).toEqual({ batchItemFailures: [] });
   expect(sim.cancelCalls.get('fu-retry')).toBe(1);
   expect((slack.responses.find((x) => x.path === '/response/T/retry')?.body as { text: string }).text).toContain('Cancelled');

@@ -32,7 +32,10 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '?';
+      const op =
+        String(req.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? '?';
       const index = (JSON.parse(body.toString('utf8') || '{}') as { IndexName?: string }).IndexName;
       recording?.add(index ? `${op} index ${index}` : op);
       const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
@@ -44,12 +47,16 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
   const port = (proxy.address() as { port: number }).port;
-  restore = await lambdaEnvironment({ ...engine, endpoint: `http://127.0.0.1:${port}` }, {
-    settings: { tableName: 'iam-table' },
-    connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
-    webhook: { slack: { secret: 'slack' }, api: { secret: 'api' } },
-    policies: [{ name: 'default', maxRuntime: '1h', notify: [], allow: { users: ['U1'] } }],
-  }, { sg: { apiKey: sim.apiKey }, slack: { signingSecret: 'iam-slack' }, api: { apiKey: 'iam-key' } });
+  restore = await lambdaEnvironment(
+    { ...engine, endpoint: `http://127.0.0.1:${port}` },
+    {
+      settings: { tableName: 'iam-table' },
+      connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
+      webhook: { slack: { secret: 'slack' }, api: { secret: 'api' } },
+      policies: [{ name: 'default', maxRuntime: '1h', notify: [], allow: { users: ['U1'] } }],
+    },
+    { sg: { apiKey: sim.apiKey }, slack: { signingSecret: 'iam-slack' }, api: { apiKey: 'iam-key' } },
+  );
 }, 60_000);
 afterAll(async () => {
   restore();
@@ -96,14 +103,26 @@ it('every DynamoDB call of both handlers is allowed by its own role, on that tab
   });
 
   const { handler: webhook } = await import('../../lambdas/webhook.js');
-  const api = (method: string, path: string, body?: unknown) => webhook({
-    rawPath: path, requestContext: { http: { method } }, headers: { authorization: 'Bearer iam-key', 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const api = (method: string, path: string, body?: unknown) =>
+    webhook({
+      rawPath: path,
+      requestContext: { http: { method } },
+      headers: { authorization: 'Bearer iam-key', 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
   const slack = (text: string) => {
     const body = new URLSearchParams({ command: '/watchdog', text, user_id: 'U1', channel_id: 'C1', trigger_id: `t-${text}` }).toString();
     const ts = String(Math.floor(Date.now() / 1000));
-    return webhook({ rawPath: '/slack/commands', requestContext: { http: { method: 'POST' } }, body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature('iam-slack', ts, body) } });
+    return webhook({
+      rawPath: '/slack/commands',
+      requestContext: { http: { method: 'POST' } },
+      body,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-slack-request-timestamp': ts,
+        'x-slack-signature': slackSignature('iam-slack', ts, body),
+      },
+    });
   };
   sim.add({ id: 'iam-api' });
   const webhookCalls = await record(async () => {

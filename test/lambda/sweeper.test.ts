@@ -14,11 +14,15 @@ let restore = () => {};
 
 beforeAll(async () => {
   [engine, sim] = await Promise.all([startDynalite(), startSimulator('superglue')]);
-  restore = await lambdaEnvironment(engine, {
-    settings: { tableName: 'lambda-table' },
-    connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
-    policies: [{ name: 'default', maxRuntime: '1h' }],
-  }, { sg: { apiKey: sim.apiKey } });
+  restore = await lambdaEnvironment(
+    engine,
+    {
+      settings: { tableName: 'lambda-table' },
+      connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
+      policies: [{ name: 'default', maxRuntime: '1h' }],
+    },
+    { sg: { apiKey: sim.apiKey } },
+  );
 });
 afterAll(async () => {
   restore();
@@ -46,7 +50,10 @@ it('runs one sweep, cancels the runaway, and publishes EMF metrics', async () =>
   }
   expect(result.cancelled).toBe(1);
   expect(sim.cancelCalls.get('lambda-run')).toBe(1);
-  const emf = lines.map((l) => l.trim()).filter((l) => l.includes('CloudWatchMetrics')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const emf = lines
+    .map((l) => l.trim())
+    .filter((l) => l.includes('CloudWatchMetrics'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   // The sweep's document, and one per probed connection.
   expect(emf).toHaveLength(2);
   const sweep = emf.find((d) => 'SweepCompleted' in d)!;

@@ -14,12 +14,16 @@ let restore = () => {};
 
 beforeAll(async () => {
   [engine, sim] = await Promise.all([startDynalite(), startSimulator('meibel')]);
-  restore = await lambdaEnvironment(engine, {
-    settings: { tableName: 'lambda-webhook' },
-    connections: { mb: { provider: 'meibel', baseUrl: sim.url, secret: 'mb' } },
-    webhook: { slack: { secret: 'slack' } },
-    policies: [{ name: 'default', maxRuntime: '4h', allow: { users: ['U1'] } }],
-  }, { mb: { apiKey: sim.apiKey }, slack: { signingSecret: 'lambda-slack-secret' } });
+  restore = await lambdaEnvironment(
+    engine,
+    {
+      settings: { tableName: 'lambda-webhook' },
+      connections: { mb: { provider: 'meibel', baseUrl: sim.url, secret: 'mb' } },
+      webhook: { slack: { secret: 'slack' } },
+      policies: [{ name: 'default', maxRuntime: '4h', allow: { users: ['U1'] } }],
+    },
+    { mb: { apiKey: sim.apiKey }, slack: { signingSecret: 'lambda-slack-secret' } },
+  );
 });
 afterAll(async () => {
   restore();
@@ -36,7 +40,10 @@ it('a signed Slack cancel as a Function URL event cancels on the provider; a bad
   const body = new URLSearchParams({ command: '/watchdog', text: `cancel ${execution.id} from lambda`, user_id: 'U1', channel_id: 'C1' }).toString();
   const ts = String(Math.floor(Date.now() / 1000));
   const event = (signature: string) => ({
-    rawPath: '/slack/commands', requestContext: { http: { method: 'POST' } }, isBase64Encoded: true, body: Buffer.from(body).toString('base64'),
+    rawPath: '/slack/commands',
+    requestContext: { http: { method: 'POST' } },
+    isBase64Encoded: true,
+    body: Buffer.from(body).toString('base64'),
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Slack-Request-Timestamp': ts, 'X-Slack-Signature': signature },
   });
   const bad = await handler(event('v0=00'));

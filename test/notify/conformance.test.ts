@@ -13,13 +13,17 @@ import type { Message } from '../../src/notify/types.js';
 
 const long = (n: number) => `${'<@everyone> &'.repeat(Math.ceil(n / 13))}`.slice(0, n);
 const warning: Message = {
-  severity: 'warning', title: `Runaway warning: conn/${long(500)}`, text: long(3_500),
+  severity: 'warning',
+  title: `Runaway warning: conn/${long(500)}`,
+  text: long(3_500),
   fields: Array.from({ length: 12 }, (_, i) => [`Field ${i}`, long(2_500)] as [string, string]),
-  executionId: 'wd_abcdefghijkl', actions: true, data: {},
+  executionId: 'wd_abcdefghijkl',
+  actions: true,
+  data: {},
 };
 
 describe('Slack Block Kit', () => {
-  it('our blocks are @slack/types KnownBlocks, within Slack\'s limits (≤ 50 blocks, section text ≤ 3,000, ≤ 10 fields of ≤ 2,000, ≤ 25 elements)', () => {
+  it("our blocks are @slack/types KnownBlocks, within Slack's limits (≤ 50 blocks, section text ≤ 3,000, ≤ 10 fields of ≤ 2,000, ≤ 25 elements)", () => {
     const blocks: KnownBlock[] = slackBlocks(warning); // type-checked against the official types
     expect(blocks.length).toBeLessThanOrEqual(50);
     for (const b of blocks) {
@@ -37,7 +41,7 @@ describe('Slack Block Kit', () => {
 });
 
 describe('Discord', () => {
-  it('the registered command is a RESTPutAPIApplicationCommandsJSONBody; names and descriptions within Discord\'s limits', () => {
+  it("the registered command is a RESTPutAPIApplicationCommandsJSONBody; names and descriptions within Discord's limits", () => {
     const body: RESTPutAPIApplicationCommandsJSONBody = [DISCORD_COMMAND];
     const check = (o: { name: string; description?: string; options?: readonly unknown[] }) => {
       expect(o.name).toMatch(/^[-_\p{Ll}\p{N}]{1,32}$/u);

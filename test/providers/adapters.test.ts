@@ -44,11 +44,14 @@ describe.each(Object.keys(BUILTIN) as Array<keyof typeof BUILTIN>)('%s adapter a
     expect(sim.cancelCalls.get('run-1')).toBe(1);
   });
 
-  it.each(['succeeded', 'failed', 'cancelled'] as const)('a run that already %s (by someone else) is already_finished, never cancelled by us', async (state) => {
-    sim.add({ id: `done-${state}`, state, endedAt: Date.now() });
-    const out = await adapter.cancel(`done-${state}`);
-    expect(out).toMatchObject({ kind: 'already_finished', status: { phase: 'finished', result: state } });
-  });
+  it.each(['succeeded', 'failed', 'cancelled'] as const)(
+    'a run that already %s (by someone else) is already_finished, never cancelled by us',
+    async (state) => {
+      sim.add({ id: `done-${state}`, state, endedAt: Date.now() });
+      const out = await adapter.cancel(`done-${state}`);
+      expect(out).toMatchObject({ kind: 'already_finished', status: { phase: 'finished', result: state } });
+    },
+  );
 
   it('unknown execution → not_found; wrong key → unauthorized', async () => {
     expect(await adapter.cancel('nope')).toMatchObject({ kind: 'not_found' });
@@ -131,12 +134,20 @@ describe('superglue specifics', () => {
 describe('generic http provider (declared in config)', () => {
   it('drives the Catalyzed simulator from a config declaration alone', async () => {
     const sim = await startSimulator('catalyzed');
-    const spec = genericHttpSpec('acme', HttpProvider.parse({
-      type: 'http',
-      auth: { header: 'Authorization', prefix: 'Bearer ' },
-      cancel: { path: '/pipeline-executions/{id}/cancel', alreadyFinished: [409] },
-      status: { path: '/pipeline-executions/{id}', statusPointer: '/status', progressPointer: '/progressPct', terminal: { succeeded: ['succeeded'], failed: ['failed'], cancelled: ['cancelled'] } },
-    }));
+    const spec = genericHttpSpec(
+      'acme',
+      HttpProvider.parse({
+        type: 'http',
+        auth: { header: 'Authorization', prefix: 'Bearer ' },
+        cancel: { path: '/pipeline-executions/{id}/cancel', alreadyFinished: [409] },
+        status: {
+          path: '/pipeline-executions/{id}',
+          statusPointer: '/status',
+          progressPointer: '/progressPct',
+          terminal: { succeeded: ['succeeded'], failed: ['failed'], cancelled: ['cancelled'] },
+        },
+      }),
+    );
     const a = createAdapter(spec, sim.url, creds(sim.apiKey), FAST);
     sim.add({ id: 'g1', total: 4, done: 1 });
     expect(await a.status('g1')).toMatchObject({ kind: 'status', status: { phase: 'running', progress: { fraction: 0.25 } } });
@@ -152,7 +163,9 @@ describe('secrets never reach logs', () => {
     const key = 'cat_tok_SUPER_SECRET_123';
     const sim = await startSimulator('catalyzed', { apiKey: key });
     const captured: string[] = [];
-    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => vi.spyOn(console, m).mockImplementation((...a: unknown[]) => void captured.push(a.map(String).join(' '))));
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((m) =>
+      vi.spyOn(console, m).mockImplementation((...a: unknown[]) => void captured.push(a.map(String).join(' '))),
+    );
     const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (captured.push(String(c)), true));
     const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => (captured.push(String(c)), true));
     try {
@@ -181,4 +194,3 @@ describe('http helpers', () => {
     expect(() => createAdapter(BUILTIN.catalyzed.spec, 'http://api.catalyzed.ai', creds('k'))).toThrow(/must be https/);
   });
 });
-

@@ -18,7 +18,14 @@ import { type Simulator, startSimulator } from '../../src/simulators/server.js';
 
 // Copies of ../shared/seeds (the seed API documents), vendored so CI on a fresh clone has them.
 const SEEDS = path.resolve('test/fixtures/seeds');
-const seedText = (prefix: string) => readFileSync(path.join(SEEDS, readdirSync(SEEDS).find((f) => f.startsWith(prefix))!), 'utf8');
+const seedText = (prefix: string) =>
+  readFileSync(
+    path.join(
+      SEEDS,
+      readdirSync(SEEDS).find((f) => f.startsWith(prefix))!,
+    ),
+    'utf8',
+  );
 
 type Doc = {
   openapi: string;
@@ -104,7 +111,7 @@ describe.each([
         method: method!.toUpperCase(),
         headers: authHeader === 'authorization' ? { authorization: `Bearer ${sim.apiKey}` } : { [authHeader]: sim.apiKey },
       });
-      return { status: res.status, body: await res.json() as unknown };
+      return { status: res.status, body: (await res.json()) as unknown };
     };
     sim.add({ id: 'running', total: 10, done: 3 });
     const running = await call('running');
@@ -127,7 +134,10 @@ describe('Catalyzed and Kodexa: what their seeds state', () => {
   it('Catalyzed: POST /pipeline-executions/{executionId}/cancel, status vocabulary from the seed', async () => {
     const text = seedText('000');
     expect(text).toContain('POST /pipeline-executions/{executionId}/cancel');
-    const vocab = /Current execution status \(([^)]+)\)/.exec(text)![1]!.split(',').map((s) => s.trim());
+    const vocab = /Current execution status \(([^)]+)\)/
+      .exec(text)![1]!
+      .split(',')
+      .map((s) => s.trim());
     const sim = await startSimulator('catalyzed');
     sims.push(sim);
     const seen: string[] = [];

@@ -41,7 +41,9 @@ describe('AwsSecrets against a local GetSecretValue endpoint', () => {
       expect(secretField(await s.get('watchdog/catalyzed'), 'apiKey')).toBe('key-env');
       expect(sm.calls).toBe(before + 1);
     } finally {
-      for (const k of keys) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+      for (const k of keys)
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
     }
   });
 });

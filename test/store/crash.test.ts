@@ -52,7 +52,7 @@ async function openStore(dir: string, tableName: string) {
 /** Seeded randomness: the same kill points on every run of the suite. */
 function prng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Every live item is in the due index under its current dueAt, and the due index holds nothing else. */
@@ -68,7 +68,16 @@ async function indexesAgree(client: ReturnType<typeof dynamoClient>, tableName: 
   for (let shard = 0; shard < shards; shard++) {
     let from: Record<string, AttributeValue> | undefined;
     do {
-      const res = await client.send(new QueryCommand({ TableName: tableName, IndexName: TABLE.dueIndex, KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': TABLE.dueShard }, ExpressionAttributeValues: { ':s': { S: String(shard) } }, ExclusiveStartKey: from }));
+      const res = await client.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: TABLE.dueIndex,
+          KeyConditionExpression: '#s = :s',
+          ExpressionAttributeNames: { '#s': TABLE.dueShard },
+          ExpressionAttributeValues: { ':s': { S: String(shard) } },
+          ExclusiveStartKey: from,
+        }),
+      );
       for (const it of res.Items ?? []) indexed.set(it[TABLE.pk]!.S!, Number(it[TABLE.dueAt]!.N));
       from = res.LastEvaluatedKey;
     } while (from);
@@ -105,7 +114,9 @@ describe('crash consistency of the embedded store', () => {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+        child.stdout.on('data', (d: Buffer) => {
+          if (d.toString().includes('ready')) resolve();
+        });
         child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
       });
       await new Promise((r) => setTimeout(r, 20 + Math.floor(random() * 400)));
@@ -123,7 +134,12 @@ describe('crash consistency of the embedded store', () => {
         now += 11 * MIN;
         await rt2.sweeper.run();
       }
-      const states = await Promise.all(ids.map(async ({ externalId }, i) => (await rt2.store.get((await rt2.watchdog.show(`${i % 2 === 0 ? 'sg' : 'cat'}/${externalId}`)).execution.id)) as Execution));
+      const states = await Promise.all(
+        ids.map(
+          async ({ externalId }, i) =>
+            (await rt2.store.get((await rt2.watchdog.show(`${i % 2 === 0 ? 'sg' : 'cat'}/${externalId}`)).execution.id)) as Execution,
+        ),
+      );
       expect(states.map((e) => e.state).filter((s) => s !== 'cancelled')).toEqual([]);
       for (const { sim, externalId } of ids) expect(sim.cancelCalls.get(externalId), externalId).toBe(1);
     } finally {
@@ -144,7 +160,8 @@ describe('crash consistency of the embedded store', () => {
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     await db.open();
     const dueKeys: string[] = [];
-    for await (const k of db.keys({ gte: `index-global~${config.settings.tableName}~due~`, lt: `index-global~${config.settings.tableName}~due~\uffff` })) dueKeys.push(k);
+    for await (const k of db.keys({ gte: `index-global~${config.settings.tableName}~due~`, lt: `index-global~${config.settings.tableName}~due~\uffff` }))
+      dueKeys.push(k);
     expect(dueKeys).toHaveLength(2);
     const victim = dueKeys[0]!;
     const value = await db.get(victim);
@@ -179,7 +196,9 @@ describe('the safety net (DynamoDB Local): a runaway whose due entry is gone is 
       const lost = (await rt.watchdog.track({ connection: 'sg', externalId: 'lost-1', startedAt: now - 2 * HOUR }, { id: 't', via: 't' })).execution;
       const later = (await rt.watchdog.track({ connection: 'sg', externalId: 'batch-1', startedAt: now - 2 * HOUR }, { id: 't', via: 't' })).execution;
       // Remove lost-1 from the due index by hand (its dueShard gone, dueAt kept): the due query cannot see it.
-      await client.send(new UpdateItemCommand({ TableName: 'safety', Key: { pk: { S: `X#${lost.id}` }, sk: { S: 'X' } }, UpdateExpression: 'REMOVE dueShard' }));
+      await client.send(
+        new UpdateItemCommand({ TableName: 'safety', Key: { pk: { S: `X#${lost.id}` }, sk: { S: 'X' } }, UpdateExpression: 'REMOVE dueShard' }),
+      );
       now += 2 * MIN;
       // A batch of 0 leaves batch-1 in the due index but unread: the safety net must not count it.
       const s = await rt.sweeper.run({ limit: 0 });

@@ -14,7 +14,11 @@ import { HOUR, MIN, T0 } from '../helpers/fixtures.js';
 const config = compileConfig({
   settings: { shards: 4 },
   connections: { cat: { provider: 'catalyzed', secret: 's' } },
-  policies: [{ name: 'default', maxRuntime: '1h', heartbeatTimeout: '10m' }, { name: 'runtime-only', maxRuntime: '3h' }, { name: 'costly', maxRuntime: '1h', maxCostUsd: 10 }],
+  policies: [
+    { name: 'default', maxRuntime: '1h', heartbeatTimeout: '10m' },
+    { name: 'runtime-only', maxRuntime: '3h' },
+    { name: 'costly', maxRuntime: '1h', maxCostUsd: 10 },
+  ],
 });
 const policy = config.policies[0]!;
 const actor = { id: 'test', via: 'test' };
@@ -22,11 +26,18 @@ const ctx = { now: T0, policy, retentionMs: config.settings.retentionMs };
 
 function exec(externalId: string, over: { labels?: Record<string, string>; maxRuntimeMs?: number; policy?: string } = {}): Execution {
   const p = config.policies.find((x) => x.name === (over.policy ?? 'default'))!;
-  return newExecution({
-    connection: 'cat', provider: 'catalyzed', externalId, policy: p.name, actor,
-    ...(over.labels ? { labels: over.labels } : {}),
-    ...(over.maxRuntimeMs ? { limits: { maxRuntimeMs: over.maxRuntimeMs } } : {}),
-  }, { ...ctx, policy: p });
+  return newExecution(
+    {
+      connection: 'cat',
+      provider: 'catalyzed',
+      externalId,
+      policy: p.name,
+      actor,
+      ...(over.labels ? { labels: over.labels } : {}),
+      ...(over.maxRuntimeMs ? { limits: { maxRuntimeMs: over.maxRuntimeMs } } : {}),
+    },
+    { ...ctx, policy: p },
+  );
 }
 
 async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<unknown>): Promise<void> {
@@ -104,7 +115,15 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
     // reschedules when it gets there): no index entry is rewritten.
     expect(hb).toMatchObject({
       ok: true,
-      execution: { dueAt: T0 + 8 * MIN, lastHeartbeatAt: T0 + 5 * MIN, heartbeats: 1, costUsd: 1.5, progress: { done: 10, total: 100 }, lastMessage: 'epoch 1', version: 1 },
+      execution: {
+        dueAt: T0 + 8 * MIN,
+        lastHeartbeatAt: T0 + 5 * MIN,
+        heartbeats: 1,
+        costUsd: 1.5,
+        progress: { done: 10, total: 100 },
+        lastMessage: 'epoch 1',
+        version: 1,
+      },
     });
     expect(await store.get(execution.id)).toEqual(hb.ok && hb.execution);
     expect((await store.markFinished(execution.id, actor, T0 + 6 * MIN, 'succeeded')).ok).toBe(true);
@@ -141,13 +160,18 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
   it('listing by state merges the shards newest first, and its cursor pages without gaps or repeats', async () => {
     const s = await freshTable();
     const p = config.policies[1]!;
-    const made = Array.from({ length: 45 }, (_, i) => newExecution(
-      { connection: 'cat', provider: 'catalyzed', externalId: `ls-${i}`, policy: p.name, actor, labels: { team: i % 3 === 0 ? 'ml' : 'data' } },
-      { ...ctx, policy: p, now: T0 + i * 1000 },
-    ));
+    const made = Array.from({ length: 45 }, (_, i) =>
+      newExecution(
+        { connection: 'cat', provider: 'catalyzed', externalId: `ls-${i}`, policy: p.name, actor, labels: { team: i % 3 === 0 ? 'ml' : 'data' } },
+        { ...ctx, policy: p, now: T0 + i * 1000 },
+      ),
+    );
     await inBatches(made, 15, (e) => s.track(e));
     await s.markFinished(made[44]!.id, actor, T0 + HOUR);
-    const newestFirst = made.slice(0, 44).reverse().map((e) => e.id);
+    const newestFirst = made
+      .slice(0, 44)
+      .reverse()
+      .map((e) => e.id);
     const seen: string[] = [];
     let cursor: string | undefined;
     let pages = 0;
@@ -161,8 +185,9 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
     expect(seen).toEqual(newestFirst);
     expect(pages).toBe(7);
     // Filters apply in the index; the finished one is listed under its own state only.
-    expect((await s.list({ state: 'running', label: { key: 'team', value: 'ml' }, limit: 100 })).items.map((e) => e.id))
-      .toEqual(newestFirst.filter((id) => made.find((e) => e.id === id)!.labels.team === 'ml'));
+    expect((await s.list({ state: 'running', label: { key: 'team', value: 'ml' }, limit: 100 })).items.map((e) => e.id)).toEqual(
+      newestFirst.filter((id) => made.find((e) => e.id === id)!.labels.team === 'ml'),
+    );
     expect((await s.list({ state: 'finished' })).items.map((e) => e.id)).toEqual([made[44]!.id]);
     // A cursor of one kind of listing is refused by the other.
     const first = await s.list({ state: 'running', limit: 5 });
@@ -227,7 +252,9 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
 
   it('a corrupt item is reported, not passed on', async () => {
     const s = await freshTable();
-    await client.send(new PutItemCommand({ TableName: tableName, Item: { pk: { S: 'X#wd_corrupt00000' }, sk: { S: 'X' }, state: { S: 'running' }, trackedAt: { N: '1' } } }));
+    await client.send(
+      new PutItemCommand({ TableName: tableName, Item: { pk: { S: 'X#wd_corrupt00000' }, sk: { S: 'X' }, state: { S: 'running' }, trackedAt: { N: '1' } } }),
+    );
     await expect(s.get('wd_corrupt00000')).rejects.toThrow(/corrupt execution item/);
   });
 });

@@ -48,9 +48,18 @@ async function world(over: Parameters<typeof worldConfig>[1] = {}, http = {}) {
 }
 
 /** Track an execution that started `agoMs` before now and exists on its simulator. */
-async function runaway(rt: Runtime, clock: Clock, platform: Platform, id: string, o: { agoMs?: number; policy?: string; total?: number } = {}): Promise<Execution> {
+async function runaway(
+  rt: Runtime,
+  clock: Clock,
+  platform: Platform,
+  id: string,
+  o: { agoMs?: number; policy?: string; total?: number } = {},
+): Promise<Execution> {
   servers.sims[platform].add({ id, state: 'running', startedAt: clock.t - (o.agoMs ?? 2 * HOUR), ...(o.total ? { total: o.total } : {}) });
-  const { execution } = await rt.watchdog.track({ connection: `${platform}-c`, externalId: id, policy: o.policy ?? 'bulk', startedAt: clock.t - (o.agoMs ?? 2 * HOUR) }, actor);
+  const { execution } = await rt.watchdog.track(
+    { connection: `${platform}-c`, externalId: id, policy: o.policy ?? 'bulk', startedAt: clock.t - (o.agoMs ?? 2 * HOUR) },
+    actor,
+  );
   return execution;
 }
 
@@ -242,7 +251,9 @@ describe('sweep on DynamoDB Local', () => {
     expect(warning.text).toContain('Runaway warning');
     const actions = (warning.blocks as Array<{ type: string; elements?: Array<{ value: string }> }>).find((b) => b.type === 'actions')!;
     expect(actions.elements!.map((x) => JSON.parse(x.value))).toEqual([
-      { a: 'extend', id: e.id, d: '30m' }, { a: 'cancel', id: e.id }, { a: 'snooze', id: e.id, d: '1h' },
+      { a: 'extend', id: e.id, d: '30m' },
+      { a: 'cancel', id: e.id },
+      { a: 'snooze', id: e.id, d: '1h' },
     ]);
 
     clock.advance(15 * MIN);
@@ -347,7 +358,7 @@ describe('sweep on DynamoDB Local', () => {
     expect(servers.slack.posts.some((p) => p.text.startsWith('Cancel FAILED'))).toBe(true);
   });
 
-  it("Meibel 429: retried no earlier than its Retry-After, then cancelled", async () => {
+  it('Meibel 429: retried no earlier than its Retry-After, then cancelled', async () => {
     const { rt, clock } = await world({}, { attempts: 1 });
     const e = await runaway(rt, clock, 'meibel', 'busy');
     servers.sims.meibel.faults = { rateLimitNext: 2, retryAfterSec: 120 }; // the status read first (ambiguous cancel), then the cancel
@@ -384,7 +395,9 @@ describe('sweep on DynamoDB Local', () => {
     expect(execution.dueAt).toBe(T0 + 8 * MIN); // warn time: 80% of 10m
     const requests: string[] = [];
     // Connection probes (their own cadence) aside, every request is about this run.
-    servers.sims.catalyzed.onRequest = (r) => { if (!r.path.includes('probe')) requests.push(`${r.method} ${r.path}`); };
+    servers.sims.catalyzed.onRequest = (r) => {
+      if (!r.path.includes('probe')) requests.push(`${r.method} ${r.path}`);
+    };
     const sweep = async () => {
       const s = await rt.sweeper.run();
       return { due: s.due, rescheduled: s.rescheduled, warned: s.warned, cancelled: s.cancelled };
@@ -462,10 +475,7 @@ describe('sweep on DynamoDB Local', () => {
     const { rt, client: c, tableName, clock } = await world();
     const e = await runaway(rt, clock, 'superglue', 'raced');
     const other = peer(rt, servers, c, tableName, clock, 'sweep-b');
-    const [manual] = await Promise.all([
-      rt.sweeper.cancelNow(e.id, { id: 'slack:U1', via: 'slack' }, 'stop it', 5_000),
-      other.sweeper.run(),
-    ]);
+    const [manual] = await Promise.all([rt.sweeper.cancelNow(e.id, { id: 'slack:U1', via: 'slack' }, 'stop it', 5_000), other.sweeper.run()]);
     expect('status' in manual || manual.outcome === 'claimed').toBe(true);
     await drain([rt], clock, MIN, 5);
     expect(servers.sims.superglue.cancelCalls.get('raced')).toBe(1);
@@ -475,7 +485,13 @@ describe('sweep on DynamoDB Local', () => {
 
 describe('fault isolation: no fault on one execution stops the others, none is silent', () => {
   it('a poisoned item, a missing secret and a throwing adapter among 200 runaways: the other 200 are cancelled in the same sweep; the three end visible and alerted', async () => {
-    const { rt, client: c, tableName, clock, config } = await world({
+    const {
+      rt,
+      client: c,
+      tableName,
+      clock,
+      config,
+    } = await world({
       connections: {
         'nokey-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-missing' },
         'boom-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-superglue' },
@@ -484,8 +500,17 @@ describe('fault isolation: no fault on one execution stops the others, none is s
     // An adapter lookup that throws something no one planned for (a bug), for one connection.
     const registry = rt.providers;
     const sweeper = buildRuntime(config, {
-      client: c, tableName, secrets: memorySecrets(servers), now: clock.now, owner: 'sweep-a',
-      providers: { forConnection: (name) => { if (name === 'boom-c') throw new TypeError('boom: undefined is not a function'); return registry.forConnection(name); } },
+      client: c,
+      tableName,
+      secrets: memorySecrets(servers),
+      now: clock.now,
+      owner: 'sweep-a',
+      providers: {
+        forConnection: (name) => {
+          if (name === 'boom-c') throw new TypeError('boom: undefined is not a function');
+          return registry.forConnection(name);
+        },
+      },
     }).sweeper;
     const ids = Array.from({ length: 200 }, (_, i) => ({ platform: PLATFORMS[i % 5]!, id: `iso-${i}` }));
     await inBatches(ids, 50, (x) => runaway(rt, clock, x.platform, x.id));
@@ -494,28 +519,48 @@ describe('fault isolation: no fault on one execution stops the others, none is s
     const nokey = (await rt.watchdog.track({ connection: 'nokey-c', externalId: 'nokey-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor)).execution;
     const boom = (await rt.watchdog.track({ connection: 'boom-c', externalId: 'boom-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor)).execution;
     // A poisoned item: due now, but not an execution the store can read.
-    await c.send(new PutItemCommand({ TableName: tableName, Item: {
-      pk: { S: 'X#wd_poisoned0001' }, sk: { S: 'X' }, state: { S: 'running' }, dueShard: { S: '0' }, dueAt: { N: '0' },
-      connection: { S: 'kodexa-c' }, externalId: { S: 'poison-1' }, policy: { S: 'strict' }, limits: { S: 'not a map' },
-    } }));
+    await c.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          pk: { S: 'X#wd_poisoned0001' },
+          sk: { S: 'X' },
+          state: { S: 'running' },
+          dueShard: { S: '0' },
+          dueAt: { N: '0' },
+          connection: { S: 'kodexa-c' },
+          externalId: { S: 'poison-1' },
+          policy: { S: 'strict' },
+          limits: { S: 'not a map' },
+        },
+      }),
+    );
 
     const first = await sweeper.run();
     // On failure, say which executions did what instead.
-    const others = first.actions.filter((a) => !['cancelled', 'cancel_pending', 'quarantined', 'fault', 'retry'].includes(a.action) || (a.action === 'retry' && !a.externalId.startsWith('nokey')));
+    const others = first.actions.filter(
+      (a) =>
+        !['cancelled', 'cancel_pending', 'quarantined', 'fault', 'retry'].includes(a.action) || (a.action === 'retry' && !a.externalId.startsWith('nokey')),
+    );
     expect(first.cancelled + first.pending, JSON.stringify(others.slice(0, 5))).toBe(200);
     for (const x of ids) expect(servers.sims[x.platform].cancelCalls.get(x.id), x.id).toBe(1);
     expect(first.quarantined).toBe(1);
     expect(first.faults).toBe(1);
     expect(first.errors).toBe(0);
-    expect(await rt.store.quarantined()).toEqual([expect.objectContaining({ id: 'wd_poisoned0001', connection: 'kodexa-c', externalId: 'poison-1', error: expect.stringMatching(/expected/) })]);
+    expect(await rt.store.quarantined()).toEqual([
+      expect.objectContaining({ id: 'wd_poisoned0001', connection: 'kodexa-c', externalId: 'poison-1', error: expect.stringMatching(/expected/) }),
+    ]);
     expect(servers.slack.posts.some((p) => /quarantined/.test(JSON.stringify(p)))).toBe(true);
-    expect((await rt.store.get(nokey.id))).toMatchObject({ state: 'cancel_requested', lastError: expect.stringMatching(/cannot read the connection's secret/) });
-    expect((await rt.store.get(boom.id))).toMatchObject({ faults: 1, lastError: expect.stringMatching(/boom/) });
+    expect(await rt.store.get(nokey.id)).toMatchObject({ state: 'cancel_requested', lastError: expect.stringMatching(/cannot read the connection's secret/) });
+    expect(await rt.store.get(boom.id)).toMatchObject({ faults: 1, lastError: expect.stringMatching(/boom/) });
     // A second sweep does not quarantine (or alert) again; later sweeps settle both faults visibly.
     const all = await drain([{ ...rt, sweeper }], clock);
     expect(sum(all, 'quarantined')).toBe(0);
     expect(sum(all, 'errors')).toBe(0);
-    expect(await rt.store.get(nokey.id)).toMatchObject({ state: 'cancel_failed', lastError: expect.stringMatching(/gave up after 8 attempts: cannot read the connection's secret/) });
+    expect(await rt.store.get(nokey.id)).toMatchObject({
+      state: 'cancel_failed',
+      lastError: expect.stringMatching(/gave up after 8 attempts: cannot read the connection's secret/),
+    });
     expect(await rt.store.get(boom.id)).toMatchObject({ state: 'cancel_failed', lastError: expect.stringMatching(/failed 8 times handling it: boom/) });
     const alerts = servers.slack.posts.map((p) => JSON.stringify(p)).filter((t) => /Cancel FAILED/.test(t));
     expect(alerts.some((t) => t.includes('nokey-1'))).toBe(true);
@@ -532,7 +577,13 @@ describe('connection probes', () => {
         srv.close(() => resolve(port));
       });
     });
-    const { rt, client: c, tableName, clock, config } = await world({
+    const {
+      rt,
+      client: c,
+      tableName,
+      clock,
+      config,
+    } = await world({
       settings: { probeEvery: '10m' },
       connections: {
         'badkey-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-rotating' },
@@ -560,7 +611,12 @@ describe('connection probes', () => {
     expect((await a.sweeper.run()).probes).toHaveLength(0);
     clock.advance(10 * MIN); // due, still broken: no second notice
     const again = await b.sweeper.run();
-    expect(again.probes.filter((p) => !p.healthy).map((p) => p.connection).sort()).toEqual(['badkey-c', 'unreach-c']);
+    expect(
+      again.probes
+        .filter((p) => !p.healthy)
+        .map((p) => p.connection)
+        .sort(),
+    ).toEqual(['badkey-c', 'unreach-c']);
     expect(incidents()).toHaveLength(2);
 
     rotating = servers.sims.superglue.apiKey; // the key is fixed

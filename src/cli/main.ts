@@ -92,6 +92,13 @@ function parseNumber(name: string, text: string | undefined): number | undefined
   return n;
 }
 
+/** `--port`: 0 (any free port) to 65535. */
+function parsePort(text: string): number {
+  const port = parseNumber('--port', text);
+  if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port expects 0-65535, got "${text}"`);
+  return port;
+}
+
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export interface Io {
@@ -355,8 +362,7 @@ export function buildProgram(io: Io): Command {
     .option('--port <n>', 'port (0 = any free port)', '8787')
     .option('--host <addr>', 'interface to listen on', '127.0.0.1')
     .action(async (o: { port: string; host: string }) => {
-      const port = parseNumber('--port', o.port);
-      if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port expects 0-65535, got "${o.port}"`);
+      const port = parsePort(o.port);
       await withRuntime(async (rt, target) => {
         const served = await serveWebhook(new Webhook({ runtime: rt, secrets: rt.secrets }), {
           port,
@@ -455,8 +461,7 @@ export function buildProgram(io: Io): Command {
       const config = loadConfig(resolveConfigPath(opts.config));
       const intervalMs = parseDuration(o.interval);
       if (intervalMs === undefined) throw new InputError(`--interval expects a duration like "2s", got "${o.interval}"`);
-      const port = parseNumber('--port', o.port);
-      if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port expects 0-65535, got "${o.port}"`);
+      const port = parsePort(o.port);
       const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : config.settings.dataDir;
       if (o.reset && existsSync(dataDir)) {
         rmSync(dataDir, { recursive: true, force: true });
@@ -523,8 +528,7 @@ export function buildProgram(io: Io): Command {
     .option('--api-key <key>', 'the key it accepts (default <platform>-sim-key)')
     .option('--run <id>', 'a running execution to start with (repeatable)', collect)
     .action(async (platform: string, o: { port: string; apiKey?: string; run?: string[] }) => {
-      const port = parseNumber('--port', o.port);
-      if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port expects 0-65535, got "${o.port}"`);
+      const port = parsePort(o.port);
       let sim;
       try {
         sim = await startSimulator(platform, { port, ...(o.apiKey ? { apiKey: o.apiKey } : {}) });

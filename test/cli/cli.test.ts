@@ -56,6 +56,11 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
     expect(unknown.stderr).toMatch(/^watchdog: unknown connection "nope"; expected one of catalyzed-prod/);
     expect((await watchdog([...d, 'show', 'kodexa-acme/k1'])).stderr).toMatch(/no tracked execution/);
     expect((await watchdog([...d, 'heartbeat', 'catalyzed-prod/run-42', '--progress', 'lots'])).code).toBe(1);
+    for (const cmd of ['start', 'serve']) {
+      const port = await watchdog([...d, cmd, '--port', '70000']);
+      expect(port.code).toBe(1);
+      expect(port.stderr.trim()).toBe('watchdog: --port expects 0-65535, got "70000"');
+    }
     // Nothing was tracked, and nothing tracked moved (same ids, versions, states).
     expect(await snapshot()).toEqual(before);
   }, 30_000);

@@ -123,7 +123,7 @@ export async function benchCost(): Promise<Line[]> {
               : mix === 2
                 ? { costUsd: round * 0.25 }
                 : {};
-        await wd.heartbeat(refs[i]!, body, actor);
+        await wd.heartbeat(refs[i]!, body);
         beats++;
       }
     }
@@ -144,7 +144,7 @@ export async function benchCost(): Promise<Line[]> {
       (await client.send(new GetItemCommand({ TableName: 'cost', Key: { pk: { S: executionKey(id).pk! }, sk: { S: 'X' } }, ConsistentRead: true }))).Item ?? {};
     for (let b = 0; b < 80; b++) {
       now += 30_000;
-      await wd.heartbeat(refs[0]!, { progress: { done: 21 + b, total: 1000 }, message: 'step ok' }, actor);
+      await wd.heartbeat(refs[0]!, { progress: { done: 21 + b, total: 1000 }, message: 'step ok' });
     }
     const bytes = itemBytes(await item(refs[0]!));
     return [

@@ -7,15 +7,6 @@
  */
 export { RunawayWatchdog, type RunawayWatchdogProps, deployableConfig, secretNames, secretResources } from './runaway-watchdog.js';
 export { WatchdogStack, type WatchdogStackProps } from './watchdog-stack.js';
-export {
-  CONNECTION_DIMENSION,
-  ENV,
-  METRICS_NAMESPACE,
-  SERVICE_DIMENSION,
-  SWEEPER_SERVICE,
-  SweeperMetric,
-  WEBHOOK_SERVICE,
-  WebhookMetric,
-} from '../src/metrics.js';
+export * from '../src/metrics.js';
 export { INDEXES, TABLE, TABLE_KEYS, type IndexDefinition } from '../src/store/table.js';
 export { ConfigError } from '../src/errors.js';

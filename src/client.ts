@@ -6,7 +6,9 @@
  *   await wd.heartbeat(execution.id, { progress: { done: 12, total: 50 }, costUsd: 3.2 });
  *   await wd.finish(execution.id, 'succeeded');
  */
-import type { AuditEvent, Execution, HeartbeatInput } from './core/model.js';
+import type { AuditEvent, HeartbeatInput, PublicExecution } from './core/model.js';
+
+export type { PublicExecution };
 import { signedHeaders, targetOf } from './security/signing.js';
 import type { TrackRequest } from './watchdog.js';
 
@@ -33,8 +35,6 @@ export class WatchdogApiError extends Error {
     super(message);
   }
 }
-
-export type PublicExecution = Omit<Execution, 'outbox' | 'outboxEvents' | 'pendingEvent' | 'lease' | 'threads'>;
 
 export class WatchdogClient {
   constructor(private readonly o: WatchdogClientOptions) {

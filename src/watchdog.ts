@@ -144,7 +144,8 @@ export class Watchdog {
     return this.expectChange(ref, await this.store.mutate(id, fn, current), what);
   }
 
-  async heartbeat(ref: string, body: unknown, actor: Actor, scope: Scope = FULL_SCOPE): Promise<Execution> {
+  /** Liveness, progress, cost. Who sent it is not recorded: heartbeats are not audited (README "Cost"). */
+  async heartbeat(ref: string, body: unknown, scope: Scope = FULL_SCOPE): Promise<Execution> {
     const parsed = HeartbeatInput.safeParse(body ?? {});
     if (!parsed.success) throw inputError('invalid heartbeat', parsed.error);
     return this.change(ref, scope, 'heartbeat', (e) => T.applyHeartbeat(e, parsed.data, this.ctx(e)));

@@ -2,7 +2,7 @@
 import { formatDuration } from '../core/duration.js';
 import type { AuditEvent, Execution } from '../core/model.js';
 import { progressFraction } from '../core/model.js';
-import { type Policy, describeLimits } from '../core/policy.js';
+import { type Policy, describeLimits, effectiveStart } from '../core/policy.js';
 import type { SweepSummary } from '../sweep/sweep.js';
 
 export function table(rows: string[][]): string {
@@ -24,20 +24,30 @@ export function progressText(e: Execution): string {
   return `${Math.round(f * 100)}%`;
 }
 
+/** Time run so far (until its end once ended) and the runtime limit with extensions, when there is one. */
+export function runtimeOf(e: Execution, policy: Policy, now: number): { elapsedMs: number; limitMs?: number } {
+  const limit = describeLimits(e, policy, now).find((l) => l.reason === 'runtime')?.limit;
+  return { elapsedMs: Math.max(0, (e.endedAt ?? now) - effectiveStart(e)), ...(limit === undefined ? {} : { limitMs: limit }) };
+}
+
+/** `12s/1m`, or just `12s` without a runtime limit. */
+export const runtimeText = (r: { elapsedMs: number; limitMs?: number }): string =>
+  r.limitMs === undefined ? formatDuration(r.elapsedMs) : `${formatDuration(r.elapsedMs)}/${formatDuration(r.limitMs)}`;
+
+export const costText = (e: Execution): string => (e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`);
+
 export function executionRows(items: Execution[], policyOf: (e: Execution) => Policy, now: number): string[][] {
   const rows = [['ID', 'CONNECTION', 'EXTERNAL ID', 'POLICY', 'STATE', 'ELAPSED/LIMIT', 'PROGRESS', 'COST']];
   for (const e of items) {
-    const runtime = describeLimits(e, policyOf(e), now).find((l) => l.reason === 'runtime');
-    const elapsed = formatDuration(Math.max(0, (e.endedAt ?? now) - Math.min(e.startedAt, e.trackedAt)));
     rows.push([
       e.id,
       e.connection,
       e.externalId.length > 28 ? `${e.externalId.slice(0, 27)}…` : e.externalId,
       e.policy,
       e.state,
-      runtime ? `${elapsed}/${formatDuration(runtime.limit)}` : elapsed,
+      runtimeText(runtimeOf(e, policyOf(e), now)),
       progressText(e),
-      e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`,
+      costText(e),
     ]);
   }
   return rows;
@@ -57,7 +67,7 @@ export function showText(e: Execution, events: AuditEvent[], policy: Policy, now
     `  started      ${iso(e.startedAt)}   tracked ${iso(e.trackedAt)}`,
     `  heartbeat    ${iso(e.lastHeartbeatAt)}${e.heartbeats ? ` (${e.heartbeats} received)` : ''}   progress ${progressText(e)} (moved ${iso(e.lastProgressAt)})`,
     ...(e.lastMessage === undefined ? [] : [`  message      ${JSON.stringify(e.lastMessage)}`]),
-    `  cost         ${e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`}`,
+    `  cost         ${costText(e)}`,
     `  due          ${iso(e.dueAt)}   attempts ${e.attempts}${e.lastError ? `   last error: ${e.lastError}` : ''}`,
     '  limits:',
     ...describeLimits(e, policy, now).map((l) =>

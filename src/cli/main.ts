@@ -201,7 +201,7 @@ export function buildProgram(io: Io): Command {
         ...(o.message ? { message: o.message } : {}),
       };
       await withWatchdog(async (wd) => {
-        const e = await wd.heartbeat(id, body, cliActor());
+        const e = await wd.heartbeat(id, body);
         print(e, () => `heartbeat recorded for ${e.id} (${e.state}, next check ${e.dueAt ? new Date(e.dueAt).toISOString() : '-'})`);
       });
     });

@@ -163,6 +163,17 @@ export const Execution = z.object({
 });
 export type Execution = z.infer<typeof Execution>;
 
+/** The watchdog's own bookkeeping on an execution, never shown through the tracking API. */
+export const INTERNAL_FIELDS = ['outbox', 'outboxEvents', 'pendingEvent', 'lease', 'threads'] as const;
+export type PublicExecution = Omit<Execution, (typeof INTERNAL_FIELDS)[number]>;
+
+/** What the tracking API returns about an execution. */
+export function publicView(e: Execution): PublicExecution {
+  const out: Record<string, unknown> = { ...e };
+  for (const k of INTERNAL_FIELDS) delete out[k];
+  return out as PublicExecution;
+}
+
 /** A heartbeat's message as kept on the item: the item must stay under 1 KB (one write unit). */
 export const HEARTBEAT_MESSAGE_MAX = 200;
 

@@ -6,11 +6,11 @@
  */
 import * as z from 'zod';
 import { Duration } from '../config/schema.js';
-import { AuditEvent, Execution, HeartbeatInput } from '../core/model.js';
+import { AuditEvent, Execution, HeartbeatInput, INTERNAL_FIELDS } from '../core/model.js';
 import { FinishRequest, TrackRequest } from '../watchdog.js';
 
 /** What the API returns about an execution: no internals (outbox, leases, threads). */
-export const PublicExecution = Execution.omit({ outbox: true, outboxEvents: true, pendingEvent: true, lease: true, threads: true });
+export const PublicExecution = Execution.omit(Object.fromEntries(INTERNAL_FIELDS.map((k) => [k, true])) as Record<(typeof INTERNAL_FIELDS)[number], true>);
 const ErrorBody = z.object({ error: z.string() });
 
 export interface Route {

@@ -15,7 +15,7 @@ import { FULL_SCOPE, type Scope, formatIssues } from '../config/load.js';
 import type { SecretSource } from '../secrets.js';
 import { readSecretField } from '../secrets.js';
 import { SIGNATURE_HEADER, WINDOW_SECONDS, canonicalTarget, safeEqual, verifyV2 } from '../security/signing.js';
-import type { Execution } from '../core/model.js';
+import { publicView } from '../core/model.js';
 import { protoKeyPaths } from '../core/own.js';
 import { FinishRequest } from '../watchdog.js';
 import { type Command, type Who, outcomeText, parseCommand, runCommand } from './commands.js';
@@ -490,7 +490,7 @@ export class Webhook {
       if (verb === 'heartbeat') {
         const body = parseJson(req.body || '{}', z.unknown());
         if ('error' in body) return { response: json(400, { error: body.error }) };
-        return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, actor, scope)) }) };
+        return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, scope)) }) };
       }
       const body = parseJson(req.body || '{}', FinishRequest);
       if ('error' in body) return { response: json(400, { error: body.error }) };
@@ -517,10 +517,4 @@ function parseJson<T>(text: string, schema: z.ZodType<T>): { value: T } | { erro
   const r = schema.safeParse(raw);
   if (!r.success) return { error: `invalid body: ${formatIssues(r.error.issues, '(body)').join('; ')}` };
   return { value: r.data };
-}
-
-/** What the tracking API returns about an execution: no internals (outbox, leases). */
-function publicView(e: Execution) {
-  const { outbox: _o, outboxEvents: _oe, pendingEvent: _p, lease: _l, threads: _t, ...rest } = e;
-  return rest;
 }

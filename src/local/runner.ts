@@ -8,8 +8,7 @@
 import type { WatchdogConfig } from '../config/load.js';
 import { formatDuration } from '../core/duration.js';
 import type { Execution } from '../core/model.js';
-import { executionRows, progressText, table } from '../cli/format.js';
-import { describeLimits } from '../core/policy.js';
+import { costText, executionRows, progressText, runtimeOf, runtimeText, table } from '../cli/format.js';
 import { serveWebhook } from '../http/server.js';
 import { slackCurl } from '../http/verify.js';
 import { Webhook } from '../http/webhook.js';
@@ -168,15 +167,14 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
       const now = Date.now();
       const rows = [['EXECUTION', 'STATE', 'ELAPSED / LIMIT', '', 'PROGRESS', 'COST', 'LAST EVENT']];
       for (const e of items) {
-        const runtime = describeLimits(e, rt.watchdog.policyOf(e), now).find((l) => l.reason === 'runtime');
-        const elapsed = Math.max(0, (e.endedAt ?? now) - Math.min(e.startedAt, e.trackedAt));
+        const r = runtimeOf(e, rt.watchdog.policyOf(e), now);
         rows.push([
           `${e.connection}/${e.externalId}`,
           e.state,
-          runtime ? bar(elapsed / runtime.limit) : '',
-          `${formatDuration(elapsed)}${runtime ? `/${formatDuration(runtime.limit)}` : ''}`,
+          r.limitMs === undefined ? '' : bar(r.elapsedMs / r.limitMs),
+          runtimeText(r),
           progressText(e),
-          e.costUsd === undefined ? '-' : `$${e.costUsd.toFixed(2)}`,
+          costText(e),
           lastEvent.get(e.id) ?? '',
         ]);
       }

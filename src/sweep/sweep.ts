@@ -146,6 +146,8 @@ const RESULT_COUNTER = {
 } as const satisfies Record<T.CancelResult['kind'], keyof SweepSummary>;
 const DEFAULT_BATCH = 10_000;
 
+type DueKind = 'terminal' | 'notice' | 'reschedule' | 'act';
+
 function emptySummary(owner: string, startedAt: number, preview: boolean): SweepSummary {
   return {
     owner,
@@ -250,30 +252,26 @@ export class Sweeper {
     if (!preview) await Promise.all(due.corrupt.map((c) => this.quarantine(c, run)));
     // Enforcement first: items due only by a deadline heartbeats have since pushed back are
     // rescheduled after every warning and cancel of this sweep has been handled.
-    const stale = (e: Execution): boolean => {
+    const first: Array<[Execution, DueKind]> = [];
+    const later: Array<[Execution, DueKind]> = [];
+    for (const e of due.items) {
+      let kind: DueKind = 'act';
       try {
-        return (
-          !isTerminal(e.state) &&
-          (T.stateDueAt(e, this.policyOf(e), startedAt) ?? -Infinity) > startedAt &&
-          !(e.outbox ?? []).some((n) => n.nextAt <= startedAt)
-        );
+        kind = this.dueKind(e, startedAt);
       } catch {
-        return false; // handled (and faulted) with the rest
+        // left to handle(), which records the fault on the execution
       }
-    };
-    const handleOne = async (e: Execution): Promise<void> => {
+      (kind === 'reschedule' ? later : first).push([e, kind]);
+    }
+    const handleOne = async ([e, kind]: [Execution, DueKind]): Promise<void> => {
       try {
-        await this.handle(e, run);
+        await this.handle(e, run, kind);
       } catch (err) {
         await this.fault(e, err, run);
       }
     };
-    await forEachLimit(
-      due.items.filter((e) => !stale(e)),
-      concurrency,
-      handleOne,
-    );
-    await forEachLimit(due.items.filter(stale), concurrency, handleOne);
+    await forEachLimit(first, concurrency, handleOne);
+    await forEachLimit(later, concurrency, handleOne);
     if (s.heldBackByCap > 0) await this.capAlert(run);
     // Probes and the safety net come after enforcement: they never delay a cancel.
     if (!preview) await this.probeConnections(run);
@@ -346,26 +344,29 @@ export class Sweeper {
     run.s.actions.push({ id: e.id, connection: e.connection, externalId: e.externalId, action, ...(detail ? { detail } : {}) });
   }
 
-  private async handle(e: Execution, run: Run): Promise<void> {
+  /**
+   * Why a due item is due: it is terminal (notices only), only a notice's retry came, its
+   * stored due time was left behind by a later heartbeat (reschedule: heartbeats move dueAt
+   * earlier at once but later only when it is near), or its state needs acting on now.
+   */
+  private dueKind(e: Execution, now: number): DueKind {
+    if (isTerminal(e.state)) return 'terminal';
+    const stateDue = T.stateDueAt(e, this.policyOf(e), now);
+    if (stateDue === undefined || stateDue <= now) return 'act';
+    return (e.outbox ?? []).some((n) => n.nextAt <= now) ? 'notice' : 'reschedule';
+  }
+
+  private async handle(e: Execution, run: Run, kind: DueKind = this.dueKind(e, this.now())): Promise<void> {
     const s = run.s;
-    const ctx = this.ctx(e);
-    if (isTerminal(e.state)) {
-      if (!run.preview) await this.deliver(e, run);
-      return;
-    }
-    const stateDue = T.stateDueAt(e, ctx.policy, ctx.now);
-    if (stateDue !== undefined && stateDue > ctx.now) {
+    if (kind !== 'act') {
       if (run.preview) return;
-      // Only a notice is due (its retry time came before the state's own moment).
-      if ((e.outbox ?? []).some((n) => n.nextAt <= ctx.now)) return this.deliver(e, run);
-      // Due by a deadline a heartbeat has pushed back since (heartbeats move dueAt only
-      // earlier): one write here per heartbeat timeout instead of an index rewrite per heartbeat.
+      if (kind !== 'reschedule') return this.deliver(e, run);
       const r = await this.write(e, (c) => T.reschedule(c, this.ctx(c)));
       if (r.ok) s.rescheduled++;
       return;
     }
     s.evaluated++;
-    if (e.dueAt !== undefined) s.dueLagMs.push(Math.max(0, ctx.now - e.dueAt));
+    if (e.dueAt !== undefined) s.dueLagMs.push(Math.max(0, this.now() - e.dueAt));
     switch (e.state) {
       case 'running':
       case 'warned':
@@ -392,8 +393,8 @@ export class Sweeper {
     // from "cancelled" (every adapter's cancel does: 4xx → status read): a separate status
     // read would double the calls and still race. Stall is the exception: the provider's
     // progress can show the execution is not stalled after all.
-    // Nothing to decide (a deadline a heartbeat pushed back, or a notice retry): no call,
-    // just a reschedule. A policy without deadlines is still looked at every recheckAfter.
+    // Observe only when the answer can change a decision: before a warning, a dry-run or stall
+    // cancel, and on the periodic look at a policy without deadlines (recheckAfter).
     const observe =
       'hasStatus' in adapter &&
       adapter.hasStatus &&

@@ -101,6 +101,15 @@ export async function startWebhookWorld(
   };
 }
 
+/** The fields of a `/watchdog` slash command from Slack (user UALLOWED in channel CX unless told). */
+export const cmd = (text: string, user = 'UALLOWED', extra: Record<string, string> = {}) => ({
+  command: '/watchdog',
+  text,
+  user_id: user,
+  channel_id: 'CX',
+  ...extra,
+});
+
 export function slackRequest(fields: Record<string, string>, o: { ts?: number; secret?: string; path?: string } = {}): HttpRequest {
   const body = new URLSearchParams(fields).toString();
   const ts = String(o.ts ?? Math.floor(Date.now() / 1000));

@@ -16,16 +16,9 @@ import { prototypeNames } from '../../src/core/own.js';
 import { teamsSignature } from '../../src/http/verify.js';
 import { slackEscape } from '../../src/notify/markup.js';
 import { shellQuote } from '../../src/security/signing.js';
-import { API_KEY, HOOK_SECRET, TEAMS_TOKEN, type WebhookWorld, bearer, slackRequest, startWebhookWorld, v2Request } from '../helpers/webhook-world.js';
+import { API_KEY, HOOK_SECRET, TEAMS_TOKEN, type WebhookWorld, bearer, cmd, slackRequest, startWebhookWorld, v2Request } from '../helpers/webhook-world.js';
 
 const PROTO = prototypeNames();
-const cmd = (text: string, user = 'UALLOWED', extra: Record<string, string> = {}) => ({
-  command: '/watchdog',
-  text,
-  user_id: user,
-  channel_id: 'CX',
-  ...extra,
-});
 const body = (r: { response: { body: string } }) => JSON.parse(r.response.body) as Record<string, unknown>;
 
 let w: WebhookWorld;

@@ -15,7 +15,17 @@ import type { Runtime } from '../../src/runtime.js';
 import { signedHeaders } from '../../src/security/signing.js';
 import type { Simulator } from '../../src/simulators/server.js';
 import type { SlackStandIn } from '../../src/simulators/slack.js';
-import { API_KEY, HOOK_SECRET, SLACK_SECRET, TEAMS_TOKEN, type WebhookWorld, discordKeys, startWebhookWorld, v2Request } from '../helpers/webhook-world.js';
+import {
+  API_KEY,
+  HOOK_SECRET,
+  SLACK_SECRET,
+  TEAMS_TOKEN,
+  type WebhookWorld,
+  cmd,
+  discordKeys,
+  startWebhookWorld,
+  v2Request,
+} from '../helpers/webhook-world.js';
 
 let world: WebhookWorld;
 let sim: Simulator;
@@ -57,13 +67,6 @@ function slackRequest(fields: Record<string, string>, o: { ts?: number; secret?:
     },
   };
 }
-const cmd = (text: string, user = 'UALLOWED', extra: Record<string, string> = {}) => ({
-  command: '/watchdog',
-  text,
-  user_id: user,
-  channel_id: 'CX',
-  ...extra,
-});
 
 const v1Request = v2Request;
 

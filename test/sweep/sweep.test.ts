@@ -408,14 +408,14 @@ describe('sweep on DynamoDB Local', () => {
       const dues: number[] = [];
       for (let m = 1; m <= 12; m++) {
         clock.advance(MIN);
-        dues.push((await rt.watchdog.heartbeat(execution.id, {}, actor)).dueAt! - T0);
+        dues.push((await rt.watchdog.heartbeat(execution.id, {})).dueAt! - T0);
         expect(await sweep()).toEqual({ due: 0, rescheduled: 0, warned: 0, cancelled: 0 });
       }
       expect(dues.map((d) => d / MIN)).toEqual([8, 8, 8, 8, 8, 14, 14, 14, 14, 14, 14, 20]);
       // A heartbeat while the stored due time is still far (minute 14) leaves it at 20; at 20
       // the sweep finds it due, sees that heartbeat and reschedules it to 22: no call, no warning.
       clock.advance(2 * MIN);
-      expect((await rt.watchdog.heartbeat(execution.id, {}, actor)).dueAt).toBe(T0 + 20 * MIN);
+      expect((await rt.watchdog.heartbeat(execution.id, {})).dueAt).toBe(T0 + 20 * MIN);
       clock.advance(6 * MIN);
       expect(await sweep()).toEqual({ due: 1, rescheduled: 1, warned: 0, cancelled: 0 });
       expect(await rt.store.get(execution.id)).toMatchObject({ state: 'running', heartbeats: 13, dueAt: T0 + 22 * MIN });

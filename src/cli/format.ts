@@ -101,6 +101,7 @@ export function sweepText(s: SweepSummary, where: string): string {
     ['deferred (time)', s.deferredForTime],
     ['lost races', s.lostRaces],
     ['errors', s.errors],
+    ['rescheduled (heartbeats moved the deadline)', s.rescheduled],
   ];
   const lines = [
     `${s.preview ? 'dry-run sweep (nothing changed)' : 'sweep'} on ${where}: ${s.due} due, ${s.evaluated} evaluated, ${s.itemsRead} items read, ${s.cancelCalls} cancel calls, ${s.durationMs} ms`,

@@ -10,7 +10,8 @@ import { NotifierRegistry, type NotifierLookup } from './notify/registry.js';
 import type { HttpOptions } from './providers/http.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { AwsSecrets, FileSecrets, type SecretSource } from './secrets.js';
-import { DynamoProbeLedger } from './store/probes.js';
+import { DynamoProbeLedger, type ProbeLedger } from './store/probes.js';
+import { type CoverageRow, coverage } from './coverage.js';
 import { DynamoReplayGuard, type ReplayGuard } from './store/replay.js';
 import type { ExecutionStore } from './store/types.js';
 import { type ProviderLookup, Sweeper } from './sweep/sweep.js';
@@ -46,6 +47,10 @@ export interface Runtime {
   providers: ProviderLookup;
   notifiers: NotifierLookup;
   sweeper: Sweeper;
+  /** Sweep-level bookkeeping: probes, the safety net, discovery records. */
+  ledger: ProbeLedger;
+  /** Per connection: running on the platform vs tracked (live: list each platform now). */
+  coverage(o: { live: boolean; connections?: readonly string[] }): Promise<CoverageRow[]>;
 }
 
 export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime {
@@ -55,13 +60,14 @@ export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime
   const now = o.now ?? Date.now;
   const providers = o.providers ?? new ProviderRegistry(config, secrets, o.http);
   const notifiers = o.notifiers ?? new NotifierRegistry(config, secrets);
+  const ledger = new DynamoProbeLedger(o.client, tableName);
   const sweeper = new Sweeper({
     config,
     store,
     providers,
     notifiers,
     now,
-    probes: new DynamoProbeLedger(o.client, tableName),
+    probes: ledger,
     ...(o.log ? { log: o.log } : {}),
     ...(o.owner ? { owner: o.owner } : {}),
   });
@@ -75,5 +81,7 @@ export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime
     providers,
     notifiers,
     sweeper,
+    ledger,
+    coverage: (c) => coverage({ config, store, ledger, now, adapterFor: (name) => providers.forConnection(name) }, c),
   };
 }

@@ -66,6 +66,8 @@ export interface WatchdogConfig {
     readonly confirmWithinMs: number;
     readonly probeEveryMs: number;
     readonly repairEveryMs: number;
+    readonly discoveryBudgetMs: number;
+    readonly discoveryMaxPages: number;
     readonly retentionMs: number;
     readonly secretsFile?: string;
     readonly dataDir: string;
@@ -159,6 +161,8 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string, sha256: string)
       confirmWithinMs: ms(s.confirmWithin),
       probeEveryMs: ms(s.probeEvery),
       repairEveryMs: ms(s.repairEvery),
+      discoveryBudgetMs: ms(s.discoveryBudget),
+      discoveryMaxPages: s.discoveryMaxPages,
       retentionMs: ms(s.retention),
       ...(s.secretsFile === undefined ? {} : { secretsFile: path.resolve(baseDir, s.secretsFile) }),
       dataDir: path.resolve(baseDir, s.dataDir),

@@ -8,7 +8,13 @@ import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { LabelKey } from '../core/model.js';
 import { isPrototypeName } from '../core/own.js';
-import { BUILTIN_PROVIDERS, isBuiltinProvider } from '../providers/known.js';
+import { BUILTIN_PROVIDERS, DISCOVERABLE, isBuiltinProvider } from '../providers/known.js';
+
+/** Whether a provider can list its running executions: built in for some, declared for a generic one. */
+const discoverable = (provider: string, providers: Record<string, unknown>): boolean =>
+  isBuiltinProvider(provider)
+    ? (DISCOVERABLE as readonly string[]).includes(provider)
+    : Object.hasOwn(providers, provider) && obj(providers[provider]).list !== undefined;
 
 export const Duration = z.custom<string>((v) => typeof v === 'string' && parseDuration(v) !== undefined, {
   error: (iss) => `expected a duration like "45m", got ${JSON.stringify(iss.input)}`,
@@ -45,6 +51,15 @@ export const Connection = z.strictObject({
   baseUrl: BaseUrl.optional(),
   /** Secrets Manager secret name (or ARN) holding {"apiKey": "…"}; locally a key of the secrets file. */
   secret: z.string().min(1),
+  /** Track the platform's running executions nobody tracked (README "Coverage"). */
+  discover: z
+    .strictObject({
+      every: Duration.default('5m'),
+      /** The policy discovered runs are tracked under (default: the config's defaultPolicy). */
+      policy: z.string().min(1).optional(),
+      labels: z.record(LabelKey, z.string().max(256)).default({}),
+    })
+    .optional(),
 });
 
 const JsonPointer = z.string().regex(/^(\/[^/]*)*$/, 'expected a JSON pointer like "/status" or "/data/state"');
@@ -75,6 +90,35 @@ export const HttpProvider = z.strictObject({
       }),
       /** Statuses meaning "cancel accepted, not yet done". */
       cancelling: z.array(z.string()).default([]),
+    })
+    .optional(),
+  /** The platform's list of running executions, for discovery (README "Coverage"). */
+  list: z
+    .strictObject({
+      /** The first page, with the query that asks for running executions: "/jobs?state=running&limit=100". */
+      path: z.string().regex(/^\//, 'expected a path starting with "/"'),
+      itemsPointer: JsonPointer,
+      idPointer: JsonPointer,
+      statusPointer: JsonPointer.optional(),
+      /** With statusPointer: the statuses that mean running (others on the list are ignored). */
+      running: z.array(z.string().min(1)).min(1).default(['running']),
+      startedAtPointer: JsonPointer.optional(),
+      pagination: z
+        .discriminatedUnion('type', [
+          z.strictObject({ type: z.literal('none') }),
+          z.strictObject({
+            type: z.literal('page'),
+            /** The query parameter carrying the page number. */
+            param: z.string().min(1).default('page'),
+            first: z.number().int().min(0).default(1),
+            /** With pageSize: a shorter page is the last. Else the list ends on an empty page or when hasMorePointer is false. */
+            pageSize: z.number().int().positive().optional(),
+            hasMorePointer: JsonPointer.optional(),
+          }),
+          z.strictObject({ type: z.literal('cursor'), param: z.string().min(1), pointer: JsonPointer }),
+          z.strictObject({ type: z.literal('next'), pointer: JsonPointer }),
+        ])
+        .default({ type: 'none' }),
     })
     .optional(),
 });
@@ -151,6 +195,10 @@ export const Settings = z.strictObject({
   confirmWithin: Duration.default('5m'),
   /** How often the sweep looks for overdue executions through the state index (the due index's safety net); "0" turns it off. */
   repairEvery: DurationOrZero.default('15m'),
+  /** Per connection and sweep: time for listing the platform's running executions (discovery); enforcement never waits for it. */
+  discoveryBudget: Duration.default('15s'),
+  /** Per connection and sweep: most list pages read (the rest waits for the next run of discovery). */
+  discoveryMaxPages: z.number().int().min(1).max(1000).default(50),
   /** How often each connection is probed (a harmless status read); "0" turns probes off. */
   probeEvery: DurationOrZero.default('10m'),
   recheckAfter: Duration.default('1h'),
@@ -273,6 +321,21 @@ export function referenceProblems(raw: unknown): Array<{ path: Array<string | nu
       out.push({
         path: ['connections', name, 'provider'],
         message: `unknown provider "${provider}"${didYouMean(provider, providerIds)}; expected one of ${providerIds.join(', ')}`,
+      });
+    }
+    const dp = str(obj(c.discover).policy);
+    const policyNames = arr(cfg.policies).map((p) => str(obj(p).name));
+    if (dp !== undefined && !policyNames.includes(dp)) {
+      const named = policyNames.filter((n): n is string => n !== undefined);
+      out.push({
+        path: ['connections', name, 'discover', 'policy'],
+        message: `unknown policy "${dp}"${didYouMean(dp, named)}; expected one of ${named.join(', ')}`,
+      });
+    }
+    if (c.discover !== undefined && provider !== undefined && !discoverable(provider, providers)) {
+      out.push({
+        path: ['connections', name, 'discover'],
+        message: `provider "${provider}" has no list of running executions to discover from${isBuiltinProvider(provider) ? ` (built in for ${DISCOVERABLE.join(', ')})` : ': declare providers.' + provider + '.list'}`,
       });
     }
     if (provider !== undefined && c.baseUrl === undefined && Object.hasOwn(providers, provider) && obj(providers[provider]).baseUrl === undefined) {

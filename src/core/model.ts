@@ -104,6 +104,8 @@ export const Execution = z.object({
   policy: z.string().min(1),
   labels: z.record(z.string(), z.string()),
   owner: z.string().optional(),
+  /** How the watchdog learned of it: absent when a tracker tracked it; `discovered` from the platform's list (no tracker, no heartbeats). */
+  source: z.enum(['discovered']).optional(),
   limits: LimitsMs,
   /** Epoch ms as reported by the tracker (may be skewed). */
   startedAt: z.number(),

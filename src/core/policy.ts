@@ -132,7 +132,7 @@ export function describeLimits(e: Execution, policy: Policy, now: number): Limit
     const ref = e.lastProgressAt ?? start;
     out.push({ reason: 'stall', limit: lim.stallAfterMs, used: Math.max(0, now - ref), deadline: Math.max(ref + lim.stallAfterMs, grace) });
   }
-  if (lim.heartbeatTimeoutMs !== undefined) {
+  if (lim.heartbeatTimeoutMs !== undefined && e.source !== 'discovered') {
     const ref = e.lastHeartbeatAt ?? start;
     out.push({ reason: 'heartbeat', limit: lim.heartbeatTimeoutMs, used: Math.max(0, now - ref), deadline: Math.max(ref + lim.heartbeatTimeoutMs, grace) });
   }
@@ -184,7 +184,8 @@ export function evaluate(e: Execution, policy: Policy, now: number): Decision {
     const d = (e.lastProgressAt ?? start) + limit;
     time('stall', d > grace ? d : grace, limit);
   }
-  limit = minDefined(policy.heartbeatTimeoutMs, e.limits.heartbeatTimeoutMs);
+  // A discovered run has no tracker to send heartbeats: its liveness is the provider's status.
+  limit = e.source === 'discovered' ? undefined : minDefined(policy.heartbeatTimeoutMs, e.limits.heartbeatTimeoutMs);
   if (limit !== undefined) {
     const d = (e.lastHeartbeatAt ?? start) + limit;
     time('heartbeat', d > grace ? d : grace, limit);

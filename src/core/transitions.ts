@@ -121,6 +121,7 @@ export interface TrackInput {
   owner?: string;
   limits?: LimitsMs;
   startedAt?: number;
+  source?: 'discovered';
   actor: Actor;
 }
 
@@ -134,6 +135,7 @@ export function newExecution(input: TrackInput, ctx: Ctx): Execution {
     policy: input.policy,
     labels: input.labels ?? {},
     ...(input.owner === undefined ? {} : { owner: input.owner }),
+    ...(input.source === undefined ? {} : { source: input.source }),
     limits: input.limits ?? {},
     startedAt: input.startedAt ?? ctx.now,
     trackedAt: ctx.now,

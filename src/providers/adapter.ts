@@ -4,7 +4,31 @@
  * before deciding, so a run that had already finished is never reported as cancelled.
  */
 import { HttpClient, type HttpAnswer, type HttpOptions, TransportError, encodeId, retryAfterMs } from './http.js';
-import type { CancelOutcome, Fault, ProviderAdapter, ProviderStatus, StatusOutcome } from './types.js';
+import type { CancelOutcome, Fault, ListOutcome, ListedRun, ProviderAdapter, ProviderStatus, StatusOutcome } from './types.js';
+
+/** How a platform lists its running executions (discovery), where its documentation describes one. */
+export interface ListSpec {
+  /** The path (with its query) of the first page (`cursor` undefined) or of the page `cursor` names. */
+  path: (cursor: string | undefined) => string;
+  /** The cursor is a link to the next page (absolute or relative): followed only within the base URL. */
+  nextIsLink?: boolean;
+  /** One page's body → its raw items and the next page's cursor; undefined when the body is not a list. */
+  page: (body: unknown, cursor: string | undefined) => { items: unknown[]; next?: string } | undefined;
+  /** One raw item → a run, 'not_running' (the platform ignored the filter), or undefined (unreadable: skipped). */
+  item: (raw: unknown) => { id: unknown; raw?: unknown; startedAt?: unknown } | 'not_running' | undefined;
+}
+
+/** An external id from a platform's list: 1–1,024 characters (as a tracker's), no control characters. */
+const validListedId = (id: string): boolean =>
+  id.length >= 1 && id.length <= 1024 && ![...id].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+
+/** A listed start time (ISO 8601 or epoch ms) → epoch ms; anything else is dropped. */
+function listedStart(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
+  if (typeof v !== 'string') return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
 
 export interface AdapterSpec {
   id: string;
@@ -17,6 +41,8 @@ export interface AdapterSpec {
   progress?: (get: (path: string) => Promise<HttpAnswer>, encodedId: string) => Promise<ProviderStatus['progress']>;
   /** For platforms without a status call: 4xx codes that mean "already finished". */
   alreadyFinishedStatuses?: readonly number[];
+  /** The platform's list of running executions (discovery); absent where none is documented. */
+  list?: ListSpec;
   /**
    * The cancel answer cannot tell "we stopped it" from "it was already stopped" (a cancel of
    * a run someone else cancelled answers 200 `cancelled`): read the status first, so the
@@ -138,5 +164,44 @@ export function createAdapter(spec: AdapterSpec, baseUrl: string, creds: Credent
     return fault(res);
   }
 
-  return { id: spec.id, hasStatus: spec.status !== undefined, cancel, status };
+  /** One page of running executions; items that are not runs with a valid id are counted in `skipped`, never returned. */
+  async function list(cursor: string | undefined): Promise<ListOutcome> {
+    const ls = spec.list;
+    if (!ls) return { kind: 'invalid_response', error: `${spec.id} documents no list of executions` };
+    let path: string;
+    if (cursor !== undefined && ls.nextIsLink) {
+      const rel = client.relative(cursor);
+      if (rel === undefined)
+        return { kind: 'invalid_response', error: `next-page link outside the connection's base URL, not followed: ${truncate(cursor, 120)}` };
+      path = rel;
+    } else path = ls.path(cursor);
+    let res: HttpAnswer;
+    try {
+      res = await call('GET', path);
+    } catch (err) {
+      return callFault(err);
+    }
+    if (res.status < 200 || res.status >= 300) return fault(res);
+    const page = ls.page(res.json, cursor);
+    if (!page) return { kind: 'invalid_response', error: `unexpected list body: ${truncate(res.text, 120)}` };
+    const runs: ListedRun[] = [];
+    let skipped = 0;
+    for (const raw of page.items) {
+      const it = ls.item(raw);
+      if (it === 'not_running') continue;
+      if (it === undefined || typeof it.id !== 'string' || !validListedId(it.id)) {
+        skipped++;
+        continue;
+      }
+      const run: ListedRun = { externalId: it.id };
+      if (typeof it.raw === 'string') run.raw = it.raw.slice(0, 64);
+      const started = listedStart(it.startedAt);
+      if (started !== undefined) run.startedAt = started;
+      runs.push(run);
+    }
+    const next = typeof page.next === 'string' && page.next !== '' && page.next !== cursor ? page.next : undefined;
+    return { kind: 'page', runs, skipped, ...(next !== undefined ? { next } : {}) };
+  }
+
+  return { id: spec.id, hasStatus: spec.status !== undefined, cancel, status, ...(spec.list ? { list } : {}) };
 }

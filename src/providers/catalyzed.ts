@@ -1,4 +1,10 @@
-/** Catalyzed (seed 000): POST /pipeline-executions/{id}/cancel, Bearer token; 409 when already finished. */
+/**
+ * Catalyzed (seed 000): POST /pipeline-executions/{id}/cancel, Bearer token; 409 when already finished.
+ * List (discovery): Catalyzed's API reference, "List pipeline executions" (GET /pipeline-executions;
+ * query status pending|running|succeeded|failed|cancelled, page from 1, pageSize 1–100; answer
+ * {executions: [{executionId, status, startedAt, …}]}). The page documents no "has more" field:
+ * a page shorter than pageSize is the last.
+ */
 import * as z from 'zod';
 import type { AdapterSpec } from './adapter.js';
 import type { ProviderStatus } from './types.js';
@@ -11,11 +17,30 @@ const Body = z.object({
   completedAt: z.string().nullish(),
 });
 
+export const LIST_PAGE_SIZE = 100;
+const ListBody = z.object({ executions: z.array(z.unknown()) });
+const ListItem = z.object({ executionId: z.unknown(), status: z.string().optional(), startedAt: z.string().nullish(), createdAt: z.string().nullish() });
+
 export const catalyzed: AdapterSpec = {
   id: 'catalyzed',
   cancel: { method: 'POST', path: (id) => `/pipeline-executions/${id}/cancel` },
   status: { method: 'GET', path: (id) => `/pipeline-executions/${id}` },
   authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
+  list: {
+    path: (cursor) => `/pipeline-executions?status=running&page=${cursor ?? '1'}&pageSize=${LIST_PAGE_SIZE}`,
+    page(body, cursor) {
+      const b = ListBody.safeParse(body);
+      if (!b.success) return undefined;
+      const page = Number(cursor ?? '1');
+      return { items: b.data.executions, ...(b.data.executions.length >= LIST_PAGE_SIZE ? { next: String(page + 1) } : {}) };
+    },
+    item(raw) {
+      const i = ListItem.safeParse(raw);
+      if (!i.success) return undefined;
+      if (i.data.status !== undefined && i.data.status !== 'running') return 'not_running';
+      return { id: i.data.executionId, raw: i.data.status, startedAt: i.data.startedAt ?? i.data.createdAt };
+    },
+  },
   parse(body) {
     const b = Body.safeParse(body);
     if (!b.success) return undefined;

@@ -168,6 +168,22 @@ export class HttpClient {
     this.o = { ...o, connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(o.timeoutMs, 5_000) };
   }
 
+  /**
+   * A link a platform handed back (a next page), as a path under this client's base URL; undefined
+   * when it points anywhere else (another host would receive the connection's API key).
+   */
+  relative(link: string): string | undefined {
+    let u: URL;
+    try {
+      u = new URL(link, this.base.href.endsWith('/') ? this.base.href : `${this.base.href}/`);
+    } catch {
+      return undefined;
+    }
+    const basePath = this.base.pathname.replace(/\/$/, '');
+    if (u.origin !== this.base.origin || !(u.pathname === basePath || u.pathname.startsWith(`${basePath}/`))) return undefined;
+    return u.pathname.slice(basePath.length) + u.search;
+  }
+
   private async once(method: string, path: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
     const pathname = this.base.pathname.replace(/\/$/, '') + path;
     try {

@@ -35,11 +35,25 @@ export type CancelOutcome =
 
 export type StatusOutcome = { kind: 'status'; status: ProviderStatus } | Fault;
 
+/** One run on a platform's list of running executions (discovery). */
+export interface ListedRun {
+  externalId: string;
+  /** The platform's own status string, when the list gives one. */
+  raw?: string;
+  /** Epoch ms, when the platform gives the start time. */
+  startedAt?: number;
+}
+
+/** One page of the list: its runs and the cursor of the next page (absent on the last). */
+export type ListOutcome = { kind: 'page'; runs: ListedRun[]; next?: string; skipped: number } | Fault;
+
 export interface ProviderAdapter {
   readonly id: string;
   readonly hasStatus: boolean;
   cancel(externalId: string): Promise<CancelOutcome>;
   status(externalId: string): Promise<StatusOutcome>;
+  /** The platform's running executions, one page per call (absent: the platform documents no list). */
+  list?(cursor: string | undefined): Promise<ListOutcome>;
 }
 
 export const CANCEL_OK = new Set(['cancelled', 'cancel_pending', 'already_finished']);

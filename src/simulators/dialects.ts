@@ -17,6 +17,8 @@ export interface Dialect {
   cancel: { method: string; pattern: RegExp };
   status: { method: string; pattern: RegExp };
   elements?: RegExp;
+  /** The list of executions (where the platform documents one), with its own pagination. */
+  list?: { pattern: RegExp; page(all: readonly SimExecution[], q: URLSearchParams): Reply };
   render(e: SimExecution): unknown;
   /** Cancel of a run that has already finished. */
   cancelFinished(e: SimExecution): Reply;
@@ -34,6 +36,15 @@ const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toI
 const pct = (e: SimExecution) => (e.total ? Math.round((e.done / e.total) * 100) : null);
 
 const vocab = (map: Record<SimState, string>) => (s: SimState) => map[s];
+
+/** Page `page` (from 1) of the executions whose platform status is `status` (all when absent), oldest first. */
+function pageOf(all: readonly SimExecution[], statusOf: (s: SimState) => string, q: URLSearchParams, sizeParam: string, maxSize: number) {
+  const status = q.get('status');
+  const matching = all.filter((e) => status === null || statusOf(e.state) === status).sort((a, b) => a.startedAt - b.startedAt || (a.id < b.id ? -1 : 1));
+  const page = Math.max(1, Number(q.get('page') ?? '1') || 1);
+  const size = Math.min(maxSize, Math.max(1, Number(q.get(sizeParam) ?? '50') || 50));
+  return { items: matching.slice((page - 1) * size, page * size), page, size, total: matching.length };
+}
 
 const catalyzedStatus = vocab({
   pending: 'pending',
@@ -75,6 +86,14 @@ export const DIALECTS: Record<string, Dialect> = {
     key: bearer,
     cancel: { method: 'POST', pattern: /^\/pipeline-executions\/([^/]+)\/cancel$/ },
     status: { method: 'GET', pattern: /^\/pipeline-executions\/([^/]+)$/ },
+    // "List pipeline executions": page, pageSize (1–100), status; {executions: […]}.
+    list: {
+      pattern: /^\/pipeline-executions$/,
+      page: (all, q) => {
+        const p = pageOf(all, catalyzedStatus, q, 'pageSize', 100);
+        return { status: 200, body: { executions: p.items.map((e) => DIALECTS.catalyzed!.render(e)) } };
+      },
+    },
     render: (e) => ({
       executionId: e.id,
       pipelineId: 'pl_sim',
@@ -132,6 +151,17 @@ export const DIALECTS: Record<string, Dialect> = {
     key: bearer,
     cancel: { method: 'POST', pattern: /^\/runs\/([^/]+)\/cancel$/ },
     status: { method: 'GET', pattern: /^\/runs\/([^/]+)$/ },
+    // "List runs": page, limit (up to 100), status; {data, page, limit, total, hasMore}.
+    list: {
+      pattern: /^\/runs$/,
+      page: (all, q) => {
+        const p = pageOf(all, superglueStatus, q, 'limit', 100);
+        return {
+          status: 200,
+          body: { data: p.items.map((e) => DIALECTS.superglue!.render(e)), page: p.page, limit: p.size, total: p.total, hasMore: p.page * p.size < p.total },
+        };
+      },
+    },
     render: (e) => ({
       runId: e.id,
       toolId: 'tool_sim',

@@ -31,6 +31,8 @@ export interface Faults {
   hangRate?: number;
   malformed?: boolean;
   reset?: boolean;
+  /** Only the list route (discovery): never answer, or answer 503. */
+  listFault?: 'hang' | 'error';
   /** Answer the next N requests with 429 + Retry-After. */
   rateLimitNext?: number;
   retryAfterSec?: number;
@@ -43,6 +45,8 @@ export interface Simulator {
   readonly executions: Map<string, SimExecution>;
   /** Cancel calls received per execution id (duplicates show up here). */
   readonly cancelCalls: Map<string, number>;
+  /** List calls received (discovery). */
+  readonly listCalls: { count: number };
   faults: Faults;
   /** Called on every request received, before faults (contract tests inspect them). */
   onRequest?: (req: { method: string; path: string; headers: Record<string, string | string[] | undefined> }) => void;
@@ -67,6 +71,7 @@ export async function startSimulator(platform: string, opts: SimulatorOptions = 
   if (!dialect) throw new Error(`no simulator for "${platform}"; expected one of ${Object.keys(DIALECTS).join(', ')}`);
   const executions = new Map<string, SimExecution>();
   const cancelCalls = new Map<string, number>();
+  const listCalls = { count: 0 };
   const apiKey = opts.apiKey ?? `${platform}-sim-key`;
   const sim: Simulator = {
     platform,
@@ -74,6 +79,7 @@ export async function startSimulator(platform: string, opts: SimulatorOptions = 
     apiKey,
     executions,
     cancelCalls,
+    listCalls,
     faults: {},
     add(e) {
       const full: SimExecution = { state: 'running', done: 0, startedAt: Date.now(), ...e };
@@ -148,6 +154,14 @@ export async function startSimulator(platform: string, opts: SimulatorOptions = 
         status: 200,
         body: Array.from({ length: total }, (_, i) => ({ id: `el${i}`, status: i < e.done ? 'completed' : TERMINAL.has(e.state) ? 'canceled' : 'running' })),
       };
+    }
+    if (dialect.list && req.method === 'GET' && dialect.list.pattern.test(path)) {
+      listCalls.count++;
+      if (f.listFault === 'hang') return 'hang';
+      if (f.listFault === 'error') return { status: 503, body: dialect.error(503, 'Service unavailable') };
+      const all = [...executions.values()];
+      for (const e of all) advance(e, now);
+      return dialect.list.page(all, url.searchParams);
     }
     if (req.method === dialect.status.method && dialect.status.pattern.test(path)) {
       const e = find(dialect.status.pattern.exec(path));

@@ -248,6 +248,12 @@ export class DynamoExecutionStore implements ExecutionStore {
     return found;
   }
 
+  async known(ids: readonly string[]): Promise<Map<string, 'tracker' | 'discovered'>> {
+    // Eventually consistent (half the read units): a run tracked a moment ago is caught by track's own condition.
+    const found = await this.getItems(ids, { consistent: false, attributes: ['source'] });
+    return new Map([...found].map(([id, item]) => [id, item.source?.S === 'discovered' ? 'discovered' : 'tracker']));
+  }
+
   /**
    * Full items for keys an index gave (consistent reads, in the order asked). An item gone
    * meanwhile is left out; an unparsable one is described in `corrupt`.

@@ -4,17 +4,51 @@
  *
  *   probe  pk = "P#<connection>"  sk = "P"  checkedAt, healthy, detail, since
  *
+ * Discovery claims its cadence the same way (key `discover:<connection>`; no connection name
+ * holds ':') and keeps its latest report there, for `watchdog coverage` and chat.
+ *
  * `claim` is a conditional update (only when the last check is older than the cadence) that
  * returns the previous health; `record` stores the new verdict. No index keys.
  */
-import { ConditionalCheckFailedException, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, ConditionalCheckFailedException, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { TABLE } from './table.js';
 
 export interface ProbeLedger {
   /** Claim this connection's probe if due; resolves the previous verdict (undefined: never probed), or false when not due. */
   claim(connection: string, now: number, everyMs: number): Promise<{ healthy?: boolean } | false>;
   record(connection: string, healthy: boolean, detail: string, now: number, changed: boolean): Promise<void>;
+  recordDiscovery(report: DiscoveryRecord): Promise<void>;
+  /** The latest discovery report of each of these connections that has one. */
+  discoveries(connections: readonly string[]): Promise<DiscoveryRecord[]>;
 }
+
+/** One run of discovery on one connection (README "Coverage"). */
+export interface DiscoveryRecord {
+  connection: string;
+  at: number;
+  durationMs: number;
+  /** Running on the platform, as listed (every page read). */
+  running: number;
+  /** Of those, tracked by a tracker (the system that started them). */
+  tracked: number;
+  /** Of those, tracked by discovery (this run or an earlier one): nobody integrated them. */
+  byDiscovery: number;
+  /** Tracked by this run (part of byDiscovery). */
+  discovered: number;
+  /** Listed and still not tracked (a write failed, or the budget ran out first). */
+  untracked: number;
+  /** The first untracked external ids (at most UNTRACKED_KEPT). */
+  untrackedIds: string[];
+  pages: number;
+  /** List items that were not a run with a valid id: ignored. */
+  skipped: number;
+  /** Every page was read (not cut by the page or time budget, no failed call). */
+  complete: boolean;
+  error?: string;
+}
+
+export const UNTRACKED_KEPT = 50;
+export const discoveryKey = (connection: string): string => `discover:${connection}`;
 
 const key = (connection: string) => ({ [TABLE.pk]: { S: `P#${connection}` }, [TABLE.sk]: { S: 'P' } });
 
@@ -53,5 +87,39 @@ export class DynamoProbeLedger implements ProbeLedger {
         ExpressionAttributeValues: { ':h': { BOOL: healthy }, ':d': { S: detail.slice(0, 500) }, ...(changed ? { ':now': { N: String(now) } } : {}) },
       }),
     );
+  }
+
+  async recordDiscovery(r: DiscoveryRecord): Promise<void> {
+    const kept: DiscoveryRecord = { ...r, untrackedIds: r.untrackedIds.slice(0, UNTRACKED_KEPT).map((id) => id.slice(0, 200)) };
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: key(discoveryKey(r.connection)),
+        UpdateExpression: 'SET report = :r',
+        ExpressionAttributeValues: { ':r': { S: JSON.stringify(kept) } },
+      }),
+    );
+  }
+
+  async discoveries(connections: readonly string[]): Promise<DiscoveryRecord[]> {
+    if (connections.length === 0) return [];
+    const out: DiscoveryRecord[] = [];
+    for (let i = 0; i < connections.length; i += 100) {
+      let keys: Array<ReturnType<typeof key>> | undefined = connections.slice(i, i + 100).map((c) => key(discoveryKey(c)));
+      for (let attempt = 0; keys && keys.length > 0 && attempt < 5; attempt++) {
+        const res = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: 'report' } } }));
+        for (const item of res.Responses?.[this.tableName] ?? []) {
+          const raw = item.report?.S;
+          if (raw === undefined) continue;
+          try {
+            out.push(JSON.parse(raw) as DiscoveryRecord);
+          } catch {
+            // an unreadable report is as good as none
+          }
+        }
+        keys = res.UnprocessedKeys?.[this.tableName]?.Keys as typeof keys;
+      }
+    }
+    return out;
   }
 }

@@ -49,6 +49,8 @@ export interface ExecutionStore {
   /** Create the execution unless (connection, externalId) is already tracked; then return the existing one. */
   track(execution: Execution): Promise<{ created: boolean; execution: Execution }>;
   get(id: string): Promise<Execution | undefined>;
+  /** Which of these ids are tracked (any state), and whether by a tracker or by discovery: one batch read per 100. */
+  known(ids: readonly string[]): Promise<Map<string, 'tracker' | 'discovered'>>;
   getWithEvents(id: string): Promise<{ execution: Execution; events: AuditEvent[] } | undefined>;
   list(filter?: ListFilter): Promise<Page<Execution>>;
   /** Live executions with dueAt <= now, across every shard. */

@@ -23,7 +23,8 @@ import type { ExecutionStore, QuarantinedItem, WriteOutcome } from '../store/typ
 import { Limiter, forEachLimit } from './limiter.js';
 import { retryDelayMs, toCancelResult } from './outcome.js';
 import { type ProbeReport, probe } from './probe.js';
-import type { ProbeLedger } from '../store/probes.js';
+import type { DiscoveryRecord, ProbeLedger } from '../store/probes.js';
+import { Discovery } from './discovery.js';
 
 export interface ProviderLookup {
   forConnection(connection: string): ProviderAdapter;
@@ -112,6 +113,10 @@ export interface SweepSummary {
   errors: number;
   /** Connections probed this sweep (see probe.ts). */
   probes: ProbeReport[];
+  /** Runs nobody tracked, tracked this sweep by discovery (see discovery.ts). */
+  discovered: number;
+  /** Connections discovered on this sweep, one record each. */
+  discoveries: DiscoveryRecord[];
   /** Overdue executions the due index did not hold, found by the safety net and re-indexed: should never happen in AWS. */
   indexRepairs: number;
   /** now − dueAt for each execution acted on (ms), sorted. */
@@ -178,6 +183,8 @@ function emptySummary(owner: string, startedAt: number, preview: boolean): Sweep
     quarantined: 0,
     errors: 0,
     probes: [],
+    discovered: 0,
+    discoveries: [],
     indexRepairs: 0,
     dueLagMs: [],
     actions: [],
@@ -191,11 +198,13 @@ export class Sweeper {
   private readonly limiters = new Map<string, Limiter>();
   /** When this (warm) sweeper next tries each probe's (and the safety net's) claim: saves a write per sweep. */
   private readonly nextCheckAt = new Map<string, number>();
+  private readonly discovery: Discovery | undefined;
 
   constructor(private readonly deps: SweepDeps) {
     this.log = deps.log ?? silentLog;
     this.now = deps.now ?? Date.now;
     this.owner = deps.owner ?? `sweep-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.discovery = deps.probes ? new Discovery({ config: deps.config, store: deps.store, ledger: deps.probes, log: this.log, now: this.now }) : undefined;
   }
 
   private get settings() {
@@ -273,8 +282,12 @@ export class Sweeper {
     await forEachLimit(first, concurrency, handleOne);
     await forEachLimit(later, concurrency, handleOne);
     if (s.heldBackByCap > 0) await this.capAlert(run);
-    // Probes and the safety net come after enforcement: they never delay a cancel.
+    // Probes, discovery and the safety net come after enforcement: they never delay a cancel.
     if (!preview) await this.probeConnections(run);
+    if (!preview && this.discovery) {
+      s.discoveries = await this.discovery.runDue((c) => this.deps.providers.forConnection(c), run.timeLow);
+      s.discovered = s.discoveries.reduce((n, d) => n + d.discovered, 0);
+    }
     if (!preview) await this.safetyNet(run, new Set(due.items.map((e) => e.id)), concurrency);
     s.durationMs = this.now() - startedAt;
     s.dueLagMs.sort((a, b) => a - b);
@@ -799,6 +812,12 @@ export class Sweeper {
     await this.alert(run.heldBackTargets, m, run, 'cap alert');
   }
 
+  /** Discover on one connection now, whatever its cadence (tests, `watchdog coverage --discover`). */
+  discoverNow(connection: string): Promise<DiscoveryRecord> {
+    if (!this.discovery) throw new Error('discovery needs the probe ledger');
+    return this.discovery.discover(connection, (c) => this.deps.providers.forConnection(c));
+  }
+
   /**
    * A person's cancel (CLI, chat, hook): request it, then claim and cancel right away
    * within `budgetMs`. Past the budget the work goes on (locally) or is left to the next
@@ -878,7 +897,9 @@ const pct = (sorted: number[], p: number): number | undefined =>
 /** Counts and lag percentiles, without the per-execution lists: for logs, metrics and `--json`. */
 export function summaryFields(s: SweepSummary): Record<string, number | string | boolean | undefined> {
   const counts: Record<string, number | string | boolean> = {};
-  for (const [k, v] of Object.entries(s)) if (k !== 'actions' && k !== 'dueLagMs' && k !== 'probes') counts[k] = v as number | string | boolean;
+  for (const [k, v] of Object.entries(s))
+    if (k !== 'actions' && k !== 'dueLagMs' && k !== 'probes' && k !== 'discoveries') counts[k] = v as number | string | boolean;
+  counts.untracked = s.discoveries.reduce((n, d) => n + d.untracked, 0);
   counts.unhealthyConnections = s.probes
     .filter((p) => !p.healthy)
     .map((p) => p.connection)

@@ -11,6 +11,7 @@ import { CONNECTION_DIMENSION, ENV, METRICS_NAMESPACE, SWEEPER_SERVICE, SweeperM
 import type { Runtime } from '../src/runtime.js';
 import { recordRunningConfig } from '../src/store/meta.js';
 import type { ProbeReport } from '../src/sweep/probe.js';
+import type { DiscoveryRecord } from '../src/store/probes.js';
 import { type SweepSummary, summaryFields } from '../src/sweep/sweep.js';
 
 const logger = new Logger({ serviceName: 'runaway-watchdog-sweeper' });
@@ -31,6 +32,7 @@ export function publishSweepMetrics(m: Metrics, s: SweepSummary): void {
   m.addMetric(M.Quarantined, MetricUnit.Count, s.quarantined);
   m.addMetric(M.SweepErrors, MetricUnit.Count, s.errors);
   m.addMetric(M.IndexRepairs, MetricUnit.Count, s.indexRepairs);
+  m.addMetric(M.Discovered, MetricUnit.Count, s.discovered);
   m.addMetric(M.SweepDuration, MetricUnit.Milliseconds, s.durationMs);
   m.addMetric(M.DueLag, MetricUnit.Milliseconds, Number(f.dueLagMaxMs ?? 0));
 }
@@ -41,6 +43,21 @@ export function publishProbeMetrics(m: Metrics, probes: readonly ProbeReport[]):
     const single = m.singleMetric();
     single.addDimension(CONNECTION_DIMENSION, p.connection);
     single.addMetric(M.ConnectionUnhealthy, MetricUnit.Count, p.healthy ? 0 : 1);
+  }
+}
+
+/** Two EMF documents per connection discovered on: Untracked (count) and DiscoveryIncomplete (0/1), dimension `connection`. */
+export function publishDiscoveryMetrics(m: Metrics, discoveries: readonly DiscoveryRecord[]): void {
+  for (const d of discoveries) {
+    // A single metric is published on its first addMetric: one each, so both carry the dimension.
+    for (const [name, value] of [
+      [M.Untracked, d.untracked],
+      [M.DiscoveryIncomplete, d.complete ? 0 : 1],
+    ] as const) {
+      const single = m.singleMetric();
+      single.addDimension(CONNECTION_DIMENSION, d.connection);
+      single.addMetric(name, MetricUnit.Count, value);
+    }
   }
 }
 
@@ -62,6 +79,7 @@ export const handler = async (_event: unknown, context: LambdaContext): Promise<
     await recording;
     publishSweepMetrics(metrics, summary);
     publishProbeMetrics(metrics, summary.probes);
+    publishDiscoveryMetrics(metrics, summary.discoveries);
     const fields = summaryFields(summary);
     logger.info('sweep summary', fields);
     return fields;

@@ -399,6 +399,16 @@ export class RunawayWatchdog extends Construct {
       );
     });
 
+    const discovering = [...config.connections].filter(([, c]) => c.discover !== undefined).map(([name]) => name);
+    discovering.forEach((connection, i) => {
+      alarm(
+        `DiscoveryIncomplete${i}`,
+        metric(SweeperMetric.DiscoveryIncomplete, 'Maximum', Duration.minutes(15), SWEEPER_SERVICE, { [CONNECTION_DIMENSION]: connection }),
+        1,
+        `Discovery on ${connection} did not finish (its list failed, a budget ran out, or a run could not be tracked): runs nobody tracked may be unwatched. \`watchdog coverage ${connection}\` shows them.`,
+      );
+    });
+
     this.dashboard = new cw.Dashboard(this, 'Dashboard', { dashboardName: `${stack.stackName}-watchdog` });
     this.dashboard.addWidgets(
       new cw.GraphWidget({
@@ -420,6 +430,15 @@ export class RunawayWatchdog extends Construct {
         title: 'Due lag (enforcement latency)',
         left: [metric(SweeperMetric.DueLag, 'Maximum'), metric(SweeperMetric.SweepDuration, 'Maximum')],
       }),
+      ...(discovering.length > 0
+        ? [
+            new cw.GraphWidget({
+              title: 'Coverage: untracked runs per connection, discovered per sweep',
+              left: discovering.map((c) => metric(SweeperMetric.Untracked, 'Maximum', Duration.minutes(5), SWEEPER_SERVICE, { [CONNECTION_DIMENSION]: c })),
+              right: [metric(SweeperMetric.Discovered)],
+            }),
+          ]
+        : []),
       new cw.GraphWidget({
         title: 'Webhook latency',
         left: [this.webhook.metricDuration({ statistic: 'p50' }), this.webhook.metricDuration({ statistic: 'p99' })],

@@ -32,6 +32,8 @@ export interface CoverageRow {
   complete?: boolean;
   /** When discovery last ran here (epoch ms). */
   lastDiscoveryAt?: number;
+  /** Live only: each running run and who tracks it (the first RUNS_KEPT). */
+  runs?: Array<{ externalId: string; trackedBy: 'tracker' | 'discovery' | 'nobody' }>;
   error?: string;
 }
 
@@ -47,6 +49,7 @@ export interface CoverageDeps {
 }
 
 const KEPT = 50;
+export const RUNS_KEPT = 1000;
 
 export async function coverage(d: CoverageDeps, o: { live: boolean; connections?: readonly string[] }): Promise<CoverageRow[]> {
   const names = o.connections ?? [...d.config.connections.keys()];
@@ -79,6 +82,10 @@ export async function coverage(d: CoverageDeps, o: { live: boolean; connections?
           running: listing.runs.length,
           tracked: sources.filter((s) => s === 'tracker').length,
           byDiscovery: sources.filter((s) => s === 'discovered').length,
+          runs: listing.runs.slice(0, RUNS_KEPT).map((r, i) => {
+            const k = known.get(ids[i]!);
+            return { externalId: r.externalId, trackedBy: k === undefined ? 'nobody' : k === 'discovered' ? 'discovery' : 'tracker' };
+          }),
           untracked: untracked.slice(0, KEPT),
           untrackedCount: untracked.length,
           complete: listing.complete,

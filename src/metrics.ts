@@ -8,7 +8,7 @@ export const METRICS_NAMESPACE = 'RunawayWatchdog';
 export const SERVICE_DIMENSION = 'service';
 export const SWEEPER_SERVICE = 'sweeper';
 export const WEBHOOK_SERVICE = 'webhook';
-/** The per-connection dimension of ConnectionUnhealthy. */
+/** The per-connection dimension of ConnectionUnhealthy, Untracked and DiscoveryIncomplete. */
 export const CONNECTION_DIMENSION = 'connection';
 
 export const SweeperMetric = {
@@ -34,6 +34,12 @@ export const SweeperMetric = {
   IndexRepairs: 'IndexRepairs',
   /** Per connection (dimension `connection`): 1 when its probe failed (credentials, route, DNS, TLS, timeout), else 0. */
   ConnectionUnhealthy: 'ConnectionUnhealthy',
+  /** Runs nobody tracked, tracked by discovery this sweep. */
+  Discovered: 'Discovered',
+  /** Per connection, after each discovery: running on the platform and still not tracked at all. */
+  Untracked: 'Untracked',
+  /** Per connection, after each discovery: 1 when it did not finish (a failed list call, a budget spent, a run it could not track), else 0. */
+  DiscoveryIncomplete: 'DiscoveryIncomplete',
 } as const;
 
 export const WebhookMetric = {

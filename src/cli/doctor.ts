@@ -10,6 +10,7 @@
  */
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { WatchdogConfig } from '../config/load.js';
+import { isListable } from '../coverage.js';
 import { ProviderRegistry } from '../providers/registry.js';
 import { HttpClient } from '../providers/http.js';
 import type { Runtime } from '../runtime.js';
@@ -65,17 +66,37 @@ export async function secretChecks(config: WatchdogConfig, secrets: SecretSource
 
 export async function connectionChecks(config: WatchdogConfig, secrets: SecretSource): Promise<Check[]> {
   const registry = new ProviderRegistry(config, secrets, { attempts: 1, timeoutMs: 5_000 });
-  return Promise.all(
-    [...config.connections.entries()].map(async ([name, c]): Promise<Check> => {
-      try {
-        const r = await probe(name, registry.forConnection(name));
-        if (!r) return { group: 'connection', name, status: 'skip', detail: `provider ${c.provider} has no status call: cannot be probed` };
-        return { group: 'connection', name, status: r.healthy ? 'ok' : 'fail', detail: `${c.provider}: ${r.detail}` };
-      } catch (err) {
-        return { group: 'connection', name, status: 'fail', detail: message(err) };
-      }
+  const checks = await Promise.all(
+    [...config.connections.entries()].map(async ([name, c]): Promise<Check[]> => {
+      const probed = async (): Promise<Check> => {
+        try {
+          const r = await probe(name, registry.forConnection(name));
+          if (!r) return { group: 'connection', name, status: 'skip', detail: `provider ${c.provider} has no status call: cannot be probed` };
+          return { group: 'connection', name, status: r.healthy ? 'ok' : 'fail', detail: `${c.provider}: ${r.detail}` };
+        } catch (err) {
+          return { group: 'connection', name, status: 'fail', detail: message(err) };
+        }
+      };
+      return Promise.all([probed(), discoveryCheck(config, registry, name)]);
     }),
   );
+  return checks.flat();
+}
+
+/** Whether discovery can work here: the platform lists running executions, and (when on) its first page reads. */
+async function discoveryCheck(config: WatchdogConfig, registry: ProviderRegistry, name: string): Promise<Check> {
+  const c = config.connections.get(name)!;
+  const check = (status: Check['status'], detail: string): Check => ({ group: 'connection', name: `${name} discovery`, status, detail });
+  if (!isListable(config, c.provider)) return check('skip', `${c.provider} documents no list of running executions: only tracked runs are watched`);
+  if (!c.discover) return check('skip', `off (the platform lists running executions: add connections.${name}.discover to track runs nobody tracked)`);
+  try {
+    const page = await registry.forConnection(name).list!(undefined);
+    if (page.kind !== 'page')
+      return check('fail', `the list answered ${page.kind}${'error' in page ? `: ${page.error}` : 'httpStatus' in page ? ` (HTTP ${page.httpStatus})` : ''}`);
+    return check('ok', `every ${c.discover.every} under policy ${c.discover.policy ?? config.defaultPolicy}; first page: ${page.runs.length} running`);
+  } catch (err) {
+    return check('fail', message(err));
+  }
 }
 
 export async function slackChecks(config: WatchdogConfig, secrets: SecretSource): Promise<Check[]> {

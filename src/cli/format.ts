@@ -4,6 +4,7 @@ import type { AuditEvent, Execution } from '../core/model.js';
 import { progressFraction } from '../core/model.js';
 import { type Policy, describeLimits, effectiveStart } from '../core/policy.js';
 import type { SweepSummary } from '../sweep/sweep.js';
+import type { CoverageRow } from '../coverage.js';
 
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
@@ -117,5 +118,36 @@ export function sweepText(s: SweepSummary, where: string): string {
   if (shown.length > 0)
     lines.push('', table([['ACTION', 'ID', 'EXECUTION', 'DETAIL'], ...shown.map((a) => [a.action, a.id, `${a.connection}/${a.externalId}`, a.detail ?? ''])]));
   if (s.actions.length > shown.length) lines.push(`  … and ${s.actions.length - shown.length} more (--json for all)`);
+  return lines.join('\n');
+}
+
+/** `watchdog coverage`: one row per connection, then the untracked runs of each. */
+export function coverageText(rows: readonly CoverageRow[], now: number, o: { runs?: boolean } = {}): string {
+  const n = (v: number | undefined) => (v === undefined ? '-' : String(v));
+  const lines = [
+    table([
+      ['CONNECTION', 'PROVIDER', 'RUNNING', 'TRACKED', 'BY DISCOVERY', 'UNTRACKED', 'DISCOVERY', 'LAST RUN'],
+      ...rows.map((r) => [
+        r.connection,
+        r.provider,
+        r.listable ? `${n(r.running)}${r.complete === false ? '+' : ''}` : 'no list',
+        n(r.tracked),
+        n(r.byDiscovery),
+        n(r.untrackedCount),
+        r.discover ? `every ${r.discover.every} → ${r.discover.policy}` : r.listable ? 'off' : '-',
+        r.lastDiscoveryAt === undefined ? '-' : `${formatDuration(Math.max(0, now - r.lastDiscoveryAt))} ago`,
+      ]),
+    ]),
+  ];
+  for (const r of rows) {
+    if (r.error) lines.push(`${r.connection}: ${r.error}`);
+    if (o.runs && r.runs && r.runs.length > 0)
+      lines.push('', table([['RUN', 'TRACKED BY'], ...r.runs.map((x) => [`${r.connection}/${x.externalId}`, x.trackedBy])]), '');
+    if (r.untracked && r.untracked.length > 0) {
+      const more = (r.untrackedCount ?? r.untracked.length) - r.untracked.length;
+      lines.push(`${r.connection} untracked: ${r.untracked.join(', ')}${more > 0 ? ` … and ${more} more` : ''}`);
+    }
+  }
+  if (rows.some((r) => r.complete === false)) lines.push('+ the listing stopped early (budget or a failed call): at least this many.');
   return lines.join('\n');
 }

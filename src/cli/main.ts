@@ -37,7 +37,7 @@ class ExitCode extends Error {
   }
 }
 import { type Check, doctor, doctorText } from './doctor.js';
-import { executionRows, showText, sweepText, table } from './format.js';
+import { coverageText, executionRows, showText, sweepText, table } from './format.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The package's root, from source (src/cli) or compiled (dist/src/cli). */
@@ -273,6 +273,21 @@ export function buildProgram(io: Io): Command {
       await withWatchdog(async (wd) => {
         const { execution, events } = await wd.show(id);
         print({ execution, events }, () => showText(execution, events, wd.policyOf(execution), Date.now()));
+      });
+    });
+
+  program
+    .command('coverage')
+    .description('per connection: running on the platform vs tracked, the untracked runs listed (lists each platform now)')
+    .argument('[connections...]', 'only these connections (default: all)')
+    .option('--recorded', "read each connection's last discovery instead of listing now (what chat shows)")
+    .option('--runs', 'also list every running run and who tracks it (a tracker, discovery, or nobody)')
+    .action(async (connections: string[], o: { recorded?: boolean; runs?: boolean }) => {
+      await withRuntime(async (rt) => {
+        for (const c of connections)
+          if (!rt.config.connections.has(c)) throw new InputError(`unknown connection "${c}"; expected one of ${[...rt.config.connections.keys()].join(', ')}`);
+        const rows = await rt.coverage({ live: !o.recorded, ...(connections.length > 0 ? { connections } : {}) });
+        print(rows, () => coverageText(rows, Date.now(), { runs: o.runs ?? false }));
       });
     });
 

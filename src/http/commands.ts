@@ -1,7 +1,7 @@
 /**
  * Chat commands, the same for Slack, Discord and Teams:
  *   cancel <id> [reason] · extend <id> <duration> [reason] · snooze <id> [duration]
- *   status <id> · list [connection|policy] · help
+ *   status <id> · list [connection|policy] · coverage · help
  * `<id>` is a wd_… id or <connection>/<externalId>. Cancel, extend and snooze need the
  * person (or the channel) to be allowed by the execution's policy; every action is
  * audited with the person's id, the tool and the reason.
@@ -12,7 +12,7 @@ import { describeLimits } from '../core/policy.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { Log } from '../log.js';
 import { redact } from '../log.js';
-import type { CompiledPolicy } from '../config/load.js';
+import { type CompiledPolicy, policyByName } from '../config/load.js';
 import { type Markup, PLAIN } from '../notify/markup.js';
 import type { Runtime } from '../runtime.js';
 import type { WriteOutcome } from '../store/types.js';
@@ -31,6 +31,7 @@ export type Command =
   | { cmd: 'snooze'; ref: string; duration: string }
   | { cmd: 'status'; ref: string }
   | { cmd: 'list'; filter?: string }
+  | { cmd: 'coverage' }
   | { cmd: 'help' };
 
 /** The help text, in the platform's markup. */
@@ -42,6 +43,7 @@ export function helpText(m: Markup): string {
     `${m.code('snooze <id> [duration]')} — silence warnings (default 1h, up to the policy's maxSnooze); limits still apply`,
     `${m.code('status <id>')} — state, limits and recent actions`,
     `${m.code('list [connection|policy]')} — executions being watched`,
+    `${m.code('coverage')} — per connection: running on the platform vs tracked (as of the last discovery)`,
     `${m.code('<id>')} is a wd_… id or ${m.code('<connection>/<externalId>')}.`,
   ].join('\n');
 }
@@ -73,6 +75,8 @@ export function parseCommand(text: string): Command | { error: string } {
       return { cmd: 'status', ref };
     case 'list':
       return { cmd: 'list', ...(ref ? { filter: ref } : {}) };
+    case 'coverage':
+      return { cmd: 'coverage' };
     default:
       return { error: `unknown command "${verb?.slice(0, 40)}". Try: help` };
   }
@@ -145,6 +149,41 @@ function statusText(rt: Runtime, e: Execution, events: Array<{ at: number; actor
 
 const LIVE = ['running', 'warned', 'cancel_requested', 'cancelling'] as const;
 
+/**
+ * Coverage as of each connection's last discovery (a live listing would not fit a chat
+ * answer's seconds; `watchdog coverage` lists live). A person sees the connections whose
+ * discovery policy (else the default policy) lets them view.
+ */
+async function coverageText(rt: Runtime, who: Who, m: Markup): Promise<string> {
+  const visible = [...rt.config.connections]
+    .filter(([, c]) => {
+      const p = policyByName(rt.config, c.discover?.policy ?? rt.config.defaultPolicy);
+      return p !== undefined && authorize(who, 'view', p);
+    })
+    .map(([name]) => name);
+  if (visible.length === 0) return 'No connections whose coverage you may see.';
+  const now = rt.watchdog.now();
+  const rows = await rt.coverage({ live: false, connections: visible });
+  return rows
+    .map((r) => {
+      const name = m.bold(m.esc(r.connection));
+      if (!r.listable) return `${name}: ${m.esc(r.provider)} has no list of running executions; only tracked runs are watched`;
+      if (r.lastDiscoveryAt === undefined)
+        return `${name}: discovery ${r.discover ? 'has not run yet' : 'is off'} (${m.code('watchdog coverage')} lists it live)`;
+      const ago = formatDuration(Math.max(0, now - r.lastDiscoveryAt));
+      const untracked = r.untrackedCount ?? 0;
+      const list =
+        untracked > 0
+          ? `: ${r.untracked
+              ?.slice(0, 5)
+              .map((id) => m.esc(id))
+              .join(', ')}${untracked > 5 ? ', …' : ''}`
+          : '';
+      return `${name}: ${r.running ?? 0} running — ${r.tracked ?? 0} tracked, ${r.byDiscovery ?? 0} found by discovery, ${untracked} untracked${list} (${ago} ago${r.error ? `; ${m.esc(r.error)}` : ''})`;
+    })
+    .join('\n');
+}
+
 /** A cancel the state refused, in words. */
 function cannotCancel(ref: string, r: Exclude<WriteOutcome, { ok: true }>, m: Markup): CommandResult {
   const why =
@@ -180,6 +219,7 @@ export async function runCommand(
           .join('\n'),
       };
     }
+    if (cmd.cmd === 'coverage') return { ok: true, readOnly: true, text: await coverageText(rt, who, m) };
     const id = rt.watchdog.resolveId(cmd.ref);
     const notTracked = { ok: false, text: `No tracked execution ${m.esc(cmd.ref)}.` };
     if (cmd.cmd === 'status') {

@@ -17,7 +17,7 @@ const duration = (required: boolean, example: string) => ({
 
 export const DISCORD_COMMAND = {
   name: 'watchdog',
-  description: 'Runaway Watchdog: cancel, extend, snooze, status, list',
+  description: 'Runaway Watchdog: cancel, extend, snooze, status, list, coverage',
   type: 1 as const,
   options: [
     { type: SUB_COMMAND, name: 'cancel', description: 'cancel an execution now', options: [id, reason] },
@@ -30,6 +30,7 @@ export const DISCORD_COMMAND = {
       description: 'executions being watched',
       options: [{ type: STRING, name: 'filter', description: 'a connection or policy name', required: false, max_length: 64 }],
     },
+    { type: SUB_COMMAND, name: 'coverage', description: 'running on each platform vs tracked' },
     { type: SUB_COMMAND, name: 'help', description: 'the commands' },
   ],
 };

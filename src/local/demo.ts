@@ -144,6 +144,28 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
     );
   }
 
+  // A run started by hand on the platform, never tracked: discovery finds it through the
+  // platform's list, and its policy (from the platform's own start time) warns, then cancels.
+  const discovering = [...cfg.connections].find(([name, c]) => c.discover !== undefined && world.sims.has(name));
+  if (discovering) {
+    const [connection, c] = discovering;
+    const policy = cfg.policies.find((p) => p.name === (c.discover?.policy ?? cfg.defaultPolicy));
+    if (policy?.maxRuntimeMs !== undefined && policy.mode === 'enforce') {
+      const externalId = await freeName(connection, 'demo-by-hand');
+      // Started long ago: 20 s short of its policy's runtime limit.
+      sim(connection).add({ id: externalId, startedAt: t0 - policy.maxRuntimeMs + 20_000 });
+      scenarios.push({
+        key: 'by-hand',
+        connection,
+        externalId,
+        what: `started by hand, never tracked: discovered, warned, cancelled under "${policy.name}"`,
+        expect: cancelledBy,
+        id: executionId(connection, externalId),
+      });
+      say(`demo: ${connection}/${externalId} started on the platform by hand (nobody tracks it); discovery will find it`);
+    }
+  }
+
   // The tracking system at work: heartbeats with progress and cost through the API.
   let progress = 0;
   if (ok)

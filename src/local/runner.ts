@@ -109,7 +109,13 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
     world = opts.demo ? await startDemoWorld(opts.config, secrets) : undefined;
     let config = withOverrides(opts.config, world?.overrides);
     // The demo compresses time: accepted-but-pending cancels are checked within seconds.
-    if (world) config = { ...config, settings: { ...config.settings, confirmWithinMs: Math.min(config.settings.confirmWithinMs, 10_000) } };
+    // And discovery looks every 10 s (a restarted demo finds its runs again at once).
+    if (world)
+      config = {
+        ...config,
+        settings: { ...config.settings, confirmWithinMs: Math.min(config.settings.confirmWithinMs, 10_000) },
+        connections: new Map([...config.connections].map(([n, c]) => [n, c.discover ? { ...c, discover: { ...c.discover, every: '10s' } } : c])),
+      };
     const rt = buildRuntime(config, { client, secrets, owner: `local-${process.pid}` });
     await recordRunningConfig(client, config.settings.tableName, { sha256: opts.config.sha256, by: `watchdog start (pid ${process.pid})`, at: Date.now() });
     const served = await serveWebhook(new Webhook({ runtime: rt, secrets }), { port: opts.port, maxBodyBytes: config.webhook.maxBodyBytes });
@@ -149,6 +155,12 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
     let shownOutcome = false;
     const tick = async (): Promise<void> => {
       const s = await rt.sweeper.run();
+      for (const d of s.discoveries) {
+        if (d.discovered > 0 || d.error)
+          out(
+            `${clock()}  ${d.connection.padEnd(15)} discovery: ${d.running} running on the platform, ${d.discovered} nobody tracked → now tracked${d.error ? ` (${d.error})` : ''}`,
+          );
+      }
       for (const a of s.actions) {
         out(feedLine(a));
         lastEvent.set(a.id, `${clock()} ${ACTION_TEXT[a.action] ?? a.action}`);
@@ -175,7 +187,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
           runtimeText(r),
           progressText(e),
           costText(e),
-          lastEvent.get(e.id) ?? '',
+          lastEvent.get(e.id) ?? (e.source === 'discovered' ? 'DISCOVERED' : ''),
         ]);
       }
       view?.setTable(table(rows));

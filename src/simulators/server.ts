@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DIALECTS, type Dialect, type Reply } from './dialects.js';
+import { PROBE_EXTERNAL_ID } from '../sweep/probe.js';
 
 export type SimState = 'pending' | 'running' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
 export interface SimExecution {
@@ -124,7 +125,8 @@ export async function startSimulator(platform: string, opts: SimulatorOptions = 
     const find = (m: RegExpExecArray | null): SimExecution | undefined => {
       if (!m?.[1]) return undefined;
       const id = decodeURIComponent(m[1]);
-      const e = executions.get(id) ?? (opts.autoCreate ? sim.add({ id }) : undefined);
+      // The connection probe's id is never a run, even in the demo.
+      const e = executions.get(id) ?? (opts.autoCreate && id !== PROBE_EXTERNAL_ID ? sim.add({ id }) : undefined);
       if (e) advance(e, now);
       return e;
     };

@@ -176,7 +176,7 @@ export class Discovery {
               provider: c.provider,
               externalId: run.externalId,
               policy: policy.name,
-              labels: { ...c.discover!.labels },
+              labels: { ...(c.discover?.labels ?? {}) },
               source: 'discovered',
               actor,
               ...(run.startedAt !== undefined ? { startedAt: run.startedAt } : {}),

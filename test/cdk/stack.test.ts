@@ -146,6 +146,11 @@ describe('WatchdogStack', () => {
       .map((a) => a.Properties.Dimensions!.find((d) => d.Name === 'connection')!.Value)
       .sort();
     expect(unhealthy).toEqual(['catalyzed-prod', 'ionworks-prod', 'kodexa-acme', 'meibel-prod', 'superglue-prod']);
+    // One discovery alarm per connection that discovers (the example: catalyzed-prod only).
+    const discovery = alarms
+      .filter((a) => a.Properties.MetricName === 'DiscoveryIncomplete')
+      .map((a) => a.Properties.Dimensions!.find((d) => d.Name === 'connection')!.Value);
+    expect(discovery).toEqual(['catalyzed-prod']);
   });
 
   it('the alarm topic uses a customer-managed key whose policy grants CloudWatch and EventBridge', () => {

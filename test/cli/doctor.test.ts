@@ -27,7 +27,15 @@ function write(o: { dropSecret?: string; wrongUrl?: string } = {}): string {
   for (const p of PLATFORMS) if (p !== o.dropSecret) secrets[`key-${p}`] = { apiKey: servers.sims[p].apiKey };
   const file = path.join(dir, `watchdog-${Object.values(o).join('-') || 'ok'}.json`);
   const connections = Object.fromEntries(
-    PLATFORMS.map((p) => [`${p}-c`, { provider: p, baseUrl: p === o.wrongUrl ? 'http://127.0.0.1:1/' : servers.sims[p].url, secret: `key-${p}` }]),
+    PLATFORMS.map((p) => [
+      `${p}-c`,
+      {
+        provider: p,
+        baseUrl: p === o.wrongUrl ? 'http://127.0.0.1:1/' : servers.sims[p].url,
+        secret: `key-${p}`,
+        ...(p === 'superglue' ? { discover: {} } : {}),
+      },
+    ]),
   );
   writeFileSync(path.join(dir, `secrets-${Object.values(o).join('-') || 'ok'}.json`), JSON.stringify(secrets));
   writeFileSync(
@@ -60,6 +68,11 @@ describe('watchdog doctor', () => {
     expect(r.out).not.toContain('✗');
     expect(r.code).toBe(0);
     for (const p of PLATFORMS) expect(r.out).toMatch(new RegExp(`✓ connection ${p}-c: ${p}: reachable, credentials accepted`));
+    // Discovery, said per connection: on and reading, possible but off, or not possible on this platform.
+    expect(r.out).toMatch(/✓ connection superglue-c discovery: every 5m under policy default; first page: 0 running/);
+    expect(r.out).toMatch(/– connection catalyzed-c discovery: off \(the platform lists running executions/);
+    for (const p of ['kodexa', 'ionworks', 'meibel'])
+      expect(r.out).toMatch(new RegExp(`– connection ${p}-c discovery: ${p} documents no list of running executions`));
     expect(r.out).toMatch(/✓ slack chat: bot token valid/);
     expect(r.out).toMatch(/✓ deployed config: the running sweeper \(test sweeper\) uses this file/);
     expect(r.out).toMatch(/all checks passed/);

@@ -43,7 +43,7 @@ describe('durations', () => {
 describe('config', () => {
   it('the shipped example is valid', () => {
     const c = loadConfig(EXAMPLE);
-    expect(c.policies.map((p) => p.name)).toEqual(['llm-batch', 'etl', 'default']);
+    expect(c.policies.map((p) => p.name)).toEqual(['llm-batch', 'etl', 'discovered', 'default']);
     expect(c.policies[0]?.maxRuntimeMs).toBe(7_200_000);
   });
 
@@ -137,7 +137,33 @@ describe('config', () => {
     it('by provider', () => expect(selectPolicy(c, { connection: 'meibel-prod' }).name).toBe('etl'));
     it('else the default', () => expect(selectPolicy(c, { connection: 'kodexa-acme' }).name).toBe('default'));
     it('unknown explicit policy lists the valid ones', () =>
-      expect(() => selectPolicy(c, { connection: 'kodexa-acme', policy: 'nope' })).toThrow(/expected one of llm-batch, etl, default/));
+      expect(() => selectPolicy(c, { connection: 'kodexa-acme', policy: 'nope' })).toThrow(/expected one of llm-batch, etl, discovered, default/));
+  });
+
+  it('discovery: only where the platform lists running executions, under a policy that exists', () => {
+    const withDiscover = (provider: string, discover: Record<string, unknown>, providers: Record<string, unknown> = {}) =>
+      problems({ ...minimal(), providers, connections: { x: { provider, secret: 's', baseUrl: 'https://x.example', discover } } });
+    expect(withDiscover('catalyzed', {})).toEqual([]);
+    expect(withDiscover('superglue', { every: '10m', policy: 'default', labels: { found: 'yes' } })).toEqual([]);
+    expect(withDiscover('kodexa', {})).toEqual([
+      'connections.x.discover: provider "kodexa" has no list of running executions to discover from (built in for catalyzed, superglue)',
+    ]);
+    expect(withDiscover('superglue', { policy: 'defualt' })).toEqual([
+      'connections.x.discover.policy: unknown policy "defualt" (did you mean "default"?); expected one of default',
+    ]);
+    expect(withDiscover('superglue', { every: 'often' })[0]).toMatch(/^connections\.x\.discover\.every: expected a duration/);
+    const generic = { type: 'http', auth: { header: 'x-key' }, cancel: { path: '/j/{id}/cancel' } };
+    expect(withDiscover('acme', {}, { acme: generic })).toEqual([
+      'connections.x.discover: provider "acme" has no list of running executions to discover from: declare providers.acme.list',
+    ]);
+    const listed = {
+      ...generic,
+      list: { path: '/j?state=running', itemsPointer: '/items', idPointer: '/id', pagination: { type: 'cursor', param: 'after', pointer: '/next' } },
+    };
+    expect(withDiscover('acme', {}, { acme: listed })).toEqual([]);
+    expect(withDiscover('acme', {}, { acme: { ...listed, list: { ...listed.list, pagination: { type: 'pages' } } } })[0]).toMatch(
+      /^providers\.acme\.list\.pagination/,
+    );
   });
 
   it('leaseDuration below 90s is refused with the reason', () => {

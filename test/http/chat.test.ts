@@ -12,7 +12,7 @@ import { teamsSignature } from '../../src/http/verify.js';
 import { DISCORD_MAX, DISCORD_USER_AGENT, Webhook } from '../../src/http/webhook.js';
 import { renderNotice } from '../../src/notify/render.js';
 import { SlackNotifier, slackActionMessage, slackBlocks } from '../../src/notify/slack.js';
-import { TEAMS_TOKEN, type WebhookWorld, startWebhookWorld } from '../helpers/webhook-world.js';
+import { TEAMS_TOKEN, type WebhookWorld, cmd, slackRequest, startWebhookWorld } from '../helpers/webhook-world.js';
 
 const keys = generateKeyPairSync('ed25519');
 let w: WebhookWorld;
@@ -89,10 +89,30 @@ describe('the largest realistic messages stay inside the documented limits', () 
   });
 });
 
+describe('/watchdog coverage', () => {
+  const text = async (user: string) => JSON.parse((await w.webhook.handle(slackRequest(cmd('coverage', user)))).response.body).text as string;
+
+  it('answers from the last discovery: running vs tracked, how long ago; only to people who may view', async () => {
+    expect(await text('UALLOWED')).toMatch(/sg.*discovery is off/);
+    await w.tracked('cov-tracked');
+    w.sim.add({ id: 'cov-by-hand' });
+    const before = w.sim.listCalls.count;
+    const record = await w.rt.sweeper.discoverNow('sg');
+    expect(record.discovered).toBeGreaterThanOrEqual(1);
+    const answer = await text('UALLOWED');
+    expect(answer).toMatch(
+      new RegExp(`\\*sg\\*: ${record.running} running — ${record.tracked} tracked, ${record.byDiscovery} found by discovery, 0 untracked \\(\\d+ms ago\\)`),
+    );
+    // Chat reads the record: no listing of the platform inside a chat answer.
+    expect(w.sim.listCalls.count).toBe(before + 1);
+    expect(await text('USTRANGER')).toBe('No connections whose coverage you may see.');
+  });
+});
+
 describe('Discord specifics', () => {
   it('the registered command declares exactly the options the route reads; the list filter is reachable', async () => {
     const subs = new Map(DISCORD_COMMAND.options.map((o) => [o.name, (o.options ?? []).map((x) => x.name)]));
-    expect([...subs.keys()].sort()).toEqual(['cancel', 'extend', 'help', 'list', 'snooze', 'status']);
+    expect([...subs.keys()].sort()).toEqual(['cancel', 'coverage', 'extend', 'help', 'list', 'snooze', 'status']);
     expect(subs.get('extend')).toEqual(['id', 'duration', 'reason']);
     expect(subs.get('list')).toEqual(['filter']);
     const id = await w.tracked('filter-me');

@@ -18,7 +18,7 @@ beforeAll(async () => {
     engine,
     {
       settings: { tableName: 'lambda-table' },
-      connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
+      connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg', discover: { every: '5m' } } },
       policies: [{ name: 'default', maxRuntime: '1h' }],
     },
     { sg: { apiKey: sim.apiKey } },
@@ -34,6 +34,7 @@ it('runs one sweep, cancels the runaway, and publishes EMF metrics', async () =>
   const { silentLog } = await import('../../src/log.js');
   const rt = bootRuntime(silentLog);
   sim.add({ id: 'lambda-run' });
+  sim.add({ id: 'nobody-tracked-this' });
   await rt.watchdog.track({ connection: 'sg', externalId: 'lambda-run', startedAt: Date.now() - 2 * HOUR }, { id: 'test', via: 'test' });
 
   const lines: string[] = [];
@@ -54,8 +55,8 @@ it('runs one sweep, cancels the runaway, and publishes EMF metrics', async () =>
     .map((l) => l.trim())
     .filter((l) => l.includes('CloudWatchMetrics'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  // The sweep's document, and one per probed connection.
-  expect(emf).toHaveLength(2);
+  // The sweep's document, one per probed connection, two per connection discovered on.
+  expect(emf).toHaveLength(4);
   const sweep = emf.find((d) => 'SweepCompleted' in d)!;
   expect(sweep.Cancelled).toBe(1);
   expect(sweep.Evaluated).toBe(1);
@@ -64,5 +65,8 @@ it('runs one sweep, cancels the runaway, and publishes EMF metrics', async () =>
   expect((sweep._aws as { CloudWatchMetrics: Array<{ Namespace: string }> }).CloudWatchMetrics[0]!.Namespace).toBe('RunawayWatchdog');
   const probe = emf.find((d) => 'ConnectionUnhealthy' in d)!;
   expect(probe).toMatchObject({ connection: 'sg', ConnectionUnhealthy: 0, service: 'sweeper' });
+  expect(sweep.Discovered).toBe(1);
+  expect(emf.find((d) => 'Untracked' in d)).toMatchObject({ connection: 'sg', Untracked: 0, service: 'sweeper' });
+  expect(emf.find((d) => 'DiscoveryIncomplete' in d)).toMatchObject({ connection: 'sg', DiscoveryIncomplete: 0, service: 'sweeper' });
   expect(lines.join('')).toContain('sweep summary');
 });

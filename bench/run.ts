@@ -12,6 +12,7 @@ import { benchBundle } from './bundle.js';
 import { benchReindex } from './reindex.js';
 import { benchCost } from './cost.js';
 import { benchHeartbeatLoad } from './heartbeat-load.js';
+import { benchDiscovery } from './discovery.js';
 
 export interface Line {
   name: string;
@@ -31,6 +32,7 @@ const benches: Record<string, () => Promise<Line[]>> = {
   reindex: benchReindex,
   cost: benchCost,
   heartbeat_load: benchHeartbeatLoad,
+  discovery: benchDiscovery,
 };
 
 const wanted = process.argv.slice(2);

@@ -141,7 +141,7 @@ export async function benchCost(): Promise<Line[]> {
     const rescheduleWcu = meter.units / refs.length;
 
     const item = async (id: string) =>
-      (await client.send(new GetItemCommand({ TableName: 'cost', Key: { pk: { S: executionKey(id).pk! }, sk: { S: 'X' } }, ConsistentRead: true }))).Item ?? {};
+      (await client.send(new GetItemCommand({ TableName: 'cost', Key: { pk: { S: executionKey(id).pk }, sk: { S: 'X' } }, ConsistentRead: true }))).Item ?? {};
     for (let b = 0; b < 80; b++) {
       now += 30_000;
       await wd.heartbeat(refs[0]!, { progress: { done: 21 + b, total: 1000 }, message: 'step ok' });

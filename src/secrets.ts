@@ -14,7 +14,12 @@ export interface SecretSource {
 export class FileSecrets implements SecretSource {
   private values: Map<string, string> | undefined;
   constructor(private readonly file: string) {}
-  async get(name: string, opts: { fresh?: boolean } = {}): Promise<string> {
+  /** A file that cannot be read, or a missing name, is a rejection, never a throw. */
+  get(name: string, opts: { fresh?: boolean } = {}): Promise<string> {
+    return new Promise((resolve) => resolve(this.read(name, opts)));
+  }
+
+  private read(name: string, opts: { fresh?: boolean }): string {
     if (!this.values || opts.fresh) {
       let parsed: unknown;
       try {

@@ -500,7 +500,7 @@ export function buildProgram(io: Io): Command {
     if (o.apiKeyEnv) {
       const key = process.env[o.apiKeyEnv];
       if (!key) throw new InputError(`environment variable ${o.apiKeyEnv} is empty or unset`);
-      credentials = { apiKey: async () => key, refresh: async () => key };
+      credentials = { apiKey: () => Promise.resolve(key), refresh: () => Promise.resolve(key) };
     }
     const providerId = config.connections.get(target)?.provider ?? target;
     const adapter = new ProviderRegistry(config, secretsFor(config)).build(target, {

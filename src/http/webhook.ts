@@ -235,7 +235,7 @@ export class Webhook {
     if (!(await this.slackVerified(req))) return unauthorized();
     let payload: { user?: { id?: unknown }; channel?: { id?: unknown }; actions?: Array<{ value?: unknown }>; response_url?: unknown; trigger_id?: unknown };
     try {
-      payload = JSON.parse(new URLSearchParams(req.body).get('payload') ?? '');
+      payload = JSON.parse(new URLSearchParams(req.body).get('payload') ?? '') as typeof payload;
     } catch {
       return { response: slackReply('Malformed interaction.') };
     }
@@ -259,7 +259,7 @@ export class Webhook {
         kind: 'slack-button',
         v: 1,
         who,
-        cmd: cmd as Extract<FollowUp, { kind: 'slack-button' }>['cmd'],
+        cmd: cmd,
         ...(responseUrl ? { responseUrl } : {}),
       });
       return { response: EMPTY_ACK };

@@ -74,7 +74,7 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   const apiKey = cfg.webhook.apiKeys.find((k) => k.scope.connections === 'all');
   const api = apiKey ? await readSecretField(rt.secrets, apiKey.secret, 'apiKey') : undefined;
   const slackSecret = cfg.webhook.slack ? await readSecretField(rt.secrets, cfg.webhook.slack.secret, 'signingSecret') : undefined;
-  const tracker = new WatchdogClient({ baseUrl: webhookUrl, ...(hooks ? { signingSecret: hooks } : { apiKey: api as string }) });
+  const tracker = new WatchdogClient({ baseUrl: webhookUrl, ...(hooks ? { signingSecret: hooks } : { apiKey: api }) });
   // Stable names (`kodexa-acme/demo-stall`) on a fresh store; a store that still holds a
   // previous demo's runs gets the next free `-2`, `-3`, … (`watchdog start --reset` starts over).
   const freeName = async (connection: string, base: string): Promise<string> => {
@@ -90,7 +90,7 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
     timers.push(setTimeout(() => void Promise.resolve(fn()).catch((err: Error) => say(`demo: step failed: ${err.message}`)), ms));
   const every = (ms: number, fn: () => Promise<void>) => {
     const t = setInterval(() => void fn().catch(() => undefined), ms);
-    timers.push(t as unknown as NodeJS.Timeout);
+    timers.push(t);
     return t;
   };
 
@@ -108,7 +108,7 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
     if (!connection || !world.sims.has(connection)) return undefined;
     const externalId = await freeName(connection, `demo-${key}`);
     sim(connection).add({ id: externalId, ...simSetup });
-    const { execution } = await tracker.track({ connection, externalId, policy, limits: limits as never, labels: { demo: key } });
+    const { execution } = await tracker.track({ connection, externalId, policy, limits: limits, labels: { demo: key } });
     const s: Scenario = { key, connection, externalId, what, expect, id: execution.id };
     scenarios.push(s);
     say(`demo: tracking ${execution.id} ${connection}/${externalId} — ${what}`);
@@ -224,10 +224,11 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
       return true;
     };
     const poll = setInterval(() => void press().then((done) => done && clearInterval(poll)), 1_000);
-    timers.push(poll as unknown as NodeJS.Timeout);
+    timers.push(poll);
   }
 
-  const manualConn = conn('ionworks') ?? ([...cfg.connections.keys()][0] as string);
+  const manualConn = conn('ionworks') ?? [...cfg.connections.keys()][0];
+  if (manualConn === undefined) throw new Error('the demo needs at least one connection');
   const manualExt = await freeName(manualConn, 'demo-manual');
   world.sims.get(manualConn)?.add({ id: manualExt });
   const { execution: manual } = await tracker.track({

@@ -129,7 +129,7 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
       tableName,
       local: opts.endpoint !== undefined,
       description: `table ${tableName}${opts.endpoint ? ` at ${opts.endpoint}` : ''}`,
-      close: async () => client.destroy(),
+      close: () => Promise.resolve(client.destroy()),
     };
   }
   const file = endpointFile(opts.dataDir);
@@ -143,7 +143,7 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
         local: true,
         description: `running watchdog (pid ${parsed.data.pid}) at ${parsed.data.endpoint}`,
         ...(parsed.data.overrides ? { overrides: parsed.data.overrides } : {}),
-        close: async () => client.destroy(),
+        close: () => Promise.resolve(client.destroy()),
       };
     }
   }

@@ -76,9 +76,9 @@ export function createAdapter(spec: AdapterSpec, baseUrl: string, creds: Credent
   }
 
   async function call(method: string, path: string): Promise<HttpAnswer> {
-    let res = await client.request(method, path, spec.authHeaders(await key(creds.apiKey)));
+    let res = await client.request(method, path, spec.authHeaders(await key(() => creds.apiKey())));
     if (res.status === 401 || res.status === 403) {
-      res = await client.request(method, path, spec.authHeaders(await key(creds.refresh)));
+      res = await client.request(method, path, spec.authHeaders(await key(() => creds.refresh())));
     }
     return res;
   }

@@ -1,7 +1,7 @@
 /** Kodexa (seed 001): PUT /api/executions/{id}/cancel, x-api-key; CANCELLING = accepted, not yet done. */
 import * as z from 'zod';
 import type { AdapterSpec } from './adapter.js';
-import type { FinishResult, ProviderStatus } from './types.js';
+import type { ProviderStatus } from './types.js';
 
 const Body = z.object({
   status: z.string().min(1),
@@ -19,7 +19,7 @@ function mapStatus(raw: string): Pick<ProviderStatus, 'phase' | 'result'> {
     case 'FAILED':
       return { phase: 'finished', result: 'failed' };
     case 'CANCELLED':
-      return { phase: 'finished', result: 'cancelled' as FinishResult };
+      return { phase: 'finished', result: 'cancelled' };
     case 'CANCELLING':
       return { phase: 'cancelling' };
     case 'PENDING':

@@ -48,7 +48,7 @@ function unmarshallSafe(item: Record<string, AttributeValue>): Record<string, un
 }
 
 function describeCorrupt(item: Record<string, AttributeValue>, raw: Record<string, unknown>, error: string): QuarantinedItem {
-  const str = (k: string) => (typeof raw[k] === 'string' ? { [k]: (raw[k] as string).slice(0, 200) } : {});
+  const str = (k: string) => (typeof raw[k] === 'string' ? { [k]: raw[k].slice(0, 200) } : {});
   const pk = item[TABLE.pk]?.S ?? '?';
   return { id: pk.startsWith('X#') ? pk.slice(2) : pk, error: error.slice(0, 500), ...str('connection'), ...str('externalId'), ...str('policy') };
 }

@@ -19,7 +19,7 @@ const inState = (state: ExecutionState) =>
     ...(state === 'cancelling' ? { lease: { owner: 'holder', until: now + MIN }, attempts: 1, stopReasons: ['runtime'] as const } : {}),
     ...(state === 'cancel_requested' ? { stopReasons: ['manual'] as const, requestedBy: actor } : {}),
     ...(['cancelled', 'cancel_failed', 'cancel_unconfirmed', 'finished'].includes(state) ? { endedAt: T0 + HOUR } : {}),
-  }) as ReturnType<typeof execution>;
+  });
 
 type Cell = ExecutionState | `refused:${string}`;
 const cell = (t: T.Transition): Cell => (t.ok ? t.execution.state : `refused:${t.outcome}`);

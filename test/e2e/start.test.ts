@@ -21,10 +21,10 @@ function start(args: string[]): {
 } {
   const child = spawn(process.execPath, [BIN, 'start', ...args], { env: { ...process.env, WATCHDOG_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
-  child.stdout!.on('data', (c: Buffer) => {
+  child.stdout.on('data', (c: Buffer) => {
     text += c.toString();
   });
-  child.stderr!.on('data', (c: Buffer) => {
+  child.stderr.on('data', (c: Buffer) => {
     text += c.toString();
   });
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

@@ -25,7 +25,8 @@ export async function startSecretsManager(values: Record<string, unknown>): Prom
       res.setHeader('content-type', 'application/x-amz-json-1.1');
       let id = '';
       try {
-        id = String((JSON.parse(body) as { SecretId?: unknown }).SecretId ?? '');
+        const secretId = (JSON.parse(body) as { SecretId?: unknown }).SecretId;
+        id = typeof secretId === 'string' ? secretId : '';
       } catch {
         // falls through to not found
       }

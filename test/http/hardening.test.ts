@@ -287,7 +287,7 @@ describe('6. low', () => {
     const { execFile } = await import('node:child_process');
     const reason = `it's "bad"; $(touch /tmp/pwned) \`id\``;
     const echoed = await new Promise<string>((resolve, reject) =>
-      execFile('sh', ['-c', `printf %s ${shellQuote(reason)}`], (err, out) => (err ? reject(err) : resolve(out))),
+      execFile('sh', ['-c', `printf %s ${shellQuote(reason)}`], (err, out) => (err ? reject(new Error(err.message)) : resolve(out))),
     );
     expect(echoed).toBe(reason);
   });

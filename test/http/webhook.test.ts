@@ -321,7 +321,7 @@ describe('tracking API', () => {
   it('WatchdogClient: an injected fetch carries every request; an error keeps its status and body', async () => {
     const seen: string[] = [];
     const spy: typeof fetch = async (input, init) => {
-      seen.push(`${init?.method} ${String(input)}`);
+      seen.push(`${init?.method} ${input instanceof Request ? input.url : input.toString()}`);
       return fetch(input, init);
     };
     const client = new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY, fetch: spy });

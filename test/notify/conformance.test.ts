@@ -49,7 +49,7 @@ describe('Discord', () => {
       expect((o.options ?? []).length).toBeLessThanOrEqual(25);
       for (const x of o.options ?? []) check(x as typeof o);
     };
-    body.forEach((c) => check(c as Parameters<typeof check>[0]));
+    body.forEach((c) => check(c));
   });
 
   it('every message we send is a valid interaction answer and webhook follow-up, ≤ 2,000 characters, pinging nobody', () => {

@@ -62,7 +62,7 @@ function validator(doc: Doc, status: string) {
   // ajv-formats is CommonJS: its default export arrives wrapped under NodeNext.
   const addFormats = ((formats as unknown as { default?: unknown }).default ?? formats) as (a: Ajv2020) => void;
   addFormats(ajv);
-  const root = nullableToUnion({ ...(schema as object), components: doc.components ?? {} });
+  const root = nullableToUnion({ ...schema, components: doc.components ?? {} });
   return ajv.compile(root as object);
 }
 
@@ -111,7 +111,7 @@ describe.each([
         method: method!.toUpperCase(),
         headers: authHeader === 'authorization' ? { authorization: `Bearer ${sim.apiKey}` } : { [authHeader]: sim.apiKey },
       });
-      return { status: res.status, body: (await res.json()) as unknown };
+      return { status: res.status, body: await res.json() };
     };
     sim.add({ id: 'running', total: 10, done: 3 });
     const running = await call('running');

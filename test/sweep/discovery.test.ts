@@ -272,7 +272,7 @@ describe('a generic provider declares its list', () => {
     const loop = await platform([[good('a')], [good('b')]], 'cursor');
     // Page 1 always points back to page 1: a provider looping forever.
     const looping = { ...loop.adapter, list: async (c: string | undefined) => ({ ...(await loop.adapter.list!(c)), next: '1' }) };
-    const l = await listRunning(looping as typeof loop.adapter, { maxPages: 50, deadline: Date.now() + 10_000, now: Date.now });
+    const l = await listRunning(looping, { maxPages: 50, deadline: Date.now() + 10_000, now: Date.now });
     expect(l.error).toMatch(/repeated a page cursor/);
     expect(loop.seen.length).toBeLessThanOrEqual(3);
     const capped = await listRunning(loop.adapter, { maxPages: 1, deadline: Date.now() + 10_000, now: Date.now });

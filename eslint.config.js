@@ -36,8 +36,8 @@ export default tseslint.config(
     },
   },
   {
-    // Import direction: entry points (http, cli, local, lambda, lambdas, lib) → application
-    // (watchdog, runtime, sweep) → domain (core); adapters and shared modules (store,
+    // Import direction: entry points (http, cli, local, simulators, lambda, lambdas, lib, bin)
+    // → application (app, runtime) → domain (core); adapters and shared modules (store,
     // providers, notify, config, security) never import the application or an entry point.
     files: ['src/store/**/*.ts', 'src/providers/**/*.ts', 'src/notify/**/*.ts', 'src/config/**/*.ts', 'src/security/**/*.ts'],
     rules: {
@@ -45,13 +45,13 @@ export default tseslint.config(
         'error',
         {
           patterns: [
+            '../app/*',
             '../http/*',
             '../cli/*',
             '../local/*',
             '../lambda/*',
-            '../sweep/*',
+            '../simulators/*',
             '../runtime.js',
-            '../watchdog.js',
             '../../lambdas/*',
             '../../lib/*',
             '../../bin/*',
@@ -61,30 +61,42 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/sweep/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: ['../http/*', '../cli/*', '../local/*', '../lambda/*', '../../lambdas/*', '../../lib/*', '../../bin/*'] }],
-    },
-  },
-  {
-    files: ['src/http/**/*.ts', 'src/watchdog.ts', 'src/runtime.ts'],
+    // The application never reaches up into an entry point.
+    files: ['src/app/**/*.ts', 'src/runtime.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
+            '../http/*',
             '../cli/*',
             '../local/*',
             '../lambda/*',
+            '../simulators/*',
+            './http/*',
             './cli/*',
             './local/*',
             './lambda/*',
+            './simulators/*',
+            '../runtime.js',
             '../../lambdas/*',
             '../../lib/*',
+            '../../bin/*',
             '../lambdas/*',
             '../lib/*',
+            '../bin/*',
           ],
         },
+      ],
+    },
+  },
+  {
+    // The webhook is one entry point among others: it does not reach into the CLI, the local tools or the Lambda wiring.
+    files: ['src/http/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['../cli/*', '../local/*', '../lambda/*', '../simulators/*', '../../lambdas/*', '../../lib/*', '../../bin/*'] },
       ],
     },
   },

@@ -17,7 +17,7 @@ import { javaAvailable, startDynamoDbLocal } from '../src/local/engines.js';
 import { dynamoClient } from '../src/store/client.js';
 import { ensureTable } from '../src/store/dynamo.js';
 import { executionKey } from '../src/store/table.js';
-import { Watchdog, storeFor } from '../src/watchdog.js';
+import { Watchdog, storeFor } from '../src/app/service.js';
 import type { Line } from './run.js';
 
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchWriteItemCommand']);

@@ -3,7 +3,7 @@ import { newExecution } from '../src/core/transitions.js';
 import { javaAvailable, startDynamoDbLocal } from '../src/local/engines.js';
 import { dynamoClient } from '../src/store/client.js';
 import { ensureTable } from '../src/store/dynamo.js';
-import { storeFor } from '../src/watchdog.js';
+import { storeFor } from '../src/app/service.js';
 import type { Line } from './run.js';
 
 /**

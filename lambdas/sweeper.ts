@@ -10,9 +10,9 @@ import { type LambdaContext, bootRuntime, powertoolsLog } from '../src/lambda/bo
 import { CONNECTION_DIMENSION, ENV, METRICS_NAMESPACE, SWEEPER_SERVICE, SweeperMetric as M } from '../src/metrics.js';
 import type { Runtime } from '../src/runtime.js';
 import { recordRunningConfig } from '../src/store/meta.js';
-import type { ProbeReport } from '../src/sweep/probe.js';
+import type { ProbeReport } from '../src/app/probe.js';
 import type { DiscoveryRecord } from '../src/store/probes.js';
-import { type SweepSummary, summaryFields } from '../src/sweep/sweep.js';
+import { type SweepSummary, summaryFields } from '../src/app/sweep.js';
 
 const logger = new Logger({ serviceName: 'runaway-watchdog-sweeper' });
 const metrics = new Metrics({ namespace: process.env[ENV.metricsNamespace] ?? METRICS_NAMESPACE, serviceName: SWEEPER_SERVICE });

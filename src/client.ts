@@ -10,7 +10,7 @@ import type { AuditEvent, HeartbeatInput, PublicExecution } from './core/model.j
 
 export type { PublicExecution };
 import { signedHeaders, targetOf } from './security/signing.js';
-import type { TrackRequest } from './watchdog.js';
+import type { TrackRequest } from './app/service.js';
 
 export interface WatchdogClientOptions {
   baseUrl: string;

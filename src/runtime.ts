@@ -11,11 +11,11 @@ import type { HttpOptions } from './providers/http.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { AwsSecrets, FileSecrets, type SecretSource } from './secrets.js';
 import { DynamoProbeLedger, type ProbeLedger } from './store/probes.js';
-import { type CoverageRow, coverage } from './coverage.js';
+import { type CoverageRow, coverage } from './app/coverage.js';
 import { DynamoReplayGuard, type ReplayGuard } from './store/replay.js';
 import type { ExecutionStore } from './store/types.js';
-import { type ProviderLookup, Sweeper } from './sweep/sweep.js';
-import { Watchdog, storeFor } from './watchdog.js';
+import { type ProviderLookup, Sweeper } from './app/sweep.js';
+import { Watchdog, storeFor } from './app/service.js';
 
 /** The secrets file when the config names one (local), else Secrets Manager. */
 export function secretsFor(config: WatchdogConfig): SecretSource {
@@ -77,7 +77,7 @@ export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime
     table: { client: o.client, name: tableName },
     store,
     replay: new DynamoReplayGuard(o.client, tableName),
-    watchdog: new Watchdog(config, store, now),
+    watchdog: new Watchdog(config, store, now, sweeper.cancels, o.log),
     providers,
     notifiers,
     sweeper,

@@ -10,14 +10,14 @@
  */
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { WatchdogConfig } from '../config/load.js';
-import { isListable } from '../coverage.js';
+import { isListable } from '../app/coverage.js';
 import { ProviderRegistry } from '../providers/registry.js';
 import { HttpClient } from '../providers/http.js';
 import type { Runtime } from '../runtime.js';
 import { type SecretSource, readSecretField } from '../secrets.js';
 import { readRunningConfig } from '../store/meta.js';
 import { INDEXES, TABLE, TABLE_KEYS } from '../store/table.js';
-import { probe } from '../sweep/probe.js';
+import { probe } from '../app/probe.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'skip';
 

@@ -3,8 +3,8 @@ import { formatDuration } from '../core/duration.js';
 import type { AuditEvent, Execution } from '../core/model.js';
 import { progressFraction } from '../core/model.js';
 import { type Policy, describeLimits, effectiveStart } from '../core/policy.js';
-import type { SweepSummary } from '../sweep/sweep.js';
-import type { CoverageRow } from '../coverage.js';
+import type { SweepSummary } from '../app/sweep.js';
+import type { CoverageRow } from '../app/coverage.js';
 
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';

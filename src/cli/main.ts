@@ -14,14 +14,14 @@ import { ExecutionState } from '../core/model.js';
 import { isPrototypeName } from '../core/own.js';
 import { ConfigError, InputError, WatchdogError } from '../errors.js';
 import { type Target, openTarget, withOverrides } from '../local/target.js';
-import type { Watchdog } from '../watchdog.js';
+import type { Watchdog } from '../app/service.js';
 import { parseDuration } from '../core/duration.js';
 import { runLocal } from '../local/runner.js';
 import type { Credentials } from '../providers/adapter.js';
 import { ProviderRegistry } from '../providers/registry.js';
 import { CANCEL_OK } from '../providers/types.js';
 import { type Runtime, buildRuntime, secretsFor } from '../runtime.js';
-import { summaryFields } from '../sweep/sweep.js';
+import { summaryFields } from '../app/sweep.js';
 import { serveWebhook } from '../http/server.js';
 import { Webhook } from '../http/webhook.js';
 import { slackCurl } from '../http/verify.js';
@@ -343,7 +343,7 @@ export function buildProgram(io: Io): Command {
       if (budget === undefined) throw new InputError(`--wait expects a duration like "10s", got "${o.wait}"`);
       await withRuntime(async (rt) => {
         const id = rt.watchdog.resolveId(ref);
-        const r = await rt.sweeper.cancelNow(id, cliActor(), o.reason, budget);
+        const r = await rt.watchdog.cancelNow(id, cliActor(), o.reason, budget);
         if ('status' in r) {
           const e = r.execution;
           print(r, () =>

@@ -12,18 +12,13 @@ import { describeLimits } from '../core/policy.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { Log } from '../log.js';
 import { redact } from '../log.js';
-import { type CompiledPolicy, policyByName } from '../config/load.js';
+import { policyByName } from '../config/load.js';
 import { type Markup, PLAIN } from '../notify/markup.js';
 import type { Runtime } from '../runtime.js';
+import { type Who, authorize } from '../app/service.js';
 import type { WriteOutcome } from '../store/types.js';
 
-export type ChatTool = 'slack' | 'discord' | 'teams' | 'hook';
-
-export interface Who {
-  tool: ChatTool;
-  userId: string;
-  channelId?: string;
-}
+export type { Who };
 
 export type Command =
   | { cmd: 'cancel'; ref: string; reason?: string }
@@ -95,20 +90,6 @@ export interface CommandResult {
 
 export function actorOf(who: Who): Actor {
   return { id: `${who.tool}:${who.userId}`, via: who.tool };
-}
-
-export type ChatAction = 'view' | 'act';
-
-/**
- * The one authorization rule for people in chat. Acting (cancel, extend, snooze) needs the
- * person or the channel in the policy's `allow`; seeing (status, list) needs `allow` or
- * `view`. Signed hooks act for the operator who holds the signing secret.
- */
-export function authorize(who: Who, action: ChatAction, policy: CompiledPolicy): boolean {
-  if (who.tool === 'hook') return true;
-  const listed = (l: { readonly users: readonly string[]; readonly channels: readonly string[] }) =>
-    l.users.includes(who.userId) || (who.channelId !== undefined && l.channels.includes(who.channelId));
-  return listed(policy.allow) || (action === 'view' && listed(policy.view));
 }
 
 function nameOf(e: Execution, m: Markup): string {
@@ -207,7 +188,7 @@ export async function runCommand(
     if (cmd.cmd === 'help') return { ok: true, readOnly: true, text: helpText(m) };
     if (cmd.cmd === 'list') {
       const pages = await Promise.all(LIVE.map((state) => rt.watchdog.list({ state, limit: 50 })));
-      let items = pages.flatMap((p) => p.items).filter((e) => authorize(who, 'view', rt.watchdog.policyOf(e)));
+      let items = pages.flatMap((p) => p.items).filter((e) => rt.watchdog.authorize(who, 'view', e));
       if (cmd.filter) items = items.filter((e) => e.connection === cmd.filter || e.policy === cmd.filter);
       if (items.length === 0) return { ok: true, readOnly: true, text: 'No executions being watched that you may see.' };
       return {
@@ -225,7 +206,7 @@ export async function runCommand(
     if (cmd.cmd === 'status') {
       const found = await rt.store.getWithEvents(id);
       // Not visible reads exactly like not tracked: a refusal must not reveal that it exists.
-      if (!found || !authorize(who, 'view', rt.watchdog.policyOf(found.execution))) return { ...notTracked, readOnly: true };
+      if (!found || !rt.watchdog.authorize(who, 'view', found.execution)) return { ...notTracked, readOnly: true };
       return { ok: true, readOnly: true, text: statusText(rt, found.execution, found.events, m) };
     }
     const current = await rt.store.get(id);
@@ -247,11 +228,11 @@ export async function runCommand(
     }
     if (o.deferCancel) {
       // Lambda: record the request now; a follow-up invocation carries it out and reports.
-      const requested = await rt.sweeper.requestCancel(id, actor, cmd.reason);
+      const requested = await rt.watchdog.requestCancel(id, actor, cmd.reason);
       if (!requested.ok) return cannotCancel(cmd.ref, requested, m);
       return { ok: true, deferred: id, text: `Cancel of ${m.esc(id)} requested by ${m.esc(actor.id)}; the outcome will follow.` };
     }
-    const r = await rt.sweeper.cancelNow(id, actor, cmd.reason, o.budgetMs);
+    const r = await rt.watchdog.cancelNow(id, actor, cmd.reason, o.budgetMs);
     if (!('status' in r)) return cannotCancel(cmd.ref, r, m);
     if (r.status === 'done') return { ok: r.execution.state !== 'cancel_failed', text: outcomeText(r.execution, m) };
     return {

@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { Duration } from '../config/schema.js';
 import { AuditEvent, Execution, HeartbeatInput, INTERNAL_FIELDS } from '../core/model.js';
-import { FinishRequest, TrackRequest } from '../watchdog.js';
+import { FinishRequest, TrackRequest } from '../app/service.js';
 
 /** What the API returns about an execution: no internals (outbox, leases, threads). */
 export const PublicExecution = Execution.omit(Object.fromEntries(INTERNAL_FIELDS.map((k) => [k, true])) as Record<(typeof INTERNAL_FIELDS)[number], true>);

@@ -17,7 +17,7 @@ import { readSecretField } from '../secrets.js';
 import { SIGNATURE_HEADER, WINDOW_SECONDS, canonicalTarget, safeEqual, verifyV2 } from '../security/signing.js';
 import { publicView } from '../core/model.js';
 import { protoKeyPaths } from '../core/own.js';
-import { FinishRequest } from '../watchdog.js';
+import { FinishRequest } from '../app/service.js';
 import { type Command, type Who, outcomeText, parseCommand, runCommand } from './commands.js';
 import type { FollowUp, FollowUpQueue } from './followup.js';
 import { type Handled, type HttpRequest, type HttpResponse, json } from './types.js';
@@ -279,7 +279,7 @@ export class Webhook {
   async followUp(job: FollowUp): Promise<void> {
     // A press is not retried (a second run would extend or snooze twice): buttonPressed never throws.
     if (job.kind === 'slack-button') return this.buttonPressed(job.cmd, job.who, job.responseUrl);
-    const e = await this.deps.runtime.sweeper.carryOutCancel(job.id, FOLLOW_UP_WAIT_MS);
+    const e = await this.deps.runtime.watchdog.carryOutCancel(job.id, FOLLOW_UP_WAIT_MS);
     if (!e) return;
     if (job.reply.to === 'slack') {
       await this.postResponse(job.reply.url, { response_type: 'in_channel', replace_original: false, text: outcomeText(e, SLACK) });

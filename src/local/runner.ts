@@ -18,7 +18,7 @@ import { closeHttpPools } from '../providers/http.js';
 import { type SecretSource, readSecretField } from '../secrets.js';
 import { dynamoClient } from '../store/client.js';
 import { ensureTable } from '../store/dynamo.js';
-import type { SweepAction } from '../sweep/sweep.js';
+import type { SweepAction } from '../app/sweep.js';
 import { type DemoScript, type DemoWorld, runDemoScript, startDemoWorld } from './demo.js';
 import { openEmbedded, publishEndpoint, withOverrides } from './target.js';
 

@@ -2,7 +2,19 @@
  * How each platform speaks, per its seed: routes, auth header, status vocabulary, and
  * what cancel answers when the run has already finished.
  */
-import type { SimExecution, SimState } from './server.js';
+export type SimState = 'pending' | 'running' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
+export interface SimExecution {
+  id: string;
+  state: SimState;
+  done: number;
+  total?: number;
+  startedAt: number;
+  endedAt?: number;
+  /** Finishes by itself (succeeded) at this time. */
+  finishAt?: number;
+  /** Kodexa: CANCELLING becomes CANCELLED at this time. */
+  cancelledAt?: number;
+}
 
 export interface Reply {
   status: number;

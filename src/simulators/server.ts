@@ -5,22 +5,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DIALECTS, type Dialect, type Reply } from './dialects.js';
-import { PROBE_EXTERNAL_ID } from '../sweep/probe.js';
+import { DIALECTS, type Dialect, type Reply, type SimExecution, type SimState } from './dialects.js';
 
-export type SimState = 'pending' | 'running' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
-export interface SimExecution {
-  id: string;
-  state: SimState;
-  done: number;
-  total?: number;
-  startedAt: number;
-  endedAt?: number;
-  /** Finishes by itself (succeeded) at this time. */
-  finishAt?: number;
-  /** Kodexa: CANCELLING becomes CANCELLED at this time. */
-  cancelledAt?: number;
-}
+export type { SimExecution, SimState };
+import { PROBE_EXTERNAL_ID } from '../app/probe.js';
 
 export interface Faults {
   latencyMs?: number;

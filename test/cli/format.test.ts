@@ -1,7 +1,7 @@
 /** The sweep summary as the CLI prints it: every count that is not zero, reschedules included. */
 import { expect, it } from 'vitest';
 import { sweepText } from '../../src/cli/format.js';
-import type { SweepSummary } from '../../src/sweep/sweep.js';
+import type { SweepSummary } from '../../src/app/sweep.js';
 
 const zero = Object.fromEntries(
   [

@@ -14,7 +14,7 @@ import {
   stateDueAt,
   withNotices,
 } from '../../src/core/transitions.js';
-import { toCancelResult } from '../../src/sweep/outcome.js';
+import { toCancelResult } from '../../src/app/outcome.js';
 import { HOUR, MIN, SEC, T0, execution, policy } from '../helpers/fixtures.js';
 
 const actor = { id: 'test', via: 'test' };

@@ -131,7 +131,7 @@ it('Slack button: acknowledged empty at once; the queued press replaces the warn
   // only reports (the cancel is settled) — as when Discord refuses a follow-up that came early.
   sim.add({ id: 'fu-retry' });
   const r = (await rt.watchdog.track({ connection: 'sg', externalId: 'fu-retry' }, { id: 'test', via: 'test' })).execution;
-  await rt.sweeper.requestCancel(r.id, { id: 'slack:U1', via: 'slack' }, undefined);
+  await rt.watchdog.requestCancel(r.id, { id: 'slack:U1', via: 'slack' }, undefined);
   const cancelJob = (url: string) => JSON.stringify({ kind: 'cancel', v: 1, id: r.id, reply: { to: 'slack', url } });
   expect(await handler({ Records: [{ messageId: 'retry-me', body: cancelJob('http://127.0.0.1:1/closed') }] })).toEqual({
     batchItemFailures: [{ itemIdentifier: 'retry-me' }],

@@ -7,7 +7,7 @@ import { newExecution } from '../../src/core/transitions.js';
 import type { Engine } from '../../src/local/engines.js';
 import { dynamoClient } from '../../src/store/client.js';
 import { DynamoExecutionStore, ensureTable } from '../../src/store/dynamo.js';
-import { storeFor } from '../../src/watchdog.js';
+import { storeFor } from '../../src/app/service.js';
 import { ENGINES } from '../helpers/engines.js';
 import { HOUR, MIN, T0 } from '../helpers/fixtures.js';
 

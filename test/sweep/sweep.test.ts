@@ -10,7 +10,7 @@ import type { Execution } from '../../src/core/model.js';
 import type { Engine } from '../../src/local/engines.js';
 import { startDynamoDbLocal } from '../../src/local/engines.js';
 import type { Runtime } from '../../src/runtime.js';
-import type { SweepSummary } from '../../src/sweep/sweep.js';
+import type { SweepSummary } from '../../src/app/sweep.js';
 import { HOUR, MIN, SEC, T0 } from '../helpers/fixtures.js';
 import { buildRuntime } from '../../src/runtime.js';
 import { Clock, PLATFORMS, type Platform, type Servers, freshRuntime, memorySecrets, peer, startServers, worldConfig } from '../helpers/world.js';
@@ -475,7 +475,7 @@ describe('sweep on DynamoDB Local', () => {
     const { rt, client: c, tableName, clock } = await world();
     const e = await runaway(rt, clock, 'superglue', 'raced');
     const other = peer(rt, servers, c, tableName, clock, 'sweep-b');
-    const [manual] = await Promise.all([rt.sweeper.cancelNow(e.id, { id: 'slack:U1', via: 'slack' }, 'stop it', 5_000), other.sweeper.run()]);
+    const [manual] = await Promise.all([rt.watchdog.cancelNow(e.id, { id: 'slack:U1', via: 'slack' }, 'stop it', 5_000), other.sweeper.run()]);
     expect('status' in manual || manual.outcome === 'claimed').toBe(true);
     await drain([rt], clock, MIN, 5);
     expect(servers.sims.superglue.cancelCalls.get('raced')).toBe(1);

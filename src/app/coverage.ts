@@ -3,14 +3,14 @@
  * `live` lists each platform now (the CLI; bounded like discovery); otherwise the latest
  * discovery record of each connection is read (chat, which must answer within seconds).
  */
-import type { WatchdogConfig } from './config/load.js';
-import { executionId } from './core/ids.js';
-import { redact } from './log.js';
-import { DISCOVERABLE, isBuiltinProvider } from './providers/known.js';
-import type { ProviderAdapter } from './providers/types.js';
-import type { DiscoveryRecord, ProbeLedger } from './store/probes.js';
-import type { ExecutionStore } from './store/types.js';
-import { listRunning } from './sweep/discovery.js';
+import type { WatchdogConfig } from '../config/load.js';
+import { executionId } from '../core/ids.js';
+import { redact } from '../log.js';
+import { DISCOVERABLE, isBuiltinProvider } from '../providers/known.js';
+import type { ProviderAdapter } from '../providers/types.js';
+import type { DiscoveryRecord, ProbeLedger } from '../store/probes.js';
+import type { ExecutionStore } from '../store/types.js';
+import { listRunning } from './discovery.js';
 
 export interface CoverageRow {
   connection: string;

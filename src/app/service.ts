@@ -1,20 +1,53 @@
 /**
- * The application service: config + store + clock. Every entry point (CLI, local runner,
- * Lambda handlers) goes through these methods, so validation and policy selection live
- * in one place.
+ * The application service: every operation a person or a system can ask for — track,
+ * heartbeat, finish, cancel, extend, snooze, show, list — and who may ask (`authorize`).
+ * Every entry point (CLI, chat, the tracking API, the local runner, the Lambda handlers)
+ * goes through these methods, so validation, policy selection and rights live in one place.
+ * A cancel is the same protocol the sweep uses (cancel.ts).
  */
 import * as z from 'zod';
-import { type CompiledPolicy, FULL_SCOPE, type Scope, type WatchdogConfig, formatIssues, inScope, policyFor, selectPolicy } from './config/load.js';
-import { Duration } from './config/schema.js';
-import { parseDuration } from './core/duration.js';
-import { executionId } from './core/ids.js';
-import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs } from './core/model.js';
-import { type Policy, looseningErrors } from './core/policy.js';
-import * as T from './core/transitions.js';
-import { ConfigError, InputError, NotFoundError } from './errors.js';
-import type { ExecutionStore, ListFilter, Page, WriteOutcome } from './store/types.js';
-import { DynamoExecutionStore } from './store/dynamo.js';
+import { type CompiledPolicy, FULL_SCOPE, type Scope, type WatchdogConfig, formatIssues, inScope, policyFor, selectPolicy } from '../config/load.js';
+import { Duration } from '../config/schema.js';
+import { parseDuration } from '../core/duration.js';
+import { executionId } from '../core/ids.js';
+import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs } from '../core/model.js';
+import { type Policy, looseningErrors } from '../core/policy.js';
+import * as T from '../core/transitions.js';
+import { ConfigError, InputError, NotFoundError } from '../errors.js';
+import type { ExecutionStore, ListFilter, Page, WriteOutcome } from '../store/types.js';
+import { DynamoExecutionStore } from '../store/dynamo.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { isTerminal } from '../core/model.js';
+import { type Log, redact, silentLog } from '../log.js';
+import type { CancelProtocol } from './cancel.js';
+import { contextFor, ctxWith } from './context.js';
+import { Tally, emptySummary } from './summary.js';
+
+/** A person (or a signed hook) asking from chat: the tool, who, and where. */
+export interface Who {
+  tool: 'slack' | 'discord' | 'teams' | 'hook';
+  userId: string;
+  channelId?: string;
+}
+
+export type Right = 'view' | 'act';
+
+/**
+ * The one authorization rule for people. Acting (cancel, extend, snooze) needs the person or
+ * the channel in the policy's `allow`; seeing (status, list, coverage) needs `allow` or
+ * `view`. Signed hooks act for the operator who holds the signing secret.
+ */
+export function authorize(who: Who, right: Right, policy: CompiledPolicy): boolean {
+  if (who.tool === 'hook') return true;
+  const listed = (l: { readonly users: readonly string[]; readonly channels: readonly string[] }) =>
+    l.users.includes(who.userId) || (who.channelId !== undefined && l.channels.includes(who.channelId));
+  return listed(policy.allow) || (right === 'view' && listed(policy.view));
+}
+
+export type CancelNowResult =
+  | { status: 'done'; execution: Execution; settled: Promise<Execution> }
+  /** Still running at the end of the budget: `settled` resolves when it is (or the sweep takes over). */
+  | { status: 'in_progress'; execution: Execution; settled: Promise<Execution> };
 
 const Timestamp = z.union([z.number().int().positive(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
 
@@ -55,11 +88,23 @@ export function storeFor(config: WatchdogConfig, client: DynamoDBClient, tableNa
 }
 
 export class Watchdog {
+  private readonly ctx: (e: Execution) => T.Ctx;
+
   constructor(
     readonly config: WatchdogConfig,
     readonly store: ExecutionStore,
     readonly now: () => number = Date.now,
-  ) {}
+    /** The cancel protocol (the sweeper's): without it, cancels are only requested. */
+    private readonly cancels?: CancelProtocol,
+    private readonly log: Log = silentLog,
+  ) {
+    this.ctx = contextFor(config, now);
+  }
+
+  /** May this person view or act on this execution (its policy's allow / view lists)? */
+  authorize(who: Who, right: Right, e: Execution): boolean {
+    return authorize(who, right, this.policyOf(e));
+  }
 
   policyOf(e: Execution): CompiledPolicy {
     return policyFor(this.config, e);
@@ -123,13 +168,9 @@ export class Watchdog {
         ...(req.owner ? { owner: req.owner } : {}),
         ...(req.startedAt ? { startedAt: req.startedAt } : {}),
       },
-      { now: this.now(), policy, retentionMs: this.config.settings.retentionMs },
+      ctxWith(this.config, policy, this.now()),
     );
     return this.store.track(execution);
-  }
-
-  private ctx(e: Execution): T.Ctx {
-    return { now: this.now(), policy: this.policyOf(e), retentionMs: this.config.settings.retentionMs };
   }
 
   /**
@@ -166,6 +207,63 @@ export class Watchdog {
     const ms = parseDuration(duration);
     if (ms === undefined) throw new InputError(`expected a duration like "1h", got ${JSON.stringify(duration)}`);
     return this.change(ref, FULL_SCOPE, 'snooze', (e) => T.snooze(e, ms, actor, this.ctx(e)));
+  }
+
+  /** A person's cancel, recorded only: `cancel_requested`, due now (the sweep or a follow-up carries it out). */
+  requestCancel(id: string, actor: Actor, reason: string | undefined): Promise<WriteOutcome> {
+    return this.store.mutate(id, (c) => T.requestCancel(c, ['manual'], actor, this.ctx(c), reason ? `${reason}` : 'manual cancel'));
+  }
+
+  /**
+   * A person's cancel (CLI, chat, hook): request it, then claim and cancel right away
+   * within `budgetMs`. Past the budget the work goes on (locally) or is left to the next
+   * sweep (Lambda): the execution is cancel_requested and due now either way.
+   */
+  async cancelNow(id: string, actor: Actor, reason: string | undefined, budgetMs = 2_000): Promise<Exclude<WriteOutcome, { ok: true }> | CancelNowResult> {
+    const requested = await this.requestCancel(id, actor, reason);
+    if (!requested.ok) return requested;
+    const cancels = this.cancels;
+    const work = (cancels ? cancels.claimAndCancel(requested.execution, this.scratch(cancels), { reasons: ['manual'] }) : Promise.resolve()).then(
+      () => undefined,
+      (err: Error) => this.log.error('manual cancel failed', { executionId: id, error: redact(err.message) }),
+    );
+    const settled = work.then(async () => (await this.store.get(id)) ?? requested.execution);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      work.then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), budgetMs);
+      }),
+    ]);
+    if (timer) clearTimeout(timer);
+    const latest = timedOut ? requested.execution : await settled;
+    return timedOut || !isTerminal(latest.state) ? { status: 'in_progress', execution: latest, settled } : { status: 'done', execution: latest, settled };
+  }
+
+  /**
+   * Carry out a requested cancel (a follow-up in Lambda): claim and call the provider when it
+   * is still `cancel_requested`; when someone else holds the claim, wait for their outcome
+   * until `waitMs`. Returns the execution as it stands then.
+   */
+  async carryOutCancel(id: string, waitMs: number): Promise<Execution | undefined> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const cur = await this.store.get(id);
+      if (!cur || isTerminal(cur.state)) return cur;
+      if (this.cancels && cur.state === 'cancel_requested' && (cur.nextAttemptAt === undefined || cur.nextAttemptAt <= this.now())) {
+        await this.cancels.claimAndCancel(cur, this.scratch(this.cancels), { reasons: cur.stopReasons ?? ['manual'] });
+        const after = await this.store.get(id);
+        if (!after || isTerminal(after.state) || Date.now() >= deadline) return after;
+      } else if (Date.now() >= deadline) {
+        return cur;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** A person's cancel is no sweep: its counts go nowhere. */
+  private scratch(cancels: CancelProtocol): Tally {
+    return new Tally(emptySummary(cancels.holder, this.now(), false));
   }
 
   async show(ref: string, scope: Scope = FULL_SCOPE): Promise<{ execution: Execution; events: AuditEvent[] }> {

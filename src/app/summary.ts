@@ -1,0 +1,168 @@
+/**
+ * What one sweep did: counts per outcome and one action line per execution acted on. Every
+ * change goes through `Tally.record(kind, …)`: an outcome and its count cannot drift apart.
+ */
+import type { ProbeReport } from './probe.js';
+import type { DiscoveryRecord } from '../store/probes.js';
+
+export type ActionKind =
+  | 'finished'
+  | 'warned'
+  | 'would_cancel'
+  | 'cancelled'
+  | 'already_finished'
+  | 'cancel_pending'
+  | 'retry'
+  | 'cancel_failed'
+  | 'cancel_unconfirmed'
+  | 'held_back'
+  | 'deferred'
+  | 'lost_race'
+  | 'fault'
+  | 'quarantined'
+  | 'error';
+
+export interface SweepAction {
+  id: string;
+  connection: string;
+  externalId: string;
+  action: ActionKind;
+  detail?: string;
+}
+
+export interface SweepSummary {
+  owner: string;
+  startedAt: number;
+  durationMs: number;
+  preview: boolean;
+  itemsRead: number;
+  due: number;
+  evaluated: number;
+  /** Due by a deadline that heartbeats have since pushed back: looked at, moved on, no provider call (README "Cost"). */
+  rescheduled: number;
+  observed: number;
+  finished: number;
+  warned: number;
+  wouldCancel: number;
+  cancelCalls: number;
+  cancelled: number;
+  alreadyFinished: number;
+  pending: number;
+  retried: number;
+  cancelFailed: number;
+  unconfirmed: number;
+  heldBackByCap: number;
+  deferredForTime: number;
+  lostRaces: number;
+  noticesSent: number;
+  noticesFailed: number;
+  /** Faults of the watchdog itself, each recorded on its execution (backoff, then cancel_failed). */
+  faults: number;
+  /** Unparsable items flagged this sweep (kept, out of the due index, alerted once). */
+  quarantined: number;
+  /** Faults that could not even be recorded on their execution (the store failing): alarmed. */
+  errors: number;
+  /** Connections probed this sweep (see probe.ts). */
+  probes: ProbeReport[];
+  /** Runs nobody tracked, tracked this sweep by discovery (see discovery.ts). */
+  discovered: number;
+  /** Connections discovered on this sweep, one record each. */
+  discoveries: DiscoveryRecord[];
+  /** Overdue executions the due index did not hold, found by the safety net and re-indexed: should never happen in AWS. */
+  indexRepairs: number;
+  /** now − dueAt for each execution acted on (ms), sorted. */
+  dueLagMs: number[];
+  actions: SweepAction[];
+}
+
+/** Counters that are no outcome of one execution's handling. */
+export type Count = 'evaluated' | 'rescheduled' | 'observed' | 'cancelCalls' | 'noticesSent' | 'noticesFailed' | 'indexRepairs' | 'faults';
+
+/** The counter each outcome moves. */
+const COUNTER = {
+  finished: 'finished',
+  warned: 'warned',
+  would_cancel: 'wouldCancel',
+  cancelled: 'cancelled',
+  already_finished: 'alreadyFinished',
+  cancel_pending: 'pending',
+  retry: 'retried',
+  cancel_failed: 'cancelFailed',
+  cancel_unconfirmed: 'unconfirmed',
+  held_back: 'heldBackByCap',
+  deferred: 'deferredForTime',
+  lost_race: 'lostRaces',
+  fault: 'faults',
+  quarantined: 'quarantined',
+  error: 'errors',
+} as const satisfies Record<ActionKind, keyof SweepSummary>;
+
+export function emptySummary(owner: string, startedAt: number, preview: boolean): SweepSummary {
+  return {
+    owner,
+    startedAt,
+    durationMs: 0,
+    preview,
+    itemsRead: 0,
+    due: 0,
+    evaluated: 0,
+    rescheduled: 0,
+    observed: 0,
+    finished: 0,
+    warned: 0,
+    wouldCancel: 0,
+    cancelCalls: 0,
+    cancelled: 0,
+    alreadyFinished: 0,
+    pending: 0,
+    retried: 0,
+    cancelFailed: 0,
+    unconfirmed: 0,
+    heldBackByCap: 0,
+    deferredForTime: 0,
+    lostRaces: 0,
+    noticesSent: 0,
+    noticesFailed: 0,
+    faults: 0,
+    quarantined: 0,
+    errors: 0,
+    probes: [],
+    discovered: 0,
+    discoveries: [],
+    indexRepairs: 0,
+    dueLagMs: [],
+    actions: [],
+  };
+}
+
+export class Tally {
+  constructor(readonly summary: SweepSummary) {}
+
+  /** One outcome on one execution: its counter and its action line, together. */
+  record(kind: ActionKind, e: { id: string; connection?: string; externalId?: string }, detail?: string): void {
+    this.summary[COUNTER[kind]]++;
+    this.summary.actions.push({ id: e.id, connection: e.connection ?? '?', externalId: e.externalId ?? '?', action: kind, ...(detail ? { detail } : {}) });
+  }
+
+  /** A counter that is no outcome (evaluated, observed, a provider call, a notice, …); an error of the sweep itself. */
+  count(what: Count | 'errors'): void {
+    this.summary[what]++;
+  }
+}
+
+const pct = (sorted: number[], p: number): number | undefined =>
+  sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/** Counts and lag percentiles, without the per-execution lists: for logs, metrics and `--json`. */
+export function summaryFields(s: SweepSummary): Record<string, number | string | boolean | undefined> {
+  const counts: Record<string, number | string | boolean> = {};
+  for (const [k, v] of Object.entries(s))
+    if (k !== 'actions' && k !== 'dueLagMs' && k !== 'probes' && k !== 'discoveries') counts[k] = v as number | string | boolean;
+  counts.untracked = s.discoveries.reduce((n, d) => n + d.untracked, 0);
+  counts.unhealthyConnections = s.probes
+    .filter((p) => !p.healthy)
+    .map((p) => p.connection)
+    .join(',');
+  const dueLagMs = s.dueLagMs;
+  return { ...counts, dueLagP50Ms: pct(dueLagMs, 50), dueLagP99Ms: pct(dueLagMs, 99), dueLagMaxMs: dueLagMs.at(-1) };
+}

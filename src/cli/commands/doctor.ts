@@ -1,0 +1,32 @@
+/** `watchdog doctor`: preflight before enforcing (and on call): config, secrets, connection probes, Slack token, table, deployed config; exit 1 on any ✗. */
+import { loadConfig } from '../../config/file.js';
+import { ConfigError } from '../../errors.js';
+import { type Check, doctor, doctorText } from '../doctor.js';
+import type { Command } from 'commander';
+import { type Cli, ExitCode, resolveConfigPath } from '../context.js';
+
+export function register(program: Command, cli: Cli): void {
+  const { print, withRuntime } = cli;
+  const g = cli.opts;
+  program
+    .command('doctor')
+    .description('preflight before enforcing (and on call): config, secrets, connection probes, Slack token, table, deployed config; exit 1 on any ✗')
+    .action(async () => {
+      const file = resolveConfigPath(g().config);
+      try {
+        loadConfig(file);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        const checks: Check[] = err.problems.map((p) => ({ group: 'config', name: 'config', status: 'fail', detail: p }));
+        print({ ok: false, file, checks }, () => doctorText(checks));
+        throw new ExitCode(1);
+      }
+      const checks = await withRuntime((rt, target) => doctor(rt, { local: target.local }));
+      const ok = checks.every((c) => c.status !== 'fail');
+      print(
+        { ok, file, checks },
+        () => `${doctorText(checks)}\n${ok ? 'all checks passed' : `${checks.filter((c) => c.status === 'fail').length} check(s) failed`} (${file})`,
+      );
+      if (!ok) throw new ExitCode(1);
+    });
+}

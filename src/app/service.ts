@@ -11,7 +11,7 @@ import { Duration } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { executionId } from '../core/ids.js';
 import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs } from '../core/model.js';
-import { type Policy, looseningErrors } from '../core/policy.js';
+import { looseningErrors } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { ConfigError, InputError, NotFoundError } from '../errors.js';
 import type { ExecutionStore, ListFilter, Page, WriteOutcome } from '../store/types.js';
@@ -83,7 +83,6 @@ export function storeFor(config: WatchdogConfig, client: DynamoDBClient, tableNa
     tableName,
     shards: config.settings.shards,
     retentionMs: config.settings.retentionMs,
-    policyFor: (e: Execution): Policy => policyFor(config, e),
   });
 }
 

@@ -32,7 +32,6 @@ import { register as simulateCommand } from './commands/simulate.js';
 import { register as configCommand } from './commands/config.js';
 import { type Cli, ExitCode, type GlobalOpts, type Io, resolveConfigPath } from './context.js';
 
-
 export function buildProgram(io: Io): Command {
   const program = new Command('watchdog')
     .description('Runaway Watchdog: stop runaway executions on AI/data platforms before they burn time and money.')

@@ -29,9 +29,8 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { shardOf } from '../core/ids.js';
-import { type Actor, AuditEvent, Execution, type HeartbeatInput, LIVE_STATES } from '../core/model.js';
-import type { Policy } from '../core/policy.js';
-import * as T from '../core/transitions.js';
+import { AuditEvent, Execution, LIVE_STATES } from '../core/model.js';
+import type { Transition } from '../core/transitions.js';
 import { InputError, StoreError } from '../errors.js';
 import { INDEXES, TABLE, TABLE_KEYS, eventSortKey, executionKey, stateShardKey } from './table.js';
 import type { DueResult, ExecutionStore, ListFilter, Page, QuarantinedItem, WriteOutcome } from './types.js';
@@ -58,8 +57,6 @@ export interface DynamoStoreOptions {
   tableName: string;
   /** Due-index shards: more shards, more parallel due queries, spread writes. */
   shards: number;
-  /** The policy governing an execution (needed to recompute dueAt on every change). */
-  policyFor: (e: Execution) => Policy;
   retentionMs: number;
   /** Optimistic-concurrency retries for read-modify-write transitions. Default 8. */
   maxRetries?: number;
@@ -113,10 +110,6 @@ export class DynamoExecutionStore implements ExecutionStore {
 
   constructor(private readonly opts: DynamoStoreOptions) {
     this.maxRetries = opts.maxRetries ?? 8;
-  }
-
-  private ctx(e: Execution, now: number): T.Ctx {
-    return { now, policy: this.opts.policyFor(e), retentionMs: this.opts.retentionMs };
   }
 
   private toItem(e: Execution): Record<string, AttributeValue> {
@@ -558,7 +551,7 @@ export class DynamoExecutionStore implements ExecutionStore {
     await this.opts.client.send(new PutItemCommand({ TableName: this.opts.tableName, Item: marshall(item, { removeUndefinedValues: true }) }));
   }
 
-  async mutate(id: string, fn: (current: Execution) => T.Transition, current?: Execution): Promise<WriteOutcome> {
+  async mutate(id: string, fn: (current: Execution) => Transition, current?: Execution): Promise<WriteOutcome> {
     let cur = current;
     for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
       cur ??= await this.get(id);
@@ -571,30 +564,6 @@ export class DynamoExecutionStore implements ExecutionStore {
     }
     const latest = await this.get(id);
     return latest ? { ok: false, outcome: 'conflict', execution: latest } : { ok: false, outcome: 'not_found' };
-  }
-
-  heartbeat(id: string, input: HeartbeatInput, now: number): Promise<WriteOutcome> {
-    return this.mutate(id, (e) => T.applyHeartbeat(e, input, this.ctx(e, now)));
-  }
-
-  markFinished(id: string, actor: Actor, now: number, providerStatus?: string): Promise<WriteOutcome> {
-    return this.mutate(id, (e) => T.markFinished(e, actor, this.ctx(e, now), providerStatus));
-  }
-
-  requestCancel(id: string, reason: string | undefined, actor: Actor, now: number): Promise<WriteOutcome> {
-    return this.mutate(id, (e) => T.requestCancel(e, ['manual'], actor, this.ctx(e, now), reason));
-  }
-
-  claimCancel(id: string, input: T.ClaimInput, now: number, current?: Execution): Promise<WriteOutcome> {
-    return this.mutate(id, (e) => T.claimCancel(e, input, this.ctx(e, now)), current);
-  }
-
-  recordOutcome(id: string, owner: string, result: T.CancelResult, actor: Actor, now: number): Promise<WriteOutcome> {
-    return this.mutate(id, (e) => T.recordOutcome(e, owner, result, actor, this.ctx(e, now)));
-  }
-
-  extend(id: string, ms: number, actor: Actor, now: number, reason?: string): Promise<WriteOutcome> {
-    return this.mutate(id, (e) => T.extend(e, ms, actor, this.ctx(e, now), reason));
   }
 }
 

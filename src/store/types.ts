@@ -1,6 +1,5 @@
-import type { AuditEvent, Execution, ExecutionState, HeartbeatInput } from '../core/model.js';
-import type { Actor } from '../core/model.js';
-import type { CancelResult, ClaimInput, Refusal, Transition } from '../core/transitions.js';
+import type { AuditEvent, Execution, ExecutionState } from '../core/model.js';
+import type { Refusal, Transition } from '../core/transitions.js';
 
 /** A write that lost its condition, or a transition the current state refuses: an outcome, not an exception. */
 export type WriteOutcome =
@@ -71,12 +70,9 @@ export interface ExecutionStore {
   /** Whether the due index holds this execution's current entry. */
   inDueIndex(e: Execution): Promise<boolean>;
 
-  heartbeat(id: string, input: HeartbeatInput, now: number): Promise<WriteOutcome>;
-  markFinished(id: string, actor: Actor, now: number, providerStatus?: string): Promise<WriteOutcome>;
-  requestCancel(id: string, reason: string | undefined, actor: Actor, now: number): Promise<WriteOutcome>;
-  claimCancel(id: string, input: ClaimInput, now: number, current?: Execution): Promise<WriteOutcome>;
-  recordOutcome(id: string, owner: string, result: CancelResult, actor: Actor, now: number): Promise<WriteOutcome>;
-  extend(id: string, ms: number, actor: Actor, now: number, reason?: string): Promise<WriteOutcome>;
-  /** The general form: read (or use `current`), apply a pure transition, write conditionally, retry on conflict. */
+  /**
+   * Every change: read (or use `current`), apply a pure transition (core/transitions.ts),
+   * write conditionally on (state, version), retry on conflict. The store knows no operation.
+   */
   mutate(id: string, fn: (current: Execution) => Transition, current?: Execution): Promise<WriteOutcome>;
 }

@@ -9,6 +9,7 @@ import { dynamoClient } from '../../src/store/client.js';
 import { DynamoExecutionStore, ensureTable } from '../../src/store/dynamo.js';
 import { storeFor } from '../../src/app/service.js';
 import { ENGINES } from '../helpers/engines.js';
+import { transitionsOn } from '../helpers/ops.js';
 import { HOUR, MIN, T0 } from '../helpers/fixtures.js';
 
 const config = compileConfig({
@@ -50,6 +51,7 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
   let store: DynamoExecutionStore;
   let tableName: string;
 
+  const op = () => transitionsOn(store, config);
   const freshTable = async (): Promise<DynamoExecutionStore> => {
     tableName = `t${randomUUID().slice(0, 8)}`;
     await ensureTable(client, tableName);
@@ -82,7 +84,7 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
   it('20 parallel claimCancel calls on one execution: exactly one winner', async () => {
     const { execution } = await store.track(exec('claim-1'));
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => store.claimCancel(execution.id, { owner: `sweep-${i}`, leaseMs: MIN, actor, reasons: ['runtime'] }, T0 + 2 * HOUR)),
+      Array.from({ length: 20 }, (_, i) => op().claimCancel(execution.id, { owner: `sweep-${i}`, leaseMs: MIN, actor, reasons: ['runtime'] }, T0 + 2 * HOUR)),
     );
     const winners = results.filter((r) => r.ok);
     expect(winners).toHaveLength(1);
@@ -94,14 +96,14 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
   it('an expired lease is claimable again; a live one is not', async () => {
     const { execution } = await store.track(exec('lease-1'));
     const now = T0 + 2 * HOUR;
-    expect((await store.claimCancel(execution.id, { owner: 'a', leaseMs: MIN, actor }, now)).ok).toBe(true);
-    const early = await store.claimCancel(execution.id, { owner: 'b', leaseMs: MIN, actor }, now + 30_000);
+    expect((await op().claimCancel(execution.id, { owner: 'a', leaseMs: MIN, actor }, now)).ok).toBe(true);
+    const early = await op().claimCancel(execution.id, { owner: 'b', leaseMs: MIN, actor }, now + 30_000);
     expect(early).toMatchObject({ ok: false, outcome: 'claimed' });
-    const late = await store.claimCancel(execution.id, { owner: 'b', leaseMs: MIN, actor }, now + MIN + 1);
+    const late = await op().claimCancel(execution.id, { owner: 'b', leaseMs: MIN, actor }, now + MIN + 1);
     expect(late).toMatchObject({ ok: true, execution: { lease: { owner: 'b' }, attempts: 2 } });
     // The first owner's report now loses its condition: an outcome, not an exception.
-    expect(await store.recordOutcome(execution.id, 'a', { kind: 'cancelled' }, actor, now + MIN + 2)).toMatchObject({ ok: false, outcome: 'lease_lost' });
-    const done = await store.recordOutcome(execution.id, 'b', { kind: 'cancelled', providerStatus: 'cancelled' }, actor, now + MIN + 3);
+    expect(await op().recordOutcome(execution.id, 'a', { kind: 'cancelled' }, actor, now + MIN + 2)).toMatchObject({ ok: false, outcome: 'lease_lost' });
+    const done = await op().recordOutcome(execution.id, 'b', { kind: 'cancelled', providerStatus: 'cancelled' }, actor, now + MIN + 3);
     expect(done).toMatchObject({ ok: true, execution: { state: 'cancelled' } });
     expect(done.ok && done.execution.dueAt).toBeUndefined();
     expect(done.ok && done.execution.expiresAt).toBe(Math.floor((now + MIN + 3 + config.settings.retentionMs) / 1000));
@@ -110,7 +112,7 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
   it('a heartbeat updates the item only: its due time never moves later, it is counted, not audited; terminal executions refuse changes', async () => {
     const { execution } = await store.track(exec('hb-1'));
     expect(execution.dueAt).toBe(T0 + 8 * MIN); // heartbeat warn time: 80% of 10m
-    const hb = await store.heartbeat(execution.id, { progress: { pct: 10 }, costUsd: 1.5, message: 'epoch 1' }, T0 + 5 * MIN);
+    const hb = await op().heartbeat(execution.id, { progress: { pct: 10 }, costUsd: 1.5, message: 'epoch 1' }, T0 + 5 * MIN);
     // The heartbeat deadline moved to T0 + 13m, but the stored due time stays (the sweep
     // reschedules when it gets there): no index entry is rewritten.
     expect(hb).toMatchObject({
@@ -126,31 +128,31 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
       },
     });
     expect(await store.get(execution.id)).toEqual(hb.ok && hb.execution);
-    expect((await store.markFinished(execution.id, actor, T0 + 6 * MIN, 'succeeded')).ok).toBe(true);
-    expect(await store.heartbeat(execution.id, {}, T0 + 7 * MIN)).toMatchObject({ ok: false, outcome: 'terminal' });
-    expect(await store.requestCancel(execution.id, 'x', actor, T0 + 7 * MIN)).toMatchObject({ ok: false, outcome: 'terminal' });
+    expect((await op().markFinished(execution.id, actor, T0 + 6 * MIN, 'succeeded')).ok).toBe(true);
+    expect(await op().heartbeat(execution.id, {}, T0 + 7 * MIN)).toMatchObject({ ok: false, outcome: 'terminal' });
+    expect(await op().requestCancel(execution.id, 'x', actor, T0 + 7 * MIN)).toMatchObject({ ok: false, outcome: 'terminal' });
     const shown = await store.getWithEvents(execution.id);
     expect(shown?.events.map((e) => [e.version, e.what, e.to])).toEqual([
       [0, 'tracked', 'running'],
       [2, 'finished', 'finished'],
     ]);
-    expect(await store.heartbeat('wd_nonexistent0', {}, T0)).toEqual({ ok: false, outcome: 'not_found' });
+    expect(await op().heartbeat('wd_nonexistent0', {}, T0)).toEqual({ ok: false, outcome: 'not_found' });
   });
 
   it('a heartbeat that brings a limit closer moves the due time earlier at once (reported cost past the limit: due now)', async () => {
     const s = await freshTable();
     const { execution } = await s.track(exec('hb-cost', { policy: 'costly' }));
     expect(execution.dueAt).toBe(T0 + 48 * MIN); // runtime warn time
-    const cheap = await s.heartbeat(execution.id, { costUsd: 2 }, T0 + MIN);
+    const cheap = await transitionsOn(s, config).heartbeat(execution.id, { costUsd: 2 }, T0 + MIN);
     expect(cheap.ok && cheap.execution.dueAt).toBe(T0 + 48 * MIN);
-    const over = await s.heartbeat(execution.id, { costUsd: 11 }, T0 + 2 * MIN);
+    const over = await transitionsOn(s, config).heartbeat(execution.id, { costUsd: 11 }, T0 + 2 * MIN);
     expect(over.ok && over.execution.dueAt).toBe(T0 + 2 * MIN);
     expect((await s.due(T0 + 2 * MIN)).items.map((e) => [e.id, e.costUsd])).toEqual([[execution.id, 11]]);
   });
 
   it('concurrent heartbeats all land (optimistic retries), none lost', async () => {
     const { execution } = await store.track(exec('hb-many'));
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.heartbeat(execution.id, { progress: { done: i + 1 } }, T0 + i)));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => op().heartbeat(execution.id, { progress: { done: i + 1 } }, T0 + i)));
     expect(results.every((r) => r.ok)).toBe(true);
     const shown = await store.getWithEvents(execution.id);
     expect(shown?.execution).toMatchObject({ version: 8, heartbeats: 8, progressHighWater: 8 });
@@ -167,7 +169,7 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
       ),
     );
     await inBatches(made, 15, (e) => s.track(e));
-    await s.markFinished(made[44]!.id, actor, T0 + HOUR);
+    await transitionsOn(s, config).markFinished(made[44]!.id, actor, T0 + HOUR);
     const newestFirst = made
       .slice(0, 44)
       .reverse()
@@ -208,7 +210,7 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
     await inBatches(all, 25, (e) => s.track(e));
     // Terminal executions leave the sparse index even when they were due.
     const finished = all.find((e) => expected.has(e.id))!;
-    await s.markFinished(finished.id, actor, T0 + MIN);
+    await transitionsOn(s, config).markFinished(finished.id, actor, T0 + MIN);
     expected.delete(finished.id);
     const due = await s.due(now);
     expect(new Set(due.items.map((e) => e.id))).toEqual(expected);

@@ -12,6 +12,7 @@ import { startDynamoDbLocal } from '../../src/local/engines.js';
 import type { Runtime } from '../../src/runtime.js';
 import type { SweepSummary } from '../../src/app/sweep.js';
 import { HOUR, MIN, SEC, T0 } from '../helpers/fixtures.js';
+import { transitionsOn } from '../helpers/ops.js';
 import { buildRuntime } from '../../src/runtime.js';
 import { Clock, PLATFORMS, type Platform, type Servers, freshRuntime, memorySecrets, peer, startServers, worldConfig } from '../helpers/world.js';
 
@@ -104,7 +105,7 @@ describe('sweep on DynamoDB Local', () => {
     const never = await runaway(rt, clock, 'catalyzed', 'killed-before-call');
     const called = await runaway(rt, clock, 'superglue', 'killed-after-call');
     for (const e of [never, called]) {
-      const claim = await rt.store.claimCancel(e.id, { owner: 'dead-sweep', leaseMs: 2 * MIN, reasons: ['runtime'], actor }, clock.t);
+      const claim = await transitionsOn(rt.store, rt.config).claimCancel(e.id, { owner: 'dead-sweep', leaseMs: 2 * MIN, reasons: ['runtime'], actor }, clock.t);
       expect(claim.ok).toBe(true);
     }
     // The dead sweep did reach the provider for one of them before dying.

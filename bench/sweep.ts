@@ -77,7 +77,7 @@ export async function benchSweep(): Promise<Line[]> {
       const ctx = (e: Execution) => ({ now: Date.now(), policy: rt.watchdog.policyOf(e), retentionMs: config.settings.retentionMs });
       const f0 = Date.now();
       await pool(floorExecs, Math.min(1024, concurrency * 16), async (e) => {
-        const claim = await rt.store.mutate(e.id, (c) => claimCancel(c, { owner: 'floor', leaseMs: 120_000, actor }, ctx(c)), e);
+        const claim = await rt.store.mutate(e.id, (c) => claimCancel(c, { holder: 'floor', leaseMs: 120_000, actor }, ctx(c)), e);
         if (!claim.ok) throw new Error(`floor claim: ${claim.outcome}`);
         await rt.store.mutate(e.id, (c) => recordOutcome(c, 'floor', { kind: 'cancelled' }, actor, ctx(c)), claim.execution);
       });

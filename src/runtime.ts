@@ -28,7 +28,8 @@ export interface RuntimeOptions {
   secrets?: SecretSource;
   log?: Log;
   now?: () => number;
-  owner?: string;
+  /** The sweeper's id: the holder of its claims. */
+  holder?: string;
   http?: HttpOptions;
   /** Replace the registries (tests, benchmarks). */
   providers?: ProviderLookup;
@@ -69,7 +70,7 @@ export function buildRuntime(config: WatchdogConfig, o: RuntimeOptions): Runtime
     now,
     probes: ledger,
     ...(o.log ? { log: o.log } : {}),
-    ...(o.owner ? { owner: o.owner } : {}),
+    ...(o.holder ? { holder: o.holder } : {}),
   });
   return {
     config,

@@ -24,7 +24,7 @@ export const SWEEP_VIA = 'sweep';
 const RESULT_ACTION: Record<T.CancelResult['kind'], ActionKind> = {
   cancelled: 'cancelled',
   already_finished: 'already_finished',
-  pending: 'cancel_pending',
+  cancel_pending: 'cancel_pending',
   retry: 'retry',
   failed: 'cancel_failed',
   unconfirmed: 'cancel_unconfirmed',
@@ -74,7 +74,7 @@ export class CancelProtocol {
     const claimedFor = (c: Execution): Actor => (c.state === 'cancel_requested' && c.requestedBy ? c.requestedBy : policyActor(c));
     const claim = await this.deps.store.mutate(
       e.id,
-      (c) => T.decideAndClaim(c, { owner: this.holder, leaseMs: this.settings.leaseMs, reasons: o.reasons, actor: claimedFor(c) }, this.ctx(c)),
+      (c) => T.decideAndClaim(c, { holder: this.holder, leaseMs: this.settings.leaseMs, reasons: o.reasons, actor: claimedFor(c) }, this.ctx(c)),
       e,
     );
     if (!claim.ok) {
@@ -101,7 +101,7 @@ export class CancelProtocol {
   async recover(e: Execution, tally: Tally): Promise<void> {
     const claim = await this.deps.store.mutate(
       e.id,
-      (c) => T.claimCancel(c, { owner: this.holder, leaseMs: this.settings.leaseMs, actor: { id: this.holder, via: SWEEP_VIA } }, this.ctx(c)),
+      (c) => T.claimCancel(c, { holder: this.holder, leaseMs: this.settings.leaseMs, actor: { id: this.holder, via: SWEEP_VIA } }, this.ctx(c)),
       e,
     );
     if (!claim.ok) {
@@ -198,13 +198,17 @@ export class CancelProtocol {
     if (cur.cancelAcceptedAt === undefined) {
       // An unanswered attempt that landed on an asynchronous platform: accepted after all.
       if (status.phase === 'cancelling')
-        return this.finishClaim(cur, tally, { kind: 'pending', checkAt: now + this.pendingCheckMs(), providerStatus: status.raw });
+        return this.finishClaim(cur, tally, { kind: 'cancel_pending', checkAt: now + this.pendingCheckMs(), providerStatus: status.raw });
       return this.cancelClaimed(cur, tally, false); // never got an answer: send it
     }
     const confirm = this.settings.confirmWithinMs;
     const since = cur.cancelResentAt ?? cur.cancelAcceptedAt;
     if (now - since < confirm)
-      return this.finishClaim(cur, tally, { kind: 'pending', checkAt: Math.min(now + this.pendingCheckMs(), since + confirm), providerStatus: status.raw });
+      return this.finishClaim(cur, tally, {
+        kind: 'cancel_pending',
+        checkAt: Math.min(now + this.pendingCheckMs(), since + confirm),
+        providerStatus: status.raw,
+      });
     if (cur.cancelResentAt === undefined) return this.cancelClaimed(cur, tally, true); // once more
     return this.finishClaim(cur, tally, {
       kind: 'unconfirmed',

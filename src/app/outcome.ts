@@ -38,7 +38,7 @@ export function toCancelResult(out: CancelOutcome, c: OutcomeCtx): CancelResult 
     case 'already_finished':
       return { kind: 'already_finished', ...raw(out.status) };
     case 'cancel_pending':
-      return { kind: 'pending', checkAt: c.now + c.pendingCheckMs, ...raw(out.status), ...(c.resent ? { resent: true } : {}) };
+      return { kind: 'cancel_pending', checkAt: c.now + c.pendingCheckMs, ...raw(out.status), ...(c.resent ? { resent: true } : {}) };
     case 'unauthorized':
       return { kind: 'failed', error: `provider rejected the credentials (HTTP ${out.httpStatus}); check the connection's secret` };
     case 'not_found':

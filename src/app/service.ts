@@ -289,7 +289,8 @@ export class Watchdog {
         throw new InputError(`${what} refused: execution ${ref} is already ${out.execution.state}`);
       case 'refused':
         throw new InputError(out.message);
-      case 'claimed':
+      case 'cancel_in_progress':
+      case 'lease_held':
         throw new InputError(`${what} refused: a cancel of ${ref} is already in progress`);
       default:
         throw new InputError(`${what} refused: execution ${ref} is ${out.execution.state} (${out.outcome})`);

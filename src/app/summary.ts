@@ -31,7 +31,8 @@ export interface SweepAction {
 }
 
 export interface SweepSummary {
-  owner: string;
+  /** The sweeper that ran it (its claims' holder). */
+  sweeper: string;
   startedAt: number;
   durationMs: number;
   preview: boolean;
@@ -97,9 +98,9 @@ const COUNTER = {
   error: 'errors',
 } as const satisfies Record<ActionKind, keyof SweepSummary>;
 
-export function emptySummary(owner: string, startedAt: number, preview: boolean): SweepSummary {
+export function emptySummary(sweeper: string, startedAt: number, preview: boolean): SweepSummary {
   return {
-    owner,
+    sweeper,
     startedAt,
     durationMs: 0,
     preview,

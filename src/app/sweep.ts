@@ -38,8 +38,8 @@ export interface SweepDeps {
   notifiers: NotifierLookup;
   log?: Log;
   now?: () => number;
-  /** Identifies this sweeper in leases and audit events. */
-  owner?: string;
+  /** Identifies this sweeper: it holds the claims it takes (leases) and signs its audit events. */
+  holder?: string;
   /** Where probes are claimed and recorded; without it, no probes run. */
   probes?: ProbeLedger;
 }
@@ -65,7 +65,7 @@ type DueKind = 'terminal' | 'notice' | 'reschedule' | 'act';
 export class Sweeper {
   private readonly log: Log;
   private readonly now: () => number;
-  readonly owner: string;
+  readonly holder: string;
   /** When this (warm) sweeper next tries each probe's (and the safety net's) claim: saves a write per sweep. */
   private readonly nextCheckAt = new Map<string, number>();
   private readonly discovery: Discovery | undefined;
@@ -78,7 +78,7 @@ export class Sweeper {
   constructor(private readonly deps: SweepDeps) {
     this.log = deps.log ?? silentLog;
     this.now = deps.now ?? Date.now;
-    this.owner = deps.owner ?? `sweep-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.holder = deps.holder ?? `sweep-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     this.ctx = contextFor(deps.config, this.now);
     this.calls = new ProviderCalls(deps.providers, deps.config.settings.providerConcurrency);
     this.notices = new Notices({
@@ -87,7 +87,7 @@ export class Sweeper {
       notifiers: deps.notifiers,
       log: this.log,
       now: this.now,
-      actor: { id: this.owner, via: SWEEP_VIA },
+      actor: { id: this.holder, via: SWEEP_VIA },
     });
     this.cancels = new CancelProtocol({
       config: deps.config,
@@ -96,7 +96,7 @@ export class Sweeper {
       notices: this.notices,
       log: this.log,
       now: this.now,
-      holder: this.owner,
+      holder: this.holder,
     });
     this.discovery = deps.probes ? new Discovery({ config: deps.config, store: deps.store, ledger: deps.probes, log: this.log, now: this.now }) : undefined;
   }
@@ -113,7 +113,7 @@ export class Sweeper {
   async run(opts: SweepOptions = {}): Promise<SweepSummary> {
     const startedAt = this.now();
     const preview = opts.preview ?? false;
-    const s = emptySummary(this.owner, startedAt, preview);
+    const s = emptySummary(this.holder, startedAt, preview);
     // A bounded batch: after an outage the backlog is worked off over several sweeps, oldest first.
     const due = await this.deps.store.due(startedAt, { limit: opts.limit ?? DEFAULT_BATCH });
     s.itemsRead = due.itemsRead;
@@ -181,7 +181,7 @@ export class Sweeper {
         const t = T.recordFault(
           c,
           { error, maxFaults: this.settings.maxCancelAttempts, retryAt: this.now() + retryDelayMs(faults) },
-          { id: this.owner, via: SWEEP_VIA },
+          { id: this.holder, via: SWEEP_VIA },
           this.ctx(c),
         );
         return t.ok && isTerminal(t.execution.state) ? this.notices.add(t, c, 'outcome') : t;
@@ -467,7 +467,7 @@ export class Sweeper {
     const m: Message = alertMessage(
       `Cancel cap reached: ${heldBack} runaway(s) held back`,
       `This sweep cancelled ${this.settings.maxCancelsPerSweep} executions (settings.maxCancelsPerSweep) and held back ${heldBack} more. They stay due and are retried by the next sweep; if this is a bad policy, set it to dry-run now.`,
-      { heldBack, cap: this.settings.maxCancelsPerSweep, owner: this.owner },
+      { heldBack, cap: this.settings.maxCancelsPerSweep, sweeper: this.holder },
     );
     this.log.error('cancel cap reached', { heldBack, cap: this.settings.maxCancelsPerSweep });
     await this.notices.alert(run.heldBackTargets, m, run.tally, 'cap alert');

@@ -59,7 +59,7 @@ export function buildProgram(io: Io): Command {
     try {
       const effective = withOverrides(config, target.overrides);
       return await fn(
-        buildRuntime(effective, { client: target.client, tableName: target.tableName, owner: `cli-${os.userInfo().username}-${process.pid}` }),
+        buildRuntime(effective, { client: target.client, tableName: target.tableName, holder: `cli-${os.userInfo().username}-${process.pid}` }),
         target,
       );
     } finally {

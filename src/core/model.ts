@@ -132,7 +132,8 @@ export const Execution = z.object({
   extensions: z.array(Extension),
   attempts: z.number().int().nonnegative(),
   nextAttemptAt: z.number().optional(),
-  lease: z.object({ owner: z.string(), until: z.number() }).optional(),
+  /** Who holds the claim on its cancel (a sweeper's id), and until when. */
+  lease: z.object({ holder: z.string(), until: z.number() }).optional(),
   /** When the provider accepted a cancel that had not yet taken effect. */
   cancelAcceptedAt: z.number().optional(),
   providerStatus: z.string().optional(),

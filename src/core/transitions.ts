@@ -29,7 +29,12 @@ import { type Policy, canExtend, evaluate } from './policy.js';
 
 export type Refusal =
   | { ok: false; outcome: 'terminal'; execution: Execution }
-  | { ok: false; outcome: 'claimed'; execution: Execution }
+  /** A cancel of it is already requested or under way (a request, an extension refused). */
+  | { ok: false; outcome: 'cancel_in_progress'; execution: Execution }
+  /** Another holder's lease on its cancel has not expired. */
+  | { ok: false; outcome: 'lease_held'; execution: Execution }
+  /** Dry-run: the would-cancel was recorded before. */
+  | { ok: false; outcome: 'already_recorded'; execution: Execution }
   | { ok: false; outcome: 'not_claimable'; execution: Execution }
   | { ok: false; outcome: 'lease_lost'; execution: Execution }
   | { ok: false; outcome: 'refused'; message: string; execution: Execution };
@@ -221,7 +226,7 @@ export function recordWarning(cur: Execution, warnKeys: Partial<Record<Reason, n
 export function requestCancel(cur: Execution, reasons: StopReason[], actor: Actor, ctx: Ctx, detail?: string): Transition {
   const t = refuseTerminal(cur);
   if (t) return t;
-  if (cur.state === 'cancel_requested' || cur.state === 'cancelling') return { ok: false, outcome: 'claimed', execution: cur };
+  if (cur.state === 'cancel_requested' || cur.state === 'cancelling') return { ok: false, outcome: 'cancel_in_progress', execution: cur };
   return next(cur, { state: 'cancel_requested', stopReasons: reasons, requestedBy: actor, attempts: 0 }, ctx, {
     actor,
     what: 'cancel requested',
@@ -231,7 +236,7 @@ export function requestCancel(cur: Execution, reasons: StopReason[], actor: Acto
 }
 
 export interface ClaimInput {
-  owner: string;
+  holder: string;
   leaseMs: number;
   /** Reasons when the claim also decides (sweep); a prior request keeps its own. */
   reasons?: StopReason[];
@@ -245,7 +250,7 @@ export interface ClaimInput {
 export function claimCancel(cur: Execution, input: ClaimInput, ctx: Ctx): Transition {
   const t = refuseTerminal(cur);
   if (t) return t;
-  if (cur.state === 'cancelling' && cur.lease && cur.lease.until > ctx.now) return { ok: false, outcome: 'claimed', execution: cur };
+  if (cur.state === 'cancelling' && cur.lease && cur.lease.until > ctx.now) return { ok: false, outcome: 'lease_held', execution: cur };
   if (cur.state === 'cancel_requested' && cur.nextAttemptAt !== undefined && cur.nextAttemptAt > ctx.now) {
     return { ok: false, outcome: 'not_claimable', execution: cur };
   }
@@ -259,7 +264,7 @@ export function claimCancel(cur: Execution, input: ClaimInput, ctx: Ctx): Transi
       state: 'cancelling',
       stopReasons,
       requestedBy: cur.requestedBy ?? input.actor,
-      lease: { owner: input.owner, until: ctx.now + input.leaseMs },
+      lease: { holder: input.holder, until: ctx.now + input.leaseMs },
       attempts: checking ? cur.attempts : cur.attempts + 1,
     },
     ctx,
@@ -279,16 +284,16 @@ export type CancelResult =
   | { kind: 'cancelled'; providerStatus?: string; response?: string }
   | { kind: 'already_finished'; providerStatus?: string; response?: string }
   /** Accepted, not yet terminal: check again at `checkAt`. */
-  | { kind: 'pending'; checkAt: number; providerStatus?: string; response?: string; resent?: boolean }
+  | { kind: 'cancel_pending'; checkAt: number; providerStatus?: string; response?: string; resent?: boolean }
   /** Retryable fault: try again at `retryAt`. */
   | { kind: 'retry'; retryAt: number; error: string; response?: string }
   | { kind: 'failed'; error: string; response?: string }
   | { kind: 'unconfirmed'; error: string; providerStatus?: string; response?: string };
 
-export function recordOutcome(cur: Execution, owner: string, result: CancelResult, actor: Actor, ctx: Ctx): Transition {
+export function recordOutcome(cur: Execution, holder: string, result: CancelResult, actor: Actor, ctx: Ctx): Transition {
   const t = refuseTerminal(cur);
   if (t) return t;
-  if (cur.state !== 'cancelling' || cur.lease?.owner !== owner) return { ok: false, outcome: 'lease_lost', execution: cur };
+  if (cur.state !== 'cancelling' || cur.lease?.holder !== holder) return { ok: false, outcome: 'lease_lost', execution: cur };
   const response = result.response === undefined ? {} : { providerResponse: result.response.slice(0, 1000) };
   const why = cur.stopReasons?.length === 1 ? { why: cur.stopReasons[0] } : {};
   switch (result.kind) {
@@ -300,13 +305,13 @@ export function recordOutcome(cur: Execution, owner: string, result: CancelResul
         what: 'finished before the cancel took effect',
         ...response,
       });
-    case 'pending':
+    case 'cancel_pending':
       return next(
         cur,
         {
           cancelAcceptedAt: cur.cancelAcceptedAt ?? ctx.now,
           nextAttemptAt: result.checkAt,
-          lease: { owner, until: result.checkAt },
+          lease: { holder, until: result.checkAt },
           ...(result.resent ? { cancelResentAt: ctx.now } : {}),
           ...status(result.providerStatus),
         },
@@ -337,7 +342,7 @@ const status = (s: string | undefined): Partial<Execution> => (s === undefined ?
 export function extend(cur: Execution, ms: number, actor: Actor, ctx: Ctx, reason?: string): Transition {
   const t = refuseTerminal(cur);
   if (t) return t;
-  if (cur.state === 'cancelling') return { ok: false, outcome: 'claimed', execution: cur };
+  if (cur.state === 'cancelling') return { ok: false, outcome: 'cancel_in_progress', execution: cur };
   const check = canExtend(cur, ctx.policy, ms);
   if (!check.ok) return { ok: false, outcome: 'refused', message: check.message, execution: cur };
   const extension = { ms, at: ctx.now, by: actor.id, ...(reason ? { reason } : {}) };
@@ -430,7 +435,7 @@ export function decideAndClaim(cur: Execution, input: ClaimInput, ctx: Ctx): Tra
 /** Dry-run: the policy would cancel. Recorded (and notified) once; the execution keeps running. */
 export function recordWouldCancel(cur: Execution, actor: Actor, ctx: Ctx): Transition {
   if (cur.state !== 'running' && cur.state !== 'warned') return { ok: false, outcome: 'not_claimable', execution: cur };
-  if (cur.wouldCancelAt !== undefined) return { ok: false, outcome: 'claimed', execution: cur };
+  if (cur.wouldCancelAt !== undefined) return { ok: false, outcome: 'already_recorded', execution: cur };
   const d = evaluate(cur, ctx.policy, ctx.now);
   if (d.action !== 'cancel') return { ok: false, outcome: 'not_claimable', execution: cur };
   return next(cur, { wouldCancelAt: ctx.now, stopReasons: d.reasons }, ctx, {

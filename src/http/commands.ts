@@ -168,7 +168,7 @@ async function coverageText(rt: Runtime, who: Who, m: Markup): Promise<string> {
 /** A cancel the state refused, in words. */
 function cannotCancel(ref: string, r: Exclude<WriteOutcome, { ok: true }>, m: Markup): CommandResult {
   const why =
-    r.outcome === 'claimed'
+    r.outcome === 'cancel_in_progress' || r.outcome === 'lease_held'
       ? 'a cancel is already in progress'
       : r.outcome === 'terminal' && 'execution' in r
         ? `it is already ${r.execution.state}`

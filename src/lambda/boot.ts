@@ -30,5 +30,5 @@ export function bootRuntime(log: Log, env: NodeJS.ProcessEnv = process.env): Run
   const config = compileConfig(JSON.parse(readFileSync(file, 'utf8')), path.dirname(file));
   const tableName = env[ENV.table] ?? config.settings.tableName;
   const client = dynamoClient({ ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
-  return buildRuntime(config, { client, tableName, log, owner: `lambda-${env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}` });
+  return buildRuntime(config, { client, tableName, log, holder: `lambda-${env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}` });
 }

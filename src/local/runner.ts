@@ -116,7 +116,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
         settings: { ...config.settings, confirmWithinMs: Math.min(config.settings.confirmWithinMs, 10_000) },
         connections: new Map([...config.connections].map(([n, c]) => [n, c.discover ? { ...c, discover: { ...c.discover, every: '10s' } } : c])),
       };
-    const rt = buildRuntime(config, { client, secrets, owner: `local-${process.pid}` });
+    const rt = buildRuntime(config, { client, secrets, holder: `local-${process.pid}` });
     await recordRunningConfig(client, config.settings.tableName, { sha256: opts.config.sha256, by: `watchdog start (pid ${process.pid})`, at: Date.now() });
     const served = await serveWebhook(new Webhook({ runtime: rt, secrets }), { port: opts.port, maxBodyBytes: config.webhook.maxBodyBytes });
     cleanups.push(() => served.close());

@@ -33,7 +33,7 @@ const zero = Object.fromEntries(
   ].map((k) => [k, 0]),
 );
 const summary = (over: Partial<SweepSummary>): SweepSummary =>
-  ({ ...zero, owner: 'o', startedAt: 0, preview: false, probes: [], dueLagMs: [], actions: [], ...over }) as SweepSummary;
+  ({ ...zero, sweeper: 'o', startedAt: 0, preview: false, probes: [], dueLagMs: [], actions: [], ...over }) as SweepSummary;
 
 it('a sweep that only rescheduled says so, not "nothing to do"', () => {
   expect(sweepText(summary({}), 'here')).toContain('nothing to do');

@@ -27,7 +27,7 @@ const cancelling = (over: Partial<Execution> = {}) =>
     attempts: 1,
     stopReasons: ['runtime'],
     requestedBy: { id: 'policy:p', via: 'sweep' },
-    lease: { owner: 'S', until: NOW + MIN },
+    lease: { holder: 'S', until: NOW + MIN },
     version: 4,
     ...over,
   });
@@ -65,7 +65,7 @@ describe('newExecution', () => {
 
 describe('finish, warn, request', () => {
   it('finished: provider status kept and in the detail; endedAt, TTL, no due time, no lease', () => {
-    const e = ok(T.markFinished(execution({ lease: { owner: 'S', until: NOW + MIN } }), actor, ctx(NOW), 'SUCCEEDED'));
+    const e = ok(T.markFinished(execution({ lease: { holder: 'S', until: NOW + MIN } }), actor, ctx(NOW), 'SUCCEEDED'));
     expect(e).toMatchObject({
       state: 'finished',
       providerStatus: 'SUCCEEDED',
@@ -111,13 +111,13 @@ describe('finish, warn, request', () => {
 });
 
 describe('claimCancel', () => {
-  const input = { owner: 'S2', leaseMs: 2 * MIN, actor: { id: 'sweep-1', via: 'sweep' } };
+  const input = { holder: 'S2', leaseMs: 2 * MIN, actor: { id: 'sweep-1', via: 'sweep' } };
   it("a first claim: lease, attempt 1, the request's reasons and requester kept", () => {
     const req = ok(T.requestCancel(execution(), ['manual'], actor, ctx(T0)));
     const t = T.claimCancel(req, input, ctx(NOW));
     expect(ok(t)).toMatchObject({
       state: 'cancelling',
-      lease: { owner: 'S2', until: NOW + 2 * MIN },
+      lease: { holder: 'S2', until: NOW + 2 * MIN },
       attempts: 1,
       stopReasons: ['manual'],
       requestedBy: actor,
@@ -142,14 +142,14 @@ describe('claimCancel', () => {
     expect(event(T.claimCancel(execution(), { ...input, reasons: ['runtime', 'stall'] }, ctx(NOW)))).not.toHaveProperty('why');
   });
   it('a lease is valid until exactly its end; then it is recovered as a new attempt', () => {
-    const held = cancelling({ lease: { owner: 'S', until: NOW + 1 } });
-    expect(T.claimCancel(held, input, ctx(NOW))).toMatchObject({ ok: false, outcome: 'claimed' });
-    const t = T.claimCancel(cancelling({ lease: { owner: 'S', until: NOW } }), input, ctx(NOW));
-    expect(ok(t)).toMatchObject({ attempts: 2, lease: { owner: 'S2' } });
+    const held = cancelling({ lease: { holder: 'S', until: NOW + 1 } });
+    expect(T.claimCancel(held, input, ctx(NOW))).toMatchObject({ ok: false, outcome: 'lease_held' });
+    const t = T.claimCancel(cancelling({ lease: { holder: 'S', until: NOW } }), input, ctx(NOW));
+    expect(ok(t)).toMatchObject({ attempts: 2, lease: { holder: 'S2' } });
     expect(event(t)).toMatchObject({ what: 'cancel claimed (expired lease recovered)', why: 'runtime', detail: 'attempt 2, lease 2m' });
   });
   it('an accepted cancel is checked on, not attempted again', () => {
-    const t = T.claimCancel(cancelling({ lease: { owner: 'S', until: NOW }, cancelAcceptedAt: NOW - 30 * SEC }), input, ctx(NOW));
+    const t = T.claimCancel(cancelling({ lease: { holder: 'S', until: NOW }, cancelAcceptedAt: NOW - 30 * SEC }), input, ctx(NOW));
     expect(ok(t).attempts).toBe(1);
     expect(event(t)).toMatchObject({ what: 'cancel confirmation check', detail: 'accepted 30s ago' });
   });
@@ -165,8 +165,8 @@ describe('claimCancel', () => {
 describe('recordOutcome', () => {
   const o = (r: T.CancelResult, e = cancelling()) => T.recordOutcome(e, 'S', r, actor, ctx(NOW));
   it('only the lease holder, only while cancelling', () => {
-    expect(o({ kind: 'cancelled' }, cancelling({ lease: { owner: 'other', until: NOW + MIN } }))).toMatchObject({ ok: false, outcome: 'lease_lost' });
-    expect(o({ kind: 'cancelled' }, execution({ state: 'cancel_requested', lease: { owner: 'S', until: NOW + MIN } }))).toMatchObject({
+    expect(o({ kind: 'cancelled' }, cancelling({ lease: { holder: 'other', until: NOW + MIN } }))).toMatchObject({ ok: false, outcome: 'lease_lost' });
+    expect(o({ kind: 'cancelled' }, execution({ state: 'cancel_requested', lease: { holder: 'S', until: NOW + MIN } }))).toMatchObject({
       ok: false,
       outcome: 'lease_lost',
     });
@@ -190,18 +190,18 @@ describe('recordOutcome', () => {
     expect(event(t)).toEqual({ actor, what: 'finished before the cancel took effect', from: 'cancelling', to: 'finished', providerResponse: '{}' });
   });
   it('pending: accepted once, checked at its time under the same holder; sent again is said', () => {
-    const t = o({ kind: 'pending', checkAt: NOW + 30 * SEC, providerStatus: 'CANCELLING' });
+    const t = o({ kind: 'cancel_pending', checkAt: NOW + 30 * SEC, providerStatus: 'CANCELLING' });
     expect(ok(t)).toMatchObject({
       state: 'cancelling',
       cancelAcceptedAt: NOW,
       nextAttemptAt: NOW + 30 * SEC,
-      lease: { owner: 'S', until: NOW + 30 * SEC },
+      lease: { holder: 'S', until: NOW + 30 * SEC },
       providerStatus: 'CANCELLING',
       dueAt: NOW + 30 * SEC,
     });
     expect(ok(t)).not.toHaveProperty('cancelResentAt');
     expect(event(t)).toEqual({ actor, what: 'cancel accepted, not yet effective', from: 'cancelling', to: 'cancelling' });
-    const again = o({ kind: 'pending', checkAt: NOW + MIN, resent: true }, cancelling({ cancelAcceptedAt: T0 }));
+    const again = o({ kind: 'cancel_pending', checkAt: NOW + MIN, resent: true }, cancelling({ cancelAcceptedAt: T0 }));
     expect(ok(again)).toMatchObject({ cancelAcceptedAt: T0, cancelResentAt: NOW });
     expect(event(again).what).toBe('cancel sent again (not confirmed in time)');
   });
@@ -282,14 +282,14 @@ describe('faults, reschedule, dry-run', () => {
     expect(ok(t)).toMatchObject({ wouldCancelAt: T0 + HOUR, stopReasons: ['runtime'], state: 'running' });
     expect(event(t)).toEqual({ actor, what: 'would cancel (dry-run)', why: 'runtime', from: 'running', to: 'running', detail: 'limits breached: runtime' });
     expect(ok(T.recordWouldCancel(execution({ state: 'warned' }), actor, late)).state).toBe('warned');
-    expect(T.recordWouldCancel(execution({ wouldCancelAt: T0 }), actor, late)).toMatchObject({ ok: false, outcome: 'claimed' });
+    expect(T.recordWouldCancel(execution({ wouldCancelAt: T0 }), actor, late)).toMatchObject({ ok: false, outcome: 'already_recorded' });
     expect(T.recordWouldCancel(execution(), actor, ctx(NOW))).toMatchObject({ ok: false, outcome: 'not_claimable' });
     expect(T.recordWouldCancel(execution({ state: 'cancel_requested' }), actor, late)).toMatchObject({ ok: false, outcome: 'not_claimable' });
     const two = T.recordWouldCancel(execution({ limits: { heartbeatTimeoutMs: MIN } }), actor, late);
     expect(event(two)).toEqual({ actor, what: 'would cancel (dry-run)', from: 'running', to: 'running', detail: 'limits breached: runtime, heartbeat' });
   });
   it('decideAndClaim re-decides for warned executions too', () => {
-    const input = { owner: 'S', leaseMs: MIN, actor };
+    const input = { holder: 'S', leaseMs: MIN, actor };
     expect(T.decideAndClaim(execution({ state: 'warned' }), input, ctx(NOW))).toMatchObject({ ok: false, outcome: 'not_claimable' });
     expect(ok(T.decideAndClaim(execution({ state: 'warned' }), input, ctx(T0 + HOUR))).stopReasons).toEqual(['runtime']);
   });
@@ -308,8 +308,8 @@ describe('due time by state', () => {
   it('requested: its retry time, else now; cancelling: the earlier of lease end and check time, else now; terminal: none', () => {
     expect(due(execution({ state: 'cancel_requested', nextAttemptAt: NOW + MIN }))).toBe(NOW + MIN);
     expect(due(execution({ state: 'cancel_requested' }))).toBe(NOW);
-    expect(due(cancelling({ lease: { owner: 'S', until: NOW + MIN }, nextAttemptAt: NOW + 30 * SEC }))).toBe(NOW + 30 * SEC);
-    expect(due(cancelling({ lease: { owner: 'S', until: NOW + MIN } }))).toBe(NOW + MIN);
+    expect(due(cancelling({ lease: { holder: 'S', until: NOW + MIN }, nextAttemptAt: NOW + 30 * SEC }))).toBe(NOW + 30 * SEC);
+    expect(due(cancelling({ lease: { holder: 'S', until: NOW + MIN } }))).toBe(NOW + MIN);
     expect(due(cancelling({ lease: undefined, nextAttemptAt: NOW + 2 * MIN }))).toBe(NOW + 2 * MIN);
     expect(due(cancelling({ lease: undefined }))).toBe(NOW);
     for (const state of ['cancelled', 'finished', 'cancel_failed', 'cancel_unconfirmed'] as const) expect(due(execution({ state }))).toBeUndefined();

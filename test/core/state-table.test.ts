@@ -16,7 +16,7 @@ const ctx = { now, policy: p, retentionMs: 30 * 24 * HOUR };
 const inState = (state: ExecutionState) =>
   execution({
     state,
-    ...(state === 'cancelling' ? { lease: { owner: 'holder', until: now + MIN }, attempts: 1, stopReasons: ['runtime'] as const } : {}),
+    ...(state === 'cancelling' ? { lease: { holder: 'holder', until: now + MIN }, attempts: 1, stopReasons: ['runtime'] as const } : {}),
     ...(state === 'cancel_requested' ? { stopReasons: ['manual'] as const, requestedBy: actor } : {}),
     ...(['cancelled', 'cancel_failed', 'cancel_unconfirmed', 'finished'].includes(state) ? { endedAt: T0 + HOUR } : {}),
   });
@@ -28,8 +28,8 @@ const events: Record<string, (e: ReturnType<typeof execution>) => T.Transition> 
   heartbeat: (e) => T.applyHeartbeat(e, { progress: { pct: 10 } }, ctx),
   finish: (e) => T.markFinished(e, actor, ctx, 'succeeded'),
   requestCancel: (e) => T.requestCancel(e, ['manual'], actor, ctx),
-  claim: (e) => T.claimCancel(e, { owner: 'me', leaseMs: 2 * MIN, actor }, ctx),
-  decideAndClaim: (e) => T.decideAndClaim(e, { owner: 'me', leaseMs: 2 * MIN, actor }, ctx),
+  claim: (e) => T.claimCancel(e, { holder: 'me', leaseMs: 2 * MIN, actor }, ctx),
+  decideAndClaim: (e) => T.decideAndClaim(e, { holder: 'me', leaseMs: 2 * MIN, actor }, ctx),
   extend: (e) => T.extend(e, 30 * MIN, actor, ctx),
   snooze: (e) => T.snooze(e, HOUR, actor, ctx),
   warn: (e) => T.recordWarning(e, { runtime: T0 + HOUR }, actor, ctx),
@@ -39,17 +39,17 @@ const events: Record<string, (e: ReturnType<typeof execution>) => T.Transition> 
 };
 
 // Aligned by hand, to be read as a table (prettier leaves it alone).
-//                      heartbeat             finish      requestCancel         claim                  decideAndClaim         extend               snooze               warn                    wouldCancel             outcome                fault
+//                     heartbeat            finish               requestCancel                  claim                  decideAndClaim         extend                         snooze               warn                      wouldCancel               outcome                fault
 // prettier-ignore
 const TABLE: Record<ExecutionState, Cell[]> = {
-  running:            ['running',            'finished', 'cancel_requested',   'cancelling',          'cancelling',          'running',           'running',           'warned',               'running',               'refused:lease_lost', 'running'],
-  warned:             ['warned',             'finished', 'cancel_requested',   'cancelling',          'cancelling',          'warned',            'warned',            'warned',               'warned',                'refused:lease_lost', 'warned'],
-  cancel_requested:   ['cancel_requested',   'finished', 'refused:claimed',    'cancelling',          'cancelling',          'running',           'cancel_requested',  'refused:not_claimable', 'refused:not_claimable', 'refused:lease_lost', 'cancel_requested'],
-  cancelling:         ['cancelling',         'finished', 'refused:claimed',    'refused:claimed',     'refused:claimed',     'refused:claimed',   'cancelling',        'refused:not_claimable', 'refused:not_claimable', 'cancelled',          'cancelling'],
-  cancelled:          ['refused:terminal',   'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:not_claimable', 'refused:not_claimable', 'refused:terminal', 'refused:terminal'],
-  cancel_failed:      ['refused:terminal',   'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:not_claimable', 'refused:not_claimable', 'refused:terminal', 'refused:terminal'],
-  cancel_unconfirmed: ['refused:terminal',   'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:not_claimable', 'refused:not_claimable', 'refused:terminal', 'refused:terminal'],
-  finished:           ['refused:terminal',   'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:terminal', 'refused:not_claimable', 'refused:not_claimable', 'refused:terminal', 'refused:terminal'],
+  running:            ['running',           'finished',          'cancel_requested',            'cancelling',          'cancelling',          'running',                     'running',           'warned',                 'running',                'refused:lease_lost',  'running'],
+  warned:             ['warned',            'finished',          'cancel_requested',            'cancelling',          'cancelling',          'warned',                      'warned',            'warned',                 'warned',                 'refused:lease_lost',  'warned'],
+  cancel_requested:   ['cancel_requested',  'finished',          'refused:cancel_in_progress',  'cancelling',          'cancelling',          'running',                     'cancel_requested',  'refused:not_claimable',  'refused:not_claimable',  'refused:lease_lost',  'cancel_requested'],
+  cancelling:         ['cancelling',        'finished',          'refused:cancel_in_progress',  'refused:lease_held',  'refused:lease_held',  'refused:cancel_in_progress',  'cancelling',        'refused:not_claimable',  'refused:not_claimable',  'cancelled',           'cancelling'],
+  cancelled:          ['refused:terminal',  'refused:terminal',  'refused:terminal',            'refused:terminal',    'refused:terminal',    'refused:terminal',            'refused:terminal',  'refused:not_claimable',  'refused:not_claimable',  'refused:terminal',    'refused:terminal'],
+  cancel_failed:      ['refused:terminal',  'refused:terminal',  'refused:terminal',            'refused:terminal',    'refused:terminal',    'refused:terminal',            'refused:terminal',  'refused:not_claimable',  'refused:not_claimable',  'refused:terminal',    'refused:terminal'],
+  cancel_unconfirmed: ['refused:terminal',  'refused:terminal',  'refused:terminal',            'refused:terminal',    'refused:terminal',    'refused:terminal',            'refused:terminal',  'refused:not_claimable',  'refused:not_claimable',  'refused:terminal',    'refused:terminal'],
+  finished:           ['refused:terminal',  'refused:terminal',  'refused:terminal',            'refused:terminal',    'refused:terminal',    'refused:terminal',            'refused:terminal',  'refused:not_claimable',  'refused:not_claimable',  'refused:terminal',    'refused:terminal'],
 };
 
 describe('every state × every event', () => {

@@ -9,6 +9,8 @@ import {
   recordFault,
   recordOutcome,
   recordWouldCancel,
+  requestCancel,
+  extend,
   settleNotices,
   snooze,
   stateDueAt,
@@ -21,32 +23,48 @@ const actor = { id: 'test', via: 'test' };
 const p = policy({ maxRuntimeMs: HOUR, stallAfterMs: 20 * MIN });
 const ctx = (now: number, pol = p) => ({ now, policy: pol, retentionMs: 30 * 24 * HOUR });
 
+describe('refusals name their one situation', () => {
+  it("a cancel already under way (cancel_in_progress), another holder's lease (lease_held), a would-cancel recorded before (already_recorded)", () => {
+    const requested = requestCancel(execution(), ['manual'], actor, ctx(T0));
+    if (!requested.ok) throw new Error('request');
+    expect(requestCancel(requested.execution, ['manual'], actor, ctx(T0 + SEC))).toMatchObject({ ok: false, outcome: 'cancel_in_progress' });
+    const held = claimCancel(requested.execution, { holder: 'a', leaseMs: MIN, actor }, ctx(T0 + SEC));
+    if (!held.ok) throw new Error('claim');
+    expect(extend(held.execution, 10 * MIN, actor, ctx(T0 + 2 * SEC))).toMatchObject({ ok: false, outcome: 'cancel_in_progress' });
+    expect(claimCancel(held.execution, { holder: 'b', leaseMs: MIN, actor }, ctx(T0 + 2 * SEC))).toMatchObject({ ok: false, outcome: 'lease_held' });
+    const dry = { ...p, mode: 'dry-run' as const };
+    const once = recordWouldCancel(execution(), actor, ctx(T0 + 2 * HOUR, dry));
+    if (!once.ok) throw new Error('would cancel');
+    expect(recordWouldCancel(once.execution, actor, ctx(T0 + 2 * HOUR + SEC, dry))).toMatchObject({ ok: false, outcome: 'already_recorded' });
+  });
+});
+
 describe('decideAndClaim', () => {
   it('claims a breached execution with the reasons of the current item', () => {
-    const r = decideAndClaim(execution(), { owner: 's1', leaseMs: 2 * MIN, actor }, ctx(T0 + HOUR));
+    const r = decideAndClaim(execution(), { holder: 's1', leaseMs: 2 * MIN, actor }, ctx(T0 + HOUR));
     expect(r.ok && r.execution.state).toBe('cancelling');
     expect(r.ok && r.execution.stopReasons).toEqual(['runtime', 'stall']);
-    expect(r.ok && r.execution.lease).toEqual({ owner: 's1', until: T0 + HOUR + 2 * MIN });
+    expect(r.ok && r.execution.lease).toEqual({ holder: 's1', until: T0 + HOUR + 2 * MIN });
   });
   it('refuses when the current item no longer breaches (extended since the query)', () => {
     const extended = execution({ extensions: [{ ms: 30 * MIN, at: T0 + 59 * MIN, by: 'u' }], lastProgressAt: T0 + 55 * MIN });
-    expect(decideAndClaim(extended, { owner: 's1', leaseMs: MIN, actor }, ctx(T0 + HOUR))).toMatchObject({ ok: false, outcome: 'not_claimable' });
+    expect(decideAndClaim(extended, { holder: 's1', leaseMs: MIN, actor }, ctx(T0 + HOUR))).toMatchObject({ ok: false, outcome: 'not_claimable' });
   });
   it('never claims for a dry-run policy', () => {
-    expect(decideAndClaim(execution(), { owner: 's1', leaseMs: MIN, actor }, ctx(T0 + HOUR, { ...p, mode: 'dry-run' }))).toMatchObject({
+    expect(decideAndClaim(execution(), { holder: 's1', leaseMs: MIN, actor }, ctx(T0 + HOUR, { ...p, mode: 'dry-run' }))).toMatchObject({
       ok: false,
       outcome: 'not_claimable',
     });
   });
   it('a valid lease held by another claimer wins; an expired one is recovered, a confirmation check keeps the attempt count', () => {
-    const held = claimCancel(execution(), { owner: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR));
+    const held = claimCancel(execution(), { holder: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR));
     if (!held.ok) throw new Error('claim');
-    expect(claimCancel(held.execution, { owner: 'b', leaseMs: MIN, actor }, ctx(T0 + HOUR + SEC))).toMatchObject({ outcome: 'claimed' });
-    const recovered = claimCancel(held.execution, { owner: 'b', leaseMs: MIN, actor }, ctx(T0 + HOUR + 2 * MIN));
+    expect(claimCancel(held.execution, { holder: 'b', leaseMs: MIN, actor }, ctx(T0 + HOUR + SEC))).toMatchObject({ outcome: 'lease_held' });
+    const recovered = claimCancel(held.execution, { holder: 'b', leaseMs: MIN, actor }, ctx(T0 + HOUR + 2 * MIN));
     expect(recovered.ok && recovered.execution.attempts).toBe(2);
-    const pending = recordOutcome(held.execution, 'a', { kind: 'pending', checkAt: T0 + HOUR + 30 * SEC }, actor, ctx(T0 + HOUR));
+    const pending = recordOutcome(held.execution, 'a', { kind: 'cancel_pending', checkAt: T0 + HOUR + 30 * SEC }, actor, ctx(T0 + HOUR));
     if (!pending.ok) throw new Error('pending');
-    const check = claimCancel(pending.execution, { owner: 'b', leaseMs: MIN, actor }, ctx(T0 + HOUR + 31 * SEC));
+    const check = claimCancel(pending.execution, { holder: 'b', leaseMs: MIN, actor }, ctx(T0 + HOUR + 31 * SEC));
     expect(check.ok && check.execution.attempts).toBe(1);
     expect(check.ok && check.execution.pendingEvent?.what).toBe('cancel confirmation check');
   });
@@ -73,7 +91,7 @@ describe('dry-run', () => {
     if (!r.ok) throw new Error('would cancel');
     expect(r.execution.state).toBe('running');
     expect(r.execution.dueAt).toBe(T0 + HOUR + dry.recheckAfterMs);
-    expect(recordWouldCancel(r.execution, actor, ctx(T0 + 2 * HOUR, dry))).toMatchObject({ ok: false, outcome: 'claimed' });
+    expect(recordWouldCancel(r.execution, actor, ctx(T0 + 2 * HOUR, dry))).toMatchObject({ ok: false, outcome: 'already_recorded' });
     // Switched to enforce: due at once, the dry-run mark does not delay enforcement.
     expect(stateDueAt(r.execution, p, T0 + HOUR + MIN)).toBe(T0 + HOUR + MIN);
   });
@@ -81,7 +99,7 @@ describe('dry-run', () => {
 
 describe('notices', () => {
   it('are queued with the write, keep a terminal item due until delivered, and leave after delivery', () => {
-    const claimed = claimCancel(execution(), { owner: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR));
+    const claimed = claimCancel(execution(), { holder: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR));
     if (!claimed.ok) throw new Error('claim');
     const done = withNotices(recordOutcome(claimed.execution, 'a', { kind: 'cancelled' }, actor, ctx(T0 + HOUR)), ['chat', 'hook'], 'outcome', ctx(T0 + HOUR));
     if (!done.ok) throw new Error('outcome');
@@ -133,7 +151,7 @@ describe('snooze and cancel outcomes', () => {
       error: 'gave up after 3 attempts: HTTP 503',
     });
     expect(toCancelResult({ kind: 'unauthorized', httpStatus: 401 }, c)).toMatchObject({ kind: 'failed' });
-    expect(toCancelResult({ kind: 'cancel_pending' }, { ...c, resent: true })).toEqual({ kind: 'pending', checkAt: T0 + 30 * SEC, resent: true });
+    expect(toCancelResult({ kind: 'cancel_pending' }, { ...c, resent: true })).toEqual({ kind: 'cancel_pending', checkAt: T0 + 30 * SEC, resent: true });
   });
 });
 
@@ -184,7 +202,7 @@ describe('recordFault: the watchdog failing on one execution is an outcome on th
     expect(three.ok && three.execution.state).toBe('cancel_failed');
     expect(three.ok && three.execution.lastError).toMatch(/failed 3 times handling it: boom/);
     expect(three.ok && three.execution.faults).toBeUndefined();
-    const claimed = claimCancel(one.execution, { owner: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR + MIN));
+    const claimed = claimCancel(one.execution, { holder: 'a', leaseMs: MIN, actor }, ctx(T0 + HOUR + MIN));
     expect(claimed.ok && claimed.execution.faults).toBeUndefined();
     expect(recordFault(three.ok ? three.execution : e, { error: 'x', maxFaults: 3, retryAt: 0 }, actor, ctx(T0 + 2 * HOUR))).toMatchObject({
       ok: false,

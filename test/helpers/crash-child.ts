@@ -17,7 +17,7 @@ const rt = buildRuntime(config, {
   client,
   secrets,
   now: () => Date.now() + env.offsetMs,
-  owner: `crash-${process.pid}`,
+  holder: `crash-${process.pid}`,
   http: { attempts: 1, timeoutMs: 2_000 },
 });
 process.stdout.write('ready\n');

@@ -86,11 +86,11 @@ export async function freshRuntime(
   const c = client ?? dynamoClient({ endpoint: engine.endpoint });
   const tableName = `s${randomUUID().slice(0, 8)}`;
   await ensureTable(c, tableName);
-  const rt = buildRuntime(config, { client: c, tableName, secrets: memorySecrets(servers), now: clock.now, owner: 'sweep-a', http });
+  const rt = buildRuntime(config, { client: c, tableName, secrets: memorySecrets(servers), now: clock.now, holder: 'sweep-a', http });
   return { rt, client: c, tableName };
 }
 
 /** Another sweeper on the same table (a concurrent Lambda invocation). */
-export function peer(rt: Runtime, servers: Servers, client: DynamoDBClient, tableName: string, clock: Clock, owner: string, http: HttpOptions = {}): Runtime {
-  return buildRuntime(rt.config, { client, tableName, secrets: memorySecrets(servers), now: clock.now, owner, http });
+export function peer(rt: Runtime, servers: Servers, client: DynamoDBClient, tableName: string, clock: Clock, holder: string, http: HttpOptions = {}): Runtime {
+  return buildRuntime(rt.config, { client, tableName, secrets: memorySecrets(servers), now: clock.now, holder, http });
 }

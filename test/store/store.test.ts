@@ -84,11 +84,11 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
   it('20 parallel claimCancel calls on one execution: exactly one winner', async () => {
     const { execution } = await store.track(exec('claim-1'));
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => op().claimCancel(execution.id, { owner: `sweep-${i}`, leaseMs: MIN, actor, reasons: ['runtime'] }, T0 + 2 * HOUR)),
+      Array.from({ length: 20 }, (_, i) => op().claimCancel(execution.id, { holder: `sweep-${i}`, leaseMs: MIN, actor, reasons: ['runtime'] }, T0 + 2 * HOUR)),
     );
     const winners = results.filter((r) => r.ok);
     expect(winners).toHaveLength(1);
-    for (const r of results) if (!r.ok) expect(r.outcome).toBe('claimed');
+    for (const r of results) if (!r.ok) expect(r.outcome).toBe('lease_held');
     const stored = await store.get(execution.id);
     expect(stored).toMatchObject({ state: 'cancelling', attempts: 1, version: 1 });
   });
@@ -96,11 +96,11 @@ describe.each(ENGINES)('ExecutionStore on $name', (spec) => {
   it('an expired lease is claimable again; a live one is not', async () => {
     const { execution } = await store.track(exec('lease-1'));
     const now = T0 + 2 * HOUR;
-    expect((await op().claimCancel(execution.id, { owner: 'a', leaseMs: MIN, actor }, now)).ok).toBe(true);
-    const early = await op().claimCancel(execution.id, { owner: 'b', leaseMs: MIN, actor }, now + 30_000);
-    expect(early).toMatchObject({ ok: false, outcome: 'claimed' });
-    const late = await op().claimCancel(execution.id, { owner: 'b', leaseMs: MIN, actor }, now + MIN + 1);
-    expect(late).toMatchObject({ ok: true, execution: { lease: { owner: 'b' }, attempts: 2 } });
+    expect((await op().claimCancel(execution.id, { holder: 'a', leaseMs: MIN, actor }, now)).ok).toBe(true);
+    const early = await op().claimCancel(execution.id, { holder: 'b', leaseMs: MIN, actor }, now + 30_000);
+    expect(early).toMatchObject({ ok: false, outcome: 'lease_held' });
+    const late = await op().claimCancel(execution.id, { holder: 'b', leaseMs: MIN, actor }, now + MIN + 1);
+    expect(late).toMatchObject({ ok: true, execution: { lease: { holder: 'b' }, attempts: 2 } });
     // The first owner's report now loses its condition: an outcome, not an exception.
     expect(await op().recordOutcome(execution.id, 'a', { kind: 'cancelled' }, actor, now + MIN + 2)).toMatchObject({ ok: false, outcome: 'lease_lost' });
     const done = await op().recordOutcome(execution.id, 'b', { kind: 'cancelled', providerStatus: 'cancelled' }, actor, now + MIN + 3);

@@ -105,7 +105,11 @@ describe('sweep on DynamoDB Local', () => {
     const never = await runaway(rt, clock, 'catalyzed', 'killed-before-call');
     const called = await runaway(rt, clock, 'superglue', 'killed-after-call');
     for (const e of [never, called]) {
-      const claim = await transitionsOn(rt.store, rt.config).claimCancel(e.id, { owner: 'dead-sweep', leaseMs: 2 * MIN, reasons: ['runtime'], actor }, clock.t);
+      const claim = await transitionsOn(rt.store, rt.config).claimCancel(
+        e.id,
+        { holder: 'dead-sweep', leaseMs: 2 * MIN, reasons: ['runtime'], actor },
+        clock.t,
+      );
       expect(claim.ok).toBe(true);
     }
     // The dead sweep did reach the provider for one of them before dying.
@@ -477,7 +481,7 @@ describe('sweep on DynamoDB Local', () => {
     const e = await runaway(rt, clock, 'superglue', 'raced');
     const other = peer(rt, servers, c, tableName, clock, 'sweep-b');
     const [manual] = await Promise.all([rt.watchdog.cancelNow(e.id, { id: 'slack:U1', via: 'slack' }, 'stop it', 5_000), other.sweeper.run()]);
-    expect('status' in manual || manual.outcome === 'claimed').toBe(true);
+    expect('status' in manual || manual.outcome === 'cancel_in_progress').toBe(true);
     await drain([rt], clock, MIN, 5);
     expect(servers.sims.superglue.cancelCalls.get('raced')).toBe(1);
     expect((await rt.store.get(e.id))!.state).toBe('cancelled');
@@ -505,7 +509,7 @@ describe('fault isolation: no fault on one execution stops the others, none is s
       tableName,
       secrets: memorySecrets(servers),
       now: clock.now,
-      owner: 'sweep-a',
+      holder: 'sweep-a',
       providers: {
         forConnection: (name) => {
           if (name === 'boom-c') throw new TypeError('boom: undefined is not a function');
@@ -594,8 +598,8 @@ describe('connection probes', () => {
     const base = memorySecrets(servers);
     let rotating = 'not-the-key';
     const secrets = { get: (name: string) => (name === 'key-rotating' ? Promise.resolve(JSON.stringify({ apiKey: rotating })) : base.get(name)) };
-    const a = buildRuntime(config, { client: c, tableName, secrets, now: clock.now, owner: 'sweep-a', http: { attempts: 1, timeoutMs: 500 } });
-    const b = buildRuntime(config, { client: c, tableName, secrets, now: clock.now, owner: 'sweep-b', http: { attempts: 1, timeoutMs: 500 } });
+    const a = buildRuntime(config, { client: c, tableName, secrets, now: clock.now, holder: 'sweep-a', http: { attempts: 1, timeoutMs: 500 } });
+    const b = buildRuntime(config, { client: c, tableName, secrets, now: clock.now, holder: 'sweep-b', http: { attempts: 1, timeoutMs: 500 } });
     const incidents = () => servers.slack.posts.map((p) => JSON.stringify(p)).filter((t) => /Connection (unhealthy|recovered)/.test(t));
 
     const [s1, s2] = await Promise.all([a.sweeper.run(), b.sweeper.run()]);

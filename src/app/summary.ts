@@ -20,7 +20,10 @@ export type ActionKind =
   | 'lost_race'
   | 'fault'
   | 'quarantined'
-  | 'error';
+  | 'error'
+  /** `watchdog sweep --preview`: what it would do; nothing written, called or sent (not a policy's dry-run, which records `would_cancel`). */
+  | 'preview_cancel'
+  | 'preview_warn';
 
 export interface SweepAction {
   id: string;
@@ -45,6 +48,9 @@ export interface SweepSummary {
   finished: number;
   warned: number;
   wouldCancel: number;
+  /** Preview only: cancels and warnings it would have made. */
+  previewCancels: number;
+  previewWarnings: number;
   cancelCalls: number;
   cancelled: number;
   alreadyFinished: number;
@@ -96,6 +102,8 @@ const COUNTER = {
   fault: 'faults',
   quarantined: 'quarantined',
   error: 'errors',
+  preview_cancel: 'previewCancels',
+  preview_warn: 'previewWarnings',
 } as const satisfies Record<ActionKind, keyof SweepSummary>;
 
 export function emptySummary(sweeper: string, startedAt: number, preview: boolean): SweepSummary {
@@ -112,6 +120,8 @@ export function emptySummary(sweeper: string, startedAt: number, preview: boolea
     finished: 0,
     warned: 0,
     wouldCancel: 0,
+    previewCancels: 0,
+    previewWarnings: 0,
     cancelCalls: 0,
     cancelled: 0,
     alreadyFinished: 0,

@@ -45,7 +45,7 @@ export interface SweepDeps {
 }
 
 export interface SweepOptions {
-  /** Decide and report only: no writes, no provider calls, no notifications. */
+  /** Decide and report only (`watchdog sweep --preview`): no writes, no provider calls, no notifications. */
   preview?: boolean;
   /** Remaining time of the invocation (Lambda context). */
   remainingMs?: () => number;
@@ -250,7 +250,7 @@ export class Sweeper {
       case 'warned':
         return this.underPolicy(e, run);
       case 'cancel_requested':
-        if (run.preview) return tally.record('would_cancel', e, 'cancel requested');
+        if (run.preview) return tally.record('preview_cancel', e, 'cancel requested');
         return this.enforce(e, run, { reasons: e.stopReasons ?? ['manual'], policyDecision: false });
       case 'cancelling':
         if (run.preview) return;
@@ -310,7 +310,7 @@ export class Sweeper {
     const d = evaluate(cur, policy, now);
     if (d.action === 'cancel') {
       if (d.dryRun) {
-        if (run.preview) return tally.record('would_cancel', cur, `dry-run policy: ${d.reasons.join(', ')}`);
+        if (run.preview) return tally.record('preview_cancel', cur, `dry-run policy (it would record would_cancel): ${d.reasons.join(', ')}`);
         const r = await this.write(cur, (c) => this.notices.add(T.recordWouldCancel(c, policyActor(c), this.ctx(c)), c, 'would_cancel', d.reasons));
         if (r.ok) {
           tally.record('would_cancel', cur, d.reasons.join(', '));
@@ -321,11 +321,11 @@ export class Sweeper {
         await this.write(cur, (c) => T.reschedule(c, this.ctx(c)));
         return;
       }
-      if (run.preview) return tally.record('would_cancel', cur, d.reasons.join(', '));
+      if (run.preview) return tally.record('preview_cancel', cur, d.reasons.join(', '));
       return this.enforce(cur, run, { reasons: d.reasons, policyDecision: true });
     }
     if (d.action === 'warn') {
-      if (run.preview) return tally.record('warned', cur, d.warnings.join(', '));
+      if (run.preview) return tally.record('preview_warn', cur, d.warnings.join(', '));
       let warned = false;
       const r = await this.write(cur, (c) => {
         // Re-decide on the current item: a heartbeat may have landed since.

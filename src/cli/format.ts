@@ -91,7 +91,9 @@ export function sweepText(s: SweepSummary, where: string): string {
   const counts: Array<[string, number]> = [
     ['finished', s.finished],
     ['warned', s.warned],
-    ['would cancel', s.wouldCancel],
+    ['would cancel (dry-run policy, recorded)', s.wouldCancel],
+    ['would cancel', s.previewCancels],
+    ['would warn', s.previewWarnings],
     ['cancelled', s.cancelled],
     ['already finished', s.alreadyFinished],
     ['cancel pending', s.pending],
@@ -105,7 +107,7 @@ export function sweepText(s: SweepSummary, where: string): string {
     ['rescheduled (heartbeats moved the deadline)', s.rescheduled],
   ];
   const lines = [
-    `${s.preview ? 'dry-run sweep (nothing changed)' : 'sweep'} on ${where}: ${s.due} due, ${s.evaluated} evaluated, ${s.itemsRead} items read, ${s.cancelCalls} cancel calls, ${s.durationMs} ms`,
+    `${s.preview ? 'preview (nothing changed)' : 'sweep'} on ${where}: ${s.due} due, ${s.evaluated} evaluated, ${s.itemsRead} items read, ${s.cancelCalls} cancel calls, ${s.durationMs} ms`,
     `  ${
       counts
         .filter(([, n]) => n > 0)

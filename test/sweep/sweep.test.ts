@@ -304,11 +304,12 @@ describe('sweep on DynamoDB Local', () => {
     expect(servers.slack.posts.filter((p) => p.text.includes('Would cancel'))).toHaveLength(1);
   });
 
-  it('`sweep --dry-run` (preview) changes nothing at all', async () => {
+  it("`sweep --preview` changes nothing at all, and says preview_cancel (not a dry-run policy's would_cancel)", async () => {
     const { rt, clock } = await world();
     const e = await runaway(rt, clock, 'catalyzed', 'preview-me');
     const s = await rt.sweeper.run({ preview: true });
-    expect(s.actions.map((a) => a.action)).toEqual(['would_cancel']);
+    expect(s.actions.map((a) => a.action)).toEqual(['preview_cancel']);
+    expect(s).toMatchObject({ previewCancels: 1, wouldCancel: 0 });
     expect(servers.sims.catalyzed.cancelCalls.size).toBe(0);
     expect((await rt.store.get(e.id))!.version).toBe(e.version);
   });

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import { type SecretSource, readSecretField } from '../secrets.js';
 import { SlackNotifier } from './slack.js';
 import type { Notifier } from './types.js';
-import { WebhookNotifier } from './webhook.js';
+import { OutgoingHookNotifier } from './outgoing-hook.js';
 
 export interface NotifierLookup {
   forTarget(name: string): Notifier;
@@ -26,7 +26,7 @@ export class NotifierRegistry implements NotifierLookup {
     n =
       t.type === 'slack'
         ? new SlackNotifier(name, t.channel, field(t.tokenSecret, 'botToken'), t.apiUrl)
-        : new WebhookNotifier(name, t.url, field(t.secret, 'signingSecret'));
+        : new OutgoingHookNotifier(name, t.url, field(t.secret, 'signingSecret'));
     this.cache.set(name, n);
     return n;
   }

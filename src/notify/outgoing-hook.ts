@@ -3,7 +3,7 @@ import { HttpClient } from '../providers/http.js';
 import { signedHeaders, targetOf } from '../security/signing.js';
 import { type Message, type Notifier, NotifyError } from './types.js';
 
-export class WebhookNotifier implements Notifier {
+export class OutgoingHookNotifier implements Notifier {
   private readonly client: HttpClient;
   private readonly path: string;
   /** The signed path and query (canonical form, see security/signing.ts). */

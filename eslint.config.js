@@ -96,7 +96,24 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['../cli/*', '../local/*', '../lambda/*', '../simulators/*', '../../lambdas/*', '../../lib/*', '../../bin/*'] },
+        {
+          patterns: [
+            '../cli/*',
+            '../local/*',
+            '../lambda/*',
+            '../simulators/*',
+            '../../cli/*',
+            '../../local/*',
+            '../../lambda/*',
+            '../../simulators/*',
+            '../../lambdas/*',
+            '../../lib/*',
+            '../../bin/*',
+            '../../../lambdas/*',
+            '../../../lib/*',
+            '../../../bin/*',
+          ],
+        },
       ],
     },
   },

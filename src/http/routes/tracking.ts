@@ -1,0 +1,73 @@
+/** The tracking API (/v1/executions…): v2-signed, or a bearer key scoped to connections and labels. */
+import * as z from 'zod';
+import { FinishRequest } from '../../app/service.js';
+import { FULL_SCOPE, type Scope } from '../../config/load.js';
+import { publicView } from '../../core/model.js';
+import { InputError, NotFoundError, WatchdogError } from '../../errors.js';
+import { SIGNATURE_HEADER, safeEqual } from '../../security/signing.js';
+import { type Handled, type HttpRequest, json } from '../types.js';
+import { v2Verified } from './hooks.js';
+import { ALREADY, type RouteContext, notFound, parseJson, unauthorized } from './shared.js';
+
+/** The scope of the bearer key presented, if it is one of ours. Every key is compared, in constant time. */
+async function bearerScope(c: RouteContext, req: HttpRequest): Promise<Scope | undefined> {
+  const auth = req.headers.authorization;
+  if (c.config.apiKeys.length === 0 || !auth?.startsWith('Bearer ')) return undefined;
+  let match: Scope | undefined;
+  for (const k of c.config.apiKeys) {
+    const key = await c.secret(k.secret, 'apiKey');
+    if (key !== undefined && safeEqual(`Bearer ${key}`, auth) && match === undefined) match = k.scope;
+  }
+  return match;
+}
+
+export async function tracking(c: RouteContext, req: HttpRequest): Promise<Handled> {
+  if (!c.config.hooks && c.config.apiKeys.length === 0) return notFound();
+  const signed = await v2Verified(c, req);
+  const scope = signed ? FULL_SCOPE : await bearerScope(c, req);
+  if (!scope) return unauthorized();
+  const wd = c.runtime.watchdog;
+  const actor = { id: 'api', via: 'api' };
+  const m = /^\/v1\/executions(?:\/([^/]+)(?:\/(heartbeat|finish))?)?\/?$/.exec(req.path);
+  if (!m) return notFound();
+  const [, rawId, verb] = m;
+  let id: string | undefined;
+  try {
+    id = rawId === undefined ? undefined : decodeURIComponent(rawId);
+  } catch {
+    return { response: json(400, { error: 'invalid execution id encoding' }) };
+  }
+  // A signed write is accepted once. Heartbeats are not recorded: they are liveness, a copy
+  // changes no state and cannot move progress back, and a nonce write would double their cost.
+  const replayed = async () => signed && req.method === 'POST' && verb !== 'heartbeat' && !(await c.firstSeen(`v2:${req.headers[SIGNATURE_HEADER] ?? ''}`));
+  try {
+    if (id === undefined) {
+      if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
+      const body = parseJson(req.body, z.unknown());
+      if ('error' in body) return { response: json(400, { error: body.error }) };
+      if (await replayed()) return { response: json(409, { error: ALREADY }) };
+      const { created, execution } = await wd.track(body.value, actor, scope);
+      return { response: json(created ? 201 : 200, { created, execution: publicView(execution) }) };
+    }
+    if (verb === undefined) {
+      if (req.method !== 'GET') return { response: json(405, { error: 'method not allowed' }) };
+      const { execution, events } = await wd.show(id, scope);
+      return { response: json(200, { execution: publicView(execution), events }) };
+    }
+    if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
+    if (verb === 'heartbeat') {
+      const body = parseJson(req.body || '{}', z.unknown());
+      if ('error' in body) return { response: json(400, { error: body.error }) };
+      return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, scope)) }) };
+    }
+    const body = parseJson(req.body || '{}', FinishRequest);
+    if ('error' in body) return { response: json(400, { error: body.error }) };
+    if (await replayed()) return { response: json(409, { error: ALREADY }) };
+    return { response: json(200, { execution: publicView(await wd.finish(id, actor, body.value.status, scope)) }) };
+  } catch (err) {
+    if (err instanceof NotFoundError) return { response: json(404, { error: err.message }) };
+    if (err instanceof InputError) return { response: json(400, { error: err.message }) };
+    if (err instanceof WatchdogError && err.name === 'ConfigError') return { response: json(400, { error: err.message }) };
+    throw err;
+  }
+}

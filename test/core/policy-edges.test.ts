@@ -102,3 +102,15 @@ describe('refusals', () => {
     });
   });
 });
+
+describe('a discovered run has no tracker', () => {
+  it('its heartbeat limit neither fires, warns nor sets the due time; its other limits do', () => {
+    const p = policy({ maxRuntimeMs: 4 * HOUR, heartbeatTimeoutMs: 10 * MIN });
+    const found = execution({ source: 'discovered' });
+    expect(evaluate(found, p, T0 + 30 * MIN)).toMatchObject({ action: 'none', reasons: [], warnings: [], dueAt: T0 + 4 * HOUR * 0.8 });
+    expect(evaluate(execution(), p, T0 + 30 * MIN)).toMatchObject({ action: 'cancel', reasons: ['heartbeat'] });
+    expect(evaluate(found, p, T0 + 4 * HOUR)).toMatchObject({ action: 'cancel', reasons: ['runtime'] });
+    expect(describeLimits(found, p, T0 + 30 * MIN).map((l) => l.reason)).toEqual(['runtime']);
+    expect(describeLimits(execution(), p, T0 + 30 * MIN).map((l) => l.reason)).toEqual(['runtime', 'heartbeat']);
+  });
+});

@@ -7,6 +7,7 @@
  *    the same sweep without, same run. Steady state: the 1,000 are already known (every later
  *    cadence); `_first`: the first discovery, which tracks all 1,000 (once per run's life).
  */
+import { forEachLimit } from '../src/app/limiter.js';
 import { javaAvailable, startDynamoDbLocal } from '../src/local/engines.js';
 import type { Engine } from '../src/local/engines.js';
 import { Clock, type Servers, freshRuntime, startServers, worldConfig } from '../test/helpers/world.js';
@@ -14,15 +15,6 @@ import type { Line } from './run.js';
 
 const HOUR = 3_600_000;
 const actor = { id: 'bench', via: 'bench' };
-
-async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (i < items.length) await fn(items[i++] as T);
-    }),
-  );
-}
 
 /** One sweep over `n` due cancels on catalyzed (50 ms latency); discovery on superglue when `discover`. */
 async function sweepOnce(engine: Engine, servers: Servers, o: { discover: boolean; tag: string; prime?: boolean }): Promise<number> {
@@ -40,7 +32,7 @@ async function sweepOnce(engine: Engine, servers: Servers, o: { discover: boolea
   try {
     if (o.prime) await rt.sweeper.discoverNow('superglue-c'); // steady state: every run already known
     const ids = Array.from({ length: 1000 }, (_, i) => `${o.tag}-${i}`);
-    await pool(ids, 64, async (id) => {
+    await forEachLimit(ids, 64, async (id) => {
       servers.sims.catalyzed.add({ id });
       await rt.watchdog.track({ connection: 'catalyzed-c', externalId: id, policy: 'bulk', startedAt: Date.now() - 2 * HOUR }, actor);
     });

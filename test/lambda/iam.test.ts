@@ -51,7 +51,7 @@ beforeAll(async () => {
     { ...engine, endpoint: `http://127.0.0.1:${port}` },
     {
       settings: { tableName: 'iam-table' },
-      connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
+      connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg', discover: { every: '5m' } } },
       webhook: { slack: { secret: 'slack' }, api: { secret: 'api' } },
       policies: [{ name: 'default', maxRuntime: '1h', notify: [], allow: { users: ['U1'] } }],
     },
@@ -92,14 +92,15 @@ it('every DynamoDB call of both handlers is allowed by its own role, on that tab
   const { bootRuntime } = await import('../../src/lambda/boot.js');
   const { silentLog } = await import('../../src/log.js');
   const rt = bootRuntime(silentLog);
-  for (const id of ['iam-runaway', 'iam-warned']) sim.add({ id });
+  // 'iam-by-hand' is nobody's: the sweep's discovery tracks it.
+  for (const id of ['iam-runaway', 'iam-warned', 'iam-by-hand']) sim.add({ id });
   await rt.watchdog.track({ connection: 'sg', externalId: 'iam-runaway', startedAt: Date.now() - 2 * HOUR }, { id: 'test', via: 'test' });
   await rt.watchdog.track({ connection: 'sg', externalId: 'iam-warned', startedAt: Date.now() - 50 * 60_000 }, { id: 'test', via: 'test' });
 
   const { handler: sweep } = await import('../../lambdas/sweeper.js');
   const sweeperCalls = await record(async () => {
     const r = await sweep({}, { getRemainingTimeInMillis: () => 60_000 });
-    expect(r).toMatchObject({ cancelled: 1, warned: 1 });
+    expect(r).toMatchObject({ cancelled: 1, warned: 1, discovered: 1 });
   });
 
   const { handler: webhook } = await import('../../lambdas/webhook.js');
@@ -132,7 +133,7 @@ it('every DynamoDB call of both handlers is allowed by its own role, on that tab
     expect((await api('POST', `/v1/executions/${id}/heartbeat`, { progress: { done: 1, total: 4 } })).statusCode).toBe(200);
     expect((await api('GET', `/v1/executions/${id}`)).statusCode).toBe(200);
     expect((await api('POST', `/v1/executions/${id}/finish`, {})).statusCode).toBe(200);
-    for (const text of ['list', `status ${id}`, 'extend sg/iam-warned 30m', 'cancel sg/iam-warned']) {
+    for (const text of ['list', `status ${id}`, 'coverage', 'extend sg/iam-warned 30m', 'cancel sg/iam-warned']) {
       const r = await slack(text);
       expect(`${text}: ${r.statusCode}`).toBe(`${text}: 200`);
     }

@@ -10,14 +10,13 @@ import { type CompiledPolicy, FULL_SCOPE, type Scope, type WatchdogConfig, forma
 import { Duration } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { executionId } from '../core/ids.js';
-import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs } from '../core/model.js';
+import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs, isTerminal } from '../core/model.js';
 import { looseningErrors } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { ConfigError, InputError, NotFoundError } from '../errors.js';
 import type { ExecutionStore, ListFilter, Page, WriteOutcome } from '../store/types.js';
 import { DynamoExecutionStore } from '../store/dynamo.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { isTerminal } from '../core/model.js';
 import { type Log, redact, silentLog } from '../log.js';
 import type { CancelProtocol } from './cancel.js';
 import { contextFor, ctxWith } from './context.js';

@@ -156,7 +156,9 @@ export class Sweeper {
     // Probes, discovery and the safety net come after enforcement: they never delay a cancel.
     if (!preview) await this.probeConnections(run);
     if (!preview && this.discovery) {
-      s.discoveries = await this.discovery.runDue((c) => this.deps.providers.forConnection(c), run.timeLow);
+      // A discovery starts only with its whole budget left before the invocation's reserve.
+      const noRoom = () => run.timeLow() || (opts.remainingMs !== undefined && opts.remainingMs() < reserve + this.settings.discoveryBudgetMs);
+      s.discoveries = await this.discovery.runDue((c) => this.deps.providers.forConnection(c), noRoom);
       s.discovered = s.discoveries.reduce((n, d) => n + d.discovered, 0);
     }
     if (!preview) await this.safetyNet(run, new Set(due.items.map((e) => e.id)), concurrency);

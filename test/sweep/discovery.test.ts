@@ -183,6 +183,17 @@ describe('discovery', () => {
       for (const x of sims) x.executions.clear();
     }
   }, 120_000);
+
+  it("starts only with its whole time budget left before the invocation's reserve (a Lambda never runs out of time mid-listing)", async () => {
+    const { rt } = await world({ settings: { discoveryBudget: '15s' } });
+    servers.sims.superglue.add({ id: 'late-run' });
+    // 30 s reserve + 15 s budget: 40 s left is not enough; the cadence is not claimed either.
+    const tight = await rt.sweeper.run({ remainingMs: () => 40_000 });
+    expect(tight.discoveries).toEqual([]);
+    expect(servers.sims.superglue.listCalls.count).toBe(0);
+    const roomy = await rt.sweeper.run({ remainingMs: () => 50_000 });
+    expect(roomy.discoveries.find((d) => d.connection === 'superglue-c')).toMatchObject({ discovered: 1 });
+  });
 });
 
 describe('a generic provider declares its list', () => {

@@ -22,7 +22,6 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
   ScanCommand,
-  type ScanCommandOutput,
   type QueryCommandOutput,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
@@ -294,22 +293,22 @@ export class DynamoExecutionStore implements ExecutionStore {
     if (filter.state === undefined) {
       // Every execution, in no particular order: a scan of the (small) state index, then the items.
       if (cursor && !('scan' in cursor)) throw new InputError('invalid cursor: it belongs to a listing by state');
-      const keys: Key[] = [];
-      let start: Key | undefined = cursor?.scan;
-      do {
-        const res: ScanCommandOutput = await this.opts.client.send(
-          new ScanCommand({
-            TableName: this.opts.tableName,
-            IndexName: TABLE.stateIndex,
-            Limit: limit - keys.length,
-            ExclusiveStartKey: start,
-            ...filterExpr,
-            ...(conds.length > 0 ? { ExpressionAttributeNames: names, ExpressionAttributeValues: values } : {}),
-          }),
-        );
-        keys.push(...(res.Items ?? []).filter((i) => i[TABLE.stateShard]?.S?.startsWith(`${QUARANTINED}#`) !== true));
-        start = res.LastEvaluatedKey;
-      } while (start && keys.length < limit);
+      const { keys, next: start } = await keysUpTo(
+        limit,
+        cursor?.scan,
+        (n, from) =>
+          this.opts.client.send(
+            new ScanCommand({
+              TableName: this.opts.tableName,
+              IndexName: TABLE.stateIndex,
+              Limit: n,
+              ExclusiveStartKey: from,
+              ...filterExpr,
+              ...(conds.length > 0 ? { ExpressionAttributeNames: names, ExpressionAttributeValues: values } : {}),
+            }),
+          ),
+        (i) => i[TABLE.stateShard]?.S?.startsWith(`${QUARANTINED}#`) !== true,
+      );
       const { items } = await this.fetch(keys.map(pkId).filter((id): id is string => id !== undefined));
       const next = encodeCursor(start ? { scan: start } : undefined);
       return next === undefined ? { items } : { items, cursor: next };
@@ -323,26 +322,22 @@ export class DynamoExecutionStore implements ExecutionStore {
     const heads = await Promise.all(
       positions.map(async (pos, shard) => {
         if (pos === 'done') return { keys: [] as Key[], exhausted: true };
-        const keys: Key[] = [];
-        let start: Key | undefined = pos ?? undefined;
-        do {
-          const res: QueryCommandOutput = await this.opts.client.send(
+        const { keys, next } = await keysUpTo(limit, pos ?? undefined, (n, from) =>
+          this.opts.client.send(
             new QueryCommand({
               TableName: this.opts.tableName,
               IndexName: TABLE.stateIndex,
-              Limit: limit - keys.length,
-              ExclusiveStartKey: start,
+              Limit: n,
+              ExclusiveStartKey: from,
               KeyConditionExpression: '#ss = :ss',
               ScanIndexForward: false,
               ...filterExpr,
               ExpressionAttributeNames: { ...names, '#ss': TABLE.stateShard },
               ExpressionAttributeValues: { ...values, ':ss': { S: stateShardKey(state, shard) } },
             }),
-          );
-          keys.push(...(res.Items ?? []));
-          start = res.LastEvaluatedKey;
-        } while (start && keys.length < limit);
-        return { keys, exhausted: start === undefined };
+          ),
+        );
+        return { keys, exhausted: next === undefined };
       }),
     );
     const merged = heads
@@ -565,6 +560,23 @@ export class DynamoExecutionStore implements ExecutionStore {
     const latest = await this.get(id);
     return latest ? { ok: false, outcome: 'conflict', execution: latest } : { ok: false, outcome: 'not_found' };
   }
+}
+
+/** Pages of an index read until `limit` keys (those `keep` accepts) or its end: the keys, and where to continue (undefined at the end). */
+async function keysUpTo(
+  limit: number,
+  start: Key | undefined,
+  page: (limit: number, start: Key | undefined) => Promise<{ Items?: Key[]; LastEvaluatedKey?: Key }>,
+  keep: (k: Key) => boolean = () => true,
+): Promise<{ keys: Key[]; next: Key | undefined }> {
+  const keys: Key[] = [];
+  let next = start;
+  do {
+    const res = await page(limit - keys.length, next);
+    keys.push(...(res.Items ?? []).filter(keep));
+    next = res.LastEvaluatedKey;
+  } while (next && keys.length < limit);
+  return { keys, next };
 }
 
 /** Create the table with its indexes if it does not exist (local engines, tests, benchmarks). */

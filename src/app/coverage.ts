@@ -4,13 +4,12 @@
  * discovery record of each connection is read (chat, which must answer within seconds).
  */
 import type { WatchdogConfig } from '../config/load.js';
-import { executionId } from '../core/ids.js';
 import { redact } from '../log.js';
-import { DISCOVERABLE, isBuiltinProvider } from '../providers/known.js';
+import { listsRunning } from '../providers/known.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import type { DiscoveryRecord, ProbeLedger } from '../store/probes.js';
 import type { ExecutionStore } from '../store/types.js';
-import { listRunning } from './discovery.js';
+import { type TrackedBy, countOf, listRunning, whoTracks } from './discovery.js';
 
 export interface CoverageRow {
   connection: string;
@@ -33,12 +32,11 @@ export interface CoverageRow {
   /** When discovery last ran here (epoch ms). */
   lastDiscoveryAt?: number;
   /** Live only: each running run and who tracks it (the first RUNS_KEPT). */
-  runs?: Array<{ externalId: string; trackedBy: 'tracker' | 'discovery' | 'nobody' }>;
+  runs?: Array<{ externalId: string; trackedBy: TrackedBy }>;
   error?: string;
 }
 
-export const isListable = (config: WatchdogConfig, provider: string): boolean =>
-  isBuiltinProvider(provider) ? (DISCOVERABLE as readonly string[]).includes(provider) : config.providers.get(provider)?.list !== undefined;
+export const isListable = (config: WatchdogConfig, provider: string): boolean => listsRunning(provider, (p) => config.providers.get(p)?.list !== undefined);
 
 export interface CoverageDeps {
   config: WatchdogConfig;
@@ -74,18 +72,13 @@ export async function coverage(d: CoverageDeps, o: { live: boolean; connections?
           deadline: now() + d.config.settings.discoveryBudgetMs,
           now,
         });
-        const ids = listing.runs.map((r) => executionId(connection, r.externalId));
-        const known = await d.store.known(ids);
-        const untracked = listing.runs.filter((_, i) => !known.has(ids[i]!)).map((r) => r.externalId);
-        const sources = [...known.values()];
+        const by = await whoTracks(d.store, connection, listing.runs);
+        const untracked = listing.runs.filter((_, i) => by[i] === 'nobody').map((r) => r.externalId);
         Object.assign(row, {
           running: listing.runs.length,
-          tracked: sources.filter((s) => s === 'tracker').length,
-          byDiscovery: sources.filter((s) => s === 'discovered').length,
-          runs: listing.runs.slice(0, RUNS_KEPT).map((r, i) => {
-            const k = known.get(ids[i]!);
-            return { externalId: r.externalId, trackedBy: k === undefined ? 'nobody' : k === 'discovered' ? 'discovery' : 'tracker' };
-          }),
+          tracked: countOf(by, 'tracker'),
+          byDiscovery: countOf(by, 'discovery'),
+          runs: listing.runs.slice(0, RUNS_KEPT).map((r, i) => ({ externalId: r.externalId, trackedBy: by[i]! })),
           untracked: untracked.slice(0, KEPT),
           untrackedCount: untracked.length,
           complete: listing.complete,

@@ -18,7 +18,8 @@ import type { Actor } from '../core/model.js';
 import * as T from '../core/transitions.js';
 import { type Log, redact } from '../log.js';
 import type { ListedRun, ProviderAdapter } from '../providers/types.js';
-import { type DiscoveryRecord, type ProbeLedger, discoveryKey } from '../store/probes.js';
+import { type DiscoveryRecord, discoveryKey } from '../store/probes.js';
+import type { Cadence } from './cadence.js';
 import type { ExecutionStore } from '../store/types.js';
 import { forEachLimit } from './limiter.js';
 
@@ -91,18 +92,30 @@ export async function listRunning(adapter: ProviderAdapter, o: { maxPages: numbe
   }
 }
 
+export type TrackedBy = 'tracker' | 'discovery' | 'nobody';
+
+/** Who tracks each listed run (in order): its tracker, discovery, or nobody. One batch read per 100 runs. */
+export async function whoTracks(store: ExecutionStore, connection: string, runs: readonly ListedRun[]): Promise<TrackedBy[]> {
+  const ids = runs.map((r) => executionId(connection, r.externalId));
+  const known = await store.known(ids);
+  return ids.map((id) => {
+    const source = known.get(id);
+    return source === undefined ? 'nobody' : source === 'discovered' ? 'discovery' : 'tracker';
+  });
+}
+
+export const countOf = (by: readonly TrackedBy[], who: TrackedBy): number => by.filter((b) => b === who).length;
+
 export interface DiscoveryDeps {
   config: WatchdogConfig;
   store: ExecutionStore;
-  ledger: ProbeLedger;
+  /** Claims each connection's cadence; its ledger keeps the reports. */
+  cadence: Cadence;
   log: Log;
   now: () => number;
 }
 
 export class Discovery {
-  /** When this (warm) sweeper next tries each connection's claim: saves a write per sweep. */
-  private readonly nextCheckAt = new Map<string, number>();
-
   constructor(private readonly deps: DiscoveryDeps) {}
 
   /** Connections declaring `discover`. */
@@ -117,10 +130,9 @@ export class Discovery {
       this.connections().map(async (connection) => {
         const every = parseDuration(this.deps.config.connections.get(connection)?.discover?.every ?? '5m') ?? 300_000;
         const now = this.deps.now();
-        if ((this.nextCheckAt.get(connection) ?? 0) > now || timeLow()) return;
-        this.nextCheckAt.set(connection, now + every);
+        if (timeLow()) return;
         try {
-          if ((await this.deps.ledger.claim(discoveryKey(connection), now, every)) === false) return;
+          if ((await this.deps.cadence.claim(discoveryKey(connection), now, every)) === false) return;
         } catch (err) {
           this.deps.log.error('discovery: could not claim', { connection, error: redact((err as Error)?.message ?? String(err)) });
           return;
@@ -158,10 +170,10 @@ export class Discovery {
       const listing = await listRunning(adapterFor(connection), { maxPages: config.settings.discoveryMaxPages, deadline, now });
       Object.assign(record, { running: listing.runs.length, pages: listing.pages, skipped: listing.skipped, complete: listing.complete });
       if (listing.error) record.error = redact(listing.error);
-      const ids = listing.runs.map((r) => executionId(connection, r.externalId));
-      const known = await store.known(ids);
-      const fresh = listing.runs.filter((_, i) => !known.has(ids[i]!));
-      for (const source of known.values()) record[source === 'discovered' ? 'byDiscovery' : 'tracked']++;
+      const by = await whoTracks(store, connection, listing.runs);
+      const fresh = listing.runs.filter((_, i) => by[i] === 'nobody');
+      record.tracked = countOf(by, 'tracker');
+      record.byDiscovery = countOf(by, 'discovery');
       const actor: Actor = { id: `discovery:${connection}`, via: 'sweep' };
       const untracked: string[] = [];
       await forEachLimit(fresh, TRACK_CONCURRENCY, async (run) => {
@@ -201,7 +213,7 @@ export class Discovery {
     record.durationMs = now() - startedAt;
     log[record.error ? 'error' : 'info']('discovery', { ...record, untrackedIds: record.untrackedIds.slice(0, 10) });
     try {
-      await this.deps.ledger.recordDiscovery(record);
+      await this.deps.cadence.ledger.recordDiscovery(record);
     } catch (err) {
       log.error('discovery: could not record the report', { connection, error: redact((err as Error)?.message ?? String(err)) });
     }

@@ -19,6 +19,7 @@ import type { ProviderStatus } from '../providers/types.js';
 import type { DiscoveryRecord, ProbeLedger } from '../store/probes.js';
 import type { ExecutionStore, QuarantinedItem, WriteOutcome } from '../store/types.js';
 import { ProviderCalls, type ProviderLookup } from './calls.js';
+import { Cadence } from './cadence.js';
 import { CancelProtocol, SWEEP_VIA, policyActor } from './cancel.js';
 import { contextFor } from './context.js';
 import { Discovery } from './discovery.js';
@@ -66,8 +67,8 @@ export class Sweeper {
   private readonly log: Log;
   private readonly now: () => number;
   readonly holder: string;
-  /** When this (warm) sweeper next tries each probe's (and the safety net's) claim: saves a write per sweep. */
-  private readonly nextCheckAt = new Map<string, number>();
+  /** Probes, the safety net and discovery: once per interval across sweeps. */
+  private readonly cadence: Cadence | undefined;
   private readonly discovery: Discovery | undefined;
   private readonly ctx: (e: Execution) => T.Ctx;
   readonly calls: ProviderCalls;
@@ -98,7 +99,8 @@ export class Sweeper {
       now: this.now,
       holder: this.holder,
     });
-    this.discovery = deps.probes ? new Discovery({ config: deps.config, store: deps.store, ledger: deps.probes, log: this.log, now: this.now }) : undefined;
+    this.cadence = deps.probes ? new Cadence(deps.probes) : undefined;
+    this.discovery = this.cadence ? new Discovery({ config: deps.config, store: deps.store, cadence: this.cadence, log: this.log, now: this.now }) : undefined;
   }
 
   private get settings() {
@@ -370,16 +372,15 @@ export class Sweeper {
 
   /** Every `settings.probeEvery`: probe each connection once (across sweeps); notice an incident and its recovery. */
   private async probeConnections(run: Run): Promise<void> {
-    const ledger = this.deps.probes;
+    const cadence = this.cadence;
     const every = this.settings.probeEveryMs;
-    if (!ledger || every <= 0) return;
+    if (!cadence || every <= 0) return;
     await Promise.all(
       [...this.deps.config.connections.keys()].map(async (connection) => {
         const now = this.now();
-        if ((this.nextCheckAt.get(connection) ?? 0) > now || run.timeLow()) return;
+        if (run.timeLow()) return;
         try {
-          this.nextCheckAt.set(connection, now + every);
-          const previous = await ledger.claim(connection, now, every);
+          const previous = await cadence.claim(connection, now, every);
           if (previous === false) return;
           let report: ProbeReport | undefined;
           try {
@@ -392,7 +393,7 @@ export class Sweeper {
           const changed = previous.healthy === undefined ? !report.healthy : previous.healthy !== report.healthy;
           report.changed = changed;
           run.tally.summary.probes.push(report);
-          await ledger.record(connection, report.healthy, report.detail, now, changed);
+          await cadence.ledger.record(connection, report.healthy, report.detail, now, changed);
           this.log[report.healthy ? 'info' : 'error']('connection probe', { connection, healthy: report.healthy, detail: report.detail });
           if (changed) await this.probeNotice(report, run);
         } catch (err) {
@@ -410,13 +411,12 @@ export class Sweeper {
    * sweep and counted in IndexRepairs, which is alarmed: in AWS it should never happen.
    */
   private async safetyNet(run: Run, seen: ReadonlySet<string>, concurrency: number): Promise<void> {
-    const ledger = this.deps.probes;
+    const cadence = this.cadence;
     const every = this.settings.repairEveryMs;
     const now = this.now();
-    if (!ledger || every <= 0 || (this.nextCheckAt.get(SAFETY_NET) ?? 0) > now || run.timeLow()) return;
+    if (!cadence || every <= 0 || run.timeLow()) return;
     try {
-      this.nextCheckAt.set(SAFETY_NET, now + every);
-      if ((await ledger.claim(SAFETY_NET, now, every)) === false) return;
+      if ((await cadence.claim(SAFETY_NET, now, every)) === false) return;
       // A grace period: an index written a moment ago may not show the entry yet (AWS GSIs are eventually consistent).
       const before = now - SAFETY_NET_GRACE_MS;
       // Only what this sweep's due query did not return is a candidate; the item decides.
@@ -439,7 +439,7 @@ export class Sweeper {
           await this.fault(e, err, run);
         }
       });
-      await ledger.record(SAFETY_NET, true, `checked ${candidates.length} overdue`, now, false);
+      await cadence.ledger.record(SAFETY_NET, true, `checked ${candidates.length} overdue`, now, false);
     } catch (err) {
       run.tally.count('errors');
       this.log.error('safety net failed', { error: redact((err as Error)?.message ?? String(err)) });

@@ -8,13 +8,7 @@ import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { LabelKey } from '../core/model.js';
 import { isPrototypeName } from '../core/own.js';
-import { BUILTIN_PROVIDERS, DISCOVERABLE, isBuiltinProvider } from '../providers/known.js';
-
-/** Whether a provider can list its running executions: built in for some, declared for a generic one. */
-const discoverable = (provider: string, providers: Record<string, unknown>): boolean =>
-  isBuiltinProvider(provider)
-    ? (DISCOVERABLE as readonly string[]).includes(provider)
-    : Object.hasOwn(providers, provider) && obj(providers[provider]).list !== undefined;
+import { BUILTIN_PROVIDERS, DISCOVERABLE, isBuiltinProvider, listsRunning } from '../providers/known.js';
 
 export const Duration = z.custom<string>((v) => typeof v === 'string' && parseDuration(v) !== undefined, {
   error: (iss) => `expected a duration like "45m", got ${JSON.stringify(iss.input)}`,
@@ -332,7 +326,11 @@ export function referenceProblems(raw: unknown): Array<{ path: Array<string | nu
         message: `unknown policy "${dp}"${didYouMean(dp, named)}; expected one of ${named.join(', ')}`,
       });
     }
-    if (c.discover !== undefined && provider !== undefined && !discoverable(provider, providers)) {
+    if (
+      c.discover !== undefined &&
+      provider !== undefined &&
+      !listsRunning(provider, (p) => Object.hasOwn(providers, p) && obj(providers[p]).list !== undefined)
+    ) {
       out.push({
         path: ['connections', name, 'discover'],
         message: `provider "${provider}" has no list of running executions to discover from${isBuiltinProvider(provider) ? ` (built in for ${DISCOVERABLE.join(', ')})` : ': declare providers.' + provider + '.list'}`,

@@ -9,3 +9,7 @@ export const isBuiltinProvider = (p: string): p is BuiltinProvider => (BUILTIN_P
  * no list of batch executions: no discovery for those three.
  */
 export const DISCOVERABLE = ['catalyzed', 'superglue'] as const satisfies readonly BuiltinProvider[];
+
+/** Whether a provider lists its running executions: built in for DISCOVERABLE, declared (`providers.<name>.list`) for a generic one. */
+export const listsRunning = (provider: string, declaresList: (generic: string) => boolean): boolean =>
+  isBuiltinProvider(provider) ? (DISCOVERABLE as readonly string[]).includes(provider) : declaresList(provider);

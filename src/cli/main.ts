@@ -37,7 +37,7 @@ export function buildProgram(io: Io): Command {
     .description('Runaway Watchdog: stop runaway executions on AI/data platforms before they burn time and money.')
     .option('-c, --config <file>', 'watchdog config (YAML/JSON); default $WATCHDOG_CONFIG, ./watchdog.yaml, then the bundled example')
     .option('--table <name>', 'use a real DynamoDB table instead of the embedded store')
-    .option('--region <region>', 'AWS region of --table')
+    .option('--region <region>', 'AWS region of --table and of Secrets Manager')
     .option('--endpoint <url>', 'DynamoDB endpoint (DynamoDB Local, a running dynalite)')
     .option('--data-dir <dir>', 'embedded store folder (default: settings.dataDir)')
     .option('--json', 'machine-readable output')
@@ -45,6 +45,11 @@ export function buildProgram(io: Io): Command {
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
   const opts = (): GlobalOpts => program.opts<GlobalOpts>();
+  // --region is the region of every AWS call this command makes: the table and the secrets.
+  program.hook('preAction', () => {
+    const region = opts().region;
+    if (region) process.env.AWS_REGION = region;
+  });
 
   async function withRuntime<T>(fn: (rt: Runtime, target: Target) => Promise<T>): Promise<T> {
     const o = opts();

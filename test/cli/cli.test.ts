@@ -112,3 +112,50 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
     for (const c of ['track', 'heartbeat', 'finish', 'list', 'show', 'config', 'provider', 'start']) expect(h.stdout).toContain(c);
   });
 });
+
+describe('--region', () => {
+  it('is the region of the secrets too: without it (and without AWS_REGION) Secrets Manager has none; with it the secret is read', async () => {
+    const { startSecretsManager } = await import('../helpers/secrets-manager.js');
+    const sm = await startSecretsManager({ 'watchdog/slack': '{"signingSecret": "region-test"}' });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wd-region-'));
+    const config = path.join(dir, 'watchdog.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        connections: { c: { provider: 'catalyzed', secret: 'watchdog/catalyzed' } },
+        webhook: { slack: { secret: 'watchdog/slack' } },
+        policies: [{ name: 'default', maxRuntime: '1h' }],
+      }),
+    );
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      WATCHDOG_CONFIG: '',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'y',
+      AWS_CONFIG_FILE: path.join(dir, 'none'),
+      AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'none'),
+    };
+    delete env.AWS_REGION;
+    delete env.AWS_DEFAULT_REGION;
+    const sign = async (extra: string[]) => {
+      try {
+        const { stdout } = await run(process.execPath, [BIN, '-c', config, ...extra, 'sign', 'slack', 'help'], { env });
+        return { code: 0, out: stdout };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, out: e.stdout + e.stderr };
+      }
+    };
+    try {
+      const without = await sign([]);
+      expect(without.code).not.toBe(0);
+      expect(without.out).toMatch(/Region is missing/);
+      const withRegion = await sign(['--region', 'eu-west-1']);
+      expect(withRegion.code).toBe(0);
+      expect(withRegion.out).toMatch(/^curl -s .*x-slack-signature: v0=/);
+    } finally {
+      await sm.close();
+    }
+  }, 30_000);
+});

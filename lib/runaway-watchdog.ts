@@ -447,25 +447,40 @@ export class RunawayWatchdog extends Construct {
   }
 
   /**
-   * CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key (its policy
-   * cannot grant them): a customer-managed key whose policy lets CloudWatch and EventBridge use it.
+   * The alarm topic, publishable by this account's CloudWatch alarms and nothing else.
+   * Two policies must both allow it: the key's (CloudWatch cannot use the AWS-managed SNS
+   * key, whose policy no one can extend) and the topic's. A topic policy replaces SNS's
+   * default one, so `enforceSSL` alone (one Deny statement) would leave CloudWatch with no
+   * Allow at all: the statement below is that Allow. test/cdk/delivery.test.ts evaluates both.
    */
   private createAlarmTopic(stack: Stack): sns.Topic {
+    const alarmsOfThisAccount = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: { 'aws:SourceArn': Arn.format({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }, stack) },
+    };
     const topicKey = new kms.Key(this, 'AlarmTopicKey', {
       enableKeyRotation: true,
       description: 'Runaway Watchdog alarm topic',
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
-      topicKey.addToResourcePolicy(
-        new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal(service)],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-        }),
-      );
-    }
-    return new sns.Topic(this, 'Alarms', { displayName: 'Runaway Watchdog alarms', enforceSSL: true, masterKey: topicKey });
+    topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: alarmsOfThisAccount,
+      }),
+    );
+    const topic = new sns.Topic(this, 'Alarms', { displayName: 'Runaway Watchdog alarms', enforceSSL: true, masterKey: topicKey });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowThisAccountsAlarms',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: alarmsOfThisAccount,
+      }),
+    );
+    return topic;
   }
 }

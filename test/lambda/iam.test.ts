@@ -2,7 +2,8 @@
  * Least privilege that still works: every DynamoDB call the two Lambda handlers make — a
  * sweep that cancels, warns, runs its probes and safety net; the tracking API and chat
  * commands — is recorded at the wire (a proxy in front of dynalite) and must be allowed by
- * the role the construct synthesizes for that function, on that resource (table or index).
+ * the role the construct synthesizes for that function, on that resource (table or index),
+ * as an IAM policy-evaluation engine decides over the synthesized template.
  * A store change that needs a new action fails here, not in AWS.
  */
 import http from 'node:http';
@@ -15,6 +16,7 @@ import { slackSignature } from '../../src/http/verify.js';
 import { type Engine, startDynalite } from '../../src/local/engines.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
 import { HOUR } from '../helpers/fixtures.js';
+import { type CfnTemplate, EvaluatedTemplate, evaluate } from '../helpers/iam-eval.js';
 import { lambdaEnvironment } from '../helpers/lambda.js';
 
 let engine: Engine;
@@ -75,18 +77,21 @@ async function record(fn: () => Promise<unknown>): Promise<string[]> {
   }
 }
 
-type Statement = { Action: string | string[]; Resource: unknown };
-function allowed(t: Template, rolePrefix: string, call: string): boolean {
+/** Is `call` ("<Operation>" or "<Operation> index <name>") allowed for the role, evaluated by the IAM engine over the synthesized policies? */
+async function allowed(t: EvaluatedTemplate, rolePrefix: string, call: string): Promise<boolean> {
   const [op, , index] = call.split(' ');
-  const statements = Object.values(t.findResources('AWS::IAM::Policy'))
-    .filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(rolePrefix))
-    .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
-  return statements.some((s) => {
-    const acts = Array.isArray(s.Action) ? s.Action : [s.Action];
-    const res = JSON.stringify(s.Resource);
-    return acts.includes(`dynamodb:${op}`) && (index ? res.includes(`/index/${index}`) : res.includes('Table') && !res.includes('/index/'));
-  });
+  const roleId = Object.keys(t.resources).find((id) => id.startsWith(rolePrefix) && t.resources[id]!.Type === 'AWS::IAM::Role')!;
+  const tableId = t.ofType('AWS::DynamoDB::GlobalTable')[0]![0];
+  const tableArn = t.att(tableId, 'Arn');
+  const resource = index ? `${tableArn}/index/${index}` : tableArn;
+  const verdict = await evaluate({ principal: t.att(roleId, 'Arn'), action: `dynamodb:${op}`, resource }, t.identityPolicies(roleId), undefined);
+  return verdict === 'Allowed';
 }
+const allAllowed = async (t: EvaluatedTemplate, rolePrefix: string, calls: string[]) => {
+  const refused: string[] = [];
+  for (const c of calls) if (!(await allowed(t, rolePrefix, c))) refused.push(c);
+  return refused;
+};
 
 it('every DynamoDB call of both handlers is allowed by its own role, on that table or index', async () => {
   const { bootRuntime } = await import('../../src/lambda/boot.js');
@@ -144,10 +149,11 @@ it('every DynamoDB call of both handlers is allowed by its own role, on that tab
 
   const configFile = process.env.WATCHDOG_CONFIG_FILE!;
   expect(JSON.parse(readFileSync(configFile, 'utf8'))).toHaveProperty('connections');
-  const t = Template.fromStack(new WatchdogStack(new App(), 'Iam', { configFile }));
-  expect(sweeperCalls.filter((c) => !allowed(t, 'WatchdogsweeperRole', c))).toEqual([]);
-  expect(webhookCalls.filter((c) => !allowed(t, 'WatchdogwebhookRole', c))).toEqual([]);
+  const t = new EvaluatedTemplate(Template.fromStack(new WatchdogStack(new App(), 'Iam', { configFile })).toJSON() as CfnTemplate);
+  expect(await allAllowed(t, 'WatchdogsweeperRole', sweeperCalls)).toEqual([]);
+  expect(await allAllowed(t, 'WatchdogwebhookRole', webhookCalls)).toEqual([]);
   // And the check is live: a call no role grants is caught.
-  expect(allowed(t, 'WatchdogsweeperRole', 'DeleteItem')).toBe(false);
-  expect(allowed(t, 'WatchdogwebhookRole', 'Scan index byState')).toBe(false);
+  expect(await allowed(t, 'WatchdogsweeperRole', 'DeleteItem')).toBe(false);
+  expect(await allowed(t, 'WatchdogwebhookRole', 'Scan index byState')).toBe(false);
+  expect(await allowed(t, 'WatchdogwebhookRole', 'UpdateItem')).toBe(false);
 }, 120_000);

@@ -47,6 +47,7 @@ import {
   WEBHOOK_SERVICE,
   WebhookMetric,
 } from '../src/metrics.js';
+import { INGEST_KEY, ledgerPartitionKey } from '../src/store/probes.js';
 import { INDEXES, type KeyType, TABLE, TABLE_KEYS } from '../src/store/table.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -277,6 +278,15 @@ export class RunawayWatchdog extends Construct {
       }),
     );
     this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.stateIndex)] }));
+    // One UpdateItem, on one item only: the ledger's record that tracking requests failed on the
+    // watchdog's side (the sweep then holds lost-heartbeat cancels).
+    this.webhook.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [ledgerPartitionKey(INGEST_KEY)] } },
+      }),
+    );
 
     const names = secretNames(config);
     for (const [fn, list] of [
@@ -456,7 +466,9 @@ export class RunawayWatchdog extends Construct {
   private createAlarmTopic(stack: Stack): sns.Topic {
     const alarmsOfThisAccount = {
       StringEquals: { 'aws:SourceAccount': stack.account },
-      ArnLike: { 'aws:SourceArn': Arn.format({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }, stack) },
+      ArnLike: {
+        'aws:SourceArn': Arn.format({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }, stack),
+      },
     };
     const topicKey = new kms.Key(this, 'AlarmTopicKey', {
       enableKeyRotation: true,

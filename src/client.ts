@@ -20,8 +20,16 @@ export interface WatchdogClientOptions {
   apiKey?: string;
   /** Per request; default 10 s. */
   timeoutMs?: number;
-  /** The fetch to use (a proxy agent, retries, tests); default the global one. */
+  /** The fetch to use (a proxy agent, tests); default the global one. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * Attempts per call on 429, 5xx and network errors, with exponential backoff and jitter
+   * (honouring Retry-After up to 10 s). Safe: track, heartbeat and finish are idempotent.
+   * Default 4; 1 turns retries off.
+   */
+  attempts?: number;
+  /** The first backoff in ms (then ×2 per attempt, jittered). Default 250. */
+  backoffMs?: number;
 }
 
 /** A non-2xx answer: the HTTP status, the API's error text, and the body as received. */
@@ -57,19 +65,54 @@ export class WatchdogClient {
     return this.call('GET', `/v1/executions/${encodeURIComponent(id)}`);
   }
 
+  /**
+   * One call, retried on what the watchdog's side may heal from (429, 5xx, the network): a
+   * heartbeat lost to the watchdog's own hiccup must not read as a dead run. Each attempt is
+   * signed afresh (a new timestamp and nonce).
+   */
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const attempts = Math.max(1, this.o.attempts ?? 4);
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.send(method, path, body);
+      } catch (err) {
+        if (attempt >= attempts || !retryableError(err)) throw err;
+        await sleep(this.backoff(attempt));
+        continue;
+      }
+      if (attempt < attempts && (res.status === 429 || res.status >= 500)) {
+        await res.body?.cancel();
+        await sleep(this.backoff(attempt, res.headers.get('retry-after')));
+        continue;
+      }
+      return this.read<T>(res);
+    }
+  }
+
+  private backoff(attempt: number, retryAfter?: string | null): number {
+    const seconds = retryAfter ? Number(retryAfter) : NaN;
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(10_000, seconds * 1000);
+    const base = (this.o.backoffMs ?? 250) * 2 ** (attempt - 1);
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  private send(method: string, path: string, body?: unknown): Promise<Response> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const url = new URL(path, this.o.baseUrl);
     const auth = this.o.signingSecret
       ? signedHeaders(this.o.signingSecret, { method, target: targetOf(url.href), body: text })
       : { authorization: `Bearer ${this.o.apiKey}` };
-    const res = await (this.o.fetch ?? globalThis.fetch)(url, {
+    return (this.o.fetch ?? globalThis.fetch)(url, {
       method,
       headers: { 'content-type': 'application/json', ...auth },
       ...(body === undefined ? {} : { body: text }),
       redirect: 'error',
       signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
     });
+  }
+
+  private async read<T>(res: Response): Promise<T> {
     const raw = await res.text();
     let json: unknown;
     try {
@@ -84,4 +127,12 @@ export class WatchdogClient {
     if (json === undefined) throw new WatchdogApiError(res.status, `HTTP ${res.status} with a body that is not JSON`, raw);
     return json as T;
   }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A network failure or a timeout (the request may not have arrived): worth another attempt. */
+function retryableError(err: unknown): boolean {
+  const name = (err as { name?: unknown })?.name;
+  return err instanceof TypeError || name === 'TimeoutError' || name === 'AbortError';
 }

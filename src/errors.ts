@@ -21,5 +21,29 @@ export class InputError extends WatchdogError {}
 /** The execution does not exist. */
 export class NotFoundError extends WatchdogError {}
 
+/**
+ * Something the watchdog itself depends on (Secrets Manager, the store, a throttle) failed
+ * or did not answer in time: the request was not judged. HTTP: 503 and a retry, never 401
+ * (a tracker must not learn "refused" for the watchdog's own outage).
+ */
+export class DependencyError extends WatchdogError {}
+
+/**
+ * Whether an error is the watchdog's own dependency failing (as opposed to a bug or bad
+ * input): a DependencyError, an AWS SDK service error or throttle (it carries $metadata),
+ * a timeout or a network error.
+ */
+export function isDependencyFault(err: unknown): boolean {
+  if (err instanceof DependencyError) return true;
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as { $metadata?: unknown; name?: unknown; code?: unknown };
+  if (e.$metadata !== undefined) return true;
+  const name = typeof e.name === 'string' ? e.name : '';
+  const code = typeof e.code === 'string' ? e.code : '';
+  return (
+    /Timeout|Throttl|ProvisionedThroughput|RequestLimit|AbortError/.test(name) || /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/.test(code)
+  );
+}
+
 /** The store could not be reached or answered something unexpected. */
 export class StoreError extends WatchdogError {}

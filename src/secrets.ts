@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigError, DependencyError } from './errors.js';
 
 export interface SecretSource {
   get(name: string, opts?: { fresh?: boolean }): Promise<string>;
@@ -37,22 +37,33 @@ export class FileSecrets implements SecretSource {
   }
 }
 
+/** How long one secret read may take, all retries included, before the caller is told it is unavailable. */
+export const SECRET_WAIT_MS = 3_000;
+
 /**
- * The Secrets Manager client is loaded on the first read, not at module load: a cold sweep
- * with nothing to cancel never pays for it (~20 ms of Lambda init on the same SDK core).
+ * Secrets Manager, bounded in time and shared by concurrent readers. The client is loaded on
+ * the first read, not at module load: a cold sweep with nothing to cancel never pays for it.
+ * - every read gives up after `waitMs` (connect 1 s, request 2 s, two attempts): a slow
+ *   Secrets Manager costs a request one bounded wait, never the function's timeout;
+ * - concurrent reads of one name share one call;
+ * - a value read before is kept past its TTL when a refresh fails (denied, throttled, slow):
+ *   a secret that worked a minute ago is a better answer than an outage. `fresh` (a provider
+ *   answered 401 with the cached value) never falls back.
  */
 export class AwsSecrets implements SecretSource {
   private readonly cache = new Map<string, { value: string; at: number }>();
+  private readonly inFlight = new Map<string, Promise<string>>();
   private reader: Promise<(name: string) => Promise<string | undefined>> | undefined;
   constructor(
     private readonly client?: SecretsManagerClient,
     private readonly ttlMs = 5 * 60_000,
     private readonly now: () => number = Date.now,
+    private readonly waitMs = SECRET_WAIT_MS,
   ) {}
   private read(name: string): Promise<string | undefined> {
     this.reader ??= import('@aws-sdk/client-secrets-manager')
       .then((m) => {
-        const client = this.client ?? new m.SecretsManagerClient({});
+        const client = this.client ?? new m.SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
         return async (id: string) => (await client.send(new m.GetSecretValueCommand({ SecretId: id }))).SecretString;
       })
       .catch((err: unknown) => {
@@ -64,10 +75,34 @@ export class AwsSecrets implements SecretSource {
   async get(name: string, opts: { fresh?: boolean } = {}): Promise<string> {
     const hit = this.cache.get(name);
     if (hit && !opts.fresh && this.now() - hit.at < this.ttlMs) return hit.value;
-    const value = await this.read(name);
-    if (value === undefined) throw new ConfigError([`secret "${name}" has no string value`]);
-    this.cache.set(name, { value, at: this.now() });
-    return value;
+    try {
+      return await this.load(name);
+    } catch (err) {
+      if (hit && !opts.fresh) return hit.value;
+      throw err;
+    }
+  }
+  private load(name: string): Promise<string> {
+    let p = this.inFlight.get(name);
+    if (!p) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DependencyError(`secret "${name}": no answer within ${this.waitMs} ms`)), this.waitMs);
+        timer.unref();
+      });
+      p = Promise.race([this.read(name), timeout])
+        .then((value) => {
+          if (value === undefined) throw new ConfigError([`secret "${name}" has no string value`]);
+          this.cache.set(name, { value, at: this.now() });
+          return value;
+        })
+        .finally(() => {
+          clearTimeout(timer);
+          this.inFlight.delete(name);
+        });
+      this.inFlight.set(name, p);
+    }
+    return p;
   }
 }
 

@@ -16,6 +16,8 @@ export type ActionKind =
   | 'cancel_failed'
   | 'cancel_unconfirmed'
   | 'held_back'
+  /** A lost-heartbeat cancel held: heartbeats were not arriving fleet-wide (README "Heartbeats the watchdog could not take"). */
+  | 'heartbeat_held'
   | 'deferred'
   | 'lost_race'
   | 'fault'
@@ -59,6 +61,8 @@ export interface SweepSummary {
   cancelFailed: number;
   unconfirmed: number;
   heldBackByCap: number;
+  /** Lost-heartbeat cancels held because heartbeats were not arriving fleet-wide (alarmed). */
+  heartbeatHeld: number;
   deferredForTime: number;
   lostRaces: number;
   noticesSent: number;
@@ -97,6 +101,7 @@ const COUNTER = {
   cancel_failed: 'cancelFailed',
   cancel_unconfirmed: 'unconfirmed',
   held_back: 'heldBackByCap',
+  heartbeat_held: 'heartbeatHeld',
   deferred: 'deferredForTime',
   lost_race: 'lostRaces',
   fault: 'faults',
@@ -130,6 +135,7 @@ export function emptySummary(sweeper: string, startedAt: number, preview: boolea
     cancelFailed: 0,
     unconfirmed: 0,
     heldBackByCap: 0,
+    heartbeatHeld: 0,
     deferredForTime: 0,
     lostRaces: 0,
     noticesSent: 0,

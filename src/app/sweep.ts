@@ -9,7 +9,7 @@ import type { CompiledPolicy, WatchdogConfig } from '../config/load.js';
 import { policyByName, policyFor } from '../config/load.js';
 import type { Execution, StopReason } from '../core/model.js';
 import { isTerminal } from '../core/model.js';
-import { evaluate } from '../core/policy.js';
+import { effectiveLimits, evaluate } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { type Log, redact, silentLog } from '../log.js';
 import { alertMessage } from '../notify/render.js';
@@ -127,6 +127,7 @@ export class Sweeper {
       policyCancels: 0,
       timeLow: () => opts.remainingMs !== undefined && opts.remainingMs() < reserve,
       heldBackTargets: new Set(),
+      heldHeartbeatTargets: new Set(),
     };
     // Enough items in flight to keep every connection's provider limit busy while the store works.
     const connections = Math.max(1, new Set(due.items.map((e) => e.connection)).size);
@@ -155,6 +156,11 @@ export class Sweeper {
     await forEachLimit(first, concurrency, handleOne);
     await forEachLimit(later, concurrency, handleOne);
     if (s.heldBackByCap > 0) await this.capAlert(run);
+    if (s.heartbeatHeld > 0)
+      await this.heartbeatHoldAlert(run).catch((err: unknown) => {
+        run.tally.count('errors');
+        this.log.error('heartbeat hold alert failed', { error: redact((err as Error)?.message ?? String(err)) });
+      });
     // Probes, discovery and the safety net come after enforcement: they never delay a cancel.
     if (!preview) await this.probeConnections(run);
     if (!preview && this.discovery) {
@@ -326,6 +332,10 @@ export class Sweeper {
         return;
       }
       if (run.preview) return tally.record('preview_cancel', cur, d.reasons.join(', '));
+      if (T.onlyHeartbeat(d.reasons)) {
+        const why = await this.heartbeatHoldReason(cur, run, now);
+        if (why !== undefined) return this.holdHeartbeat(cur, run, why);
+      }
       return this.enforce(cur, run, { reasons: d.reasons, policyDecision: true });
     }
     if (d.action === 'warn') {
@@ -368,6 +378,71 @@ export class Sweeper {
     }
     const claimed = await this.cancels.claimAndCancel(e, run.tally, { reasons: o.reasons });
     if (claimed !== 'claimed' && o.policyDecision) run.policyCancels--;
+  }
+
+  /**
+   * The fail-safe rule for lost heartbeats (README "Heartbeats the watchdog could not take"):
+   * a run whose only breach is a lost heartbeat is not cancelled while
+   *  - the webhook recorded that it could not take tracking requests (its own secret, store or
+   *    throttle failed) within that run's heartbeat timeout, or
+   *  - at least `heartbeatHoldMinRuns` heartbeat-tracked runs are silent at once and they are
+   *    more than half of all heartbeat-tracked live runs (a mass loss is the watchdog's outage
+   *    far more often than every run dying together).
+   * Runtime, stall and cost limits are unaffected. One fleet view per sweep, only when needed.
+   */
+  private async heartbeatHoldReason(e: Execution, run: Run, now: number): Promise<string | undefined> {
+    run.fleet ??= this.fleetView(now);
+    const f = await run.fleet;
+    const timeout = effectiveLimits(this.policyOf(e), e.limits).heartbeatTimeoutMs ?? 0;
+    if (f.ingestFaultAt !== undefined && f.ingestFaultAt >= now - timeout)
+      return `the webhook could not take tracking requests ${Math.round((now - f.ingestFaultAt) / 1000)}s ago (within the heartbeat timeout): heartbeats may not have reached the watchdog`;
+    if (f.silent >= this.settings.heartbeatHoldMinRuns && f.silent * 2 > f.tracked)
+      return `${f.silent} of ${f.tracked} heartbeat-tracked runs lost their heartbeats together: the watchdog's ingestion may be at fault`;
+    return undefined;
+  }
+
+  /** The heartbeat-tracked live runs (at most FLEET_SAMPLE per state) and how many are silent, and the last ingest fault. */
+  private async fleetView(now: number): Promise<FleetView> {
+    const ingestFaultAt = await this.deps.probes?.lastIngestFault().catch((err: unknown) => {
+      this.log.warn('could not read the ingest fault record', { error: redact((err as Error)?.message ?? String(err)) });
+      return undefined;
+    });
+    let tracked = 0;
+    let silent = 0;
+    for (const state of ['running', 'warned'] as const) {
+      const page = await this.deps.store.list({ state, limit: FLEET_SAMPLE });
+      for (const x of page.items) {
+        if (x.source === 'discovered') continue;
+        const policy = this.policyOf(x);
+        if (effectiveLimits(policy, x.limits).heartbeatTimeoutMs === undefined) continue;
+        tracked++;
+        const d = evaluate(x, policy, now);
+        if (d.action === 'cancel' && d.reasons.includes('heartbeat')) silent++;
+      }
+    }
+    return { ...(ingestFaultAt !== undefined ? { ingestFaultAt } : {}), tracked, silent };
+  }
+
+  /** Hold the run's lost-heartbeat cancel for HOLD_MS (looked at again then), counted; one alert per HOLD_ALERT_EVERY_MS across sweeps. */
+  private async holdHeartbeat(e: Execution, run: Run, why: string): Promise<void> {
+    const r = await this.write(e, (c) => T.holdHeartbeatCancel(c, this.now() + HOLD_MS, why, policyActor(c), this.ctx(c)));
+    if (!r.ok) return;
+    run.tally.record('heartbeat_held', e, why);
+    this.log.error('lost-heartbeat cancel held', { executionId: e.id, connection: e.connection, reason: why });
+    for (const t of this.policyOf(e).notify) run.heldHeartbeatTargets.add(t);
+    run.heldWhy = why;
+  }
+
+  private async heartbeatHoldAlert(run: Run): Promise<void> {
+    const held = run.tally.summary.heartbeatHeld;
+    if (held === 0 || !this.cadence) return;
+    if ((await this.cadence.claim(HOLD_ALERT_KEY, this.now(), HOLD_ALERT_EVERY_MS)) === false) return;
+    const m = alertMessage(
+      `Heartbeats are not arriving: ${held} lost-heartbeat cancel(s) held`,
+      `${run.heldWhy ?? ''}. The watchdog's ingestion may be at fault (the webhook's secrets, the store, throttling): check the WebhookServerErrors and WebhookThrottles alarms. Nothing is cancelled for a lost heartbeat until heartbeats arrive again; runtime, stall and cost limits still apply.`,
+      { held },
+    );
+    await this.notices.alert(run.heldHeartbeatTargets, m, run.tally, 'heartbeat hold alert');
   }
 
   /** Every `settings.probeEvery`: probe each connection once (across sweeps); notice an incident and its recovery. */
@@ -488,7 +563,25 @@ interface Run {
   policyCancels: number;
   timeLow: () => boolean;
   heldBackTargets: Set<string>;
+  heldHeartbeatTargets: Set<string>;
+  heldWhy?: string;
+  /** The fleet's heartbeat health, read once per sweep when a lost-heartbeat breach is seen. */
+  fleet?: Promise<FleetView>;
 }
+
+interface FleetView {
+  ingestFaultAt?: number;
+  /** Heartbeat-tracked live runs seen, and those of them whose heartbeat is lost. */
+  tracked: number;
+  silent: number;
+}
+
+/** How long a held lost-heartbeat cancel waits before the sweep judges it again. */
+const HOLD_MS = 2 * 60_000;
+const HOLD_ALERT_KEY = '#heartbeat-hold';
+const HOLD_ALERT_EVERY_MS = 15 * 60_000;
+/** Live runs read per state for the fleet view (the rule compares proportions; a sample of this size suffices). */
+const FLEET_SAMPLE = 2_000;
 
 const providerActor = (e: Execution) => ({ id: `provider:${e.connection}`, via: SWEEP_VIA });
 

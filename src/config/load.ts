@@ -60,6 +60,7 @@ export interface WatchdogConfig {
     readonly shards: number;
     readonly sweepEveryMs: number;
     readonly maxCancelsPerSweep: number;
+    readonly heartbeatHoldMinRuns: number;
     readonly maxCancelAttempts: number;
     readonly providerConcurrency: number;
     readonly leaseMs: number;
@@ -155,6 +156,7 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string, sha256: string)
       shards: s.shards,
       sweepEveryMs: ms(s.sweepEvery),
       maxCancelsPerSweep: s.maxCancelsPerSweep,
+      heartbeatHoldMinRuns: s.heartbeatHoldMinRuns,
       maxCancelAttempts: s.maxCancelAttempts,
       providerConcurrency: s.providerConcurrency,
       leaseMs: ms(s.leaseDuration),

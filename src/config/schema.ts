@@ -174,6 +174,12 @@ export const Settings = z.strictObject({
   shards: z.number().int().min(1).max(64).default(8),
   sweepEvery: Duration.default('1m'),
   maxCancelsPerSweep: z.number().int().min(0).default(25),
+  /**
+   * Lost-heartbeat cancels are held (warned, alerted, not cancelled) when at least this many
+   * heartbeat-tracked runs are silent at once and they are more than half of all such runs:
+   * heartbeats are then not arriving, and the watchdog's own ingestion may be at fault.
+   */
+  heartbeatHoldMinRuns: z.number().int().min(1).default(3),
   /** Cancel attempts (across sweeps) on retryable faults before giving up with cancel_failed. */
   maxCancelAttempts: z.number().int().min(1).max(100).default(8),
   providerConcurrency: z.number().int().min(1).max(256).default(16),

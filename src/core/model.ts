@@ -153,6 +153,11 @@ export const Execution = z.object({
   outbox: z.array(Notice).optional(),
   /** Chat threads of this execution's first warning, per notify target (Slack `ts`). */
   threads: z.record(z.string(), z.string()).optional(),
+  /**
+   * A lost-heartbeat cancel held by the sweep until this time: heartbeats were not arriving
+   * fleet-wide (the watchdog's own ingestion may be at fault). Cleared by the next heartbeat.
+   */
+  heartbeatHeldUntil: z.number().optional(),
   /** Warnings are not sent before this time (a person snoozed them); limits still apply. */
   snoozedUntil: z.number().optional(),
   /** Dry-run: when the policy first decided it would cancel (recorded and notified once). */

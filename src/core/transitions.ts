@@ -73,6 +73,8 @@ function ownStateDueAt(e: Execution, policy: Policy, now: number): number | unde
       const d = evaluate(e, policy, now);
       // Dry-run: a recorded "would cancel" is not repeated; look again (finished?) later.
       if (d.action === 'cancel' && d.dryRun) return e.wouldCancelAt === undefined ? now : now + policy.recheckAfterMs;
+      // A lost-heartbeat cancel the sweep holds waits for the hold's end.
+      if (d.action === 'cancel' && onlyHeartbeat(d.reasons) && e.heartbeatHeldUntil !== undefined && e.heartbeatHeldUntil > now) return e.heartbeatHeldUntil;
       // A warning or a cancel to act on is due now, whatever the next deadline.
       return d.action === 'none' ? d.dueAt : now;
     }
@@ -181,6 +183,7 @@ export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, ctx: Ctx): Tr
   const t = refuseTerminal(cur);
   if (t) return t;
   const e: Execution = { ...cur, lastHeartbeatAt: ctx.now, heartbeats: (cur.heartbeats ?? 0) + 1, version: cur.version + 1, updatedAt: ctx.now };
+  delete e.heartbeatHeldUntil; // heartbeats arrive again: a later silence is judged afresh
   const p = normaliseProgress(hb.progress);
   if (p !== undefined) {
     e.progress = p;
@@ -407,6 +410,23 @@ export function recordFault(cur: Execution, f: FaultInput, actor: Actor, ctx: Ct
   c.execution.faultRetryAt = f.retryAt;
   setDue(c.execution, ctx);
   return c;
+}
+
+/** The breach reasons are lost heartbeats only (no runtime, stall or cost limit reached). */
+export const onlyHeartbeat = (reasons: readonly string[]): boolean => reasons.length > 0 && reasons.every((r) => r === 'heartbeat');
+
+/**
+ * The sweep holds a lost-heartbeat cancel until `until` (heartbeats are not arriving
+ * fleet-wide). The first hold of an episode is audited with why; extending it is not.
+ */
+export function holdHeartbeatCancel(cur: Execution, until: number, why: string, actor: Actor, ctx: Ctx): Transition {
+  if (cur.state !== 'running' && cur.state !== 'warned') return { ok: false, outcome: 'not_claimable', execution: cur };
+  if (cur.heartbeatHeldUntil !== undefined) {
+    const e: Execution = { ...cur, heartbeatHeldUntil: until, version: cur.version + 1, updatedAt: ctx.now };
+    setDue(e, ctx);
+    return { ok: true, execution: e };
+  }
+  return next(cur, { heartbeatHeldUntil: until }, ctx, { actor, what: 'lost-heartbeat cancel held', why: 'heartbeat', detail: why.slice(0, 500) });
 }
 
 /** Nothing to do yet: move dueAt (no state change, no audit event; the outbox is kept). */

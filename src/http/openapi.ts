@@ -11,7 +11,7 @@ import { FinishRequest, TrackRequest } from '../app/service.js';
 
 /** What the API returns about an execution: no internals (outbox, leases, threads). */
 export const PublicExecution = Execution.omit(Object.fromEntries(INTERNAL_FIELDS.map((k) => [k, true])) as Record<(typeof INTERNAL_FIELDS)[number], true>);
-const ErrorBody = z.object({ error: z.string() });
+const ErrorBody = z.object({ error: z.string(), code: z.string().optional() });
 
 export interface Route {
   method: 'GET' | 'POST';
@@ -26,6 +26,11 @@ export interface Route {
 const errors = () => ({
   400: { description: 'Invalid request (the error says which field and why)', schema: ErrorBody },
   401: { description: 'Missing or wrong signature or API key', schema: ErrorBody },
+  503: {
+    description:
+      "The watchdog's own dependency (its secrets, its store) failed or was throttled: nothing was judged or changed. Retry after the Retry-After header's seconds (WatchdogClient does).",
+    schema: ErrorBody,
+  },
 });
 const notFound = () => ({ 404: { description: "No tracked execution with this id (or outside the key's scope)", schema: ErrorBody } });
 const withExecution = () => z.object({ execution: PublicExecution });

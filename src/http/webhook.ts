@@ -5,6 +5,7 @@
  * API); this file routes and holds what they share. Served by the Lambda adapter
  * (lambdas/webhook.ts) and the local server (http/server.ts).
  */
+import { DependencyError, isDependencyFault } from '../errors.js';
 import { type Log, redact, silentLog } from '../log.js';
 import { DISCORD, SLACK } from '../notify/markup.js';
 import { HttpClient } from '../providers/http.js';
@@ -15,7 +16,7 @@ import { outcomeText } from './commands.js';
 import type { FollowUp, FollowUpQueue } from './followup.js';
 import { DISCORD_USER_AGENT, discordInteraction, discordMessage } from './routes/discord.js';
 import { hookCancel } from './routes/hooks.js';
-import { REPLAY_WINDOW_MS, type RouteContext, notFound } from './routes/shared.js';
+import { REPLAY_WINDOW_MS, type RouteContext, notFound, unavailable } from './routes/shared.js';
 import { buttonPressed, slackCommand, slackInteraction } from './routes/slack.js';
 import { teamsMessage } from './routes/teams.js';
 import { tracking } from './routes/tracking.js';
@@ -70,7 +71,7 @@ export class Webhook {
           return await readSecretField(deps.secrets, name, field);
         } catch (err) {
           log.error('webhook secret unavailable', { secret: name, error: redact((err as Error).message) });
-          return undefined;
+          throw new DependencyError(`secret ${name} unavailable`, { cause: err });
         }
       },
       firstSeen: (identity) => deps.runtime.replay.firstSeen(identity, REPLAY_WINDOW_MS, this.now()),
@@ -113,10 +114,30 @@ export class Webhook {
       });
       return out;
     } catch (err) {
-      this.log.error('webhook failed', { path: req.path.slice(0, 80), error: redact((err as Error).message) });
-      return { response: json(500, { error: 'internal error' }) };
+      const dependency = isDependencyFault(err);
+      this.log.error(dependency ? 'webhook dependency unavailable' : 'webhook failed', {
+        route: req.path.slice(0, 80),
+        method: req.method.slice(0, 10),
+        status: dependency ? 503 : 500,
+        error: redact((err as Error)?.message ?? String(err)),
+      });
+      // A tracker's heartbeat the watchdog could not take: remembered, so the sweep does not
+      // read its own outage as the run's death (README "Heartbeats the watchdog could not take").
+      if (req.path.startsWith('/v1/')) await this.recordIngestFault();
+      return dependency ? unavailable() : { response: json(500, { error: 'internal error' }) };
     }
   }
+  /**
+   * Remember that tracking requests failed on the watchdog's side (`#ingest` in the ledger),
+   * within a second: the store may be what failed, and the answer must not wait on it.
+   */
+  private async recordIngestFault(): Promise<void> {
+    const write = this.deps.runtime.ledger.recordIngestFault(this.now()).catch((err: unknown) => {
+      this.log.warn('could not record the ingest fault', { error: redact((err as Error)?.message ?? String(err)) });
+    });
+    await Promise.race([write, new Promise((r) => setTimeout(r, 1_000).unref())]);
+  }
+
   /**
    * A follow-up's second half (the queue's consumer in Lambda): carry out the cancel, then
    * post where it stands. Throws when the post fails, so the queue retries it (carrying out

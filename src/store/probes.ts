@@ -10,7 +10,7 @@
  * `claim` is a conditional update (only when the last check is older than the cadence) that
  * returns the previous health; `record` stores the new verdict. No index keys.
  */
-import { BatchGetItemCommand, ConditionalCheckFailedException, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, ConditionalCheckFailedException, type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { TABLE } from './table.js';
 
 export interface ProbeLedger {
@@ -20,7 +20,14 @@ export interface ProbeLedger {
   recordDiscovery(report: DiscoveryRecord): Promise<void>;
   /** The latest discovery report of each of these connections that has one. */
   discoveries(connections: readonly string[]): Promise<DiscoveryRecord[]>;
+  /** The webhook could not take a tracking request (its own dependency failed) at `at`. */
+  recordIngestFault(at: number): Promise<void>;
+  /** When the webhook last could not take a tracking request, if ever. */
+  lastIngestFault(): Promise<number | undefined>;
 }
+
+/** The ledger key of ingest faults (no connection name holds '#'). */
+export const INGEST_KEY = '#ingest';
 
 /** One run of discovery on one connection (README "Coverage"). */
 export interface DiscoveryRecord {
@@ -50,7 +57,9 @@ export interface DiscoveryRecord {
 export const UNTRACKED_KEPT = 50;
 export const discoveryKey = (connection: string): string => `discover:${connection}`;
 
-const key = (connection: string) => ({ [TABLE.pk]: { S: `P#${connection}` }, [TABLE.sk]: { S: 'P' } });
+/** The partition key of a ledger entry (also the construct's condition on the webhook's one UpdateItem). */
+export const ledgerPartitionKey = (entry: string): string => `P#${entry}`;
+const key = (entry: string) => ({ [TABLE.pk]: { S: ledgerPartitionKey(entry) }, [TABLE.sk]: { S: 'P' } });
 
 export class DynamoProbeLedger implements ProbeLedger {
   constructor(
@@ -99,6 +108,31 @@ export class DynamoProbeLedger implements ProbeLedger {
         ExpressionAttributeValues: { ':r': { S: JSON.stringify(kept) } },
       }),
     );
+  }
+
+  async recordIngestFault(at: number): Promise<void> {
+    // Only ever later: concurrent webhooks cannot move it back.
+    await this.client
+      .send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key(INGEST_KEY),
+          UpdateExpression: 'SET faultAt = :at',
+          ConditionExpression: 'attribute_not_exists(faultAt) OR faultAt < :at',
+          ExpressionAttributeValues: { ':at': { N: String(at) } },
+        }),
+      )
+      .catch((err: unknown) => {
+        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+      });
+  }
+
+  async lastIngestFault(): Promise<number | undefined> {
+    const res = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: key(INGEST_KEY), ProjectionExpression: 'faultAt', ConsistentRead: true }),
+    );
+    const n = res.Item?.faultAt?.N;
+    return n === undefined ? undefined : Number(n);
   }
 
   async discoveries(connections: readonly string[]): Promise<DiscoveryRecord[]> {

@@ -75,14 +75,24 @@ function edgesOf(t: EvaluatedTemplate): Edge[] {
     const { roleId } = roleOf(str(p.FunctionName));
     const dest = (p.DestinationConfig as { OnFailure?: { Destination: string } } | undefined)?.OnFailure?.Destination;
     if (dest?.includes(':sqs:')) {
-      edges.push({ what: `${id}: failure destination ${t.idOf(dest)}`, role: roleId, target: t.idOf(dest)!, request: { principal: t.att(roleId, 'Arn'), action: 'sqs:SendMessage', resource: dest } });
+      edges.push({
+        what: `${id}: failure destination ${t.idOf(dest)}`,
+        role: roleId,
+        target: t.idOf(dest)!,
+        request: { principal: t.att(roleId, 'Arn'), action: 'sqs:SendMessage', resource: dest },
+      });
     }
   }
   for (const [id, p] of t.ofType('AWS::Lambda::EventSourceMapping')) {
     const { roleId } = roleOf(str(p.FunctionName));
     const queue = str(p.EventSourceArn);
     for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes']) {
-      edges.push({ what: `queue consumer ${id}: ${action}`, role: roleId, target: t.idOf(queue)!, request: { principal: t.att(roleId, 'Arn'), action, resource: queue } });
+      edges.push({
+        what: `queue consumer ${id}: ${action}`,
+        role: roleId,
+        target: t.idOf(queue)!,
+        request: { principal: t.att(roleId, 'Arn'), action, resource: queue },
+      });
     }
   }
   for (const [id, p] of t.ofType('AWS::Lambda::Function')) {

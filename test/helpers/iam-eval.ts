@@ -30,7 +30,10 @@ function attributes(id: string, r: CfnResource): { ref: string; att: Record<stri
     case 'AWS::SNS::Topic':
       return { ref: arn('sns', id), att: { TopicArn: arn('sns', id), TopicName: id } };
     case 'AWS::SQS::Queue':
-      return { ref: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${id}`, att: { Arn: arn('sqs', id), QueueName: id, QueueUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${id}` } };
+      return {
+        ref: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${id}`,
+        att: { Arn: arn('sqs', id), QueueName: id, QueueUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${id}` },
+      };
     case 'AWS::KMS::Key':
       return { ref: `key-${id}`, att: { Arn: arn('kms', `key/key-${id}`), KeyId: `key-${id}` } };
     case 'AWS::Lambda::Function':
@@ -139,7 +142,9 @@ export class EvaluatedTemplate {
   readonly resources: Record<string, CfnResource>;
   constructor(t: CfnTemplate) {
     const resolve = resolver(t);
-    this.resources = Object.fromEntries(Object.entries(t.Resources).map(([id, r]) => [id, { Type: r.Type, Properties: resolve(r.Properties ?? {}) as Record<string, Json> }]));
+    this.resources = Object.fromEntries(
+      Object.entries(t.Resources).map(([id, r]) => [id, { Type: r.Type, Properties: resolve(r.Properties ?? {}) as Record<string, Json> }]),
+    );
     this.raw = t;
   }
   private readonly raw: CfnTemplate;
@@ -216,8 +221,8 @@ export class EvaluatedTemplate {
         Statement: perms.map(([, lp]) => {
           const principal = String(lp.Principal);
           const cond: Record<string, Record<string, string>> = {};
-          if (lp.SourceArn) cond.ArnLike = { 'aws:SourceArn': String(lp.SourceArn) };
-          if (lp.SourceAccount) cond.StringEquals = { 'aws:SourceAccount': String(lp.SourceAccount) };
+          if (typeof lp.SourceArn === 'string') cond.ArnLike = { 'aws:SourceArn': lp.SourceArn };
+          if (typeof lp.SourceAccount === 'string') cond.StringEquals = { 'aws:SourceAccount': lp.SourceAccount };
           return {
             Effect: 'Allow',
             Principal: principal === '*' ? '*' : principal.endsWith('.amazonaws.com') ? { Service: principal } : { AWS: principal },

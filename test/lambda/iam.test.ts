@@ -38,8 +38,10 @@ beforeAll(async () => {
         String(req.headers['x-amz-target'] ?? '')
           .split('.')
           .pop() ?? '?';
-      const index = (JSON.parse(body.toString('utf8') || '{}') as { IndexName?: string }).IndexName;
-      recording?.add(index ? `${op} index ${index}` : op);
+      const parsed = JSON.parse(body.toString('utf8') || '{}') as { IndexName?: string; Key?: { pk?: { S?: string } } };
+      // An UpdateItem is recorded with its partition key: the webhook's one is conditioned on it.
+      const key = op === 'UpdateItem' ? parsed.Key?.pk?.S : undefined;
+      recording?.add(parsed.IndexName ? `${op} index ${parsed.IndexName}` : key ? `${op} key ${key.startsWith('X#') ? 'X#<execution>' : key}` : op);
       const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
         res.writeHead(r.statusCode ?? 500, r.headers);
         r.pipe(res);
@@ -79,12 +81,18 @@ async function record(fn: () => Promise<unknown>): Promise<string[]> {
 
 /** Is `call` ("<Operation>" or "<Operation> index <name>") allowed for the role, evaluated by the IAM engine over the synthesized policies? */
 async function allowed(t: EvaluatedTemplate, rolePrefix: string, call: string): Promise<boolean> {
-  const [op, , index] = call.split(' ');
+  const [op, kind, arg] = call.split(' ');
+  const index = kind === 'index' ? arg : undefined;
+  const leadingKey = kind === 'key' ? arg : undefined;
   const roleId = Object.keys(t.resources).find((id) => id.startsWith(rolePrefix) && t.resources[id]!.Type === 'AWS::IAM::Role')!;
   const tableId = t.ofType('AWS::DynamoDB::GlobalTable')[0]![0];
   const tableArn = t.att(tableId, 'Arn');
   const resource = index ? `${tableArn}/index/${index}` : tableArn;
-  const verdict = await evaluate({ principal: t.att(roleId, 'Arn'), action: `dynamodb:${op}`, resource }, t.identityPolicies(roleId), undefined);
+  const verdict = await evaluate(
+    { principal: t.att(roleId, 'Arn'), action: `dynamodb:${op}`, resource, ...(leadingKey ? { context: { 'dynamodb:LeadingKeys': [leadingKey] } } : {}) },
+    t.identityPolicies(roleId),
+    undefined,
+  );
   return verdict === 'Allowed';
 }
 const allAllowed = async (t: EvaluatedTemplate, rolePrefix: string, calls: string[]) => {
@@ -155,5 +163,6 @@ it('every DynamoDB call of both handlers is allowed by its own role, on that tab
   // And the check is live: a call no role grants is caught.
   expect(await allowed(t, 'WatchdogsweeperRole', 'DeleteItem')).toBe(false);
   expect(await allowed(t, 'WatchdogwebhookRole', 'Scan index byState')).toBe(false);
-  expect(await allowed(t, 'WatchdogwebhookRole', 'UpdateItem')).toBe(false);
+  expect(await allowed(t, 'WatchdogwebhookRole', 'UpdateItem key X#<execution>')).toBe(false);
+  expect(await allowed(t, 'WatchdogwebhookRole', 'UpdateItem key P##ingest')).toBe(true);
 }, 120_000);

@@ -63,7 +63,7 @@ export const discordMessage = (content: string, ephemeral: boolean): { content: 
 export async function discordInteraction(c: RouteContext, req: HttpRequest): Promise<Handled> {
   if (!c.config.discord) return notFound();
   const key = await c.secret(c.config.discord.secret, 'publicKey');
-  if (!key || !verifyDiscord(key, req.headers, req.body, c.now())) return unauthorized();
+  if (!verifyDiscord(key, req.headers, req.body, c.now())) return unauthorized();
   const parsedBody = parseJson(req.body, DiscordInteraction);
   if ('error' in parsedBody) return { response: json(400, { error: 'malformed interaction' }) };
   const body = parsedBody.value;

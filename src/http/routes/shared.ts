@@ -15,8 +15,11 @@ export interface RouteContext {
   readonly config: Runtime['config']['webhook'];
   log: Log;
   now: () => number;
-  /** A secret's field, or undefined (logged) when it cannot be read: the route then refuses. */
-  secret(name: string, field: string): Promise<string | undefined>;
+  /**
+   * A secret's field. When it cannot be read (denied, missing, slow) this rejects with a
+   * DependencyError: the request gets 503, never a 401 that reads as "you are refused".
+   */
+  secret(name: string, field: string): Promise<string>;
   /** True the first time this request identity is seen in the signature window. */
   firstSeen(identity: string): Promise<boolean>;
   postResponse(url: string, body: unknown, headers?: Record<string, string>): Promise<void>;
@@ -25,6 +28,14 @@ export interface RouteContext {
 }
 
 export const unauthorized = (): Handled => ({ response: json(401, { error: 'invalid signature' }) });
+/** The watchdog's own dependency failed: retry (Retry-After), nothing was judged or changed. */
+export const unavailable = (): Handled => ({
+  response: json(
+    503,
+    { error: 'temporarily unavailable: the watchdog could not reach its own dependencies; retry', code: 'unavailable' },
+    { 'retry-after': '5' },
+  ),
+});
 export const notFound = (): Handled => ({ response: json(404, { error: 'not found' }) });
 export const slackReply = (text: string, visible = false): HttpResponse => json(200, { response_type: visible ? 'in_channel' : 'ephemeral', text });
 /** An interaction's acknowledgment: 200 and nothing else (Slack displays none of it). */

@@ -11,7 +11,7 @@ import { ALREADY, EMPTY_ACK, type RouteContext, allowedResponseUrl, mutating, no
 export async function slackVerified(c: RouteContext, req: HttpRequest): Promise<boolean> {
   if (!c.config.slack) return false;
   const secret = await c.secret(c.config.slack.secret, 'signingSecret');
-  return secret !== undefined && verifySlack(secret, req.headers, req.body, c.now());
+  return verifySlack(secret, req.headers, req.body, c.now());
 }
 
 /**

@@ -18,7 +18,7 @@ const TeamsActivity = z.object({
 export async function teamsMessage(c: RouteContext, req: HttpRequest): Promise<Handled> {
   if (!c.config.teams) return notFound();
   const token = await c.secret(c.config.teams.secret, 'securityToken');
-  if (!token || !verifyTeams(token, req.headers, req.body)) return unauthorized();
+  if (!verifyTeams(token, req.headers, req.body)) return unauthorized();
   const say = (status: number, text: string): Handled => ({ response: json(status, { type: 'message', text }) });
   const parsedBody = parseJson(req.body, TeamsActivity);
   if ('error' in parsedBody) return say(400, 'Malformed message.');

@@ -3,27 +3,35 @@ import * as z from 'zod';
 import { FinishRequest } from '../../app/service.js';
 import { FULL_SCOPE, type Scope } from '../../config/load.js';
 import { publicView } from '../../core/model.js';
-import { InputError, NotFoundError, WatchdogError } from '../../errors.js';
+import { DependencyError, InputError, NotFoundError, WatchdogError } from '../../errors.js';
 import { SIGNATURE_HEADER, safeEqual } from '../../security/signing.js';
 import { type Handled, type HttpRequest, json } from '../types.js';
 import { v2Verified } from './hooks.js';
 import { ALREADY, type RouteContext, notFound, parseJson, unauthorized } from './shared.js';
 
-/** The scope of the bearer key presented, if it is one of ours. Every key is compared, in constant time. */
+/**
+ * The scope of the bearer key presented, if it is one of ours. Every key is read at once (a
+ * slow Secrets Manager costs one wait, not one per key) and compared in constant time. A key
+ * that could not be read makes a non-match undecidable: DependencyError (503), never 401.
+ */
 async function bearerScope(c: RouteContext, req: HttpRequest): Promise<Scope | undefined> {
   const auth = req.headers.authorization;
   if (c.config.apiKeys.length === 0 || !auth?.startsWith('Bearer ')) return undefined;
+  const read = await Promise.allSettled(c.config.apiKeys.map((k) => c.secret(k.secret, 'apiKey')));
   let match: Scope | undefined;
-  for (const k of c.config.apiKeys) {
-    const key = await c.secret(k.secret, 'apiKey');
-    if (key !== undefined && safeEqual(`Bearer ${key}`, auth) && match === undefined) match = k.scope;
-  }
+  let unreadable: unknown;
+  read.forEach((r, i) => {
+    if (r.status === 'rejected') unreadable ??= r.reason;
+    else if (safeEqual(`Bearer ${r.value}`, auth) && match === undefined) match = c.config.apiKeys[i]!.scope;
+  });
+  if (match === undefined && unreadable !== undefined) throw unreadable instanceof Error ? unreadable : new DependencyError('an API key could not be read');
   return match;
 }
 
 export async function tracking(c: RouteContext, req: HttpRequest): Promise<Handled> {
   if (!c.config.hooks && c.config.apiKeys.length === 0) return notFound();
-  const signed = await v2Verified(c, req);
+  // Only the scheme the request uses is checked: one secret read, not two in a row.
+  const signed = req.headers[SIGNATURE_HEADER] !== undefined && (await v2Verified(c, req));
   const scope = signed ? FULL_SCOPE : await bearerScope(c, req);
   if (!scope) return unauthorized();
   const wd = c.runtime.watchdog;

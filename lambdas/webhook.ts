@@ -14,7 +14,7 @@ import { bootRuntime, powertoolsLog } from '../src/lambda/boot.js';
 import { ENV, METRICS_NAMESPACE, WEBHOOK_SERVICE, WebhookMetric } from '../src/metrics.js';
 
 export interface SqsEvent {
-  Records: Array<{ messageId: string; body: string; eventSource?: string }>;
+  Records: Array<{ messageId: string; body: string; eventSource?: string; attributes?: { ApproximateReceiveCount?: string } }>;
 }
 
 export interface FunctionUrlEvent {
@@ -34,22 +34,41 @@ type Answer = { statusCode: number; headers: Record<string, string>; body: strin
 
 const isSqs = (e: unknown): e is SqsEvent => Array.isArray((e as SqsEvent)?.Records);
 
-/** Follow-ups, one per record; a failed one is reported alone, so the queue retries just it. */
+/**
+ * Follow-ups, one per record; a failed one is reported alone, so the queue retries just it.
+ * A message that is not a follow-up (not JSON, or not the schema) fails like any other and
+ * reaches the dead-letter queue: nothing is dropped silently. A failure on the last delivery
+ * is counted (FollowUpsGivenUp, alarmed): a redriven message is not counted by SQS itself.
+ */
 async function followUps(w: Webhook, event: SqsEvent): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
   const failures: Array<{ itemIdentifier: string }> = [];
+  const lastReceive = Number(process.env[ENV.followUpReceives] ?? '5');
+  let givenUp = 0;
   for (const r of event.Records) {
     try {
-      const job = FollowUp.safeParse(JSON.parse(r.body));
-      if (!job.success) {
-        logger.error('malformed follow-up dropped', { messageId: r.messageId });
-        continue;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(r.body);
+      } catch {
+        throw new Error('not JSON');
       }
+      const job = FollowUp.safeParse(raw);
+      if (!job.success) throw new Error('not a follow-up (schema)');
       await w.followUp(job.data);
     } catch (err) {
-      logger.warn('follow-up failed; the queue retries it', { messageId: r.messageId, error: (err as Error).message });
+      const receives = Number(r.attributes?.ApproximateReceiveCount ?? '1');
+      const last = receives >= lastReceive;
+      if (last) givenUp++;
+      logger[last ? 'error' : 'warn'](last ? 'follow-up failed on its last delivery: dead-lettered' : 'follow-up failed; the queue retries it', {
+        messageId: r.messageId,
+        receives,
+        error: (err as Error).message,
+      });
       failures.push({ itemIdentifier: r.messageId });
     }
   }
+  metrics.addMetric(WebhookMetric.FollowUpsGivenUp, MetricUnit.Count, givenUp);
+  metrics.publishStoredMetrics();
   return { batchItemFailures: failures };
 }
 

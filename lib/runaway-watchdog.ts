@@ -80,7 +80,7 @@ export interface RunawayWatchdogProps {
   readonly tableProps?: Partial<Omit<ddb.TablePropsV2, 'partitionKey' | 'sortKey' | 'globalSecondaryIndexes' | 'timeToLiveAttribute'>>;
   /** Send alarms to this topic instead of one the construct creates (with its KMS key). */
   readonly alarmTopic?: sns.ITopic;
-  /** How often the sweep runs. Default: the config's settings.sweepEvery (1 minute). */
+  /** How often the sweep runs: whole minutes (EventBridge is minute-granular). Default: the config's settings.sweepEvery (1 minute). */
   readonly sweepEvery?: Duration;
   /** Email address subscribed to the alarm topic. Default: none (subscribe yourself). */
   readonly alarmEmail?: string;
@@ -90,16 +90,28 @@ export interface RunawayWatchdogProps {
   readonly deletionProtection?: boolean;
   /** Log retention of both functions. Default: one month. */
   readonly logRetention?: logs.RetentionDays;
-  /** Sweeper timeout; the sweep stops claiming new work 30 s before it. Default: 5 minutes. */
+  /**
+   * Sweeper timeout, 1 to 15 minutes (Lambda's limit). Each sweep ends by its deadline, the
+   * earlier of the next schedule (less a margin) and this timeout less a 30 s reserve, so a
+   * longer timeout never makes sweeps overlap. Default: 5 minutes.
+   */
   readonly sweepTimeout?: Duration;
   /** Memory of both functions in MB. Default: 512. */
   readonly memorySize?: number;
   /**
-   * Reserved concurrency of the webhook: a flood on its public URL cannot take the account's
-   * whole concurrency (the sweeper always keeps its own 1). Default: 10. The account must keep
-   * at least 10 unreserved (new accounts with a quota of 10 must raise it first).
+   * Reserved concurrency of the webhook, so a flood on its public URL cannot take the
+   * account's whole concurrency. Opt-in: Lambda keeps 100 units of the account's quota
+   * unreserved, so reserving N needs a quota of at least 100 + N (+ sweeperConcurrency);
+   * new accounts start lower (`watchdog doctor --region …` shows yours). Default: none.
    */
   readonly webhookConcurrency?: number;
+  /**
+   * Reserved concurrency of the sweeper (1 makes one sweep at a time a platform guarantee).
+   * Opt-in for the same reason as webhookConcurrency; without it, sweeps do not overlap
+   * because each ends before the next is scheduled, and if they did, the claim protocol still
+   * makes one cancel per decision. Default: none.
+   */
+  readonly sweeperConcurrency?: number;
   /** Customer-managed KMS keys that encrypt the secrets: both functions get kms:Decrypt on them. Default: none (the AWS-managed key). */
   readonly secretsKeys?: kms.IKey[];
 }
@@ -156,11 +168,50 @@ export function secretNames(config: WatchdogConfig): { sweeper: string[]; webhoo
   return { sweeper: uniq([...providers, ...notify]), webhook: uniq([...providers, ...notify, ...inbound]) };
 }
 
+/**
+ * The follow-up consumer's timeout: its worst case is the wait for the cancel's outcome
+ * (10 s), a provider exchange (a status read and the cancel, ~70 s at worst: see the lease)
+ * and the chat post (5 s).
+ */
+const FOLLOW_UP_TIMEOUT = Duration.seconds(90);
+/** Deliveries of a follow-up before it is dead-lettered. */
+const FOLLOW_UP_RECEIVES = 5;
+
+/** Lambda's longest timeout. */
+const LAMBDA_MAX_TIMEOUT = Duration.minutes(15);
+/** What the sweep keeps at the end of an invocation to record outcomes (SweepOptions.reserveMs). */
+export const SWEEP_RESERVE = Duration.seconds(30);
+
+/**
+ * What the deployed shape cannot honour, one line each, before anything is built: a schedule
+ * EventBridge cannot express, a timeout Lambda refuses or the sweep's reserve would eat.
+ */
+export function deployProblems(props: RunawayWatchdogProps, sweepEvery: Duration, sweepTimeout: Duration): string[] {
+  const out: string[] = [];
+  const ms = (d: Duration) => d.toMilliseconds();
+  if (ms(sweepEvery) < 60_000 || ms(sweepEvery) % 60_000 !== 0)
+    out.push(`sweepEvery: ${sweepEvery.toHumanString()}: must be a whole number of minutes (EventBridge schedules are minute-granular)`);
+  if (ms(sweepTimeout) > ms(LAMBDA_MAX_TIMEOUT)) out.push(`sweepTimeout: ${sweepTimeout.toHumanString()}: Lambda's longest timeout is 15 minutes`);
+  if (ms(sweepTimeout) < 2 * ms(SWEEP_RESERVE))
+    out.push(`sweepTimeout: ${sweepTimeout.toHumanString()}: must be at least 1 minute (the sweep keeps 30 s in reserve to record outcomes)`);
+  for (const [name, v] of [
+    ['webhookConcurrency', props.webhookConcurrency],
+    ['sweeperConcurrency', props.sweeperConcurrency],
+  ] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) out.push(`${name}: ${v}: must be a whole number ≥ 1, or left out (no reservation)`);
+  }
+  if (props.memorySize !== undefined && (!Number.isInteger(props.memorySize) || props.memorySize < 128 || props.memorySize > 10_240))
+    out.push(`memorySize: ${props.memorySize}: Lambda takes 128 to 10240 MB`);
+  return out;
+}
+
 export class RunawayWatchdog extends Construct {
   readonly table: ddb.ITableV2;
   readonly sweeper: lambda.Function;
   readonly webhook: lambda.Function;
   readonly webhookUrl: lambda.FunctionUrl;
+  /** Consumes the chat follow-up queue (the webhook's bundle, its own timeout and concurrency). */
+  readonly followUpWorker: lambda.Function;
   readonly alarmTopic: sns.ITopic;
   readonly dashboard: cw.Dashboard;
 
@@ -172,6 +223,9 @@ export class RunawayWatchdog extends Construct {
     const { config, json } = deployableConfig(props.configFile ?? { config: props.config });
     const stack = Stack.of(this);
     const sweepEvery = props.sweepEvery ?? Duration.millis(config.settings.sweepEveryMs);
+    const sweepTimeout = props.sweepTimeout ?? Duration.minutes(5);
+    const problems = deployProblems(props, sweepEvery, sweepTimeout);
+    if (problems.length > 0) throw new ConfigError(problems);
     const configDir = mkdtempSync(path.join(os.tmpdir(), 'watchdog-config-'));
     writeFileSync(path.join(configDir, 'watchdog.config.json'), json);
 
@@ -197,7 +251,13 @@ export class RunawayWatchdog extends Construct {
         })),
       });
 
-    const makeFunction = (name: 'sweeper' | 'webhook', timeout: Duration, reservedConcurrentExecutions: number): lambda.Function => {
+    /** A function: `name` names its log group and role, `bundle` is the handler it runs. */
+    const makeFunction = (
+      name: 'sweeper' | 'webhook' | 'followUps',
+      bundle: 'sweeper' | 'webhook',
+      timeout: Duration,
+      reservedConcurrentExecutions: number | undefined,
+    ): lambda.Function => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -208,7 +268,7 @@ export class RunawayWatchdog extends Construct {
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 512,
         timeout,
-        reservedConcurrentExecutions,
+        ...(reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions }),
         role,
         logGroup,
         environment: {
@@ -220,13 +280,13 @@ export class RunawayWatchdog extends Construct {
           NODE_OPTIONS: '--enable-source-maps',
         },
       };
-      const id = name === 'sweeper' ? 'Sweeper' : 'Webhook';
-      const prebuilt = path.join(PREBUILT, name);
+      const id = { sweeper: 'Sweeper', webhook: 'Webhook', followUps: 'FollowUpWorker' }[name];
+      const prebuilt = path.join(PREBUILT, bundle);
       const fn = existsSync(path.join(prebuilt, 'index.mjs'))
         ? new lambda.Function(this, id, { ...common, handler: 'index.handler', code: lambda.Code.fromAsset(stage(prebuilt, configDir, name)) })
         : new nodejs.NodejsFunction(this, id, {
             ...common,
-            entry: path.join(ROOT, 'lambdas', `${name}.ts`),
+            entry: path.join(ROOT, 'lambdas', `${bundle}.ts`),
             bundling: {
               forceDockerBundling: false,
               minify: true,
@@ -254,10 +314,13 @@ export class RunawayWatchdog extends Construct {
       return fn;
     };
 
-    // One sweep at a time, never starved by the webhook; the webhook capped so a flood on its
-    // public URL cannot take the account's concurrency.
-    this.sweeper = makeFunction('sweeper', props.sweepTimeout ?? Duration.minutes(5), 1);
-    this.webhook = makeFunction('webhook', Duration.seconds(15), props.webhookConcurrency ?? 10);
+    // Reserved concurrency only when asked for: it needs an account quota of 100 + the reservations.
+    this.sweeper = makeFunction('sweeper', 'sweeper', sweepTimeout, props.sweeperConcurrency);
+    this.sweeper.addEnvironment(ENV.sweepEveryMs, String(sweepEvery.toMilliseconds()));
+    this.webhook = makeFunction('webhook', 'webhook', Duration.seconds(15), props.webhookConcurrency);
+    // Chat follow-ups run in their own function (the webhook's bundle): a timeout that covers
+    // the worst follow-up, and concurrency bounded apart from the chat routes.
+    this.followUpWorker = makeFunction('followUps', 'webhook', FOLLOW_UP_TIMEOUT, undefined);
 
     // Least privilege on the table: items and the two indexes by name; no Scan, no Delete.
     const indexArn = (name: string) => `${this.table.tableArn}/index/${name}`;
@@ -271,27 +334,30 @@ export class RunawayWatchdog extends Construct {
     );
     // Query: the due index (work), the state index (the safety net's other path to work).
     this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.dueIndex), indexArn(TABLE.stateIndex)] }));
-    this.webhook.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
-        resources: [this.table.tableArn],
-      }),
-    );
-    this.webhook.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.stateIndex)] }));
-    // One UpdateItem, on one item only: the ledger's record that tracking requests failed on the
-    // watchdog's side (the sweep then holds lost-heartbeat cancels).
-    this.webhook.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:UpdateItem'],
-        resources: [this.table.tableArn],
-        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [ledgerPartitionKey(INGEST_KEY)] } },
-      }),
-    );
+    for (const fn of [this.webhook, this.followUpWorker]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+          resources: [this.table.tableArn],
+        }),
+      );
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [indexArn(TABLE.stateIndex)] }));
+      // One UpdateItem, on one item only: the ledger's record that tracking requests failed on the
+      // watchdog's side (the sweep then holds lost-heartbeat cancels).
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:UpdateItem'],
+          resources: [this.table.tableArn],
+          conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [ledgerPartitionKey(INGEST_KEY)] } },
+        }),
+      );
+    }
 
     const names = secretNames(config);
     for (const [fn, list] of [
       [this.sweeper, names.sweeper],
       [this.webhook, names.webhook],
+      [this.followUpWorker, names.webhook],
     ] as const) {
       if (list.length === 0) continue;
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: list.flatMap((n) => secretResources(n, stack)) }));
@@ -334,12 +400,14 @@ export class RunawayWatchdog extends Construct {
     const followUps = new sqs.Queue(this, 'FollowUps', {
       enforceSSL: true,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
-      visibilityTimeout: Duration.seconds(90), // six times the webhook's timeout, as Lambda's SQS guide advises
-      deadLetterQueue: { queue: followUpDeadLetters, maxReceiveCount: 5 },
+      visibilityTimeout: FOLLOW_UP_TIMEOUT.plus(Duration.seconds(30)), // the consumer's timeout and its batch window, as Lambda's SQS guide advises
+      deadLetterQueue: { queue: followUpDeadLetters, maxReceiveCount: FOLLOW_UP_RECEIVES },
     });
     followUps.grantSendMessages(this.webhook);
     this.webhook.addEnvironment(ENV.followUpQueue, followUps.queueUrl);
-    this.webhook.addEventSource(new eventSources.SqsEventSource(followUps, { batchSize: 1, reportBatchItemFailures: true }));
+    this.followUpWorker.addEnvironment(ENV.followUpReceives, String(FOLLOW_UP_RECEIVES));
+    // maxConcurrency bounds the consumer without reserving account concurrency (2 is SQS's minimum).
+    this.followUpWorker.addEventSource(new eventSources.SqsEventSource(followUps, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: 2 }));
 
     this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(stack);
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
@@ -385,27 +453,60 @@ export class RunawayWatchdog extends Construct {
     alarm('WebhookErrors', this.webhook.metricErrors({ period: Duration.minutes(5) }), 1, 'The webhook function failed.');
     alarm('WebhookServerErrors', metric(WebhookMetric.ServerErrors, 'Sum', Duration.minutes(5), WEBHOOK_SERVICE), 1, 'The webhook answered 5xx.');
     alarm('WebhookThrottles', this.webhook.metricThrottles({ period: Duration.minutes(5) }), 1, 'The webhook function was throttled.');
+    alarm(
+      'FollowUpWorkerErrors',
+      this.followUpWorker.metricErrors({ period: Duration.minutes(5) }),
+      1,
+      'The chat follow-up consumer failed or timed out: a cancel from chat may not have been reported back.',
+    );
     alarm('CancelFailures', metric(SweeperMetric.CancelFailures), 1, 'A provider cancel failed or was not confirmed: an execution may still be running.');
     alarm('CancelCapReached', metric(SweeperMetric.HeldBackByCap), 1, 'The per-sweep cancel cap held runaways back: check the policies.');
+    alarm(
+      'NotificationFailures',
+      metric(SweeperMetric.NotificationFailures),
+      1,
+      'A warning, outcome or alert could not be delivered (a revoked chat token, a removed channel): people are not hearing from the watchdog.',
+    );
+    alarm(
+      'HeartbeatCancelsHeld',
+      metric(SweeperMetric.HeartbeatCancelsHeld),
+      1,
+      'Lost-heartbeat cancels are held: heartbeats are not arriving fleet-wide, or the webhook could not take them (its secrets, the store, throttling). Check WebhookServerErrors and WebhookThrottles.',
+    );
+    alarm(
+      'SweepOverrun',
+      metric(SweeperMetric.SweepOverrun, 'Maximum', Duration.minutes(15)),
+      1,
+      'A sweep reached its deadline with due work left: the backlog is larger than one sweep (Deferred counts what waits).',
+    );
     alarm('DueLag', metric(SweeperMetric.DueLag, 'Maximum'), 2 * sweepEvery.toMilliseconds(), 'Enforcement is late: due lag above twice the schedule.');
+    // Incidents, not standing counts: a dead-letter queue alarms on each message that arrives
+    // (EventBridge and Lambda's failure destination send them, so NumberOfMessagesSent counts
+    // them), not on what it still holds, which would keep the alarm in ALARM for 14 days and
+    // silent for every later failure.
     alarm(
       'FailedSweepInvocations',
-      dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      dlq.metricNumberOfMessagesSent({ period: Duration.minutes(5), statistic: 'Sum' }),
       1,
       'A scheduled sweep invocation failed and was dead-lettered.',
     );
+    // A redriven message is not "sent": the consumer counts the follow-ups it gives up on.
     alarm(
       'FailedFollowUps',
-      followUpDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      metric(WebhookMetric.FollowUpsGivenUp, 'Sum', Duration.minutes(5), WEBHOOK_SERVICE),
       1,
-      'A chat follow-up (carry out a cancel, post its outcome) failed 5 times: someone did not hear back.',
+      'A chat follow-up (carry out a cancel, post its outcome) failed on its last attempt and was dead-lettered: someone did not hear back.',
     );
+    // A probe reports once per probeEvery: the period spans it, and a period without a report
+    // keeps the alarm's state (no flapping to OK between two failed probes).
+    const probePeriod = Duration.minutes(Math.min(24 * 60, Math.max(5, Math.ceil(config.settings.probeEveryMs / 60_000) + 1)));
     [...config.connections.keys()].forEach((connection, i) => {
       alarm(
         `ConnectionUnhealthy${i}`,
-        metric(SweeperMetric.ConnectionUnhealthy, 'Maximum', Duration.minutes(5), SWEEPER_SERVICE, { [CONNECTION_DIMENSION]: connection }),
+        metric(SweeperMetric.ConnectionUnhealthy, 'Maximum', probePeriod, SWEEPER_SERVICE, { [CONNECTION_DIMENSION]: connection }),
         1,
         `Connection ${connection} failed its probe (credentials, route, DNS, TLS or timeout): its cancels will fail.`,
+        { missing: cw.TreatMissingData.IGNORE },
       );
     });
 
@@ -419,7 +520,8 @@ export class RunawayWatchdog extends Construct {
       );
     });
 
-    this.dashboard = new cw.Dashboard(this, 'Dashboard', { dashboardName: `${stack.stackName}-watchdog` });
+    // No fixed name: dashboard names are account-global, and the same stack may run in two regions.
+    this.dashboard = new cw.Dashboard(this, 'Dashboard');
     this.dashboard.addWidgets(
       new cw.GraphWidget({
         title: 'Executions per sweep',

@@ -40,11 +40,21 @@ export const SweeperMetric = {
   Untracked: 'Untracked',
   /** Per connection, after each discovery: 1 when it did not finish (a failed list call, a budget spent, a run it could not track), else 0. */
   DiscoveryIncomplete: 'DiscoveryIncomplete',
+  /** Lost-heartbeat cancels held because heartbeats were not arriving fleet-wide (README "Heartbeats the watchdog could not take"). */
+  HeartbeatCancelsHeld: 'HeartbeatCancelsHeld',
+  /** Cancels and faults that will be retried by a later sweep (a 429, a 5xx, a timeout, a fault of the watchdog's own). */
+  CancelRetries: 'CancelRetries',
+  /** Work left for the next sweep because this one reached its deadline (claims, recoveries, warnings, notices). */
+  Deferred: 'Deferred',
+  /** 1 when the sweep reached its deadline with due work left (the backlog is larger than one sweep), else 0. */
+  SweepOverrun: 'SweepOverrun',
 } as const;
 
 export const WebhookMetric = {
-  /** Responses with a 5xx status. */
+  /** Responses with a 5xx status (its own dependency failed: 503; a bug: 500). */
   ServerErrors: 'WebhookServerErrors',
+  /** A chat follow-up that failed on its last delivery: it goes to the dead-letter queue, someone did not hear back. */
+  FollowUpsGivenUp: 'FollowUpsGivenUp',
 } as const;
 
 /** Environment variable names shared by the construct and the handlers. */
@@ -55,4 +65,8 @@ export const ENV = {
   configHash: 'WATCHDOG_CONFIG_SHA256',
   /** The webhook's follow-up queue (Lambda): chat follow-ups run in a second invocation. */
   followUpQueue: 'WATCHDOG_FOLLOWUP_QUEUE_URL',
+  /** The follow-up queue's maxReceiveCount: the consumer counts a failure on the last delivery (FollowUpsGivenUp). */
+  followUpReceives: 'WATCHDOG_FOLLOWUP_RECEIVES',
+  /** The sweeper's schedule (ms): each sweep ends before the next one is due. */
+  sweepEveryMs: 'WATCHDOG_SWEEP_EVERY_MS',
 } as const;

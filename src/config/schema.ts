@@ -172,7 +172,11 @@ export const Settings = z.strictObject({
   dryRun: z.boolean().default(false),
   tableName: z.string().min(3).default('runaway-watchdog'),
   shards: z.number().int().min(1).max(64).default(8),
-  sweepEvery: Duration.default('1m'),
+  /** The EventBridge schedule in AWS: whole minutes only (rules are minute-granular). `watchdog sweep --every` and `npm start` sweep faster locally. */
+  sweepEvery: Duration.default('1m').refine((d) => (parseDuration(d) ?? 0) % 60_000 === 0, {
+    error:
+      'must be a whole number of minutes (1m, 2m, …): EventBridge schedules are minute-granular (`watchdog sweep --every 10s` sweeps faster on this machine)',
+  }),
   maxCancelsPerSweep: z.number().int().min(0).default(25),
   /**
    * Lost-heartbeat cancels are held (warned, alerted, not cancelled) when at least this many

@@ -109,7 +109,10 @@ export function outcomeText(e: Execution, m: Markup): string {
     case 'cancel_unconfirmed':
       return `Cancel of ${name} was accepted but is not confirmed.`;
     case 'cancelling':
-      return `Cancel of ${name} accepted by the provider; waiting for it to take effect.`;
+      // Only what the provider said: a claimed cancel whose call has not been answered is not "accepted".
+      return e.cancelAcceptedAt !== undefined
+        ? `Cancel of ${name} accepted by the provider; waiting for it to take effect.`
+        : `Cancel of ${name} sent; the provider has not answered yet. The watchdog reads its status and carries the cancel through.`;
     default:
       return `Cancel of ${name} requested; the watchdog retries until the provider answers${e.lastError ? ` (last error: ${m.esc(e.lastError)})` : ''}.`;
   }

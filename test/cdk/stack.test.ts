@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { App, Stack, Validations, aws_dynamodb as ddb, aws_kms as kms, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
+import { App, Duration, Stack, Validations, aws_dynamodb as ddb, aws_kms as kms, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -60,7 +60,7 @@ describe('WatchdogStack', () => {
   it('functions: Node.js 24 on ARM64, config file in the bundle, no oversized environment', () => {
     const fns = template.findResources('AWS::Lambda::Function');
     const ours = Object.values(fns).filter((f) => JSON.stringify(f).includes('WATCHDOG_CONFIG_FILE'));
-    expect(ours).toHaveLength(2);
+    expect(ours).toHaveLength(3); // sweeper, webhook, follow-up worker
     for (const f of ours) {
       const p = (f as { Properties: { Runtime: string; Architectures: string[]; Environment: { Variables: Record<string, unknown> } } }).Properties;
       expect(p.Runtime).toBe('nodejs24.x');
@@ -104,7 +104,10 @@ describe('WatchdogStack', () => {
       'dynamodb:Query',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
+      'dynamodb:UpdateItem', // the webhook's: only the ingest-fault record (dynamodb:LeadingKeys)
     ]);
+    const webhookUpdate = webhook.find((s) => actions([s]).includes('dynamodb:UpdateItem')) as Statement & { Condition?: unknown };
+    expect(webhookUpdate.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['P##ingest'] } });
   });
 
   it('alarms (errors, throttles, cancel failures, due lag, failed invocations) go to the SNS topic; a dashboard exists', () => {
@@ -117,7 +120,11 @@ describe('WatchdogStack', () => {
       'Throttles',
       'CancelFailures',
       'DueLag',
-      'ApproximateNumberOfMessagesVisible',
+      'NumberOfMessagesSent',
+      'FollowUpsGivenUp',
+      'NotificationFailures',
+      'HeartbeatCancelsHeld',
+      'SweepOverrun',
       'SweepCompleted',
       'SweepErrors',
       'Faults',
@@ -128,7 +135,11 @@ describe('WatchdogStack', () => {
       expect(names).toContain(m);
     for (const a of alarms) expect(JSON.stringify(a.Properties.AlarmActions)).toContain('WatchdogAlarms');
     expect(alarms.find((a) => a.Properties.MetricName === 'DueLag')!.Properties.Threshold).toBe(120_000);
+    // Alarms on incidents: nothing watches a dead-letter queue's standing count (ALARM for 14 days after one message).
+    expect(names).not.toContain('ApproximateNumberOfMessagesVisible');
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    // No fixed dashboard name: names are account-global (the same stack in a second region).
+    expect(JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'))).not.toContain('DashboardName');
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
   });
 
@@ -146,6 +157,9 @@ describe('WatchdogStack', () => {
       .map((a) => a.Properties.Dimensions!.find((d) => d.Name === 'connection')!.Value)
       .sort();
     expect(unhealthy).toEqual(['catalyzed-prod', 'ionworks-prod', 'kodexa-acme', 'meibel-prod', 'superglue-prod']);
+    // A down connection does not flap between two probes: the period spans the probe interval and missing data keeps the state.
+    const health = alarms.find((a) => a.Properties.MetricName === 'ConnectionUnhealthy')!.Properties;
+    expect(health).toMatchObject({ TreatMissingData: 'ignore', Period: 11 * 60 });
     // One discovery alarm per connection that discovers (the example: catalyzed-prod only).
     const discovery = alarms
       .filter((a) => a.Properties.MetricName === 'DiscoveryIncomplete')
@@ -159,15 +173,30 @@ describe('WatchdogStack', () => {
     expect(keys[0]!.Properties.EnableKeyRotation).toBe(true);
   });
 
-  it('one sweep at a time, the webhook capped; a failed sweep invocation goes to the alarmed queue', () => {
-    const fns = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, f]) => JSON.stringify(f).includes('WATCHDOG_CONFIG_FILE'));
-    const reserved = Object.fromEntries(
-      fns.map(([id, f]) => [
-        id.includes('Sweeper') ? 'sweeper' : 'webhook',
-        (f as { Properties: { ReservedConcurrentExecutions: number } }).Properties.ReservedConcurrentExecutions,
-      ]),
-    );
-    expect(reserved).toEqual({ sweeper: 1, webhook: 10 });
+  it('reserved concurrency is opt-in (it needs an account quota of 100 + the reservations); a failed sweep invocation goes to the alarmed queue; the follow-up consumer is bounded apart', () => {
+    const reservedOf = (t: Template) =>
+      Object.entries(t.findResources('AWS::Lambda::Function'))
+        .filter(([, f]) => JSON.stringify(f).includes('WATCHDOG_CONFIG_FILE'))
+        .map(
+          ([id, f]) =>
+            `${id.replace(/[0-9A-F]{8}$/, '')}:${(f as { Properties: { ReservedConcurrentExecutions?: number } }).Properties.ReservedConcurrentExecutions ?? '-'}`,
+        )
+        .sort();
+    expect(reservedOf(template)).toEqual(['WatchdogFollowUpWorker:-', 'WatchdogSweeper:-', 'WatchdogWebhook:-']);
+    const opted = Template.fromStack(new WatchdogStack(new App(), 'Opted', { configFile: EXAMPLE, sweeperConcurrency: 1, webhookConcurrency: 10 }));
+    expect(reservedOf(opted)).toEqual(['WatchdogFollowUpWorker:-', 'WatchdogSweeper:1', 'WatchdogWebhook:10']);
+    const esm = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))[0] as {
+      Properties: { FunctionName: unknown; ScalingConfig: unknown };
+    };
+    expect(JSON.stringify(esm.Properties.FunctionName)).toContain('FollowUpWorker');
+    expect(esm.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 2 });
+    const worker = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('FollowUpWorker'))![1] as {
+      Properties: { Timeout: number };
+    };
+    const queue = Object.entries(template.findResources('AWS::SQS::Queue')).find(([id]) => id.startsWith('WatchdogFollowUps'))![1] as {
+      Properties: { VisibilityTimeout: number };
+    };
+    expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(worker.Properties.Timeout);
     const cfg = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'))[0] as {
       Properties: { MaximumRetryAttempts: number; DestinationConfig: { OnFailure: { Destination: unknown } } };
     };
@@ -246,6 +275,38 @@ describe('WatchdogStack', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim().split('\n')).toEqual(['watchdog: config nope.yaml: cannot read nope.yaml: no such file']);
   }, 60_000);
+
+  it('synth refuses, one line each, what the deployed shape cannot honour; the config schema refuses a schedule EventBridge cannot express', () => {
+    const refused = (props: Partial<ConstructorParameters<typeof WatchdogStack>[2]>) => {
+      try {
+        new WatchdogStack(new App(), 'Refused', { configFile: EXAMPLE, ...props });
+        return [];
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return [...(err as ConfigError).problems];
+      }
+    };
+    expect(refused({ sweepEvery: Duration.seconds(30) })).toEqual([
+      'sweepEvery: 30 seconds: must be a whole number of minutes (EventBridge schedules are minute-granular)',
+    ]);
+    expect(refused({ sweepEvery: Duration.seconds(90), sweepTimeout: Duration.minutes(20), webhookConcurrency: 0, memorySize: 64 })).toEqual([
+      'sweepEvery: 1 minute 30 seconds: must be a whole number of minutes (EventBridge schedules are minute-granular)',
+      "sweepTimeout: 20 minutes: Lambda's longest timeout is 15 minutes",
+      'webhookConcurrency: 0: must be a whole number ≥ 1, or left out (no reservation)',
+      'memorySize: 64: Lambda takes 128 to 10240 MB',
+    ]);
+    expect(refused({ sweepTimeout: Duration.seconds(30) })).toEqual([
+      'sweepTimeout: 30 seconds: must be at least 1 minute (the sweep keeps 30 s in reserve to record outcomes)',
+    ]);
+    expect(refused({ sweepEvery: Duration.minutes(2), sweepTimeout: Duration.minutes(15) })).toEqual([]);
+    // The config's own schedule: refused by `watchdog config validate` already, not first at synth.
+    expect(
+      () =>
+        new WatchdogStack(new App(), 'Cfg', {
+          config: { settings: { sweepEvery: '90s' }, connections: {}, policies: [{ name: 'default', maxRuntime: '1h' }] },
+        }),
+    ).toThrow(/settings\.sweepEvery: must be a whole number of minutes/);
+  });
 
   it('a team overrides what it owns: config as an object, its own table or table settings, its own alarm topic, memory', () => {
     const config = {

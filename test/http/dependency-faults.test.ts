@@ -122,3 +122,15 @@ describe("the webhook's own dependency faults", () => {
     }
   });
 });
+
+describe('a follow-up says only what the provider said', () => {
+  it('a claimed cancel whose call was never answered is "sent", not "accepted"; an accepted one is "accepted"', async () => {
+    const { outcomeText } = await import('../../src/http/commands.js');
+    const { SLACK } = await import('../../src/notify/markup.js');
+    const { execution } = await import('../helpers/fixtures.js');
+    const unanswered = outcomeText(execution({ state: 'cancelling', lease: { holder: 'h', until: Date.now() + 60_000 } }), SLACK);
+    expect(unanswered).toMatch(/sent; the provider has not answered yet/);
+    expect(unanswered).not.toMatch(/accepted/);
+    expect(outcomeText(execution({ state: 'cancelling', cancelAcceptedAt: Date.now() }), SLACK)).toMatch(/accepted by the provider/);
+  });
+});

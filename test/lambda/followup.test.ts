@@ -114,14 +114,29 @@ it('Slack button: acknowledged empty at once; the queued press replaces the warn
   expect(ack).toEqual({ statusCode: 200, headers: {}, body: '' });
   expect((await rt.store.get(execution.id))!.extensions).toHaveLength(0); // not yet: the press is queued
   const job = sqs.messages[before]!;
-  // A bad message is dropped (logged), a good one runs.
-  const out = await handler({
-    Records: [
-      { messageId: 'junk', body: '{"kind":"nope"}' },
-      { messageId: job.messageId, body: job.body },
-    ],
-  });
-  expect(out).toEqual({ batchItemFailures: [] });
+  // A message that is not a follow-up (schema or not JSON) fails like any other, so it reaches
+  // the dead-letter queue; a good one runs. On its last delivery a failure is counted (EMF).
+  const logs: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => (logs.push(String(chunk)), true)) as typeof process.stdout.write;
+  let out: unknown;
+  try {
+    out = await handler({
+      Records: [
+        { messageId: 'junk', body: '{"kind":"nope"}' },
+        { messageId: 'not-json', body: 'hello', attributes: { ApproximateReceiveCount: '5' } },
+        { messageId: job.messageId, body: job.body },
+      ],
+    });
+  } finally {
+    process.stdout.write = write;
+  }
+  expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: 'junk' }, { itemIdentifier: 'not-json' }] });
+  expect(
+    logs
+      .map((l) => (l.includes('FollowUpsGivenUp') ? (JSON.parse(l) as { FollowUpsGivenUp: number }).FollowUpsGivenUp : undefined))
+      .filter((x) => x !== undefined),
+  ).toEqual([1]);
   expect((await rt.store.get(execution.id))!.extensions).toHaveLength(1);
   expect(slack.responses.find((r) => r.path === '/response/T/fu')?.body).toMatchObject({ replace_original: true, text: expect.stringContaining('Extended') });
   // A press whose response_url fails is not run twice (it would extend twice): logged, done.

@@ -118,7 +118,7 @@ it('Slack button: acknowledged empty at once; the queued press replaces the warn
   // the dead-letter queue; a good one runs. On its last delivery a failure is counted (EMF).
   const logs: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => (logs.push(String(chunk)), true)) as typeof process.stdout.write;
+  process.stdout.write = (chunk: string) => (logs.push(String(chunk)), true);
   let out: unknown;
   try {
     out = await handler({

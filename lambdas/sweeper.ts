@@ -27,6 +27,10 @@ export function publishSweepMetrics(m: Metrics, s: SweepSummary): void {
   m.addMetric(M.Cancelled, MetricUnit.Count, s.cancelled);
   m.addMetric(M.CancelFailures, MetricUnit.Count, s.cancelFailed + s.unconfirmed);
   m.addMetric(M.HeldBackByCap, MetricUnit.Count, s.heldBackByCap);
+  m.addMetric(M.HeartbeatCancelsHeld, MetricUnit.Count, s.heartbeatHeld);
+  m.addMetric(M.CancelRetries, MetricUnit.Count, s.retried);
+  m.addMetric(M.Deferred, MetricUnit.Count, s.deferredForTime);
+  m.addMetric(M.SweepOverrun, MetricUnit.Count, s.deferredForTime > 0 ? 1 : 0);
   m.addMetric(M.NotificationFailures, MetricUnit.Count, s.noticesFailed);
   m.addMetric(M.Faults, MetricUnit.Count, s.faults);
   m.addMetric(M.Quarantined, MetricUnit.Count, s.quarantined);
@@ -75,7 +79,11 @@ export const handler = async (_event: unknown, context: LambdaContext): Promise<
         at: Date.now(),
       }).catch((err: Error) => logger.warn('could not record the running config', { error: err.message }));
     }
-    const summary = await runtime.sweeper.run({ remainingMs: () => context.getRemainingTimeInMillis() });
+    const every = Number(process.env[ENV.sweepEveryMs]);
+    const summary = await runtime.sweeper.run({
+      remainingMs: () => context.getRemainingTimeInMillis(),
+      ...(Number.isFinite(every) && every > 0 ? { scheduleMs: every } : {}),
+    });
     await recording;
     publishSweepMetrics(metrics, summary);
     publishProbeMetrics(metrics, summary.probes);

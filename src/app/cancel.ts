@@ -41,8 +41,17 @@ export interface CancelDeps {
   holder: string;
 }
 
-/** How a claim attempt ended: the claim is ours (and the call made), someone else's, or the decision no longer holds. */
-export type ClaimOutcome = 'claimed' | 'lost_race' | 'not_claimable';
+/**
+ * How a claim attempt ended: the claim is ours (and the call made), someone else's, the
+ * decision no longer holds, or time ran out while waiting for a provider slot (nothing claimed).
+ */
+export type ClaimOutcome = 'claimed' | 'lost_race' | 'not_claimable' | 'deferred';
+
+/** When the caller's time is up (the sweep's deadline): checked after a provider slot is free, before claiming. */
+export interface ClaimOptions {
+  reasons: StopReason[];
+  timeUp?: () => boolean;
+}
 
 export const policyActor = (e: Execution): Actor => ({ id: `policy:${e.policy}`, via: SWEEP_VIA });
 
@@ -66,11 +75,16 @@ export class CancelProtocol {
   }
 
   /**
-   * Claim (the decision re-checked on the current item), then call the provider and record
-   * what it said. A person's request is claimed in their name (the audit says who decided);
-   * a policy's in the policy's.
+   * Take a provider slot, then claim (the decision re-checked on the current item), call the
+   * provider and record what it said, all within that slot: no claim ever waits in a queue
+   * while its lease runs. A person's request is claimed in their name (the audit says who
+   * decided); a policy's in the policy's.
    */
-  async claimAndCancel(e: Execution, tally: Tally, o: { reasons: StopReason[] }): Promise<ClaimOutcome> {
+  claimAndCancel(e: Execution, tally: Tally, o: ClaimOptions): Promise<ClaimOutcome> {
+    return this.deps.calls.run(e.connection, () => (o.timeUp?.() ? Promise.resolve<ClaimOutcome>('deferred') : this.claimThenCancel(e, tally, o)));
+  }
+
+  private async claimThenCancel(e: Execution, tally: Tally, o: ClaimOptions): Promise<ClaimOutcome> {
     const claimedFor = (c: Execution): Actor => (c.state === 'cancel_requested' && c.requestedBy ? c.requestedBy : policyActor(c));
     const claim = await this.deps.store.mutate(
       e.id,
@@ -97,8 +111,16 @@ export class CancelProtocol {
   /**
    * `cancelling` came due: an expired lease (a sweep died after claiming) or a cancel the
    * provider accepted and we check on. Status first; cancel again only if still running.
+   * Like a first claim, it takes its provider slot before claiming.
    */
-  async recover(e: Execution, tally: Tally): Promise<void> {
+  recover(e: Execution, tally: Tally, timeUp?: () => boolean): Promise<ClaimOutcome> {
+    return this.deps.calls.run(e.connection, async () => {
+      if (timeUp?.()) return 'deferred';
+      return (await this.recoverClaimed(e, tally)) ? 'claimed' : 'lost_race';
+    });
+  }
+
+  private async recoverClaimed(e: Execution, tally: Tally): Promise<boolean> {
     const claim = await this.deps.store.mutate(
       e.id,
       (c) => T.claimCancel(c, { holder: this.holder, leaseMs: this.settings.leaseMs, actor: { id: this.holder, via: SWEEP_VIA } }, this.ctx(c)),
@@ -106,28 +128,18 @@ export class CancelProtocol {
     );
     if (!claim.ok) {
       tally.record('lost_race', e, claim.outcome);
-      return;
+      return false;
     }
-    return this.fromStatus(claim.execution, tally);
+    await this.fromStatus(claim.execution, tally);
+    return true;
   }
 
-  /** The claim is ours: call the provider's cancel and record what it said. */
+  /** The claim is ours (and its provider slot): call the provider's cancel and record what it said. */
   private async cancelClaimed(e: Execution, tally: Tally, resent: boolean): Promise<void> {
     const adapter = this.deps.calls.adapter(e.connection);
     if (!('cancel' in adapter)) return this.finishClaim(e, tally, { kind: 'failed', error: adapter.error });
-    const out = await this.deps.calls.run(e.connection, async () => {
-      // Queued for a provider slot until little of the lease is left: by the time the call
-      // ended, another sweep could have recovered the claim and sent its own. Leave it to
-      // that recovery (status first) instead.
-      if (e.lease && e.lease.until - this.deps.now() < this.settings.leaseMs / 2) return undefined;
-      tally.count('cancelCalls');
-      return adapter.cancel(e.externalId);
-    });
-    if (out === undefined) {
-      tally.record('deferred', e, 'lease half gone while waiting for a provider slot; a later sweep recovers the claim');
-      this.deps.log.warn('cancel deferred: lease half gone while queued for the provider', { executionId: e.id, connection: e.connection });
-      return;
-    }
+    tally.count('cancelCalls');
+    const out = await adapter.cancel(e.externalId);
     const result = toCancelResult(out, {
       now: this.deps.now(),
       attempts: e.attempts,
@@ -180,7 +192,7 @@ export class CancelProtocol {
     const adapter = this.deps.calls.adapter(cur.connection);
     if (!('cancel' in adapter)) return this.finishClaim(cur, tally, { kind: 'failed', error: adapter.error });
     if (!adapter.hasStatus) return this.cancelClaimed(cur, tally, cur.cancelAcceptedAt !== undefined);
-    const st = await this.deps.calls.run(cur.connection, () => adapter.status(cur.externalId));
+    const st = await adapter.status(cur.externalId); // within the slot its caller holds
     tally.count('observed');
     const now = this.deps.now();
     if (st.kind !== 'status') {

@@ -50,8 +50,9 @@ export function toCancelResult(out: CancelOutcome, c: OutcomeCtx): CancelResult 
     case 'transient':
       return retry(out.error);
     case 'no_credentials':
-      // A missing secret or a denied read is a deployment fault: retried (it may be fixed
-      // meanwhile, or Secrets Manager may have blipped), failing visibly once attempts run out.
+      // Denied, missing or undecryptable: no retry fixes it, fail now (cancel_failed, alerted)
+      // instead of after half an hour of backoff. Slow or throttled: retried.
+      if (out.permanent) return { kind: 'failed', error: `${out.error} (a deployment fault: grant or fix the secret, then cancel again)` };
       return retry(out.error);
     case 'invalid_response':
       // Often a gateway's error page; retried, and it fails visibly once attempts run out.

@@ -50,8 +50,13 @@ export interface SweepOptions {
   preview?: boolean;
   /** Remaining time of the invocation (Lambda context). */
   remainingMs?: () => number;
-  /** Stop claiming new work when less than this remains. Default 30 s. */
+  /** Stop starting work when less than this remains of the invocation. Default 30 s. */
   reserveMs?: number;
+  /**
+   * The schedule (ms between sweeps): the sweep also ends before the next one is due (less a
+   * margin of a sixth, at most 10 s), so sweeps do not overlap even without reserved concurrency.
+   */
+  scheduleMs?: number;
   /** Max due executions to read per sweep (default 10,000; the rest stays due). */
   limit?: number;
 }
@@ -121,11 +126,14 @@ export class Sweeper {
     s.itemsRead = due.itemsRead;
     s.due = due.items.length;
     const reserve = opts.reserveMs ?? 30_000;
+    // One deadline for the whole sweep: every claim, recovery, status read, warning and notice
+    // starts only before it; what is left stays due for the next sweep (Deferred, SweepOverrun).
+    const scheduleEnd = opts.scheduleMs === undefined ? Infinity : startedAt + opts.scheduleMs - Math.min(10_000, opts.scheduleMs / 6);
     const run: Run = {
       tally: new Tally(s),
       preview,
       policyCancels: 0,
-      timeLow: () => opts.remainingMs !== undefined && opts.remainingMs() < reserve,
+      timeLow: () => (opts.remainingMs !== undefined && opts.remainingMs() < reserve) || this.now() >= scheduleEnd,
       heldBackTargets: new Set(),
       heldHeartbeatTargets: new Set(),
     };
@@ -246,6 +254,7 @@ export class Sweeper {
 
   private async handle(e: Execution, run: Run, kind: DueKind = this.dueKind(e, this.now())): Promise<void> {
     const { tally } = run;
+    if (!run.preview && run.timeLow()) return tally.record('deferred', e, DEFERRED);
     if (kind !== 'act') {
       if (run.preview) return;
       if (kind !== 'reschedule') return this.notices.deliver(e, tally);
@@ -264,8 +273,8 @@ export class Sweeper {
         return this.enforce(e, run, { reasons: e.stopReasons ?? ['manual'], policyDecision: false });
       case 'cancelling':
         if (run.preview) return;
-        if (run.timeLow()) return tally.record('deferred', e, 'invocation time low; the recovery waits for the next sweep');
-        return this.cancels.recover(e, tally);
+        if ((await this.cancels.recover(e, tally, run.timeLow)) === 'deferred') tally.record('deferred', e, DEFERRED);
+        return;
       default:
         return;
     }
@@ -289,7 +298,8 @@ export class Sweeper {
       adapter.hasStatus &&
       (first.action === 'warn' || first.recheck || (first.action === 'cancel' && (first.dryRun || first.reasons.includes('stall'))));
     if (observe && !run.preview) {
-      const st = await this.calls.run(e.connection, () => adapter.status(e.externalId));
+      const st = await this.calls.run(e.connection, async () => (run.timeLow() ? undefined : adapter.status(e.externalId)));
+      if (st === undefined) return tally.record('deferred', e, DEFERRED);
       tally.count('observed');
       if (st.kind === 'status') {
         if (st.status.phase === 'finished') {
@@ -352,7 +362,8 @@ export class Sweeper {
       if (r.ok && warned) {
         tally.record('warned', cur, d.warnings.join(', '));
         this.log.info('warned', { executionId: cur.id, connection: cur.connection, decision: 'warn', reasons: d.warnings });
-        await this.notices.deliver(r.execution, tally);
+        // Past the deadline the notice stays in the outbox: the next sweep delivers it.
+        if (!run.timeLow()) await this.notices.deliver(r.execution, tally);
       }
       return;
     }
@@ -372,12 +383,9 @@ export class Sweeper {
       }
       run.policyCancels++;
     }
-    if (run.timeLow()) {
-      if (o.policyDecision) run.policyCancels--;
-      return run.tally.record('deferred', e, 'invocation time low; left due for the next sweep');
-    }
-    const claimed = await this.cancels.claimAndCancel(e, run.tally, { reasons: o.reasons });
+    const claimed = await this.cancels.claimAndCancel(e, run.tally, { reasons: o.reasons, timeUp: run.timeLow });
     if (claimed !== 'claimed' && o.policyDecision) run.policyCancels--;
+    if (claimed === 'deferred') run.tally.record('deferred', e, DEFERRED);
   }
 
   /**
@@ -575,6 +583,8 @@ interface FleetView {
   tracked: number;
   silent: number;
 }
+
+const DEFERRED = "sweep deadline reached before its turn (the next schedule, or the invocation's reserve): left due for the next sweep";
 
 /** How long a held lost-heartbeat cancel waits before the sweep judges it again. */
 const HOLD_MS = 2 * 60_000;

@@ -29,6 +29,7 @@ export function bootRuntime(log: Log, env: NodeJS.ProcessEnv = process.env): Run
   // JSON written by the CDK construct (validated at synth, validated again here); no YAML parser in the bundle.
   const config = compileConfig(JSON.parse(readFileSync(file, 'utf8')), path.dirname(file));
   const tableName = env[ENV.table] ?? config.settings.tableName;
-  const client = dynamoClient({ ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
+  // In Lambda a call gets 3 s per attempt, 3 attempts: a hung DynamoDB costs a sweep ~10 s, not its timeout.
+  const client = dynamoClient({ ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}), requestTimeoutMs: 3_000, maxAttempts: 3 });
   return buildRuntime(config, { client, tableName, log, holder: `lambda-${env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.pid}` });
 }

@@ -59,7 +59,16 @@ export interface Credentials {
 
 class CredentialsError extends Error {
   override name = 'CredentialsError';
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
 }
+
+/** Secrets Manager errors no retry fixes: a person must grant, create or fix the secret. */
+const PERMANENT_SECRET_FAULTS = new Set(['AccessDeniedException', 'ResourceNotFoundException', 'DecryptionFailure', 'InvalidRequestException', 'ConfigError']);
 
 const truncate = (s: string, n = 300) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
@@ -71,7 +80,11 @@ export function createAdapter(spec: AdapterSpec, baseUrl: string, creds: Credent
     try {
       return await read();
     } catch (err) {
-      throw new CredentialsError(`cannot read the connection's secret: ${(err as Error).message?.split('\n')[0] ?? String(err)}`);
+      const name = (err as { name?: unknown })?.name;
+      throw new CredentialsError(
+        `cannot read the connection's secret: ${(err as Error).message?.split('\n')[0] ?? String(err)}`,
+        typeof name === 'string' && PERMANENT_SECRET_FAULTS.has(name),
+      );
     }
   }
 
@@ -86,7 +99,7 @@ export function createAdapter(spec: AdapterSpec, baseUrl: string, creds: Credent
   /** Faults of the call itself (transport, credentials) as answers. */
   function callFault(err: unknown): Fault {
     if (err instanceof TransportError) return { kind: 'transient', error: err.message };
-    if (err instanceof CredentialsError) return { kind: 'no_credentials', error: err.message };
+    if (err instanceof CredentialsError) return { kind: 'no_credentials', error: err.message, ...(err.permanent ? { permanent: true } : {}) };
     throw err;
   }
 

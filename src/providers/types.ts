@@ -22,8 +22,12 @@ export type Fault =
   | { kind: 'transient'; error: string }
   | { kind: 'invalid_response'; error: string }
   | { kind: 'rejected'; httpStatus: number; error: string }
-  /** The connection's secret could not be read (missing, no such field, access denied, Secrets Manager down). */
-  | { kind: 'no_credentials'; error: string };
+  /**
+   * The connection's secret could not be read. `permanent`: it will not heal by itself (access
+   * denied, no such secret, no such field, a key it cannot decrypt with); else Secrets Manager
+   * was slow or throttled.
+   */
+  | { kind: 'no_credentials'; error: string; permanent?: boolean };
 
 export type CancelOutcome =
   | { kind: 'cancelled'; status?: ProviderStatus }

@@ -4,14 +4,25 @@ export interface ClientOptions {
   region?: string;
   /** A local engine (dynalite, DynamoDB Local) or any DynamoDB-compatible endpoint. */
   endpoint?: string;
+  /** Per attempt: how long a request may go unanswered (socket idle) before it fails. Default 5 s. */
+  requestTimeoutMs?: number;
+  /** Attempts per call (throttling, 5xx, timeouts), with the SDK's backoff. Default 5. */
+  maxAttempts?: number;
 }
 
 /** One client per process; local endpoints get dummy credentials so no AWS account is needed. */
 export function dynamoClient(opts: ClientOptions = {}): DynamoDBClient {
   // A sweep keeps hundreds of conditional writes in flight; the SDK's default is 50 sockets.
+  // Bounded in time: a call that never answers fails after requestTimeoutMs per attempt (the
+  // SDK's default waits forever), so a hung DynamoDB cannot hold a sweep to its Lambda timeout.
   const config: DynamoDBClientConfig = {
-    maxAttempts: 5,
-    requestHandler: { httpAgent: { maxSockets: 256, keepAlive: true }, httpsAgent: { maxSockets: 256, keepAlive: true } },
+    maxAttempts: opts.maxAttempts ?? 5,
+    requestHandler: {
+      connectionTimeout: 2_000,
+      requestTimeout: opts.requestTimeoutMs ?? 5_000,
+      httpAgent: { maxSockets: 256, keepAlive: true },
+      httpsAgent: { maxSockets: 256, keepAlive: true },
+    },
   };
   if (opts.region) config.region = opts.region;
   if (opts.endpoint) {

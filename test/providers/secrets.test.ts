@@ -47,3 +47,27 @@ describe('AwsSecrets against a local GetSecretValue endpoint', () => {
     }
   });
 });
+
+describe('a connection secret that will not heal fails the cancel at once', () => {
+  it('denied or missing → no_credentials, permanent → failed on the first attempt; a slow or throttled read is retried', async () => {
+    const { compileConfig } = await import('../../src/config/load.js');
+    const { ProviderRegistry } = await import('../../src/providers/registry.js');
+    const { toCancelResult } = await import('../../src/app/outcome.js');
+    const sm = await startSecretsManager({});
+    try {
+      const config = compileConfig({
+        connections: { k: { provider: 'kodexa', baseUrl: 'http://127.0.0.1:1', secret: 'wd/missing' } },
+        policies: [{ name: 'default', maxRuntime: '1h' }],
+      });
+      const client = new SecretsManagerClient({ endpoint: sm.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+      const adapter = new ProviderRegistry(config, new AwsSecrets(client)).forConnection('k');
+      const out = await adapter.cancel('run-1');
+      expect(out).toMatchObject({ kind: 'no_credentials', permanent: true });
+      const ctx = { now: 0, attempts: 1, maxAttempts: 8, pendingCheckMs: 1000 };
+      expect(toCancelResult(out, ctx)).toMatchObject({ kind: 'failed', error: expect.stringMatching(/grant or fix the secret/) });
+      expect(toCancelResult({ kind: 'no_credentials', error: 'slow' }, ctx)).toMatchObject({ kind: 'retry' });
+    } finally {
+      await sm.close();
+    }
+  });
+});

@@ -174,22 +174,30 @@ describe('sweep on DynamoDB Local', () => {
     }
   });
 
-  it('a claim that waited for a provider slot until its lease was half gone is not called; recovery does it once', async () => {
+  it("no claim waits for a provider slot: a slow provider delays the others' claims (never their leases); past the sweep's deadline the rest stay unclaimed and due", async () => {
     const { rt, clock } = await world({ settings: { providerConcurrency: 1, leaseDuration: '2m' } });
     const ids = ['slot-a', 'slot-b', 'slot-c'];
     for (const id of ids) await runaway(rt, clock, 'catalyzed', id);
-    // The first call is slow enough (in the sweep's clock) to eat most of the others' leases.
+    // Each call is slow in the sweep's clock (90 s, most of a lease): claims are taken only
+    // once the slot is free, so each lease starts when its own call does.
     servers.sims.catalyzed.onCancel = () => clock.advance(90 * SEC);
     try {
       const first = await rt.sweeper.run();
-      expect(first.cancelCalls).toBe(1);
-      expect(first.deferredForTime).toBe(2);
+      expect(first).toMatchObject({ cancelCalls: 3, cancelled: 3, deferredForTime: 0, lostRaces: 0 });
+      // With a deadline (the next schedule in a minute), the first slow call uses it up: the
+      // others are deferred before any claim, so nothing sits in `cancelling` on an idle lease.
+      for (const id of ['slot-d', 'slot-e', 'slot-f']) await runaway(rt, clock, 'catalyzed', id);
+      const bounded = await rt.sweeper.run({ scheduleMs: MIN });
+      expect(bounded).toMatchObject({ cancelCalls: 1, deferredForTime: 2 });
+      const states = await Promise.all(
+        ['slot-d', 'slot-e', 'slot-f'].map(async (id) => (await rt.store.get(rt.watchdog.resolveId(`catalyzed-c/${id}`)))!.state),
+      );
+      expect(states.sort()).toEqual(['cancelled', 'running', 'running']);
     } finally {
       servers.sims.catalyzed.onCancel = undefined;
     }
-    clock.advance(3 * MIN); // their leases expire; the next sweep recovers them, status first
     await drain([rt], clock, MIN, 5);
-    for (const id of ids) {
+    for (const id of [...ids, 'slot-d', 'slot-e', 'slot-f']) {
       expect(servers.sims.catalyzed.cancelCalls.get(id)).toBe(1);
       expect((await rt.store.get(rt.watchdog.resolveId(`catalyzed-c/${id}`)))!.state).toBe('cancelled');
     }

@@ -9,6 +9,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { FollowUp, SqsFollowUps } from '../src/http/followup.js';
+import type { HttpRequest } from '../src/http/types.js';
 import { Webhook } from '../src/http/webhook.js';
 import { bootRuntime, powertoolsLog } from '../src/lambda/boot.js';
 import { ENV, METRICS_NAMESPACE, WEBHOOK_SERVICE, WebhookMetric } from '../src/metrics.js';
@@ -17,13 +18,54 @@ export interface SqsEvent {
   Records: Array<{ messageId: string; body: string; eventSource?: string; attributes?: { ApproximateReceiveCount?: string } }>;
 }
 
+/** A Function URL or API Gateway HTTP API (payload 2.0) event, or an API Gateway REST (proxy) event. */
 export interface FunctionUrlEvent {
   rawPath?: string;
   rawQueryString?: string;
   headers?: Record<string, string | undefined>;
-  body?: string;
+  body?: string | null;
   isBase64Encoded?: boolean;
-  requestContext?: { http?: { method?: string } };
+  requestContext?: { http?: { method?: string }; stage?: string; path?: string };
+  /** REST API (payload 1.0). */
+  httpMethod?: string;
+  path?: string;
+  multiValueHeaders?: Record<string, string[] | undefined> | null;
+  multiValueQueryStringParameters?: Record<string, string[] | undefined> | null;
+  queryStringParameters?: Record<string, string | undefined> | null;
+}
+
+/**
+ * The event as an HttpRequest. Function URL: the path as sent. HTTP API with a named stage:
+ * `rawPath` starts with `/<stage>`, removed for routing and kept for the signature (the
+ * caller signed what it addressed). REST API: `path` is the resource path (no stage) and
+ * `requestContext.path` what the caller addressed.
+ */
+export function toHttpRequest(event: FunctionUrlEvent): HttpRequest {
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(event.multiValueHeaders ?? {})) if (Array.isArray(v)) headers[k.toLowerCase()] = v.join(',');
+  for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
+  const body = event.body === undefined || event.body === null ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (event.httpMethod !== undefined) {
+    const query = new URLSearchParams();
+    const multi = event.multiValueQueryStringParameters;
+    if (multi) for (const [k, vs] of Object.entries(multi)) for (const v of vs ?? []) query.append(k, v);
+    else for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query.append(k, v);
+    const path = event.path ?? '/';
+    const addressed = event.requestContext?.path;
+    return { method: event.httpMethod, path, ...(addressed && addressed !== path ? { signedPath: addressed } : {}), query, headers, body };
+  }
+  const raw = event.rawPath ?? '/';
+  const stage = event.requestContext?.stage;
+  const prefix = stage && stage !== '$default' ? `/${stage}` : '';
+  const staged = prefix !== '' && (raw === prefix || raw.startsWith(`${prefix}/`));
+  return {
+    method: event.requestContext?.http?.method ?? 'GET',
+    path: staged ? raw.slice(prefix.length) || '/' : raw,
+    ...(staged ? { signedPath: raw } : {}),
+    query: new URLSearchParams(event.rawQueryString ?? ''),
+    headers,
+    body,
+  };
 }
 
 const logger = new Logger({ serviceName: 'runaway-watchdog-webhook' });
@@ -83,17 +125,8 @@ export async function handler(event: FunctionUrlEvent | SqsEvent): Promise<Answe
     webhook = new Webhook({ runtime, secrets: runtime.secrets, log, ...(queueUrl ? { followUps: new SqsFollowUps(queueUrl) } : {}) });
   }
   if (isSqs(event)) return followUps(webhook, event);
-  const headers: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
-  const body = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   const w = webhook;
-  const { response, background } = await w.handle({
-    method: event.requestContext?.http?.method ?? 'GET',
-    path: event.rawPath ?? '/',
-    query: new URLSearchParams(event.rawQueryString ?? ''),
-    headers,
-    body,
-  });
+  const { response, background } = await w.handle(toHttpRequest(event));
   metrics.addMetric(WebhookMetric.ServerErrors, MetricUnit.Count, response.status >= 500 ? 1 : 0);
   metrics.publishStoredMetrics();
   // What is left in process (a cancel with no one to report to) gets the rest of the ack

@@ -99,7 +99,9 @@ export class WatchdogClient {
 
   private send(method: string, path: string, body?: unknown): Promise<Response> {
     const text = body === undefined ? '' : JSON.stringify(body);
-    const url = new URL(path, this.o.baseUrl);
+    // Relative to the base URL's own path (an API Gateway stage: https://…/prod/): `path` adds to it.
+    const base = this.o.baseUrl.endsWith('/') ? this.o.baseUrl : `${this.o.baseUrl}/`;
+    const url = new URL(path.replace(/^\//, ''), base);
     const auth = this.o.signingSecret
       ? signedHeaders(this.o.signingSecret, { method, target: targetOf(url.href), body: text })
       : { authorization: `Bearer ${this.o.apiKey}` };

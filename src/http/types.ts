@@ -1,8 +1,13 @@
 /** Transport-neutral HTTP: the Lambda (Function URL / API Gateway v2) and local adapters map to these. */
 export interface HttpRequest {
   method: string;
-  /** Path without the query string. */
+  /** Path without the query string, as routed (an API Gateway stage prefix removed). */
   path: string;
+  /**
+   * The path as the caller addressed it (with an API Gateway stage, `/prod/v1/…`): what a v2
+   * signature covers. Default: `path`.
+   */
+  signedPath?: string;
   query: URLSearchParams;
   /** Header names lower-cased. */
   headers: Record<string, string | undefined>;

@@ -19,10 +19,10 @@ beforeAll(async () => {
     {
       settings: { tableName: 'lambda-webhook' },
       connections: { mb: { provider: 'meibel', baseUrl: sim.url, secret: 'mb' } },
-      webhook: { slack: { secret: 'slack' } },
+      webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' } },
       policies: [{ name: 'default', maxRuntime: '4h', allow: { users: ['U1'] } }],
     },
-    { mb: { apiKey: sim.apiKey }, slack: { signingSecret: 'lambda-slack-secret' } },
+    { mb: { apiKey: sim.apiKey }, slack: { signingSecret: 'lambda-slack-secret' }, hooks: { signingSecret: 'lambda-hooks-secret' } },
   );
 });
 afterAll(async () => {
@@ -54,4 +54,73 @@ it('a signed Slack cancel as a Function URL event cancels on the provider; a bad
   expect(JSON.parse(res.body).text).toContain(`Cancelled ${execution.id}`);
   expect(sim.cancelCalls.get('lambda-wh-run')).toBe(1);
   expect((await handler({ rawPath: '/healthz', requestContext: { http: { method: 'GET' } } })).statusCode).toBe(200);
+});
+
+it('API Gateway: an HTTP API with a named stage and a REST API (proxy) event route as the Function URL does; a v2 signature covers the path the caller addressed', async () => {
+  const { bootRuntime } = await import('../../src/lambda/boot.js');
+  const { silentLog } = await import('../../src/log.js');
+  const { signedHeaders } = await import('../../src/security/signing.js');
+  const rt = bootRuntime(silentLog);
+  sim.add({ id: 'apigw-run' });
+  const { execution } = await rt.watchdog.track({ connection: 'mb', externalId: 'apigw-run' }, { id: 'test', via: 'test' });
+  const { handler } = await import('../../lambdas/webhook.js');
+  // HTTP API, stage "prod": rawPath carries the stage.
+  expect((await handler({ rawPath: '/prod/healthz', requestContext: { http: { method: 'GET' }, stage: 'prod' } })).statusCode).toBe(200);
+  const body = JSON.stringify({ costUsd: 2 });
+  const addressed = `/prod/v1/executions/${execution.id}/heartbeat`;
+  const v2 = (signedPath: string) =>
+    handler({
+      rawPath: addressed,
+      requestContext: { http: { method: 'POST' }, stage: 'prod' },
+      isBase64Encoded: true,
+      body: Buffer.from(body).toString('base64'),
+      headers: { 'content-type': 'application/json', ...signedHeaders('lambda-hooks-secret', { method: 'POST', target: signedPath, body }) },
+    });
+  expect((await v2(addressed)).statusCode).toBe(200);
+  // A signature over another path (the stage dropped) does not verify.
+  expect((await v2(addressed.slice('/prod'.length))).statusCode).toBe(401);
+  // $default stage: no prefix to remove.
+  expect((await handler({ rawPath: '/healthz', requestContext: { http: { method: 'GET' }, stage: '$default' } })).statusCode).toBe(200);
+  // REST API (payload 1.0): path without the stage, multi-value headers, requestContext.path as addressed.
+  const rest = await handler({
+    httpMethod: 'GET',
+    path: `/v1/executions/${execution.id}`,
+    requestContext: { stage: 'prod', path: `/prod/v1/executions/${execution.id}` },
+    multiValueHeaders: Object.fromEntries(
+      Object.entries(signedHeaders('lambda-hooks-secret', { method: 'GET', target: `/prod/v1/executions/${execution.id}`, body: '' })).map(([k, v]) => [
+        k,
+        [v],
+      ]),
+    ),
+    body: null,
+  });
+  expect(rest.statusCode).toBe(200);
+  expect((JSON.parse(rest.body) as { execution: { costUsd: number } }).execution.costUsd).toBe(2);
+});
+
+it('WatchdogClient with a staged base URL (https://…/prod) calls and signs /prod/v1/…, which the handler behind an HTTP API stage accepts', async () => {
+  const { WatchdogClient } = await import('../../src/client.js');
+  const { handler } = await import('../../lambdas/webhook.js');
+  sim.add({ id: 'staged-run' });
+  const seen: string[] = [];
+  const client = new WatchdogClient({
+    baseUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com/prod',
+    signingSecret: 'lambda-hooks-secret',
+    attempts: 1,
+    fetch: async (input, init) => {
+      const url = new URL(String(input));
+      seen.push(url.pathname);
+      const r = await handler({
+        rawPath: url.pathname,
+        rawQueryString: url.search.slice(1),
+        requestContext: { http: { method: init?.method ?? 'GET' }, stage: 'prod' },
+        headers: Object.fromEntries(Object.entries((init?.headers ?? {}) as Record<string, string>)),
+        body: typeof init?.body === 'string' ? init.body : '',
+      });
+      return new Response(r.body, { status: r.statusCode, headers: r.headers });
+    },
+  });
+  const { execution } = await client.track({ connection: 'mb', externalId: 'staged-run' });
+  expect((await client.heartbeat(execution.id, { costUsd: 1 })).execution.costUsd).toBe(1);
+  expect(seen).toEqual(['/prod/v1/executions', `/prod/v1/executions/${encodeURIComponent(execution.id)}/heartbeat`]);
 });

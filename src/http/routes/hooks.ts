@@ -16,7 +16,7 @@ export async function v2Verified(c: RouteContext, req: HttpRequest): Promise<boo
   if (!c.config.hooks) return false;
   const secret = await c.secret(c.config.hooks.secret, 'signingSecret');
   if (req.headers[SIGNATURE_HEADER]?.startsWith('v1=')) c.log.warn('v1 signature refused: sign method, path and body (v2)', { route: req.path.slice(0, 80) });
-  return verifyV2(secret, req.headers, { method: req.method, target: canonicalTarget(req.path, req.query), body: req.body }, c.now());
+  return verifyV2(secret, req.headers, { method: req.method, target: canonicalTarget(req.signedPath ?? req.path, req.query), body: req.body }, c.now());
 }
 
 export async function hookCancel(c: RouteContext, req: HttpRequest): Promise<Handled> {

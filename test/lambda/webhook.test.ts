@@ -108,7 +108,7 @@ it('WatchdogClient with a staged base URL (https://…/prod) calls and signs /pr
     signingSecret: 'lambda-hooks-secret',
     attempts: 1,
     fetch: async (input, init) => {
-      const url = new URL(String(input));
+      const url = new URL(input instanceof Request ? input.url : input.toString());
       seen.push(url.pathname);
       const r = await handler({
         rawPath: url.pathname,

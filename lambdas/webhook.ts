@@ -114,6 +114,15 @@ async function followUps(w: Webhook, event: SqsEvent): Promise<{ batchItemFailur
   return { batchItemFailures: failures };
 }
 
+function toHttpRequestSummary(event: FunctionUrlEvent, status: number, ms: number): Record<string, string> {
+  return {
+    route: (event.rawPath ?? event.path ?? '/').slice(0, 80),
+    method: (event.requestContext?.http?.method ?? event.httpMethod ?? '?').slice(0, 10),
+    status: String(status),
+    ms: String(ms),
+  };
+}
+
 export async function handler(event: SqsEvent): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }>;
 export async function handler(event: FunctionUrlEvent): Promise<Answer>;
 export async function handler(event: FunctionUrlEvent | SqsEvent): Promise<Answer | { batchItemFailures: Array<{ itemIdentifier: string }> }> {
@@ -127,6 +136,9 @@ export async function handler(event: FunctionUrlEvent | SqsEvent): Promise<Answe
   if (isSqs(event)) return followUps(webhook, event);
   const w = webhook;
   const { response, background } = await w.handle(toHttpRequest(event));
+  // One log line per request: the EMF document, with what the request was (no secret, no body).
+  const req = toHttpRequestSummary(event, response.status, Date.now() - started);
+  for (const [k, v] of Object.entries(req)) metrics.addMetadata(k, v);
   metrics.addMetric(WebhookMetric.ServerErrors, MetricUnit.Count, response.status >= 500 ? 1 : 0);
   metrics.publishStoredMetrics();
   // What is left in process (a cancel with no one to report to) gets the rest of the ack

@@ -96,7 +96,7 @@ export interface RunawayWatchdogProps {
    * longer timeout never makes sweeps overlap. Default: 5 minutes.
    */
   readonly sweepTimeout?: Duration;
-  /** Memory of both functions in MB. Default: 512. */
+  /** Memory of the functions in MB (128–10240). Default: the sweeper 512, the webhook and follow-ups 256. */
   readonly memorySize?: number;
   /**
    * Reserved concurrency of the webhook, so a flood on its public URL cannot take the
@@ -174,6 +174,11 @@ export function secretNames(config: WatchdogConfig): { sweeper: string[]; webhoo
  * and the chat post (5 s).
  */
 const FOLLOW_UP_TIMEOUT = Duration.seconds(90);
+/**
+ * The webhook's memory: a heartbeat is two DynamoDB round trips and a little JSON, not CPU;
+ * `npm run bench -- lambda_heartbeat` measures its peak RSS and time (README "Cost").
+ */
+const WEBHOOK_MEMORY_MB = 256;
 /** Deliveries of a follow-up before it is dead-lettered. */
 const FOLLOW_UP_RECEIVES = 5;
 
@@ -266,8 +271,14 @@ export class RunawayWatchdog extends Construct {
       const common = {
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
-        memorySize: props.memorySize ?? 512,
+        memorySize: props.memorySize ?? (name === 'sweeper' ? 512 : WEBHOOK_MEMORY_MB),
         timeout,
+        // The bill: JSON logs, and the platform's START/END/REPORT lines only at WARN (three
+        // lines per request on a heartbeat-heavy webhook otherwise). Our own lines: the
+        // sweeper at INFO (one summary per sweep, one per action), the webhook at WARN (its
+        // one line per request is the EMF document, which carries route, status and time).
+        loggingFormat: lambda.LoggingFormat.JSON,
+        systemLogLevelV2: lambda.SystemLogLevel.WARN,
         ...(reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions }),
         role,
         logGroup,
@@ -278,6 +289,7 @@ export class RunawayWatchdog extends Construct {
           // `watchdog doctor` compares it with the local file: the deployed config is the one you think.
           [ENV.configHash]: config.sha256,
           NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_LOG_LEVEL: name === 'sweeper' ? 'INFO' : 'WARN',
         },
       };
       const id = { sweeper: 'Sweeper', webhook: 'Webhook', followUps: 'FollowUpWorker' }[name];

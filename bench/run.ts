@@ -13,6 +13,7 @@ import { benchReindex } from './reindex.js';
 import { benchCost } from './cost.js';
 import { benchHeartbeatLoad } from './heartbeat-load.js';
 import { benchDiscovery } from './discovery.js';
+import { benchLambdaHeartbeat } from './lambda-heartbeat.js';
 
 export interface Line {
   name: string;
@@ -33,6 +34,7 @@ const benches: Record<string, () => Promise<Line[]>> = {
   cost: benchCost,
   heartbeat_load: benchHeartbeatLoad,
   discovery: benchDiscovery,
+  lambda_heartbeat: benchLambdaHeartbeat,
 };
 
 const wanted = process.argv.slice(2);

@@ -96,7 +96,7 @@ export interface RunawayWatchdogProps {
    * longer timeout never makes sweeps overlap. Default: 5 minutes.
    */
   readonly sweepTimeout?: Duration;
-  /** Memory of the functions in MB (128–10240). Default: the sweeper 512, the webhook and follow-ups 256. */
+  /** Memory of the functions in MB (128–10240). Default: 512 (sized by `npm run bench -- lambda_heartbeat`). */
   readonly memorySize?: number;
   /**
    * Reserved concurrency of the webhook, so a flood on its public URL cannot take the
@@ -175,10 +175,12 @@ export function secretNames(config: WatchdogConfig): { sweeper: string[]; webhoo
  */
 const FOLLOW_UP_TIMEOUT = Duration.seconds(90);
 /**
- * The webhook's memory: a heartbeat is two DynamoDB round trips and a little JSON, not CPU;
- * `npm run bench -- lambda_heartbeat` measures its peak RSS and time (README "Cost").
+ * The webhook's memory, by measurement (`npm run bench -- lambda_heartbeat`, README "Cost"):
+ * one warm environment serving 2,000 heartbeats peaks at ~234 MB RSS on Node 24, so 256 MB
+ * would leave no headroom; a heartbeat's compute at 512 MB costs ~$0.03 per million, against
+ * $0.20 per million for the request itself.
  */
-const WEBHOOK_MEMORY_MB = 256;
+const WEBHOOK_MEMORY_MB = 512;
 /** Deliveries of a follow-up before it is dead-lettered. */
 const FOLLOW_UP_RECEIVES = 5;
 

@@ -63,7 +63,9 @@ export class AwsSecrets implements SecretSource {
   private read(name: string): Promise<string | undefined> {
     this.reader ??= import('@aws-sdk/client-secrets-manager')
       .then((m) => {
-        const client = this.client ?? new m.SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
+        const client =
+          this.client ??
+          new m.SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true } });
         return async (id: string) => (await client.send(new m.GetSecretValueCommand({ SecretId: id }))).SecretString;
       })
       .catch((err: unknown) => {

@@ -42,7 +42,7 @@ export class SqsFollowUps implements FollowUpQueue {
   send(job: FollowUp): Promise<void> {
     this.client ??= import('@aws-sdk/client-sqs').then((m) => {
       // Bounded like every AWS client here: a slow SQS costs the answer a few seconds, never the function.
-      const sqs = new m.SQSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } });
+      const sqs = new m.SQSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true } });
       // A second of delay: Discord must have the interaction's first answer before a follow-up.
       return {
         send: async (j: FollowUp) =>

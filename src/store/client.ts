@@ -4,7 +4,11 @@ export interface ClientOptions {
   region?: string;
   /** A local engine (dynalite, DynamoDB Local) or any DynamoDB-compatible endpoint. */
   endpoint?: string;
-  /** Per attempt: how long a request may go unanswered (socket idle) before it fails. Default 5 s. */
+  /**
+   * Per attempt: how long a request and its answer may take before the attempt fails (and is
+   * retried). Lambda sets it; without it, no limit (a local engine under a test's load of
+   * thousands of queued writes must not fail for being slow).
+   */
   requestTimeoutMs?: number;
   /** Attempts per call (throttling, 5xx, timeouts), with the SDK's backoff. Default 5. */
   maxAttempts?: number;
@@ -14,12 +18,13 @@ export interface ClientOptions {
 export function dynamoClient(opts: ClientOptions = {}): DynamoDBClient {
   // A sweep keeps hundreds of conditional writes in flight; the SDK's default is 50 sockets.
   // Bounded in time: a call that never answers fails after requestTimeoutMs per attempt (the
-  // SDK's default waits forever), so a hung DynamoDB cannot hold a sweep to its Lambda timeout.
+  // SDK's default waits forever, and without throwOnRequestTimeout only warns), so a hung
+  // DynamoDB cannot hold a sweep to its Lambda timeout.
   const config: DynamoDBClientConfig = {
     maxAttempts: opts.maxAttempts ?? 5,
     requestHandler: {
       connectionTimeout: 2_000,
-      requestTimeout: opts.requestTimeoutMs ?? 5_000,
+      ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeout: opts.requestTimeoutMs, throwOnRequestTimeout: true }),
       httpAgent: { maxSockets: 256, keepAlive: true },
       httpsAgent: { maxSockets: 256, keepAlive: true },
     },

@@ -6,6 +6,8 @@ export interface SecretsManagerStandIn {
   endpoint: string;
   /** Secret name → SecretString; delete one to make it "not found". */
   values: Map<string, string>;
+  /** Faults by secret name: 'deny' answers AccessDeniedException (a role or key policy without the grant), 'hang' never answers. */
+  faults: Map<string, 'deny' | 'hang'>;
   calls: number;
   close(): Promise<void>;
 }
@@ -14,6 +16,7 @@ export async function startSecretsManager(values: Record<string, unknown>): Prom
   const sm: SecretsManagerStandIn = {
     endpoint: '',
     values: new Map(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
+    faults: new Map(),
     calls: 0,
     close: async () => {},
   };
@@ -29,6 +32,13 @@ export async function startSecretsManager(values: Record<string, unknown>): Prom
         id = typeof secretId === 'string' ? secretId : '';
       } catch {
         // falls through to not found
+      }
+      const fault = sm.faults.get(id);
+      if (fault === 'hang') return; // no answer, ever (the socket stays open)
+      if (fault === 'deny') {
+        res.writeHead(400, { 'x-amzn-errortype': 'AccessDeniedException' });
+        res.end(JSON.stringify({ __type: 'AccessDeniedException', message: `User is not authorized to perform: secretsmanager:GetSecretValue on resource: ${id}` }));
+        return;
       }
       const value = sm.values.get(id);
       if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue' || value === undefined) {

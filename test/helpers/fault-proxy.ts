@@ -1,0 +1,65 @@
+/**
+ * A proxy in front of a DynamoDB engine that injects AWS's faults per operation: throttle
+ * (400 ThrottlingException, which the SDK retries), fail (500 InternalServerError), or hang
+ * (never answers). A rule may match only requests whose body contains a marker (one
+ * execution's id), so a fault can hit one item while the rest of the sweep goes on.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Fault = 'throttle' | 'fail' | 'hang';
+export interface FaultRule {
+  op: string;
+  fault: Fault;
+  /** Only requests whose body contains this text. */
+  when?: string;
+  /** How many requests to fault (default: all). */
+  times?: number;
+}
+
+export interface FaultProxy {
+  endpoint: string;
+  rules: FaultRule[];
+  /** Requests faulted, per "<op> <fault>". */
+  hits: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const up = new URL(target);
+  const p: FaultProxy = { endpoint: '', rules: [], hits: new Map(), close: async () => {} };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const text = body.toString('utf8');
+      const rule = p.rules.find((r) => r.op === op && (r.when === undefined || text.includes(r.when)) && (r.times === undefined || r.times > 0));
+      if (rule) {
+        if (rule.times !== undefined) rule.times--;
+        const key = `${op} ${rule.fault}`;
+        p.hits.set(key, (p.hits.get(key) ?? 0) + 1);
+        if (rule.fault === 'hang') return;
+        const [status, type] = rule.fault === 'throttle' ? [400, 'ThrottlingException'] : [500, 'InternalServerError'];
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type });
+        res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: `injected ${rule.fault}` }));
+        return;
+      }
+      const fwd = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 500, r.headers);
+        r.pipe(res);
+      });
+      fwd.on('error', () => res.destroy());
+      fwd.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  p.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  p.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return p;
+}

@@ -7,6 +7,7 @@
  *   slack    each Slack bot token passes auth.test
  *   table    the table exists with the expected keys and indexes (and TTL where the engine has it)
  *   deployed the config recorded by the running sweeper is this file
+ *   account  the account's Lambda concurrency: what the construct's opt-in reservations need
  */
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { WatchdogConfig } from '../config/load.js';
@@ -22,7 +23,7 @@ import { probe } from '../app/probe.js';
 export type CheckStatus = 'ok' | 'fail' | 'skip';
 
 export interface Check {
-  group: 'config' | 'secret' | 'connection' | 'slack' | 'table' | 'deployed';
+  group: 'config' | 'secret' | 'connection' | 'slack' | 'table' | 'deployed' | 'account';
   name: string;
   status: CheckStatus;
   detail: string;
@@ -237,13 +238,50 @@ export async function deployedCheck(rt: Runtime): Promise<Check> {
   }
 }
 
-export async function doctor(rt: Runtime, o: { local: boolean }): Promise<Check[]> {
-  const [secrets, connections, slack, table, deployed] = await Promise.all([
+/** Lambda keeps this much of an account's concurrency unreserved, whatever is asked. */
+export const LAMBDA_UNRESERVED_MINIMUM = 100;
+
+/**
+ * The account's Lambda concurrency (GetAccountSettings), against what the construct may
+ * reserve: nothing by default; `webhookConcurrency` / `sweeperConcurrency` need the quota to
+ * keep 100 unreserved after them. Informational unless the settings cannot be read.
+ */
+export async function accountCheck(region: string | undefined): Promise<Check> {
+  const name = 'lambda concurrency';
+  try {
+    const { LambdaClient, GetAccountSettingsCommand } = await import('@aws-sdk/client-lambda');
+    const client = new LambdaClient({
+      ...(region ? { region } : {}),
+      maxAttempts: 2,
+      requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+    });
+    const limit = (await client.send(new GetAccountSettingsCommand({}))).AccountLimit;
+    client.destroy();
+    const quota = limit?.ConcurrentExecutions ?? 0;
+    const unreserved = limit?.UnreservedConcurrentExecutions ?? quota;
+    const room = unreserved - LAMBDA_UNRESERVED_MINIMUM;
+    return {
+      group: 'account',
+      name,
+      status: 'ok',
+      detail:
+        room > 0
+          ? `quota ${quota}, ${unreserved} unreserved: webhookConcurrency + sweeperConcurrency may reserve up to ${room} in all (Lambda keeps ${LAMBDA_UNRESERVED_MINIMUM} unreserved)`
+          : `quota ${quota}, ${unreserved} unreserved: leave webhookConcurrency and sweeperConcurrency unset (Lambda keeps ${LAMBDA_UNRESERVED_MINIMUM} unreserved; the stack deploys without them); ask for a higher quota to reserve`,
+    };
+  } catch (err) {
+    return { group: 'account', name, status: 'skip', detail: `not read (${message(err)}): lambda:GetAccountSettings shows what may be reserved` };
+  }
+}
+
+export async function doctor(rt: Runtime, o: { local: boolean; region?: string }): Promise<Check[]> {
+  const [secrets, connections, slack, table, deployed, account] = await Promise.all([
     secretChecks(rt.config, rt.secrets),
     connectionChecks(rt.config, rt.secrets),
     slackChecks(rt.config, rt.secrets),
     tableChecks(rt, o.local),
     deployedCheck(rt),
+    o.local ? undefined : accountCheck(o.region),
   ]);
   return [
     { group: 'config', name: 'config', status: 'ok', detail: `valid (${rt.config.policies.length} policies, ${rt.config.connections.size} connections)` },
@@ -252,6 +290,7 @@ export async function doctor(rt: Runtime, o: { local: boolean }): Promise<Check[
     ...slack,
     ...table,
     deployed,
+    ...(account ? [account] : []),
   ];
 }
 

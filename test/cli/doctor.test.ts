@@ -126,3 +126,38 @@ describe('watchdog doctor', () => {
     );
   });
 });
+
+describe('watchdog doctor: the account', () => {
+  it("reads the account's Lambda concurrency (GetAccountSettings) and says what the construct may reserve", async () => {
+    const http = await import('node:http');
+    const { accountCheck } = await import('../../src/cli/doctor.js');
+    let limit = { ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 };
+    const paths: string[] = [];
+    const server = http.createServer((req, res) => {
+      paths.push(`${req.method} ${req.url}`);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ AccountLimit: { ...limit, TotalCodeSize: 1, CodeSizeUnzipped: 1, CodeSizeZipped: 1 }, AccountUsage: { TotalCodeSize: 0, FunctionCount: 0 } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'x',
+    });
+    try {
+      const low = await accountCheck('eu-west-1');
+      expect(low).toMatchObject({ group: 'account', status: 'ok', detail: expect.stringMatching(/^quota 10, 10 unreserved: leave webhookConcurrency and sweeperConcurrency unset/) });
+      limit = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 990 };
+      expect((await accountCheck('eu-west-1')).detail).toMatch(/^quota 1000, 990 unreserved: webhookConcurrency \+ sweeperConcurrency may reserve up to 890/);
+      expect(paths[0]).toMatch(/^GET \/2016-08-19\/account-settings/);
+    } finally {
+      process.env = saved;
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    // No endpoint answering: a skip that says what to grant, never a failure.
+    const none = await accountCheck('eu-west-1');
+    expect(none.status).toBe('skip');
+  }, 30_000);
+});

@@ -10,7 +10,9 @@ export function register(program: Command, cli: Cli): void {
   const g = cli.opts;
   program
     .command('doctor')
-    .description('preflight before enforcing (and on call): config, secrets, connection probes, Slack token, table, deployed config; exit 1 on any ✗')
+    .description(
+      "preflight before enforcing (and on call): config, secrets, connection probes, Slack token, table, deployed config, the account's Lambda concurrency; exit 1 on any ✗",
+    )
     .action(async () => {
       const file = resolveConfigPath(g().config);
       try {
@@ -21,7 +23,8 @@ export function register(program: Command, cli: Cli): void {
         print({ ok: false, file, checks }, () => doctorText(checks));
         throw new ExitCode(1);
       }
-      const checks = await withRuntime((rt, target) => doctor(rt, { local: target.local }));
+      const region = g().region;
+      const checks = await withRuntime((rt, target) => doctor(rt, { local: target.local, ...(region ? { region } : {}) }));
       const ok = checks.every((c) => c.status !== 'fail');
       print(
         { ok, file, checks },

@@ -191,7 +191,10 @@ describe('the AWS fault suite: each fault, its outcome (nothing lost, nothing ca
   it("the webhook's secret denied: heartbeats get 503 (not 401) and WebhookServerErrors; the sweeper, whose secrets are fine, holds the lost-heartbeat cancel", async () => {
     sims.sg.add({ id: 'hb-healthy' });
     // Tracked 20 minutes ago, heartbeat timeout 10 minutes: its heartbeats are not arriving.
-    const { execution } = await rt.watchdog.track({ connection: 'sg', externalId: 'hb-healthy', policy: 'hb', startedAt: Date.now() - 20 * 60_000 }, { id: 'test', via: 'test' });
+    const { execution } = await rt.watchdog.track(
+      { connection: 'sg', externalId: 'hb-healthy', policy: 'hb', startedAt: Date.now() - 20 * 60_000 },
+      { id: 'test', via: 'test' },
+    );
     sm.faults.set('wd/api', 'deny');
     try {
       const hook = await invoke('webhook', heartbeat(execution.id));
@@ -223,7 +226,8 @@ describe('the AWS fault suite: each fault, its outcome (nothing lost, nothing ca
 
   it('a PutItem that never answers (one execution) times out and is counted; the sweep cancels the others and completes', async () => {
     for (const id of ['hang-me', 'not-me']) sims.sg.add({ id });
-    const hung = (await rt.watchdog.track({ connection: 'sg', externalId: 'hang-me', startedAt: Date.now() - 2 * HOUR }, { id: 'test', via: 'test' })).execution;
+    const hung = (await rt.watchdog.track({ connection: 'sg', externalId: 'hang-me', startedAt: Date.now() - 2 * HOUR }, { id: 'test', via: 'test' }))
+      .execution;
     await rt.watchdog.track({ connection: 'sg', externalId: 'not-me', startedAt: Date.now() - 2 * HOUR }, { id: 'test', via: 'test' });
     proxy.rules.push({ op: 'PutItem', fault: 'hang', when: hung.id });
     try {

@@ -136,7 +136,12 @@ describe('watchdog doctor: the account', () => {
     const server = http.createServer((req, res) => {
       paths.push(`${req.method} ${req.url}`);
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ AccountLimit: { ...limit, TotalCodeSize: 1, CodeSizeUnzipped: 1, CodeSizeZipped: 1 }, AccountUsage: { TotalCodeSize: 0, FunctionCount: 0 } }));
+      res.end(
+        JSON.stringify({
+          AccountLimit: { ...limit, TotalCodeSize: 1, CodeSizeUnzipped: 1, CodeSizeZipped: 1 },
+          AccountUsage: { TotalCodeSize: 0, FunctionCount: 0 },
+        }),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const saved = { ...process.env };
@@ -147,7 +152,11 @@ describe('watchdog doctor: the account', () => {
     });
     try {
       const low = await accountCheck('eu-west-1');
-      expect(low).toMatchObject({ group: 'account', status: 'ok', detail: expect.stringMatching(/^quota 10, 10 unreserved: leave webhookConcurrency and sweeperConcurrency unset/) });
+      expect(low).toMatchObject({
+        group: 'account',
+        status: 'ok',
+        detail: expect.stringMatching(/^quota 10, 10 unreserved: leave webhookConcurrency and sweeperConcurrency unset/),
+      });
       limit = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 990 };
       expect((await accountCheck('eu-west-1')).detail).toMatch(/^quota 1000, 990 unreserved: webhookConcurrency \+ sweeperConcurrency may reserve up to 890/);
       expect(paths[0]).toMatch(/^GET \/2016-08-19\/account-settings/);

@@ -33,7 +33,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const op =
+        String(req.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? '';
       const text = body.toString('utf8');
       const rule = p.rules.find((r) => r.op === op && (r.when === undefined || text.includes(r.when)) && (r.times === undefined || r.times > 0));
       if (rule) {

@@ -37,7 +37,9 @@ export async function startSecretsManager(values: Record<string, unknown>): Prom
       if (fault === 'hang') return; // no answer, ever (the socket stays open)
       if (fault === 'deny') {
         res.writeHead(400, { 'x-amzn-errortype': 'AccessDeniedException' });
-        res.end(JSON.stringify({ __type: 'AccessDeniedException', message: `User is not authorized to perform: secretsmanager:GetSecretValue on resource: ${id}` }));
+        res.end(
+          JSON.stringify({ __type: 'AccessDeniedException', message: `User is not authorized to perform: secretsmanager:GetSecretValue on resource: ${id}` }),
+        );
         return;
       }
       const value = sm.values.get(id);

@@ -53,8 +53,19 @@ export class WatchdogClient {
     return this.call('POST', '/v1/executions', body);
   }
 
+  /**
+   * Liveness, progress, cost. Each heartbeat carries a `seq` that grows (unless you give one),
+   * and its retries the same: a late copy never rolls back a newer heartbeat.
+   */
   heartbeat(id: string, body: HeartbeatInput = {}): Promise<{ execution: PublicExecution }> {
-    return this.call('POST', `/v1/executions/${encodeURIComponent(id)}/heartbeat`, body);
+    return this.call('POST', `/v1/executions/${encodeURIComponent(id)}/heartbeat`, { ...body, seq: body.seq ?? this.nextSeq() });
+  }
+
+  private lastSeq = 0;
+  /** Microseconds since the epoch, and never the same twice in this client. */
+  private nextSeq(): number {
+    this.lastSeq = Math.max(Date.now() * 1000, this.lastSeq + 1);
+    return this.lastSeq;
   }
 
   finish(id: string, status?: string): Promise<{ execution: PublicExecution }> {

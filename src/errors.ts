@@ -18,6 +18,16 @@ export class ConfigError extends WatchdogError {
 /** Bad input from a caller (CLI flags, HTTP body): nothing was changed. */
 export class InputError extends WatchdogError {}
 
+/** The request conflicts with what exists (HTTP 409); `code` is stable and machine-readable. */
+export class ConflictError extends WatchdogError {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The execution does not exist. */
 export class NotFoundError extends WatchdogError {}
 

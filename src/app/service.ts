@@ -11,9 +11,9 @@ import { Duration } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { executionId } from '../core/ids.js';
 import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs, isTerminal } from '../core/model.js';
-import { looseningErrors } from '../core/policy.js';
+import { looseningErrors, looserThan } from '../core/policy.js';
 import * as T from '../core/transitions.js';
-import { ConfigError, InputError, NotFoundError } from '../errors.js';
+import { ConfigError, ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { ExecutionStore, ListFilter, Page, WriteOutcome } from '../store/types.js';
 import { DynamoExecutionStore } from '../store/dynamo.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -147,6 +147,7 @@ export class Watchdog {
       if (err instanceof ConfigError) throw new InputError(err.message);
       throw err;
     }
+    if (req.policy !== undefined && scope !== FULL_SCOPE) this.checkPolicyInScope(policy, req, scope);
     const limits: LimitsMs = {};
     if (req.limits?.maxRuntime) limits.maxRuntimeMs = parseDuration(req.limits.maxRuntime);
     if (req.limits?.stallAfter) limits.stallAfterMs = parseDuration(req.limits.stallAfter);
@@ -168,7 +169,30 @@ export class Watchdog {
       },
       ctxWith(this.config, policy, this.now()),
     );
-    return this.store.track(execution);
+    const r = await this.store.track(execution);
+    // Re-tracking returns what exists only to a caller who may see it: a run tracked outside
+    // this key's scope is refused without a word about it (no state, policy, labels, owner).
+    if (!r.created && !inScope(scope, r.execution)) {
+      throw new ConflictError('tracked_elsewhere', "this connection and externalId are already tracked, outside this key's scope");
+    }
+    return r;
+  }
+
+  /**
+   * A scoped key names a policy: one its scope lists, else the policy the config would match
+   * for this run or one at least as strict. Per-run limits may only tighten; so may the policy.
+   */
+  private checkPolicyInScope(policy: CompiledPolicy, req: z.infer<typeof TrackRequest>, scope: Scope): void {
+    if (scope.policies !== undefined) {
+      if (scope.policies.has(policy.name)) return;
+      throw new InputError(`policy "${policy.name}" is not one this key may name; expected one of ${[...scope.policies].join(', ')}`);
+    }
+    const matched = selectPolicy(this.config, { connection: req.connection, ...(req.labels ? { labels: req.labels } : {}) });
+    const looser = looserThan(policy, matched);
+    if (looser.length > 0)
+      throw new InputError(
+        `policy "${policy.name}" is looser than "${matched.name}", the policy for this run (${looser.join(', ')}); this key may name it or a stricter one (webhook.api.keys[].policies lists others)`,
+      );
   }
 
   /**
@@ -183,11 +207,21 @@ export class Watchdog {
     return this.expectChange(ref, await this.store.mutate(id, fn, current), what);
   }
 
-  /** Liveness, progress, cost. Who sent it is not recorded: heartbeats are not audited (README "Cost"). */
-  async heartbeat(ref: string, body: unknown, scope: Scope = FULL_SCOPE): Promise<Execution> {
+  /**
+   * Liveness, progress, cost. Who sent it is not recorded: heartbeats are not audited (README
+   * "Cost"). `sentAt`: the request's signed timestamp (ms), which orders v2-signed heartbeats.
+   * A stale one (older than the last applied, or a copy) is acknowledged with the execution
+   * as it stands.
+   */
+  async heartbeat(ref: string, body: unknown, scope: Scope = FULL_SCOPE, sentAt?: number): Promise<Execution> {
     const parsed = HeartbeatInput.safeParse(body ?? {});
     if (!parsed.success) throw inputError('invalid heartbeat', parsed.error);
-    return this.change(ref, scope, 'heartbeat', (e) => T.applyHeartbeat(e, parsed.data, this.ctx(e)));
+    const id = this.resolveId(ref);
+    const current = await this.store.get(id);
+    if (!current || !inScope(scope, current)) throw new NotFoundError(`no tracked execution ${ref}`);
+    const out = await this.store.mutate(id, (e) => T.applyHeartbeat(e, parsed.data, this.ctx(e), sentAt), current);
+    if (!out.ok && out.outcome === 'stale') return out.execution;
+    return this.expectChange(ref, out, 'heartbeat');
   }
 
   async finish(ref: string, actor: Actor, providerStatus?: string, scope: Scope = FULL_SCOPE): Promise<Execution> {

@@ -38,6 +38,11 @@ export interface Scope {
   readonly connections: ReadonlySet<string> | 'all';
   /** Labels every execution in scope carries. */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Policies a track with this key may name. Absent: the policy the config matches for the
+   * run, or one at least as strict (see `atLeastAsStrict`). FULL_SCOPE names any.
+   */
+  readonly policies?: ReadonlySet<string>;
 }
 
 export const FULL_SCOPE: Scope = { connections: 'all' };
@@ -205,6 +210,7 @@ function apiKeys(api: WebhookConfig['api']): ApiKey[] {
     scope: {
       connections: k.connections.includes('*') ? 'all' : new Set(k.connections),
       ...(k.labels ? { labels: k.labels } : {}),
+      ...(k.policies ? { policies: new Set(k.policies) } : {}),
     },
   }));
 }

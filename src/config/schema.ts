@@ -245,6 +245,8 @@ export const WebhookSettings = z.strictObject({
             connections: z.array(z.string().min(1)).min(1),
             /** Only executions carrying every one of these labels. */
             labels: z.record(LabelKey, z.string()).optional(),
+            /** Policies a track with this key may name; default: the one the config matches for the run, or a stricter one. */
+            policies: z.array(Name).min(1).optional(),
           }),
         )
         .min(1)
@@ -384,6 +386,13 @@ export function referenceProblems(raw: unknown): Array<{ path: Array<string | nu
     arr(k.connections).forEach((c, j) => {
       if (typeof c === 'string' && c !== '*' && !Object.hasOwn(connections, c))
         out.push({ path: ['webhook', 'api', 'keys', i, 'connections', j], message: `unknown connection "${c}"${didYouMean(c, Object.keys(connections))}` });
+    });
+    arr(k.policies).forEach((p, j) => {
+      if (typeof p === 'string' && !seen.has(p))
+        out.push({
+          path: ['webhook', 'api', 'keys', i, 'policies', j],
+          message: `unknown policy "${p}"${didYouMean(p, seen)}; expected one of ${[...seen].join(', ')}`,
+        });
     });
   });
   const defaultPolicy = str(cfg.defaultPolicy) ?? 'default';

@@ -158,6 +158,10 @@ export const Execution = z.object({
    * fleet-wide (the watchdog's own ingestion may be at fault). Cleared by the next heartbeat.
    */
   heartbeatHeldUntil: z.number().optional(),
+  /** The `seq` of the last heartbeat applied (a later one with a lower or equal seq is stale). */
+  heartbeatSeq: z.number().optional(),
+  /** The signed timestamp (ms) of the last v2-signed heartbeat applied. */
+  heartbeatSentAt: z.number().optional(),
   /** Warnings are not sent before this time (a person snoozed them); limits still apply. */
   snoozedUntil: z.number().optional(),
   /** Dry-run: when the policy first decided it would cancel (recorded and notified once). */
@@ -195,6 +199,11 @@ export const HeartbeatInput = z
       .optional(),
     costUsd: z.number().finite().nonnegative().optional(),
     message: z.string().max(500).optional(),
+    /**
+     * The tracker's order of its heartbeats (any number that grows: WatchdogClient sends one).
+     * A heartbeat whose `seq` is not above the last one applied changes nothing.
+     */
+    seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
   })
   .strict();
 export type HeartbeatInput = z.infer<typeof HeartbeatInput>;

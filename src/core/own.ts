@@ -35,3 +35,18 @@ export function protoKeyPaths(value: unknown, path = ''): string[] {
   }
   return out;
 }
+
+/** Deepest nesting a request body may have: far beyond any real payload, far below the stack. */
+export const MAX_JSON_DEPTH = 64;
+
+/** True when `value` nests deeper than `max` (objects and arrays), checked without recursion. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}

@@ -86,6 +86,23 @@ export function looseningErrors(policy: Policy, limits: LimitsMs): string[] {
   return errors;
 }
 
+/**
+ * Why `named` is looser than `base` (empty: at least as strict): every limit `base` sets,
+ * `named` sets no higher; it enforces where `base` enforces; it extends no further. What a
+ * scoped tracking key may name instead of the policy the config would match for its run.
+ */
+export function looserThan(named: Policy, base: Policy): string[] {
+  const out: string[] = [];
+  for (const key of LIMIT_KEYS) {
+    const b = base[key];
+    const n = named[key];
+    if (b !== undefined && (n === undefined || n > b)) out.push(key.replace(/Ms$/, ''));
+  }
+  if (base.mode === 'enforce' && named.mode !== 'enforce') out.push('mode');
+  if (named.maxExtensionMs > base.maxExtensionMs) out.push('maxExtension');
+  return out;
+}
+
 /** Runtime is counted from the earlier of the reported start and our own tracking time (clock skew). */
 export const effectiveStart = (e: Execution): number => Math.min(e.startedAt, e.trackedAt);
 

@@ -37,6 +37,8 @@ export type Refusal =
   | { ok: false; outcome: 'already_recorded'; execution: Execution }
   | { ok: false; outcome: 'not_claimable'; execution: Execution }
   | { ok: false; outcome: 'lease_lost'; execution: Execution }
+  /** A heartbeat older than (or a copy of) the last one applied: acknowledged, nothing changed. */
+  | { ok: false; outcome: 'stale'; execution: Execution }
   | { ok: false; outcome: 'refused'; message: string; execution: Execution };
 export type Change = { ok: true; execution: Execution };
 export type Transition = Change | Refusal;
@@ -179,14 +181,25 @@ function refuseTerminal(e: Execution): Refusal | undefined {
  * sweep. A run whose stored due time comes first is rescheduled by the sweep (`reschedule`),
  * with no provider call. Most heartbeats are one item write (README "Cost").
  */
-export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, ctx: Ctx): Transition {
+/**
+ * A heartbeat, in the tracker's order: one older than the last applied (by `seq`, or by the
+ * signed timestamp `sentAt`), or a copy of it, changes nothing (a late retry, a captured
+ * request replayed). Reported cost never decreases and progress keeps its high-water mark,
+ * so even an unordered heartbeat cannot move either back.
+ */
+export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, ctx: Ctx, sentAt?: number): Transition {
   const t = refuseTerminal(cur);
   if (t) return t;
+  if (hb.seq !== undefined && cur.heartbeatSeq !== undefined && hb.seq <= cur.heartbeatSeq) return { ok: false, outcome: 'stale', execution: cur };
+  if (sentAt !== undefined && cur.heartbeatSentAt !== undefined && sentAt <= cur.heartbeatSentAt) return { ok: false, outcome: 'stale', execution: cur };
   const e: Execution = { ...cur, lastHeartbeatAt: ctx.now, heartbeats: (cur.heartbeats ?? 0) + 1, version: cur.version + 1, updatedAt: ctx.now };
   delete e.heartbeatHeldUntil; // heartbeats arrive again: a later silence is judged afresh
+  if (hb.seq !== undefined) e.heartbeatSeq = hb.seq;
+  if (sentAt !== undefined) e.heartbeatSentAt = sentAt;
   const p = normaliseProgress(hb.progress);
   if (p !== undefined) {
-    e.progress = p;
+    // The high-water mark: a lower count is shown as it was (and is no progress: a stall).
+    if (cur.progress === undefined || p.done >= cur.progress.done) e.progress = p;
     // Only a new high-water mark is progress: repeating or going backwards is a stall. The
     // fraction is shared with status reads, so progress the platform already showed is not
     // new when the tracker reports it too (and the other way round).
@@ -197,7 +210,7 @@ export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, ctx: Ctx): Tr
     if (f !== undefined) e.observedFraction = Math.max(f, cur.observedFraction ?? 0);
     if (newCount && newFraction) e.lastProgressAt = ctx.now;
   }
-  if (hb.costUsd !== undefined) e.costUsd = hb.costUsd;
+  if (hb.costUsd !== undefined) e.costUsd = Math.max(hb.costUsd, cur.costUsd ?? 0);
   if (hb.message !== undefined) e.lastMessage = hb.message.slice(0, HEARTBEAT_MESSAGE_MAX);
   const due = computeDueAt(e, ctx.policy, ctx.now);
   if (due !== undefined && (cur.dueAt === undefined || due < cur.dueAt || cur.dueAt - ctx.now <= (due - ctx.now) / 4)) e.dueAt = due;

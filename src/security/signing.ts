@@ -17,6 +17,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const TIMESTAMP_HEADER = 'x-watchdog-timestamp';
 export const SIGNATURE_HEADER = 'x-watchdog-signature';
 export const WINDOW_SECONDS = 300;
+/**
+ * How far ahead of our clock a request's timestamp may be (clock skew). A request is fresh
+ * from `FUTURE_SKEW_SECONDS` ahead to `WINDOW_SECONDS` behind, so a copy is fresh for at most
+ * WINDOW + SKEW seconds after it first arrives: what the replay guard keeps its nonce for.
+ */
+export const FUTURE_SKEW_SECONDS = 60;
+/** How long a request's identity is remembered against replays (ms). */
+export const REPLAY_MEMORY_MS = (WINDOW_SECONDS + FUTURE_SKEW_SECONDS) * 1000;
 
 /** What a v2 signature covers besides the timestamp. */
 export interface SignedRequest {
@@ -60,7 +68,8 @@ export function safeEqual(a: string, b: string): boolean {
 /** True when the timestamp (unix seconds, as sent) is within the window of now. */
 export function freshTimestamp(ts: string | undefined, nowMs = Date.now(), windowSec = WINDOW_SECONDS): boolean {
   if (ts === undefined || !/^\d{1,12}$/.test(ts)) return false;
-  return Math.abs(Math.floor(nowMs / 1000) - Number(ts)) <= windowSec;
+  const age = Math.floor(nowMs / 1000) - Number(ts);
+  return age <= windowSec && age >= -FUTURE_SKEW_SECONDS;
 }
 
 export function verifyV2(secret: string, headers: Record<string, string | undefined>, req: SignedRequest, nowMs = Date.now()): boolean {

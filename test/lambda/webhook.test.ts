@@ -124,3 +124,28 @@ it('WatchdogClient with a staged base URL (https://…/prod) calls and signs /pr
   expect((await client.heartbeat(execution.id, { costUsd: 1 })).execution.costUsd).toBe(1);
   expect(seen).toEqual(['/prod/v1/executions', `/prod/v1/executions/${encodeURIComponent(execution.id)}/heartbeat`]);
 });
+
+it('through the Lambda event path: a late copy of a signed heartbeat cannot roll cost back, and a body nested 30,000 deep is 400', async () => {
+  const { bootRuntime } = await import('../../src/lambda/boot.js');
+  const { silentLog } = await import('../../src/log.js');
+  const { signedHeaders } = await import('../../src/security/signing.js');
+  const rt = bootRuntime(silentLog);
+  sim.add({ id: 'rollback-run' });
+  const { execution } = await rt.watchdog.track({ connection: 'mb', externalId: 'rollback-run' }, { id: 'test', via: 'test' });
+  const { handler } = await import('../../lambdas/webhook.js');
+  const path = `/v1/executions/${execution.id}/heartbeat`;
+  const event = (body: string, at: number) => ({
+    rawPath: path,
+    requestContext: { http: { method: 'POST' } },
+    headers: { 'content-type': 'application/json', ...signedHeaders('lambda-hooks-secret', { method: 'POST', target: path, body }, at) },
+    body,
+  });
+  const t0 = Date.now() - 5_000;
+  const one = event(JSON.stringify({ costUsd: 1 }), t0);
+  expect((await handler(one)).statusCode).toBe(200);
+  expect((await handler(event(JSON.stringify({ costUsd: 45 }), t0 + 2_000))).statusCode).toBe(200);
+  expect((await handler(one)).statusCode).toBe(200);
+  expect((await rt.store.get(execution.id))!.costUsd).toBe(45);
+  const deep = `${'['.repeat(30_000)}${']'.repeat(30_000)}`;
+  expect((await handler(event(deep, Date.now()))).statusCode).toBe(400);
+});

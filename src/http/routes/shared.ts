@@ -1,10 +1,12 @@
 /** What every route shares: the context the handler gives it, the common answers, body parsing. */
 import type * as z from 'zod';
 import { formatIssues } from '../../config/load.js';
-import { protoKeyPaths } from '../../core/own.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan, protoKeyPaths } from '../../core/own.js';
 import type { Log } from '../../log.js';
 import type { Runtime } from '../../runtime.js';
-import { WINDOW_SECONDS } from '../../security/signing.js';
+import { FUTURE_SKEW_SECONDS, REPLAY_MEMORY_MS, WINDOW_SECONDS } from '../../security/signing.js';
+
+export { FUTURE_SKEW_SECONDS };
 import type { Command } from '../commands.js';
 import type { FollowUpQueue } from '../followup.js';
 import { type Handled, type HttpResponse, json } from '../types.js';
@@ -54,7 +56,10 @@ export function allowedResponseUrl(url: string): boolean {
 
 /** Chat commands that change something: each is recorded against replays. */
 export const mutating = (c: Command): boolean => c.cmd === 'cancel' || c.cmd === 'extend' || c.cmd === 'snooze';
-export const REPLAY_WINDOW_MS = WINDOW_SECONDS * 1000;
+/** How long an accepted request's identity is kept against copies: the window plus the future skew (see signing.ts). */
+export const REPLAY_WINDOW_MS = REPLAY_MEMORY_MS;
+/** How old a request's own timestamp may be (Teams' activity timestamp; the signed ones check it in signing.ts). */
+export const FRESH_WINDOW_MS = WINDOW_SECONDS * 1000;
 export const ALREADY = 'This request was already handled; nothing changed.';
 
 export function parseJson<T>(text: string, schema: z.ZodType<T>): { value: T } | { error: string } {
@@ -64,6 +69,8 @@ export function parseJson<T>(text: string, schema: z.ZodType<T>): { value: T } |
   } catch {
     return { error: 'body is not valid JSON' };
   }
+  // Refused before any walk: the checks below (and zod) recurse.
+  if (nestedDeeperThan(raw, MAX_JSON_DEPTH)) return { error: `invalid body: nested deeper than ${MAX_JSON_DEPTH} levels` };
   const reserved = protoKeyPaths(raw);
   if (reserved.length > 0) return { error: `invalid body: ${reserved[0]}: "__proto__" is not allowed` };
   const r = schema.safeParse(raw);

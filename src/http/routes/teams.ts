@@ -4,7 +4,7 @@ import { TEAMS } from '../../notify/markup.js';
 import { parseCommand, runCommand } from '../commands.js';
 import { type Handled, type HttpRequest, json } from '../types.js';
 import { verifyTeams } from '../verify.js';
-import { ALREADY, REPLAY_WINDOW_MS, type RouteContext, notFound, parseJson, unauthorized } from './shared.js';
+import { ALREADY, FRESH_WINDOW_MS, FUTURE_SKEW_SECONDS, type RouteContext, notFound, parseJson, unauthorized } from './shared.js';
 
 /** A Teams outgoing-webhook activity: the fields we read, the freshness and identity fields required. */
 const TeamsActivity = z.object({
@@ -24,7 +24,8 @@ export async function teamsMessage(c: RouteContext, req: HttpRequest): Promise<H
   if ('error' in parsedBody) return say(400, 'Malformed message.');
   const a = parsedBody.value;
   // Teams signs the body only; the activity's own timestamp and id bound it in time and number.
-  if (Math.abs(c.now() - Date.parse(a.timestamp)) > REPLAY_WINDOW_MS) return say(401, 'Message too old.');
+  const age = c.now() - Date.parse(a.timestamp);
+  if (age > FRESH_WINDOW_MS || age < -FUTURE_SKEW_SECONDS * 1000) return say(401, 'Message too old.');
   const text = a.text
     .replace(/<at>[^<]*<\/at>/g, '')
     .replace(/&nbsp;/g, ' ')

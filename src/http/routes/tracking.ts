@@ -3,8 +3,8 @@ import * as z from 'zod';
 import { FinishRequest } from '../../app/service.js';
 import { FULL_SCOPE, type Scope } from '../../config/load.js';
 import { publicView } from '../../core/model.js';
-import { DependencyError, InputError, NotFoundError, WatchdogError } from '../../errors.js';
-import { SIGNATURE_HEADER, safeEqual } from '../../security/signing.js';
+import { ConflictError, DependencyError, InputError, NotFoundError, WatchdogError } from '../../errors.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, safeEqual } from '../../security/signing.js';
 import { type Handled, type HttpRequest, json } from '../types.js';
 import { v2Verified } from './hooks.js';
 import { ALREADY, type RouteContext, notFound, parseJson, unauthorized } from './shared.js';
@@ -66,7 +66,9 @@ export async function tracking(c: RouteContext, req: HttpRequest): Promise<Handl
     if (verb === 'heartbeat') {
       const body = parseJson(req.body || '{}', z.unknown());
       if ('error' in body) return { response: json(400, { error: body.error }) };
-      return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, scope)) }) };
+      // A v2-signed heartbeat is ordered by its signed timestamp; any heartbeat by its `seq`.
+      const sentAt = signed ? Number(req.headers[TIMESTAMP_HEADER]) * 1000 : undefined;
+      return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, scope, sentAt)) }) };
     }
     const body = parseJson(req.body || '{}', FinishRequest);
     if ('error' in body) return { response: json(400, { error: body.error }) };
@@ -74,6 +76,7 @@ export async function tracking(c: RouteContext, req: HttpRequest): Promise<Handl
     return { response: json(200, { execution: publicView(await wd.finish(id, actor, body.value.status, scope)) }) };
   } catch (err) {
     if (err instanceof NotFoundError) return { response: json(404, { error: err.message }) };
+    if (err instanceof ConflictError) return { response: json(409, { error: err.message, code: err.code }) };
     if (err instanceof InputError) return { response: json(400, { error: err.message }) };
     if (err instanceof WatchdogError && err.name === 'ConfigError') return { response: json(400, { error: err.message }) };
     throw err;

@@ -50,7 +50,11 @@ export const trackingRoutes = (): readonly Route[] => [
       201: { description: 'Tracked', schema: z.object({ created: z.literal(true), execution: PublicExecution }) },
       200: { description: 'Already tracked: the existing execution', schema: z.object({ created: z.literal(false), execution: PublicExecution }) },
       ...errors(),
-      409: { description: 'This signed request was already accepted (replay)', schema: ErrorBody },
+      409: {
+        description:
+          "This signed request was already accepted (replay), or (code `tracked_elsewhere`) this connection and externalId are tracked outside the key's scope: nothing about that run is returned",
+        schema: ErrorBody,
+      },
     },
   },
   {

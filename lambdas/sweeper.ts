@@ -13,6 +13,8 @@ import { recordRunningConfig } from '../src/store/meta.js';
 import type { ProbeReport } from '../src/app/probe.js';
 import type { DiscoveryRecord } from '../src/store/probes.js';
 import { type SweepSummary, summaryFields } from '../src/app/sweep.js';
+import { loopMarginMs, sweepLoop } from '../src/app/loop.js';
+import { mergeSummaries } from '../src/app/summary.js';
 
 const logger = new Logger({ serviceName: 'runaway-watchdog-sweeper' });
 const metrics = new Metrics({ namespace: process.env[ENV.metricsNamespace] ?? METRICS_NAMESPACE, serviceName: SWEEPER_SERVICE });
@@ -39,6 +41,7 @@ export function publishSweepMetrics(m: Metrics, s: SweepSummary): void {
   m.addMetric(M.Discovered, MetricUnit.Count, s.discovered);
   m.addMetric(M.SweepDuration, MetricUnit.Milliseconds, s.durationMs);
   m.addMetric(M.DueLag, MetricUnit.Milliseconds, Number(f.dueLagMaxMs ?? 0));
+  for (const ms of s.breachToCancelMs) m.addMetric(M.BreachToCancelMs, MetricUnit.Milliseconds, ms);
 }
 
 /** One EMF document per probed connection: ConnectionUnhealthy 0 or 1, dimension `connection`. */
@@ -65,6 +68,13 @@ export function publishDiscoveryMetrics(m: Metrics, discoveries: readonly Discov
   }
 }
 
+/** One pass's metrics (EMF). */
+function publishPass(s: SweepSummary): void {
+  publishSweepMetrics(metrics, s);
+  publishProbeMetrics(metrics, s.probes);
+  publishDiscoveryMetrics(metrics, s.discoveries);
+}
+
 export const handler = async (_event: unknown, context: LambdaContext): Promise<Record<string, unknown>> => {
   try {
     let recording: Promise<void> | undefined;
@@ -80,14 +90,37 @@ export const handler = async (_event: unknown, context: LambdaContext): Promise<
       }).catch((err: Error) => logger.warn('could not record the running config', { error: err.message }));
     }
     const every = Number(process.env[ENV.sweepEveryMs]);
-    const summary = await runtime.sweeper.run({
-      remainingMs: () => context.getRemainingTimeInMillis(),
-      ...(Number.isFinite(every) && every > 0 ? { scheduleMs: every } : {}),
-    });
+    const scheduled = Number.isFinite(every) && every > 0;
+    const remainingMs = () => context.getRemainingTimeInMillis();
+    const rt = runtime;
+    let summary: SweepSummary;
+    if (!scheduled || rt.config.settings.sweepMode === 'scheduled') {
+      summary = await rt.sweeper.run({ remainingMs, ...(scheduled ? { scheduleMs: every } : {}) });
+      publishPass(summary);
+    } else {
+      // Continuous: pass after pass until shortly before the next scheduled invocation.
+      const passes: SweepSummary[] = [];
+      let published = Date.now();
+      await sweepLoop({
+        sweeper: rt.sweeper,
+        tickMs: rt.config.settings.tickMs,
+        endAt: Date.now() + every - loopMarginMs(every),
+        remainingMs,
+        onPass: (s) => {
+          passes.push(s);
+          publishPass(s);
+          // A pass that did something gets its own line; the invocation's summary comes at the end.
+          if (s.actions.length > 0 || s.errors > 0) logger.info('sweep pass', summaryFields(s));
+          // Published at least every 10 s: a loop killed mid-invocation has still reported.
+          if (Date.now() - published >= 10_000) {
+            metrics.publishStoredMetrics();
+            published = Date.now();
+          }
+        },
+      });
+      summary = mergeSummaries(passes);
+    }
     await recording;
-    publishSweepMetrics(metrics, summary);
-    publishProbeMetrics(metrics, summary.probes);
-    publishDiscoveryMetrics(metrics, summary.discoveries);
     const fields = summaryFields(summary);
     logger.info('sweep summary', fields);
     return fields;

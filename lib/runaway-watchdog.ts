@@ -184,6 +184,9 @@ const WEBHOOK_MEMORY_MB = 512;
 /** Deliveries of a follow-up before it is dead-lettered. */
 const FOLLOW_UP_RECEIVES = 5;
 
+/** The published bound of breach → cancel request sent, p99, for continuous sweeps (README "Enforcement latency"). */
+export const BREACH_TO_CANCEL_P99_MS = 5_000;
+
 /** Lambda's longest timeout. */
 const LAMBDA_MAX_TIMEOUT = Duration.minutes(15);
 /** What the sweep keeps at the end of an invocation to record outcomes (SweepOptions.reserveMs). */
@@ -193,9 +196,13 @@ export const SWEEP_RESERVE = Duration.seconds(30);
  * What the deployed shape cannot honour, one line each, before anything is built: a schedule
  * EventBridge cannot express, a timeout Lambda refuses or the sweep's reserve would eat.
  */
-export function deployProblems(props: RunawayWatchdogProps, sweepEvery: Duration, sweepTimeout: Duration): string[] {
+export function deployProblems(props: RunawayWatchdogProps, sweepEvery: Duration, sweepTimeout: Duration, continuous = false): string[] {
   const out: string[] = [];
   const ms = (d: Duration) => d.toMilliseconds();
+  if (continuous && ms(sweepTimeout) <= ms(LAMBDA_MAX_TIMEOUT) && ms(sweepTimeout) < ms(sweepEvery) + ms(SWEEP_RESERVE))
+    out.push(
+      `sweepTimeout: ${sweepTimeout.toHumanString()}: continuous sweeps (settings.sweepMode) stay awake for the whole schedule: give at least sweepEvery + 30 s (${sweepEvery.plus(SWEEP_RESERVE).toHumanString()}), or sweepMode: scheduled`,
+    );
   if (ms(sweepEvery) < 60_000 || ms(sweepEvery) % 60_000 !== 0)
     out.push(`sweepEvery: ${sweepEvery.toHumanString()}: must be a whole number of minutes (EventBridge schedules are minute-granular)`);
   if (ms(sweepTimeout) > ms(LAMBDA_MAX_TIMEOUT)) out.push(`sweepTimeout: ${sweepTimeout.toHumanString()}: Lambda's longest timeout is 15 minutes`);
@@ -230,8 +237,10 @@ export class RunawayWatchdog extends Construct {
     const { config, json } = deployableConfig(props.configFile ?? { config: props.config });
     const stack = Stack.of(this);
     const sweepEvery = props.sweepEvery ?? Duration.millis(config.settings.sweepEveryMs);
-    const sweepTimeout = props.sweepTimeout ?? Duration.minutes(5);
-    const problems = deployProblems(props, sweepEvery, sweepTimeout);
+    const continuous = config.settings.sweepMode === 'continuous';
+    // Continuous sweeps stay awake for the whole schedule: the timeout must cover it and the reserve.
+    const sweepTimeout = props.sweepTimeout ?? Duration.minutes(Math.min(15, Math.max(5, Math.ceil(sweepEvery.toMinutes({ integral: false })) + 1)));
+    const problems = deployProblems(props, sweepEvery, sweepTimeout, continuous);
     if (problems.length > 0) throw new ConfigError(problems);
     const configDir = mkdtempSync(path.join(os.tmpdir(), 'watchdog-config-'));
     writeFileSync(path.join(configDir, 'watchdog.config.json'), json);
@@ -397,7 +406,9 @@ export class RunawayWatchdog extends Construct {
     });
     // A sweep that fails as a whole is not retried (the next one comes within a minute) but
     // never dropped: it lands in the dead-letter queue, which is alarmed.
-    this.sweeper.configureAsyncInvoke({ retryAttempts: 0, onFailure: new destinations.SqsDestination(dlq) });
+    // A scheduled invocation that cannot start (throttled) is not queued for hours behind
+    // later ones: after a minute it is dead-lettered (and alarmed); the next schedule comes.
+    this.sweeper.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1), onFailure: new destinations.SqsDestination(dlq) });
 
     // Every route verifies its own signature (Slack, Discord, Teams, HMAC hooks, API key).
     this.webhookUrl = this.webhook.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
@@ -494,6 +505,14 @@ export class RunawayWatchdog extends Construct {
       'A sweep reached its deadline with due work left: the backlog is larger than one sweep (Deferred counts what waits).',
     );
     alarm('DueLag', metric(SweeperMetric.DueLag, 'Maximum'), 2 * sweepEvery.toMilliseconds(), 'Enforcement is late: due lag above twice the schedule.');
+    // The published bound (README "Enforcement latency"): continuous sweeps cancel within 5 s of a breach (p99); scheduled ones within the schedule and 5 s.
+    const bound = config.settings.sweepMode === 'continuous' ? BREACH_TO_CANCEL_P99_MS : sweepEvery.toMilliseconds() + BREACH_TO_CANCEL_P99_MS;
+    alarm(
+      'BreachToCancel',
+      metric(SweeperMetric.BreachToCancelMs, 'p99', Duration.minutes(15)),
+      bound,
+      `Enforcement is slower than published: p99 breach → cancel request above ${bound / 1000} s (provider latency, a backlog, or the sweeper not staying awake).`,
+    );
     // Incidents, not standing counts: a dead-letter queue alarms on each message that arrives
     // (EventBridge and Lambda's failure destination send them, so NumberOfMessagesSent counts
     // them), not on what it still holds, which would keep the alarm in ALARM for 14 days and

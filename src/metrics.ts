@@ -46,6 +46,8 @@ export const SweeperMetric = {
   CancelRetries: 'CancelRetries',
   /** Work left for the next sweep because this one reached its deadline (claims, recoveries, warnings, notices). */
   Deferred: 'Deferred',
+  /** For each policy cancel sent: from the moment the limit was crossed to the request sent (ms). Alarmed at the published p99 bound. */
+  BreachToCancelMs: 'BreachToCancelMs',
   /** 1 when the sweep reached its deadline with due work left (the backlog is larger than one sweep), else 0. */
   SweepOverrun: 'SweepOverrun',
 } as const;

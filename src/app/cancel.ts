@@ -51,6 +51,8 @@ export type ClaimOutcome = 'claimed' | 'lost_race' | 'not_claimable' | 'deferred
 export interface ClaimOptions {
   reasons: StopReason[];
   timeUp?: () => boolean;
+  /** When the limit was crossed (a policy's cancel): the first request sent counts breach → cancel. */
+  breachAt?: number;
 }
 
 export const policyActor = (e: Execution): Actor => ({ id: `policy:${e.policy}`, via: SWEEP_VIA });
@@ -104,7 +106,7 @@ export class CancelProtocol {
     // timeout, a reset, a 5xx from a gateway). Ask first rather than cancel twice.
     const adapter = this.deps.calls.adapter(claim.execution.connection);
     const ask = claim.execution.attempts > 1 && 'cancel' in adapter && adapter.hasStatus;
-    await (ask ? this.fromStatus(claim.execution, tally) : this.cancelClaimed(claim.execution, tally, false));
+    await (ask ? this.fromStatus(claim.execution, tally) : this.cancelClaimed(claim.execution, tally, false, o.breachAt));
     return 'claimed';
   }
 
@@ -135,10 +137,11 @@ export class CancelProtocol {
   }
 
   /** The claim is ours (and its provider slot): call the provider's cancel and record what it said. */
-  private async cancelClaimed(e: Execution, tally: Tally, resent: boolean): Promise<void> {
+  private async cancelClaimed(e: Execution, tally: Tally, resent: boolean, breachAt?: number): Promise<void> {
     const adapter = this.deps.calls.adapter(e.connection);
     if (!('cancel' in adapter)) return this.finishClaim(e, tally, { kind: 'failed', error: adapter.error });
     tally.count('cancelCalls');
+    if (breachAt !== undefined) tally.summary.breachToCancelMs.push(Math.max(0, this.deps.now() - breachAt));
     const out = await adapter.cancel(e.externalId);
     const result = toCancelResult(out, {
       now: this.deps.now(),

@@ -11,7 +11,7 @@ import { Duration } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { executionId } from '../core/ids.js';
 import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs, isTerminal } from '../core/model.js';
-import { looseningErrors, looserThan } from '../core/policy.js';
+import { breachAt, evaluate, looseningErrors, looserThan } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { ConfigError, ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { ExecutionStore, ListFilter, Page, WriteOutcome } from '../store/types.js';
@@ -293,6 +293,23 @@ export class Watchdog {
     }
   }
 
+  /**
+   * A breach a heartbeat reported (cost past its limit, a finish that says otherwise): the
+   * policy's cancel now, through the one claim protocol, rather than at the next pass.
+   * Whoever gets there first (this, a sweep) claims; the other finds nothing to claim.
+   * Dry-run policies and held lost-heartbeat cancels are left to the sweep.
+   */
+  async enforceNow(id: string): Promise<Execution | undefined> {
+    const cur = await this.store.get(id);
+    if (!cur || !this.cancels || (cur.state !== 'running' && cur.state !== 'warned')) return cur;
+    const policy = this.policyOf(cur);
+    const now = this.now();
+    const d = evaluate(cur, policy, now);
+    if (d.action !== 'cancel' || d.dryRun || T.onlyHeartbeat(d.reasons)) return cur;
+    await this.cancels.claimAndCancel(cur, this.scratch(this.cancels), { reasons: d.reasons, ...breachAtOf(cur, policy, d.reasons, now) });
+    return this.store.get(id);
+  }
+
   /** A person's cancel is no sweep: its counts go nowhere. */
   private scratch(cancels: CancelProtocol): Tally {
     return new Tally(emptySummary(cancels.holder, this.now(), false));
@@ -332,3 +349,8 @@ export class Watchdog {
 }
 
 export type { ExecutionState };
+
+function breachAtOf(e: Execution, policy: CompiledPolicy, reasons: Parameters<typeof breachAt>[2], now: number): { breachAt?: number } {
+  const at = breachAt(e, policy, reasons, now);
+  return at === undefined ? {} : { breachAt: at };
+}

@@ -83,6 +83,8 @@ export interface SweepSummary {
   indexRepairs: number;
   /** now − dueAt for each execution acted on (ms), sorted. */
   dueLagMs: number[];
+  /** For each policy cancel sent: from the moment its limit was crossed to the request sent (ms). */
+  breachToCancelMs: number[];
   actions: SweepAction[];
 }
 
@@ -148,6 +150,7 @@ export function emptySummary(sweeper: string, startedAt: number, preview: boolea
     discoveries: [],
     indexRepairs: 0,
     dueLagMs: [],
+    breachToCancelMs: [],
     actions: [],
   };
 }
@@ -174,12 +177,41 @@ const pct = (sorted: number[], p: number): number | undefined =>
 export function summaryFields(s: SweepSummary): Record<string, number | string | boolean | undefined> {
   const counts: Record<string, number | string | boolean> = {};
   for (const [k, v] of Object.entries(s))
-    if (k !== 'actions' && k !== 'dueLagMs' && k !== 'probes' && k !== 'discoveries') counts[k] = v as number | string | boolean;
+    if (k !== 'actions' && k !== 'dueLagMs' && k !== 'breachToCancelMs' && k !== 'probes' && k !== 'discoveries') counts[k] = v as number | string | boolean;
   counts.untracked = s.discoveries.reduce((n, d) => n + d.untracked, 0);
   counts.unhealthyConnections = s.probes
     .filter((p) => !p.healthy)
     .map((p) => p.connection)
     .join(',');
   const dueLagMs = s.dueLagMs;
-  return { ...counts, dueLagP50Ms: pct(dueLagMs, 50), dueLagP99Ms: pct(dueLagMs, 99), dueLagMaxMs: dueLagMs.at(-1) };
+  const b2c = [...s.breachToCancelMs].sort((a, b) => a - b);
+  return {
+    ...counts,
+    dueLagP50Ms: pct(dueLagMs, 50),
+    dueLagP99Ms: pct(dueLagMs, 99),
+    dueLagMaxMs: dueLagMs.at(-1),
+    breachToCancelP50Ms: pct(b2c, 50),
+    breachToCancelMaxMs: b2c.at(-1),
+  };
+}
+
+/** Several passes of one invocation as one summary: counts summed, lags and outcomes together (actions: the last 200). */
+export function mergeSummaries(passes: readonly SweepSummary[]): SweepSummary {
+  const first = passes[0];
+  if (!first) throw new Error('no pass to merge');
+  const out: SweepSummary = { ...emptySummary(first.sweeper, first.startedAt, first.preview) };
+  for (const s of passes) {
+    for (const [k, v] of Object.entries(s) as Array<[keyof SweepSummary, unknown]>) {
+      const sums = out as unknown as Record<string, number>;
+      if (typeof v === 'number' && k !== 'startedAt') sums[k] = (sums[k] ?? 0) + v;
+    }
+    out.dueLagMs.push(...s.dueLagMs);
+    out.breachToCancelMs.push(...s.breachToCancelMs);
+    out.probes.push(...s.probes);
+    out.discoveries.push(...s.discoveries);
+    out.actions.push(...s.actions);
+  }
+  out.actions.splice(0, Math.max(0, out.actions.length - 200));
+  out.dueLagMs.sort((a, b) => a - b);
+  return out;
 }

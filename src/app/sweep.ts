@@ -9,7 +9,7 @@ import type { CompiledPolicy, WatchdogConfig } from '../config/load.js';
 import { policyByName, policyFor } from '../config/load.js';
 import type { Execution, StopReason } from '../core/model.js';
 import { isTerminal } from '../core/model.js';
-import { effectiveLimits, evaluate } from '../core/policy.js';
+import { breachAt, effectiveLimits, evaluate } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { type Log, redact, silentLog } from '../log.js';
 import { alertMessage } from '../notify/render.js';
@@ -57,6 +57,8 @@ export interface SweepOptions {
    * margin of a sixth, at most 10 s), so sweeps do not overlap even without reserved concurrency.
    */
   scheduleMs?: number;
+  /** An absolute deadline (ms) given by the caller (the continuous loop's pass), on top of the others. */
+  deadlineAt?: number;
   /** Max due executions to read per sweep (default 10,000; the rest stays due). */
   limit?: number;
 }
@@ -128,7 +130,10 @@ export class Sweeper {
     const reserve = opts.reserveMs ?? 30_000;
     // One deadline for the whole sweep: every claim, recovery, status read, warning and notice
     // starts only before it; what is left stays due for the next sweep (Deferred, SweepOverrun).
-    const scheduleEnd = opts.scheduleMs === undefined ? Infinity : startedAt + opts.scheduleMs - Math.min(10_000, opts.scheduleMs / 6);
+    const scheduleEnd = Math.min(
+      opts.scheduleMs === undefined ? Infinity : startedAt + opts.scheduleMs - Math.min(10_000, opts.scheduleMs / 6),
+      opts.deadlineAt ?? Infinity,
+    );
     const run: Run = {
       tally: new Tally(s),
       preview,
@@ -346,7 +351,7 @@ export class Sweeper {
         const why = await this.heartbeatHoldReason(cur, run, now);
         if (why !== undefined) return this.holdHeartbeat(cur, run, why);
       }
-      return this.enforce(cur, run, { reasons: d.reasons, policyDecision: true });
+      return this.enforce(cur, run, { reasons: d.reasons, policyDecision: true, breachAt: breachAt(cur, policy, d.reasons, now) });
     }
     if (d.action === 'warn') {
       if (run.preview) return tally.record('preview_warn', cur, d.warnings.join(', '));
@@ -375,7 +380,7 @@ export class Sweeper {
    * `maxCancelsPerSweep` (the slot is taken before any await, so parallel items cannot
    * overshoot), and no claim is taken when the invocation's time runs low.
    */
-  private async enforce(e: Execution, run: Run, o: { reasons: StopReason[]; policyDecision: boolean }): Promise<void> {
+  private async enforce(e: Execution, run: Run, o: { reasons: StopReason[]; policyDecision: boolean; breachAt?: number | undefined }): Promise<void> {
     if (o.policyDecision) {
       if (run.policyCancels >= this.settings.maxCancelsPerSweep) {
         for (const t of this.policyOf(e).notify) run.heldBackTargets.add(t);
@@ -383,7 +388,11 @@ export class Sweeper {
       }
       run.policyCancels++;
     }
-    const claimed = await this.cancels.claimAndCancel(e, run.tally, { reasons: o.reasons, timeUp: run.timeLow });
+    const claimed = await this.cancels.claimAndCancel(e, run.tally, {
+      reasons: o.reasons,
+      timeUp: run.timeLow,
+      ...(o.breachAt !== undefined ? { breachAt: o.breachAt } : {}),
+    });
     if (claimed !== 'claimed' && o.policyDecision) run.policyCancels--;
     if (claimed === 'deferred') run.tally.record('deferred', e, DEFERRED);
   }

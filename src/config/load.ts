@@ -65,6 +65,8 @@ export interface WatchdogConfig {
     readonly shards: number;
     readonly sweepEveryMs: number;
     readonly maxCancelsPerSweep: number;
+    readonly sweepMode: 'continuous' | 'scheduled';
+    readonly tickMs: number;
     readonly heartbeatHoldMinRuns: number;
     readonly maxCancelAttempts: number;
     readonly providerConcurrency: number;
@@ -161,6 +163,8 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string, sha256: string)
       shards: s.shards,
       sweepEveryMs: ms(s.sweepEvery),
       maxCancelsPerSweep: s.maxCancelsPerSweep,
+      sweepMode: s.sweepMode,
+      tickMs: ms(s.tick),
       heartbeatHoldMinRuns: s.heartbeatHoldMinRuns,
       maxCancelAttempts: s.maxCancelAttempts,
       providerConcurrency: s.providerConcurrency,

@@ -177,6 +177,16 @@ export const Settings = z.strictObject({
     error:
       'must be a whole number of minutes (1m, 2m, …): EventBridge schedules are minute-granular (`watchdog sweep --every 10s` sweeps faster on this machine)',
   }),
+  /**
+   * In AWS: `continuous` keeps each scheduled invocation sweeping every `tick` until shortly
+   * before the next one (breach → cancel within seconds; README "Enforcement latency");
+   * `scheduled` sweeps once per `sweepEvery` (a minute late at worst, a few dollars cheaper).
+   */
+  sweepMode: z.enum(['continuous', 'scheduled']).default('continuous'),
+  /** Continuous mode: time between the starts of two passes. */
+  tick: Duration.default('1s').refine((d) => (parseDuration(d) ?? 0) >= 200 && (parseDuration(d) ?? 0) <= 30_000, {
+    error: 'must be between 200ms and 30s',
+  }),
   maxCancelsPerSweep: z.number().int().min(0).default(25),
   /**
    * Lost-heartbeat cancels are held (warned, alerted, not cancelled) when at least this many

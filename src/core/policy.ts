@@ -118,6 +118,25 @@ function graceUntil(e: Execution): number {
   return until;
 }
 
+/**
+ * When the earliest of the breached limits was crossed: a time limit's deadline; a cost
+ * estimated by the hour, the moment the estimate reached the limit; a reported cost, the
+ * heartbeat that reported it (the last one). For BreachToCancelMs: detection to action.
+ */
+export function breachAt(e: Execution, policy: Policy, reasons: readonly Reason[], now: number): number | undefined {
+  let at: number | undefined;
+  const take = (t: number | undefined) => {
+    if (t !== undefined && (at === undefined || t < at)) at = t;
+  };
+  for (const l of describeLimits(e, policy, now)) {
+    if (!reasons.includes(l.reason)) continue;
+    if (l.reason !== 'cost') take(l.deadline);
+    else if (e.costUsd !== undefined) take(e.lastHeartbeatAt ?? now);
+    else if (policy.costPerHourUsd !== undefined && policy.costPerHourUsd > 0) take(effectiveStart(e) + (l.limit / policy.costPerHourUsd) * 3_600_000);
+  }
+  return at;
+}
+
 /** Cost used for the cost limit: the reported one, else the configured hourly estimate. */
 export function currentCost(e: Execution, policy: Policy, now: number): number | undefined {
   if (e.costUsd !== undefined) return e.costUsd;

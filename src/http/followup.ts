@@ -13,6 +13,8 @@ const Who = z.strictObject({ tool: z.enum(['slack', 'discord', 'teams', 'hook'])
 const Reply = z.strictObject({ to: z.enum(['slack', 'discord']), url: z.url().max(2_000) });
 
 export const FollowUp = z.discriminatedUnion('kind', [
+  /** A heartbeat reported a breach (cost, progress): enforce it now rather than at the next pass. */
+  z.strictObject({ kind: z.literal('enforce'), v: z.literal(1), id: z.string().regex(/^wd_[a-z0-9]{12}$/) }),
   /** A cancel already requested: carry it out, then post the outcome. */
   z.strictObject({ kind: z.literal('cancel'), v: z.literal(1), id: z.string().regex(/^wd_[a-z0-9]{12}$/), reply: Reply }),
   /** A Slack button press: run it, then replace the warning. */

@@ -147,6 +147,10 @@ export class Webhook {
   async followUp(job: FollowUp): Promise<void> {
     // A press is not retried (a second run would extend or snooze twice): buttonPressed never throws.
     if (job.kind === 'slack-button') return buttonPressed(this.ctx, job.cmd, job.who, job.responseUrl);
+    if (job.kind === 'enforce') {
+      await this.deps.runtime.watchdog.enforceNow(job.id);
+      return;
+    }
     const e = await this.deps.runtime.watchdog.carryOutCancel(job.id, FOLLOW_UP_WAIT_MS);
     if (!e) return;
     if (job.reply.to === 'slack') {

@@ -98,7 +98,9 @@ console.log(JSON.stringify({ metric: SweeperMetric.Cancelled, indexes: INDEXES.m
     Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   };
   const fns = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+  // The sweeper, the webhook and the follow-up worker (the webhook's bundle).
   expect(fns.map((f) => [f.Properties.Handler, f.Properties.Runtime, f.Properties.MemorySize])).toEqual([
+    ['index.handler', 'nodejs24.x', 256],
     ['index.handler', 'nodejs24.x', 256],
     ['index.handler', 'nodejs24.x', 256],
   ]);

@@ -179,3 +179,25 @@ describe('bodies nested too deep to walk', () => {
     }
   });
 });
+
+describe('a breach reported by heartbeat acts at once', () => {
+  it('a heartbeat whose cost passes the limit is cancelled without waiting for a sweep; a sweep after it finds nothing to cancel', async () => {
+    const id = await w.tracked('reported-spend');
+    const { response, background } = await w.webhook.handle(
+      bearer('POST', `/v1/executions/${id}/heartbeat`, JSON.stringify({ seq: 1, costUsd: 60 }), 'etl-key'),
+    );
+    expect(response.status).toBe(200);
+    expect(background).toBeDefined();
+    await background;
+    expect(w.sim.cancelCalls.get('reported-spend')).toBe(1);
+    expect(await w.rt.store.get(id)).toMatchObject({ state: 'cancelled', stopReasons: ['cost'] });
+    const s = await w.rt.sweeper.run();
+    expect(s.cancelCalls).toBe(0);
+    expect(w.sim.cancelCalls.get('reported-spend')).toBe(1);
+    // Under the limit: nothing handed on.
+    const calm = await w.tracked('calm-spend');
+    expect(
+      (await w.webhook.handle(bearer('POST', `/v1/executions/${calm}/heartbeat`, JSON.stringify({ seq: 1, costUsd: 5 }), 'etl-key'))).background,
+    ).toBeUndefined();
+  });
+});

@@ -27,12 +27,13 @@ beforeAll(async () => {
     {
       settings: { tableName: 'lambda-followups' },
       connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
-      webhook: { slack: { secret: 'slack' }, discord: { secret: 'discord', apiUrl: `${slack.hookBase}/discord` } },
-      policies: [{ name: 'default', maxRuntime: '4h', allow: { users: ['U1'] } }],
+      webhook: { slack: { secret: 'slack' }, discord: { secret: 'discord', apiUrl: `${slack.hookBase}/discord` }, hooks: { secret: 'hooks' } },
+      policies: [{ name: 'default', maxRuntime: '4h', maxCostUsd: 10, allow: { users: ['U1'] } }],
     },
     {
       sg: { apiKey: sim.apiKey },
       slack: { signingSecret: 'f-slack' },
+      hooks: { signingSecret: 'f-hooks' },
       discord: { publicKey: (keys.publicKey.export({ format: 'der', type: 'spki' }) as Buffer).subarray(12).toString('hex') },
     },
   );
@@ -154,4 +155,28 @@ it('Slack button: acknowledged empty at once; the queued press replaces the warn
   expect(await handler({ Records: [{ messageId: 'retry-me', body: cancelJob(`${slack.responseBase}/T/retry`) }] })).toEqual({ batchItemFailures: [] });
   expect(sim.cancelCalls.get('fu-retry')).toBe(1);
   expect((slack.responses.find((x) => x.path === '/response/T/retry')?.body as { text: string }).text).toContain('Cancelled');
+});
+
+it('a heartbeat reporting cost past the limit: answered at once, handed to the queue, and its consumer cancels (no sweep in between)', async () => {
+  const { signedHeaders } = await import('../../src/security/signing.js');
+  const rt = await runtime();
+  sim.add({ id: 'fu-spend' });
+  const { execution } = await rt.watchdog.track({ connection: 'sg', externalId: 'fu-spend' }, { id: 'test', via: 'test' });
+  const { handler } = await import('../../lambdas/webhook.js');
+  const before = sqs.messages.length;
+  const path = `/v1/executions/${execution.id}/heartbeat`;
+  const body = JSON.stringify({ costUsd: 12 });
+  const answer = await handler(
+    urlEvent(path, body, { 'content-type': 'application/json', ...signedHeaders('f-hooks', { method: 'POST', target: path, body }) }),
+  );
+  expect(answer.statusCode).toBe(200);
+  expect(sim.cancelCalls.get('fu-spend')).toBeUndefined(); // not in the answer's time
+  const job = sqs.messages[before]!;
+  expect(JSON.parse(job.body)).toEqual({ kind: 'enforce', v: 1, id: execution.id });
+  expect(await handler({ Records: [{ messageId: job.messageId, body: job.body }] })).toEqual({ batchItemFailures: [] });
+  expect(sim.cancelCalls.get('fu-spend')).toBe(1);
+  expect((await rt.store.get(execution.id))!.state).toBe('cancelled');
+  // Delivered twice (SQS is at-least-once): still one cancel.
+  expect(await handler({ Records: [{ messageId: job.messageId, body: job.body }] })).toEqual({ batchItemFailures: [] });
+  expect(sim.cancelCalls.get('fu-spend')).toBe(1);
 });

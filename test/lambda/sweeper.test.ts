@@ -70,3 +70,44 @@ it('runs one sweep, cancels the runaway, and publishes EMF metrics', async () =>
   expect(emf.find((d) => 'DiscoveryIncomplete' in d)).toMatchObject({ connection: 'sg', DiscoveryIncomplete: 0, service: 'sweeper' });
   expect(lines.join('')).toContain('sweep summary');
 });
+
+it('continuous (the default in AWS): one invocation sweeps pass after pass until shortly before the next schedule; a run that breaches mid-invocation is cancelled by a later pass, and every pass reports SweepCompleted and BreachToCancelMs', async () => {
+  const { bootRuntime } = await import('../../src/lambda/boot.js');
+  const { silentLog } = await import('../../src/log.js');
+  const rt = bootRuntime(silentLog);
+  sim.add({ id: 'breaks-mid-invocation' });
+  // Its one-hour limit is crossed ~1.2 s into the invocation.
+  const { execution } = await rt.watchdog.track(
+    { connection: 'sg', externalId: 'breaks-mid-invocation', startedAt: Date.now() - HOUR + 1_200 },
+    { id: 'test', via: 'test' },
+  );
+  const lines: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  process.env.WATCHDOG_SWEEP_EVERY_MS = '4000'; // a compressed schedule: the loop ends ~1 s before the next one
+  const started = Date.now();
+  let result: Record<string, unknown>;
+  try {
+    const { handler } = await import('../../lambdas/sweeper.js');
+    result = await handler({}, { getRemainingTimeInMillis: () => 300_000 - (Date.now() - started) });
+  } finally {
+    spy.mockRestore();
+    delete process.env.WATCHDOG_SWEEP_EVERY_MS;
+  }
+  const elapsed = Date.now() - started;
+  expect(elapsed).toBeGreaterThanOrEqual(1_500); // passes every second (the tick) until the last one before the margin
+  expect(elapsed).toBeLessThan(4_000); // never into the next invocation's time
+  expect(result).toMatchObject({ cancelled: 1 });
+  expect(sim.cancelCalls.get('breaks-mid-invocation')).toBe(1);
+  expect((await rt.store.get(execution.id))!.state).toBe('cancelled');
+  const docs = lines
+    .map((l) => l.trim())
+    .filter((l) => l.includes('"SweepCompleted"'))
+    .map((l) => JSON.parse(l) as { SweepCompleted: number | number[]; BreachToCancelMs?: number | number[] });
+  const passes = docs.flatMap((d) => (Array.isArray(d.SweepCompleted) ? d.SweepCompleted : [d.SweepCompleted]));
+  expect(passes.length).toBeGreaterThan(1);
+  const b2c = docs.flatMap((d) => (d.BreachToCancelMs === undefined ? [] : Array.isArray(d.BreachToCancelMs) ? d.BreachToCancelMs : [d.BreachToCancelMs]));
+  expect(b2c).toHaveLength(1);
+});

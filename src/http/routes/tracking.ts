@@ -2,7 +2,9 @@
 import * as z from 'zod';
 import { FinishRequest } from '../../app/service.js';
 import { FULL_SCOPE, type Scope } from '../../config/load.js';
-import { publicView } from '../../core/model.js';
+import { type Execution, publicView } from '../../core/model.js';
+import { evaluate } from '../../core/policy.js';
+import { onlyHeartbeat } from '../../core/transitions.js';
 import { ConflictError, DependencyError, InputError, NotFoundError, WatchdogError } from '../../errors.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, safeEqual } from '../../security/signing.js';
 import { type Handled, type HttpRequest, json } from '../types.js';
@@ -68,7 +70,8 @@ export async function tracking(c: RouteContext, req: HttpRequest): Promise<Handl
       if ('error' in body) return { response: json(400, { error: body.error }) };
       // A v2-signed heartbeat is ordered by its signed timestamp; any heartbeat by its `seq`.
       const sentAt = signed ? Number(req.headers[TIMESTAMP_HEADER]) * 1000 : undefined;
-      return { response: json(200, { execution: publicView(await wd.heartbeat(id, body.value, scope, sentAt)) }) };
+      const e = await wd.heartbeat(id, body.value, scope, sentAt);
+      return { response: json(200, { execution: publicView(e) }), ...(await actOnReportedBreach(c, e)) };
     }
     const body = parseJson(req.body || '{}', FinishRequest);
     if ('error' in body) return { response: json(400, { error: body.error }) };
@@ -81,4 +84,32 @@ export async function tracking(c: RouteContext, req: HttpRequest): Promise<Handl
     if (err instanceof WatchdogError && err.name === 'ConfigError') return { response: json(400, { error: err.message }) };
     throw err;
   }
+}
+
+/**
+ * A heartbeat that reports a breach (its cost past the limit) makes the run due now; it is
+ * also handed on at once, so the cancel does not wait for the sweep's next pass: to the
+ * follow-up queue in Lambda (its consumer enforces it), after the answer locally. The one
+ * claim protocol decides who cancels; the answer to the tracker never waits for it.
+ */
+async function actOnReportedBreach(c: RouteContext, e: Execution): Promise<{ background?: Promise<void> }> {
+  if (e.state !== 'running' && e.state !== 'warned') return {};
+  const d = evaluate(e, c.runtime.watchdog.policyOf(e), c.now());
+  if (d.action !== 'cancel' || d.dryRun || onlyHeartbeat(d.reasons)) return {};
+  try {
+    if (c.followUps) {
+      await c.followUps.send({ kind: 'enforce', v: 1, id: e.id });
+      return {};
+    }
+  } catch (err) {
+    // The run is due now: the sweep's next pass enforces it anyway.
+    c.log.warn('could not hand a reported breach on; the sweep enforces it', { executionId: e.id, error: (err as Error).message });
+    return {};
+  }
+  const background = c.runtime.watchdog.enforceNow(e.id).then(
+    () => undefined,
+    (err: unknown) =>
+      c.log.warn('reported breach: enforcement failed; the sweep retries it', { executionId: e.id, error: (err as Error)?.message ?? String(err) }),
+  );
+  return { background };
 }

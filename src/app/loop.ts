@@ -1,0 +1,52 @@
+/**
+ * The sweeper that stays awake: one invocation sweeps every `tick` until shortly before the
+ * next one is scheduled, so a breach waits for the next pass (a tick), not for the next
+ * minute. Each pass is an ordinary sweep (due → observe → decide → act) with its own
+ * deadline inside the invocation's; the claim protocol keeps two overlapping invocations to
+ * one cancel per decision. EventBridge and Scheduler are minute-granular: this is how the
+ * deployed shape gets to seconds (README "Enforcement latency").
+ */
+import type { SweepSummary, Sweeper } from './sweep.js';
+
+export interface LoopOptions {
+  sweeper: Pick<Sweeper, 'run'>;
+  /** Time between the starts of two passes. */
+  tickMs: number;
+  /** When this invocation must be done (absolute ms): the next one's start less a margin. */
+  endAt: number;
+  /** Lambda's remaining time; passes also stop `reserveMs` before it runs out. */
+  remainingMs?: () => number;
+  reserveMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** After each pass (metrics, logs). */
+  onPass?: (s: SweepSummary, pass: number) => void | Promise<void>;
+}
+
+/** How long before the next scheduled invocation this one stops: its last pass ends by then. */
+export function loopMarginMs(scheduleMs: number): number {
+  return Math.min(5_000, Math.max(1_000, scheduleMs / 12));
+}
+
+/** Sweep pass after pass until `endAt`; resolves with the number of passes. */
+export async function sweepLoop(o: LoopOptions): Promise<number> {
+  const now = o.now ?? Date.now;
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const reserve = o.reserveMs ?? 30_000;
+  let passes = 0;
+  for (;;) {
+    const started = now();
+    if (passes > 0 && (started >= o.endAt || (o.remainingMs !== undefined && o.remainingMs() < reserve))) return passes;
+    const s = await o.sweeper.run({
+      deadlineAt: o.endAt,
+      ...(o.remainingMs ? { remainingMs: o.remainingMs } : {}),
+      reserveMs: reserve,
+    });
+    passes++;
+    await o.onPass?.(s, passes);
+    const next = started + o.tickMs;
+    if (next >= o.endAt) return passes;
+    const wait = next - now();
+    if (wait > 0) await sleep(wait);
+  }
+}

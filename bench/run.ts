@@ -14,6 +14,7 @@ import { benchCost } from './cost.js';
 import { benchHeartbeatLoad } from './heartbeat-load.js';
 import { benchDiscovery } from './discovery.js';
 import { benchLambdaHeartbeat } from './lambda-heartbeat.js';
+import { benchAwsLatency } from './aws-latency.js';
 
 export interface Line {
   name: string;
@@ -35,6 +36,7 @@ const benches: Record<string, () => Promise<Line[]>> = {
   heartbeat_load: benchHeartbeatLoad,
   discovery: benchDiscovery,
   lambda_heartbeat: benchLambdaHeartbeat,
+  aws_latency: benchAwsLatency,
 };
 
 const wanted = process.argv.slice(2);

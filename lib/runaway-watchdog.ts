@@ -181,6 +181,13 @@ const FOLLOW_UP_TIMEOUT = Duration.seconds(90);
  * $0.20 per million for the request itself.
  */
 const WEBHOOK_MEMORY_MB = 512;
+/**
+ * A continuous sweeper is billed for every second of the month: its memory is the cost of
+ * the seconds bound (`npm run bench -- aws_latency`: `aws_sweeper_cost_usd_month`). Its peak
+ * RSS measured there is ~200 MB on Node 24 (with a 80 MB heap); 240 MB keeps a fifth in
+ * hand. Raise `memorySize` for backlogs of thousands of items.
+ */
+const SWEEPER_CONTINUOUS_MEMORY_MB = 240;
 /** Deliveries of a follow-up before it is dead-lettered. */
 const FOLLOW_UP_RECEIVES = 5;
 
@@ -282,7 +289,7 @@ export class RunawayWatchdog extends Construct {
       const common = {
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
-        memorySize: props.memorySize ?? (name === 'sweeper' ? 512 : WEBHOOK_MEMORY_MB),
+        memorySize: props.memorySize ?? (name !== 'sweeper' ? WEBHOOK_MEMORY_MB : continuous ? SWEEPER_CONTINUOUS_MEMORY_MB : 512),
         timeout,
         // The bill: JSON logs, and the platform's START/END/REPORT lines only at WARN (three
         // lines per request on a heartbeat-heavy webhook otherwise). Our own lines: the

@@ -22,12 +22,15 @@ export interface FaultProxy {
   rules: FaultRule[];
   /** Requests faulted, per "<op> <fault>". */
   hits: Map<string, number>;
+  /** Every request seen, per operation (X-Amz-Target's last part; "" for other HTTP). */
+  requests: Map<string, number>;
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+/** `latency`: a delay before each request is forwarded (the network and the service of AWS, or a provider). */
+export async function startFaultProxy(target: string, o: { latency?: () => number } = {}): Promise<FaultProxy> {
   const up = new URL(target);
-  const p: FaultProxy = { endpoint: '', rules: [], hits: new Map(), close: async () => {} };
+  const p: FaultProxy = { endpoint: '', rules: [], hits: new Map(), requests: new Map(), close: async () => {} };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -38,6 +41,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           .split('.')
           .pop() ?? '';
       const text = body.toString('utf8');
+      p.requests.set(op, (p.requests.get(op) ?? 0) + 1);
       const rule = p.rules.find((r) => r.op === op && (r.when === undefined || text.includes(r.when)) && (r.times === undefined || r.times > 0));
       if (rule) {
         if (rule.times !== undefined) rule.times--;
@@ -49,12 +53,17 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: `injected ${rule.fault}` }));
         return;
       }
-      const fwd = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 500, r.headers);
-        r.pipe(res);
-      });
-      fwd.on('error', () => res.destroy());
-      fwd.end(body);
+      const forward = () => {
+        const fwd = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+          res.writeHead(r.statusCode ?? 500, r.headers);
+          r.pipe(res);
+        });
+        fwd.on('error', () => res.destroy());
+        fwd.end(body);
+      };
+      const delay = o.latency?.() ?? 0;
+      if (delay > 0) setTimeout(forward, delay);
+      else forward();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

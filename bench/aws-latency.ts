@@ -136,7 +136,6 @@ export async function benchAwsLatency(): Promise<Line[]> {
           ),
         ),
     );
-    const started = Date.now();
     const { stdout, stderr } = await promisify(execFile)(process.env.BENCH_NODE ?? process.execPath, ['--input-type=module', '-e', schedule], {
       cwd: path.join(work, 'runtime'),
       env: {
@@ -157,7 +156,6 @@ export async function benchAwsLatency(): Promise<Line[]> {
       maxBuffer: 256 * 1024 * 1024,
     });
     await Promise.all(heartbeats);
-    const wallS = (Date.now() - started) / 1000;
     const queries = (ddb.requests.get('Query') ?? 0) - queriesBefore;
     idle.to = ddb.requests.get('Query') ?? 0;
     const left = (await rt.store.list({ limit: 1000 })).items.filter((e) => e.state !== 'cancelled').map((e) => `${e.externalId}:${e.state}`);

@@ -206,7 +206,8 @@ export const SWEEP_RESERVE = Duration.seconds(30);
 export function deployProblems(props: RunawayWatchdogProps, sweepEvery: Duration, sweepTimeout: Duration, continuous = false): string[] {
   const out: string[] = [];
   const ms = (d: Duration) => d.toMilliseconds();
-  if (continuous && ms(sweepTimeout) <= ms(LAMBDA_MAX_TIMEOUT) && ms(sweepTimeout) < ms(sweepEvery) + ms(SWEEP_RESERVE))
+  const timeoutOk = ms(sweepTimeout) <= ms(LAMBDA_MAX_TIMEOUT) && ms(sweepTimeout) >= 2 * ms(SWEEP_RESERVE);
+  if (continuous && timeoutOk && ms(sweepTimeout) < ms(sweepEvery) + ms(SWEEP_RESERVE))
     out.push(
       `sweepTimeout: ${sweepTimeout.toHumanString()}: continuous sweeps (settings.sweepMode) stay awake for the whole schedule: give at least sweepEvery + 30 s (${sweepEvery.plus(SWEEP_RESERVE).toHumanString()}), or sweepMode: scheduled`,
     );

@@ -299,6 +299,10 @@ describe('WatchdogStack', () => {
       'sweepTimeout: 30 seconds: must be at least 1 minute (the sweep keeps 30 s in reserve to record outcomes)',
     ]);
     expect(refused({ sweepEvery: Duration.minutes(2), sweepTimeout: Duration.minutes(15) })).toEqual([]);
+    // Continuous sweeps (the default) stay awake for the whole schedule.
+    expect(refused({ sweepEvery: Duration.minutes(5), sweepTimeout: Duration.minutes(5) })).toEqual([
+      'sweepTimeout: 5 minutes: continuous sweeps (settings.sweepMode) stay awake for the whole schedule: give at least sweepEvery + 30 s (5 minutes 30 seconds), or sweepMode: scheduled',
+    ]);
     // The config's own schedule: refused by `watchdog config validate` already, not first at synth.
     expect(
       () =>

@@ -21,6 +21,8 @@ export interface LoopOptions {
   sleep?: (ms: number) => Promise<void>;
   /** After each pass (metrics, logs). */
   onPass?: (s: SweepSummary, pass: number) => void | Promise<void>;
+  /** Stop before the next pass (the local runner's Ctrl-C). */
+  stopped?: () => boolean;
 }
 
 /**
@@ -40,9 +42,10 @@ export async function sweepLoop(o: LoopOptions): Promise<number> {
   let passes = 0;
   for (;;) {
     const started = now();
+    if (o.stopped?.()) return passes;
     if (passes > 0 && (started >= o.endAt || (o.remainingMs !== undefined && o.remainingMs() < reserve))) return passes;
     const s = await o.sweeper.run({
-      deadlineAt: o.endAt,
+      ...(Number.isFinite(o.endAt) ? { deadlineAt: o.endAt } : {}),
       ...(o.remainingMs ? { remainingMs: o.remainingMs } : {}),
       reserveMs: reserve,
     });

@@ -5,6 +5,8 @@
  * providers and Slack are local simulators and a scripted set of executions shows what
  * the watchdog does, as a live table and a feed of actions.
  */
+import { sweepLoop } from '../app/loop.js';
+import { emptySummary } from '../app/summary.js';
 import type { WatchdogConfig } from '../config/load.js';
 import { formatDuration } from '../core/duration.js';
 import type { Execution } from '../core/model.js';
@@ -18,7 +20,7 @@ import { closeHttpPools } from '../providers/http.js';
 import { type SecretSource, readSecretField } from '../secrets.js';
 import { dynamoClient } from '../store/client.js';
 import { ensureTable } from '../store/dynamo.js';
-import type { SweepAction } from '../app/sweep.js';
+import type { SweepAction, SweepSummary } from '../app/sweep.js';
 import { type DemoScript, type DemoWorld, runDemoScript, startDemoWorld } from './demo.js';
 import { openEmbedded, publishEndpoint, withOverrides } from './target.js';
 
@@ -153,8 +155,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
     }
 
     let shownOutcome = false;
-    const tick = async (): Promise<void> => {
-      const s = await rt.sweeper.run();
+    const show = async (s: SweepSummary): Promise<void> => {
       for (const d of s.discoveries) {
         if (d.discovered > 0 || d.error)
           out(
@@ -204,31 +205,50 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
       out(`\n${table(executionRows(items, (e) => rt.watchdog.policyOf(e), Date.now()))}\n`);
     };
 
+    // The loop the sweeper Lambda runs (src/app/loop.ts), without an end: a pass every intervalMs.
     await new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
+      let wake: (() => void) | undefined;
       let n = 0;
       let stopping = false;
-      const loop = async (): Promise<void> => {
-        try {
-          await tick();
-          if (view) await drawLive();
-          else if (n++ % 3 === 0) await printTable();
-        } catch (err) {
-          out(`watchdog: sweep failed: ${(err as Error).message}`);
-        }
-        if (!stopping) timer = setTimeout(() => void loop(), opts.intervalMs);
-      };
       const stop = (): void => {
         if (stopping) return;
         stopping = true;
         if (timer) clearTimeout(timer);
+        wake?.();
         opts.out('\nwatchdog: stopping');
         resolve();
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       void opts.until?.then(stop);
-      void loop();
+      void sweepLoop({
+        sweeper: {
+          run: (o) =>
+            rt.sweeper.run(o).catch((err: unknown) => {
+              out(`watchdog: sweep failed: ${(err as Error).message}`);
+              return emptySummary(rt.sweeper.holder, Date.now(), false);
+            }),
+        },
+        tickMs: opts.intervalMs,
+        endAt: Infinity,
+        stopped: () => stopping,
+        sleep: (ms) =>
+          new Promise<void>((r) => {
+            wake = r;
+            timer = setTimeout(r, ms);
+          }),
+        onPass: async (s) => {
+          if (stopping) return;
+          try {
+            await show(s);
+            if (view) await drawLive();
+            else if (n++ % 3 === 0) await printTable();
+          } catch (err) {
+            out(`watchdog: sweep failed: ${(err as Error).message}`);
+          }
+        },
+      });
     });
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);

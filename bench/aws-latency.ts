@@ -18,12 +18,10 @@
  * the once-a-minute sweep costs: the extra the bound costs.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { App } from 'aws-cdk-lib';
-import { WatchdogStack } from '../lib/watchdog-stack.js';
 import { compileConfig } from '../src/config/load.js';
 import { startDynalite } from '../src/local/engines.js';
 import { buildRuntime } from '../src/runtime.js';
@@ -32,6 +30,7 @@ import { dynamoClient } from '../src/store/client.js';
 import { ensureTable } from '../src/store/dynamo.js';
 import { startFaultProxy } from '../test/helpers/fault-proxy.js';
 import { startSecretsManager } from '../test/helpers/secrets-manager.js';
+import { layOutFunction } from './lambda-layout.js';
 import type { Line } from './run.js';
 
 const TABLE = 'bench-aws-latency';
@@ -65,21 +64,7 @@ export async function benchAwsLatency(): Promise<Line[]> {
         { name: 'default', maxRuntime: '24h' },
       ],
     };
-    const configFile = path.join(work, 'watchdog.json');
-    writeFileSync(configFile, JSON.stringify(raw));
-    const outdir = path.join(work, 'cdk.out');
-    const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
-    const stack = new WatchdogStack(app, 'BenchAws', { configFile });
-    app.synth();
-    const memoryMb = (stack.watchdog.sweeper.node.defaultChild as { memorySize?: number }).memorySize ?? 0;
-    const template = JSON.parse(readFileSync(path.join(outdir, 'BenchAws.template.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
-    };
-    const [, res] = Object.entries(template.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.includes('Sweeper')) ?? [];
-    const fnDir = path.join(work, 'runtime', 'sweeper');
-    mkdirSync(path.join(work, 'runtime', 'node_modules'), { recursive: true });
-    for (const scope of ['@aws-sdk', '@smithy']) symlinkSync(path.resolve('node_modules', scope), path.join(work, 'runtime', 'node_modules', scope));
-    cpSync(path.join(outdir, res!.Metadata!['aws:asset:path']!), fnDir, { recursive: true });
+    const { fnDir, cwd, memoryMb } = layOutFunction(work, raw, 'sweeper');
 
     const client = dynamoClient({ endpoint: engine.endpoint });
     await ensureTable(client, TABLE);
@@ -137,7 +122,7 @@ export async function benchAwsLatency(): Promise<Line[]> {
         ),
     );
     const { stdout, stderr } = await promisify(execFile)(process.env.BENCH_NODE ?? process.execPath, ['--input-type=module', '-e', schedule], {
-      cwd: path.join(work, 'runtime'),
+      cwd,
       env: {
         PATH: process.env.PATH ?? '',
         AWS_REGION: 'us-east-1',

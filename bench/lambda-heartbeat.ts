@@ -10,17 +10,16 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { WatchdogStack } from '../lib/watchdog-stack.js';
 import { compileConfig } from '../src/config/load.js';
 import { startDynalite } from '../src/local/engines.js';
 import { buildRuntime } from '../src/runtime.js';
 import { dynamoClient } from '../src/store/client.js';
 import { ensureTable } from '../src/store/dynamo.js';
 import { startSecretsManager } from '../test/helpers/secrets-manager.js';
+import { layOutFunction } from './lambda-layout.js';
 import type { Line } from './run.js';
 
 const HEARTBEATS = 2_000;
@@ -42,21 +41,7 @@ export async function benchLambdaHeartbeat(): Promise<Line[]> {
       webhook: { api: { secret: 'wd/api' } },
       policies: [{ name: 'default', maxRuntime: '4h', heartbeatTimeout: '10m' }],
     };
-    const configFile = path.join(work, 'watchdog.json');
-    writeFileSync(configFile, JSON.stringify(raw));
-    const outdir = path.join(work, 'cdk.out');
-    const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
-    const stack = new WatchdogStack(app, 'BenchLambda', { configFile });
-    app.synth();
-    const memoryMb = (stack.watchdog.webhook.node.defaultChild as { memorySize?: number }).memorySize ?? 0;
-    const template = JSON.parse(readFileSync(path.join(outdir, 'BenchLambda.template.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
-    };
-    const [, res] = Object.entries(template.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.includes('Webhook')) ?? [];
-    const fnDir = path.join(work, 'runtime', 'webhook');
-    mkdirSync(path.join(work, 'runtime', 'node_modules'), { recursive: true });
-    for (const scope of ['@aws-sdk', '@smithy']) symlinkSync(path.resolve('node_modules', scope), path.join(work, 'runtime', 'node_modules', scope));
-    cpSync(path.join(outdir, res!.Metadata!['aws:asset:path']!), fnDir, { recursive: true });
+    const { fnDir, cwd, memoryMb } = layOutFunction(work, raw, 'webhook');
 
     const client = dynamoClient({ endpoint: engine.endpoint });
     await ensureTable(client, TABLE);
@@ -85,7 +70,7 @@ export async function benchLambdaHeartbeat(): Promise<Line[]> {
       process.stderr.write('RESULT ' + JSON.stringify({ p50: ms[ms.length >> 1], p99: ms[Math.floor(ms.length * 0.99)], bytes: bytes / ${HEARTBEATS}, rssMb: process.resourceUsage().maxRSS / 1024 }) + '\\n');`;
     // Asynchronous: the engine and the Secrets Manager stand-in answer from this process.
     const { stderr: out } = await promisify(execFile)(process.env.BENCH_NODE ?? process.execPath, ['--input-type=module', '-e', script], {
-      cwd: path.join(work, 'runtime'),
+      cwd,
       env: {
         PATH: process.env.PATH ?? '',
         AWS_REGION: 'us-east-1',

@@ -19,10 +19,22 @@ beforeAll(async () => {
     {
       settings: { tableName: 'lambda-webhook' },
       connections: { mb: { provider: 'meibel', baseUrl: sim.url, secret: 'mb' } },
-      webhook: { slack: { secret: 'slack' }, hooks: { secret: 'hooks' } },
-      policies: [{ name: 'default', maxRuntime: '4h', allow: { users: ['U1'] } }],
+      webhook: {
+        slack: { secret: 'slack' },
+        hooks: { secret: 'hooks' },
+        api: { keys: [{ name: 'ml', secret: 'api-ml', connections: ['mb'], labels: { team: 'ml' } }] },
+      },
+      policies: [
+        { name: 'default', maxRuntime: '4h', maxCostUsd: 100, allow: { users: ['U1'] } },
+        { name: 'loose', maxRuntime: '12h', mode: 'dry-run' },
+      ],
     },
-    { mb: { apiKey: sim.apiKey }, slack: { signingSecret: 'lambda-slack-secret' }, hooks: { signingSecret: 'lambda-hooks-secret' } },
+    {
+      mb: { apiKey: sim.apiKey },
+      slack: { signingSecret: 'lambda-slack-secret' },
+      hooks: { signingSecret: 'lambda-hooks-secret' },
+      'api-ml': { apiKey: 'ml-key' },
+    },
   );
 });
 afterAll(async () => {
@@ -148,4 +160,38 @@ it('through the Lambda event path: a late copy of a signed heartbeat cannot roll
   expect((await rt.store.get(execution.id))!.costUsd).toBe(45);
   const deep = `${'['.repeat(30_000)}${']'.repeat(30_000)}`;
   expect((await handler(event(deep, Date.now()))).statusCode).toBe(400);
+});
+
+it('through the Lambda event path: a scoped key cannot read a run outside its scope by tracking it, nor name a looser policy; a request dated far ahead is refused', async () => {
+  const { bootRuntime } = await import('../../src/lambda/boot.js');
+  const { silentLog } = await import('../../src/log.js');
+  const rt = bootRuntime(silentLog);
+  sim.add({ id: 'victim-run' });
+  await rt.watchdog.track({ connection: 'mb', externalId: 'victim-run', owner: 'alice' }, { id: 'test', via: 'test' });
+  const { handler } = await import('../../lambdas/webhook.js');
+  const track = (body: unknown) =>
+    handler({
+      rawPath: '/v1/executions',
+      requestContext: { http: { method: 'POST' } },
+      headers: { authorization: 'Bearer ml-key', 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const leak = await track({ connection: 'mb', externalId: 'victim-run', labels: { team: 'ml' } });
+  expect(leak.statusCode).toBe(409);
+  expect(leak.body).not.toContain('alice');
+  expect((await track({ connection: 'mb', externalId: 'ml-run', labels: { team: 'ml' }, policy: 'loose' })).statusCode).toBe(400);
+  // A Slack request dated 295 s ahead: refused (a copy of it could otherwise outlive its nonce).
+  const body = new URLSearchParams({ command: '/watchdog', text: 'list', user_id: 'U1', channel_id: 'C1' }).toString();
+  const ts = String(Math.floor(Date.now() / 1000) + 295);
+  const ahead = await handler({
+    rawPath: '/slack/commands',
+    requestContext: { http: { method: 'POST' } },
+    body,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': ts,
+      'x-slack-signature': slackSignature('lambda-slack-secret', ts, body),
+    },
+  });
+  expect(ahead.statusCode).toBe(401);
 });

@@ -229,7 +229,8 @@ describe('the AWS fault suite: each fault, its outcome (nothing lost, nothing ca
     const hung = (await rt.watchdog.track({ connection: 'sg', externalId: 'hang-me', startedAt: Date.now() - 2 * HOUR }, { id: 'test', via: 'test' }))
       .execution;
     await rt.watchdog.track({ connection: 'sg', externalId: 'not-me', startedAt: Date.now() - 2 * HOUR }, { id: 'test', via: 'test' });
-    proxy.rules.push({ op: 'PutItem', fault: 'hang', when: hung.id });
+    // Its claim's three attempts hang (3 s each in Lambda); the fault is then recorded on it.
+    proxy.rules.push({ op: 'PutItem', fault: 'hang', when: hung.id, times: 3 });
     try {
       const { result, stdout } = await invoke('sweeper', {});
       expect(result).toMatchObject({ cancelled: 1 });
@@ -243,8 +244,9 @@ describe('the AWS fault suite: each fault, its outcome (nothing lost, nothing ca
     } finally {
       proxy.rules.length = 0;
     }
-    // Nothing was lost: the item is still there, unclaimed and due for the next sweep.
-    expect(await rt.store.get(hung.id)).toMatchObject({ state: 'running', dueAt: expect.any(Number) });
+    // Nothing was lost: the item is still there with its fault recorded (this config gives up
+    // after one attempt: cancel_failed, alerted; nothing was sent to the provider).
+    expect(await rt.store.get(hung.id)).toMatchObject({ state: 'cancel_failed', lastError: expect.stringMatching(/requestTimeout/) });
   }, 90_000);
 
   it('DynamoDB throttling: retried by the SDK, the runaway cancelled exactly once', async () => {

@@ -159,7 +159,8 @@ describe('progress and stalls', () => {
       e = t.execution;
     }
     expect(e.lastProgressAt).toBe(T0 + MIN);
-    expect(e.progress).toEqual({ done: 40, total: 100 });
+    // Progress keeps its high-water mark: a lower report is neither shown nor progress.
+    expect(e.progress).toEqual({ done: 50, total: 100 });
     expect(evaluate(e, p, T0 + 21 * MIN).action).toBe('cancel');
   });
 

@@ -28,11 +28,20 @@ export class ProviderCalls {
 
   /** Run one provider call within the connection's limit. */
   run<T>(connection: string, fn: () => Promise<T>): Promise<T> {
+    return this.limiter(connection).run(fn);
+  }
+
+  /** Take one of the connection's slots; the function gives it back. */
+  acquire(connection: string): Promise<() => void> {
+    return this.limiter(connection).acquire();
+  }
+
+  private limiter(connection: string): Limiter {
     let l = this.limiters.get(connection);
     if (!l) {
       l = new Limiter(this.concurrency);
       this.limiters.set(connection, l);
     }
-    return l.run(fn);
+    return l;
   }
 }

@@ -57,6 +57,10 @@ export interface ClaimOptions {
 
 export const policyActor = (e: Execution): Actor => ({ id: `policy:${e.policy}`, via: SWEEP_VIA });
 
+/** Gives a provider slot back (idempotent). */
+type Release = () => void;
+const noop: Release = () => {};
+
 export class CancelProtocol {
   private readonly ctx: (e: Execution) => T.Ctx;
 
@@ -77,16 +81,22 @@ export class CancelProtocol {
   }
 
   /**
-   * Take a provider slot, then claim (the decision re-checked on the current item), call the
-   * provider and record what it said, all within that slot: no claim ever waits in a queue
-   * while its lease runs. A person's request is claimed in their name (the audit says who
-   * decided); a policy's in the policy's.
+   * Take a provider slot, then claim (the decision re-checked on the current item) and call
+   * the provider within it: no claim ever waits in a queue while its lease runs. The slot is
+   * given back as soon as the provider has answered; the outcome is written after. A person's
+   * request is claimed in their name (the audit says who decided); a policy's in the policy's.
    */
-  claimAndCancel(e: Execution, tally: Tally, o: ClaimOptions): Promise<ClaimOutcome> {
-    return this.deps.calls.run(e.connection, () => (o.timeUp?.() ? Promise.resolve<ClaimOutcome>('deferred') : this.claimThenCancel(e, tally, o)));
+  async claimAndCancel(e: Execution, tally: Tally, o: ClaimOptions): Promise<ClaimOutcome> {
+    const release = await this.deps.calls.acquire(e.connection);
+    try {
+      if (o.timeUp?.()) return 'deferred';
+      return await this.claimThenCancel(e, tally, o, release);
+    } finally {
+      release();
+    }
   }
 
-  private async claimThenCancel(e: Execution, tally: Tally, o: ClaimOptions): Promise<ClaimOutcome> {
+  private async claimThenCancel(e: Execution, tally: Tally, o: ClaimOptions, release: Release): Promise<ClaimOutcome> {
     const claimedFor = (c: Execution): Actor => (c.state === 'cancel_requested' && c.requestedBy ? c.requestedBy : policyActor(c));
     const claim = await this.deps.store.mutate(
       e.id,
@@ -106,7 +116,7 @@ export class CancelProtocol {
     // timeout, a reset, a 5xx from a gateway). Ask first rather than cancel twice.
     const adapter = this.deps.calls.adapter(claim.execution.connection);
     const ask = claim.execution.attempts > 1 && 'cancel' in adapter && adapter.hasStatus;
-    await (ask ? this.fromStatus(claim.execution, tally) : this.cancelClaimed(claim.execution, tally, false, o.breachAt));
+    await (ask ? this.fromStatus(claim.execution, tally, release) : this.cancelClaimed(claim.execution, tally, false, release, o.breachAt));
     return 'claimed';
   }
 
@@ -115,14 +125,17 @@ export class CancelProtocol {
    * provider accepted and we check on. Status first; cancel again only if still running.
    * Like a first claim, it takes its provider slot before claiming.
    */
-  recover(e: Execution, tally: Tally, timeUp?: () => boolean): Promise<ClaimOutcome> {
-    return this.deps.calls.run(e.connection, async () => {
+  async recover(e: Execution, tally: Tally, timeUp?: () => boolean): Promise<ClaimOutcome> {
+    const release = await this.deps.calls.acquire(e.connection);
+    try {
       if (timeUp?.()) return 'deferred';
-      return (await this.recoverClaimed(e, tally)) ? 'claimed' : 'lost_race';
-    });
+      return (await this.recoverClaimed(e, tally, release)) ? 'claimed' : 'lost_race';
+    } finally {
+      release();
+    }
   }
 
-  private async recoverClaimed(e: Execution, tally: Tally): Promise<boolean> {
+  private async recoverClaimed(e: Execution, tally: Tally, release: Release): Promise<boolean> {
     const claim = await this.deps.store.mutate(
       e.id,
       (c) => T.claimCancel(c, { holder: this.holder, leaseMs: this.settings.leaseMs, actor: { id: this.holder, via: SWEEP_VIA } }, this.ctx(c)),
@@ -132,14 +145,14 @@ export class CancelProtocol {
       tally.record('lost_race', e, claim.outcome);
       return false;
     }
-    await this.fromStatus(claim.execution, tally);
+    await this.fromStatus(claim.execution, tally, release);
     return true;
   }
 
   /** The claim is ours (and its provider slot): call the provider's cancel and record what it said. */
-  private async cancelClaimed(e: Execution, tally: Tally, resent: boolean, breachAt?: number): Promise<void> {
+  private async cancelClaimed(e: Execution, tally: Tally, resent: boolean, release: Release, breachAt?: number): Promise<void> {
     const adapter = this.deps.calls.adapter(e.connection);
-    if (!('cancel' in adapter)) return this.finishClaim(e, tally, { kind: 'failed', error: adapter.error });
+    if (!('cancel' in adapter)) return this.finishClaim(e, tally, { kind: 'failed', error: adapter.error }, release);
     tally.count('cancelCalls');
     if (breachAt !== undefined) tally.summary.breachToCancelMs.push(Math.max(0, this.deps.now() - breachAt));
     const out = await adapter.cancel(e.externalId);
@@ -150,7 +163,7 @@ export class CancelProtocol {
       pendingCheckMs: this.pendingCheckMs(),
       resent,
     });
-    return this.finishClaim(e, tally, result);
+    return this.finishClaim(e, tally, result, release);
   }
 
   private pendingCheckMs(): number {
@@ -158,7 +171,9 @@ export class CancelProtocol {
   }
 
   /** Record the outcome (and its notices) while the claim is still ours, then deliver. */
-  private async finishClaim(e: Execution, tally: Tally, result: T.CancelResult): Promise<void> {
+  private async finishClaim(e: Execution, tally: Tally, result: T.CancelResult, release: Release = noop): Promise<void> {
+    // Every provider call of this claim is made: the slot goes to the next claim while the outcome is written.
+    release();
     const r = await this.deps.store.mutate(
       e.id,
       (c) => {
@@ -191,16 +206,16 @@ export class CancelProtocol {
    * Holding the claim: read the provider's status, then decide whether to (re)send the
    * cancel. A platform without a status call can only be sent the cancel again.
    */
-  private async fromStatus(cur: Execution, tally: Tally): Promise<void> {
+  private async fromStatus(cur: Execution, tally: Tally, release: Release): Promise<void> {
     const adapter = this.deps.calls.adapter(cur.connection);
-    if (!('cancel' in adapter)) return this.finishClaim(cur, tally, { kind: 'failed', error: adapter.error });
-    if (!adapter.hasStatus) return this.cancelClaimed(cur, tally, cur.cancelAcceptedAt !== undefined);
+    if (!('cancel' in adapter)) return this.finishClaim(cur, tally, { kind: 'failed', error: adapter.error }, release);
+    if (!adapter.hasStatus) return this.cancelClaimed(cur, tally, cur.cancelAcceptedAt !== undefined, release);
     const st = await adapter.status(cur.externalId); // within the slot its caller holds
     tally.count('observed');
     const now = this.deps.now();
     if (st.kind !== 'status') {
       const result = toCancelResult(st, { now, attempts: cur.attempts, maxAttempts: this.settings.maxCancelAttempts, pendingCheckMs: this.pendingCheckMs() });
-      return this.finishClaim(cur, tally, result);
+      return this.finishClaim(cur, tally, result, release);
     }
     const status = st.status;
     if (status.phase === 'finished') {
@@ -208,27 +223,38 @@ export class CancelProtocol {
         cur,
         tally,
         status.result === 'cancelled' ? { kind: 'cancelled', providerStatus: status.raw } : { kind: 'already_finished', providerStatus: status.raw },
+        release,
       );
     }
     if (cur.cancelAcceptedAt === undefined) {
       // An unanswered attempt that landed on an asynchronous platform: accepted after all.
       if (status.phase === 'cancelling')
-        return this.finishClaim(cur, tally, { kind: 'cancel_pending', checkAt: now + this.pendingCheckMs(), providerStatus: status.raw });
-      return this.cancelClaimed(cur, tally, false); // never got an answer: send it
+        return this.finishClaim(cur, tally, { kind: 'cancel_pending', checkAt: now + this.pendingCheckMs(), providerStatus: status.raw }, release);
+      return this.cancelClaimed(cur, tally, false, release); // never got an answer: send it
     }
     const confirm = this.settings.confirmWithinMs;
     const since = cur.cancelResentAt ?? cur.cancelAcceptedAt;
     if (now - since < confirm)
-      return this.finishClaim(cur, tally, {
-        kind: 'cancel_pending',
-        checkAt: Math.min(now + this.pendingCheckMs(), since + confirm),
+      return this.finishClaim(
+        cur,
+        tally,
+        {
+          kind: 'cancel_pending',
+          checkAt: Math.min(now + this.pendingCheckMs(), since + confirm),
+          providerStatus: status.raw,
+        },
+        release,
+      );
+    if (cur.cancelResentAt === undefined) return this.cancelClaimed(cur, tally, true, release); // once more
+    return this.finishClaim(
+      cur,
+      tally,
+      {
+        kind: 'unconfirmed',
         providerStatus: status.raw,
-      });
-    if (cur.cancelResentAt === undefined) return this.cancelClaimed(cur, tally, true); // once more
-    return this.finishClaim(cur, tally, {
-      kind: 'unconfirmed',
-      providerStatus: status.raw,
-      error: `accepted ${Math.round((now - cur.cancelAcceptedAt) / 1000)}s ago and sent twice, still ${status.raw}`,
-    });
+        error: `accepted ${Math.round((now - cur.cancelAcceptedAt) / 1000)}s ago and sent twice, still ${status.raw}`,
+      },
+      release,
+    );
   }
 }

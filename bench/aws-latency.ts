@@ -17,11 +17,9 @@
  * memory, DynamoDB queries as counted at the proxy per second, its EMF documents), less what
  * the once-a-minute sweep costs: the extra the bound costs.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { compileConfig } from '../src/config/load.js';
 import { startDynalite } from '../src/local/engines.js';
 import { buildRuntime } from '../src/runtime.js';
@@ -30,7 +28,7 @@ import { dynamoClient } from '../src/store/client.js';
 import { ensureTable } from '../src/store/dynamo.js';
 import { startFaultProxy } from '../test/helpers/fault-proxy.js';
 import { startSecretsManager } from '../test/helpers/secrets-manager.js';
-import { layOutFunction } from './lambda-layout.js';
+import { layOutFunction, runBeside } from './lambda-layout.js';
 import type { Line } from './run.js';
 
 const TABLE = 'bench-aws-latency';
@@ -64,7 +62,8 @@ export async function benchAwsLatency(): Promise<Line[]> {
         { name: 'default', maxRuntime: '24h' },
       ],
     };
-    const { fnDir, cwd, memoryMb } = layOutFunction(work, raw, 'sweeper');
+    const laid = layOutFunction(work, raw, 'sweeper');
+    const { fnDir, memoryMb } = laid;
 
     const client = dynamoClient({ endpoint: engine.endpoint });
     await ensureTable(client, TABLE);
@@ -121,24 +120,15 @@ export async function benchAwsLatency(): Promise<Line[]> {
           ),
         ),
     );
-    const { stdout, stderr } = await promisify(execFile)(process.env.BENCH_NODE ?? process.execPath, ['--input-type=module', '-e', schedule], {
-      cwd,
+    const { stdout, stderr } = await runBeside(laid, schedule, {
+      table: TABLE,
+      dynamodb: ddb.endpoint,
+      secretsManager: sm.endpoint,
       env: {
-        PATH: process.env.PATH ?? '',
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'x',
-        AWS_SECRET_ACCESS_KEY: 'x',
-        AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
-        WATCHDOG_TABLE: TABLE,
-        WATCHDOG_CONFIG_FILE: path.join(fnDir, 'watchdog.config.json'),
         WATCHDOG_SWEEP_EVERY_MS: String(SCHEDULE_MS),
-        POWERTOOLS_LOG_LEVEL: 'WARN',
         // A third of the memory for the heap (in Lambda Node sizes it from the cgroup; the rest is code, the SDK and buffers): every pass must fit in it.
         NODE_OPTIONS: `--max-old-space-size=${Math.floor(memoryMb / 3)}`,
       },
-      maxBuffer: 256 * 1024 * 1024,
     });
     await Promise.all(heartbeats);
     const queries = (ddb.requests.get('Query') ?? 0) - queriesBefore;

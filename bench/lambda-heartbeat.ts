@@ -8,8 +8,6 @@
  * Then the month at 1k / 10k / 100k tracked runs with 30 s heartbeats, from the measured
  * figures and the published us-east-1 prices (README "Cost").
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +17,7 @@ import { buildRuntime } from '../src/runtime.js';
 import { dynamoClient } from '../src/store/client.js';
 import { ensureTable } from '../src/store/dynamo.js';
 import { startSecretsManager } from '../test/helpers/secrets-manager.js';
-import { layOutFunction } from './lambda-layout.js';
+import { layOutFunction, runBeside } from './lambda-layout.js';
 import type { Line } from './run.js';
 
 const HEARTBEATS = 2_000;
@@ -41,7 +39,8 @@ export async function benchLambdaHeartbeat(): Promise<Line[]> {
       webhook: { api: { secret: 'wd/api' } },
       policies: [{ name: 'default', maxRuntime: '4h', heartbeatTimeout: '10m' }],
     };
-    const { fnDir, cwd, memoryMb } = layOutFunction(work, raw, 'webhook');
+    const laid = layOutFunction(work, raw, 'webhook');
+    const { fnDir, memoryMb } = laid;
 
     const client = dynamoClient({ endpoint: engine.endpoint });
     await ensureTable(client, TABLE);
@@ -69,22 +68,7 @@ export async function benchLambdaHeartbeat(): Promise<Line[]> {
       ms.sort((a, b) => a - b);
       process.stderr.write('RESULT ' + JSON.stringify({ p50: ms[ms.length >> 1], p99: ms[Math.floor(ms.length * 0.99)], bytes: bytes / ${HEARTBEATS}, rssMb: process.resourceUsage().maxRSS / 1024 }) + '\\n');`;
     // Asynchronous: the engine and the Secrets Manager stand-in answer from this process.
-    const { stderr: out } = await promisify(execFile)(process.env.BENCH_NODE ?? process.execPath, ['--input-type=module', '-e', script], {
-      cwd,
-      env: {
-        PATH: process.env.PATH ?? '',
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'x',
-        AWS_SECRET_ACCESS_KEY: 'x',
-        AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
-        WATCHDOG_TABLE: TABLE,
-        WATCHDOG_CONFIG_FILE: path.join(fnDir, 'watchdog.config.json'),
-        POWERTOOLS_LOG_LEVEL: 'WARN',
-      },
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const { stderr: out } = await runBeside(laid, script, { table: TABLE, dynamodb: engine.endpoint, secretsManager: sm.endpoint });
     const r = JSON.parse(
       out
         .split('\n')

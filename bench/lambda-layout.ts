@@ -3,8 +3,10 @@
  * the config written, the stack synthesized as `cdk synth` does, the function's asset folder
  * copied out of the repository with the AWS SDK beside it (the runtime's node_modules).
  */
+import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import { WatchdogStack } from '../lib/watchdog-stack.js';
 
@@ -35,4 +37,34 @@ export function layOutFunction(work: string, raw: unknown, fn: 'sweeper' | 'webh
   for (const scope of ['@aws-sdk', '@smithy']) symlinkSync(path.resolve('node_modules', scope), path.join(cwd, 'node_modules', scope));
   cpSync(path.join(outdir, res!.Metadata!['aws:asset:path']!), fnDir, { recursive: true });
   return { fnDir, cwd, memoryMb };
+}
+
+/**
+ * Run `script` (an ES module body) in a fresh Node process beside the laid-out function, with
+ * the environment Lambda gives it: its config file, its table, the endpoints of the local
+ * DynamoDB and Secrets Manager. `BENCH_NODE` picks the runtime's Node (24). Asynchronous: the
+ * engines answer from this process.
+ */
+export function runBeside(
+  f: LaidOut,
+  script: string,
+  o: { table: string; dynamodb: string; secretsManager: string; env?: Record<string, string> },
+): Promise<{ stdout: string; stderr: string }> {
+  return promisify(execFile)(process.env.BENCH_NODE ?? process.execPath, ['--input-type=module', '-e', script], {
+    cwd: f.cwd,
+    env: {
+      PATH: process.env.PATH ?? '',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'x',
+      AWS_ENDPOINT_URL_DYNAMODB: o.dynamodb,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: o.secretsManager,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
+      WATCHDOG_TABLE: o.table,
+      WATCHDOG_CONFIG_FILE: path.join(f.fnDir, 'watchdog.config.json'),
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      ...o.env,
+    },
+    maxBuffer: 256 * 1024 * 1024,
+  });
 }

@@ -10,7 +10,7 @@ import { type CompiledPolicy, FULL_SCOPE, type Scope, type WatchdogConfig, forma
 import { Duration } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { executionId } from '../core/ids.js';
-import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs, isTerminal } from '../core/model.js';
+import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs, type StopReason, isTerminal } from '../core/model.js';
 import { breachAt, evaluate, looseningErrors, looserThan } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { ConfigError, ConflictError, InputError, NotFoundError } from '../errors.js';
@@ -216,12 +216,7 @@ export class Watchdog {
   async heartbeat(ref: string, body: unknown, scope: Scope = FULL_SCOPE, sentAt?: number): Promise<Execution> {
     const parsed = HeartbeatInput.safeParse(body ?? {});
     if (!parsed.success) throw inputError('invalid heartbeat', parsed.error);
-    const id = this.resolveId(ref);
-    const current = await this.store.get(id);
-    if (!current || !inScope(scope, current)) throw new NotFoundError(`no tracked execution ${ref}`);
-    const out = await this.store.mutate(id, (e) => T.applyHeartbeat(e, parsed.data, this.ctx(e), sentAt), current);
-    if (!out.ok && out.outcome === 'stale') return out.execution;
-    return this.expectChange(ref, out, 'heartbeat');
+    return this.change(ref, scope, 'heartbeat', (e) => T.applyHeartbeat(e, parsed.data, this.ctx(e), sentAt));
   }
 
   async finish(ref: string, actor: Actor, providerStatus?: string, scope: Scope = FULL_SCOPE): Promise<Execution> {
@@ -301,13 +296,24 @@ export class Watchdog {
    */
   async enforceNow(id: string): Promise<Execution | undefined> {
     const cur = await this.store.get(id);
-    if (!cur || !this.cancels || (cur.state !== 'running' && cur.state !== 'warned')) return cur;
-    const policy = this.policyOf(cur);
-    const now = this.now();
-    const d = evaluate(cur, policy, now);
-    if (d.action !== 'cancel' || d.dryRun || T.onlyHeartbeat(d.reasons)) return cur;
-    await this.cancels.claimAndCancel(cur, this.scratch(this.cancels), { reasons: d.reasons, ...breachAtOf(cur, policy, d.reasons, now) });
+    const breach = cur && this.enforceableBreach(cur);
+    if (!cur || !this.cancels || !breach) return cur;
+    await this.cancels.claimAndCancel(cur, this.scratch(this.cancels), breach);
     return this.store.get(id);
+  }
+
+  /**
+   * The breach a run reports that may be enforced now, outside a sweep: a cancel (not
+   * dry-run) of a live run, and not for lost heartbeats alone (those are the sweep's to judge,
+   * with the fleet rule). Undefined otherwise.
+   */
+  enforceableBreach(e: Execution, now = this.now()): { reasons: StopReason[]; breachAt?: number } | undefined {
+    if (e.state !== 'running' && e.state !== 'warned') return undefined;
+    const policy = this.policyOf(e);
+    const d = evaluate(e, policy, now);
+    if (d.action !== 'cancel' || d.dryRun || T.onlyHeartbeat(d.reasons)) return undefined;
+    const at = breachAt(e, policy, d.reasons, now);
+    return { reasons: d.reasons, ...(at === undefined ? {} : { breachAt: at }) };
   }
 
   /** A person's cancel is no sweep: its counts go nowhere. */
@@ -327,6 +333,8 @@ export class Watchdog {
 
   private expectChange(ref: string, out: WriteOutcome, what: string): Execution {
     if (out.ok) return out.execution;
+    // A stale heartbeat (older than the last applied, or a copy) is acknowledged, unchanged.
+    if (out.outcome === 'stale') return out.execution;
     return this.explain(ref, out, what);
   }
 
@@ -349,8 +357,3 @@ export class Watchdog {
 }
 
 export type { ExecutionState };
-
-function breachAtOf(e: Execution, policy: CompiledPolicy, reasons: Parameters<typeof breachAt>[2], now: number): { breachAt?: number } {
-  const at = breachAt(e, policy, reasons, now);
-  return at === undefined ? {} : { breachAt: at };
-}

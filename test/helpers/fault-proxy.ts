@@ -28,7 +28,8 @@ export interface FaultProxy {
 }
 
 /** `latency`: a delay before each request is forwarded (the network and the service of AWS, or a provider). */
-export async function startFaultProxy(target: string, o: { latency?: () => number } = {}): Promise<FaultProxy> {
+/** `onRequest`: sees every request's operation and body (the IAM test records the calls made). */
+export async function startFaultProxy(target: string, o: { latency?: () => number; onRequest?: (op: string, body: string) => void } = {}): Promise<FaultProxy> {
   const up = new URL(target);
   const p: FaultProxy = { endpoint: '', rules: [], hits: new Map(), requests: new Map(), close: async () => {} };
   const server = http.createServer((req, res) => {
@@ -42,6 +43,7 @@ export async function startFaultProxy(target: string, o: { latency?: () => numbe
           .pop() ?? '';
       const text = body.toString('utf8');
       p.requests.set(op, (p.requests.get(op) ?? 0) + 1);
+      o.onRequest?.(op, text);
       const rule = p.rules.find((r) => r.op === op && (r.when === undefined || text.includes(r.when)) && (r.times === undefined || r.times > 0));
       if (rule) {
         if (rule.times !== undefined) rule.times--;

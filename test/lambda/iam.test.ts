@@ -6,7 +6,6 @@
  * as an IAM policy-evaluation engine decides over the synthesized template.
  * A store change that needs a new action fails here, not in AWS.
  */
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -15,12 +14,13 @@ import { WatchdogStack } from '../../lib/watchdog-stack.js';
 import { slackSignature } from '../../src/http/verify.js';
 import { type Engine, startDynalite } from '../../src/local/engines.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { HOUR } from '../helpers/fixtures.js';
 import { type CfnTemplate, EvaluatedTemplate, evaluate } from '../helpers/iam-eval.js';
 import { lambdaEnvironment } from '../helpers/lambda.js';
 
 let engine: Engine;
-let proxy: http.Server;
+let proxy: FaultProxy;
 let sim: Simulator;
 let restore = () => {};
 /** Calls seen while recording: "<Operation>" or "<Operation> index <name>". */
@@ -28,31 +28,16 @@ let recording: Set<string> | undefined;
 
 beforeAll(async () => {
   [engine, sim] = await Promise.all([startDynalite(), startSimulator('superglue')]);
-  const target = new URL(engine.endpoint);
-  proxy = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const op =
-        String(req.headers['x-amz-target'] ?? '')
-          .split('.')
-          .pop() ?? '?';
-      const parsed = JSON.parse(body.toString('utf8') || '{}') as { IndexName?: string; Key?: { pk?: { S?: string } } };
+  proxy = await startFaultProxy(engine.endpoint, {
+    onRequest: (op, body) => {
+      const parsed = JSON.parse(body || '{}') as { IndexName?: string; Key?: { pk?: { S?: string } } };
       // An UpdateItem is recorded with its partition key: the webhook's one is conditioned on it.
       const key = op === 'UpdateItem' ? parsed.Key?.pk?.S : undefined;
       recording?.add(parsed.IndexName ? `${op} index ${parsed.IndexName}` : key ? `${op} key ${key.startsWith('X#') ? 'X#<execution>' : key}` : op);
-      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 500, r.headers);
-        r.pipe(res);
-      });
-      up.end(body);
-    });
+    },
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-  const port = (proxy.address() as { port: number }).port;
   restore = await lambdaEnvironment(
-    { ...engine, endpoint: `http://127.0.0.1:${port}` },
+    { ...engine, endpoint: proxy.endpoint },
     {
       settings: { tableName: 'iam-table' },
       connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg', discover: { every: '5m' } } },
@@ -64,9 +49,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   restore();
-  proxy?.closeAllConnections();
-  await new Promise((r) => proxy?.close(r));
-  await Promise.all([engine?.close(), sim?.close()]);
+  await Promise.all([proxy?.close(), engine?.close(), sim?.close()]);
 });
 
 async function record(fn: () => Promise<unknown>): Promise<string[]> {

@@ -3,8 +3,6 @@ import * as z from 'zod';
 import { FinishRequest } from '../../app/service.js';
 import { FULL_SCOPE, type Scope } from '../../config/load.js';
 import { type Execution, publicView } from '../../core/model.js';
-import { evaluate } from '../../core/policy.js';
-import { onlyHeartbeat } from '../../core/transitions.js';
 import { ConflictError, DependencyError, InputError, NotFoundError, WatchdogError } from '../../errors.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, safeEqual } from '../../security/signing.js';
 import { type Handled, type HttpRequest, json } from '../types.js';
@@ -93,9 +91,7 @@ export async function tracking(c: RouteContext, req: HttpRequest): Promise<Handl
  * claim protocol decides who cancels; the answer to the tracker never waits for it.
  */
 async function actOnReportedBreach(c: RouteContext, e: Execution): Promise<{ background?: Promise<void> }> {
-  if (e.state !== 'running' && e.state !== 'warned') return {};
-  const d = evaluate(e, c.runtime.watchdog.policyOf(e), c.now());
-  if (d.action !== 'cancel' || d.dryRun || onlyHeartbeat(d.reasons)) return {};
+  if (!c.runtime.watchdog.enforceableBreach(e, c.now())) return {};
   try {
     if (c.followUps) {
       await c.followUps.send({ kind: 'enforce', v: 1, id: e.id });

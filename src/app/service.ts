@@ -10,7 +10,17 @@ import { type CompiledPolicy, FULL_SCOPE, type Scope, type WatchdogConfig, forma
 import { Duration } from '../config/schema.js';
 import { parseDuration } from '../core/duration.js';
 import { executionId } from '../core/ids.js';
-import { type Actor, type AuditEvent, type Execution, type ExecutionState, HeartbeatInput, LabelKey, type LimitsMs, type StopReason, isTerminal } from '../core/model.js';
+import {
+  type Actor,
+  type AuditEvent,
+  type Execution,
+  type ExecutionState,
+  HeartbeatInput,
+  LabelKey,
+  type LimitsMs,
+  type StopReason,
+  isTerminal,
+} from '../core/model.js';
 import { breachAt, evaluate, looseningErrors, looserThan } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { ConfigError, ConflictError, InputError, NotFoundError } from '../errors.js';

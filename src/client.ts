@@ -5,12 +5,16 @@
  *   const { execution } = await wd.track({ connection: 'kodexa-acme', externalId: runId });
  *   await wd.heartbeat(execution.id, { progress: { done: 12, total: 50 }, costUsd: 3.2 });
  *   await wd.finish(execution.id, 'succeeded');
+ *
+ * A heartbeat after the watchdog stopped the run throws ExecutionEndedError (who, why): stop
+ * the run. `stopped(id)` asks without a heartbeat; `untilStopped(id)` waits for it.
+ *
+ * Imports only the wire types and the signer: the client package ships this file alone.
  */
-import type { AuditEvent, HeartbeatInput, PublicExecution } from './core/model.js';
-
-export type { PublicExecution };
+import type { Actor, AuditEvent, ErrorCode, ExecutionState, HeartbeatInput, PublicExecution, StopReason, TrackRequest } from './api/wire.js';
 import { signedHeaders, targetOf } from './security/signing.js';
-import type { TrackRequest } from './app/service.js';
+
+export type { Actor, AuditEvent, ErrorCode, ExecutionState, HeartbeatInput, PublicExecution, StopReason, TrackRequest };
 
 export interface WatchdogClientOptions {
   baseUrl: string;
@@ -32,15 +36,66 @@ export interface WatchdogClientOptions {
   backoffMs?: number;
 }
 
-/** A non-2xx answer: the HTTP status, the API's error text, and the body as received. */
+/**
+ * A non-2xx answer: the HTTP status, the API's stable `code` (ErrorCode; absent only when the
+ * answer did not come from the watchdog, e.g. a proxy), its error text, and the body as received.
+ */
 export class WatchdogApiError extends Error {
   override name = 'WatchdogApiError';
+  readonly code: ErrorCode | undefined;
   constructor(
     readonly status: number,
     message: string,
     readonly body: unknown = undefined,
   ) {
     super(message);
+    const code = (body as { code?: unknown } | undefined)?.code;
+    this.code = typeof code === 'string' ? (code as ErrorCode) : undefined;
+  }
+}
+
+/** How an execution ended: what a tracker must know to stop its run. */
+export interface Stopped {
+  state: ExecutionState;
+  /** True when the watchdog (a policy or a person) stopped it, not the tracker's own finish. */
+  cancelled: boolean;
+  /** Who asked for the cancel: a person (`slack:U…`, `cli:alice`) or `policy:<name>`. */
+  by?: Actor;
+  /** Which limit (runtime, stall, heartbeat, cost) or `manual`. */
+  reasons: StopReason[];
+  /** When it ended (epoch ms). */
+  at?: number;
+  execution: PublicExecution;
+}
+
+const ENDED: ReadonlySet<ExecutionState> = new Set(['cancelled', 'cancel_failed', 'cancel_unconfirmed', 'finished']);
+
+/** Whether an execution is over, and if so how. */
+export function stoppedOf(execution: PublicExecution): Stopped | undefined {
+  if (!ENDED.has(execution.state)) return undefined;
+  return {
+    state: execution.state,
+    cancelled: execution.state !== 'finished',
+    ...(execution.state !== 'finished' && execution.requestedBy ? { by: execution.requestedBy } : {}),
+    reasons: execution.state === 'finished' ? [] : (execution.stopReasons ?? []),
+    ...(execution.endedAt !== undefined ? { at: execution.endedAt } : {}),
+    execution,
+  };
+}
+
+/**
+ * The execution is over (409 `execution_ended`): a heartbeat or finish after the watchdog
+ * cancelled it (or after it finished). `stopped` says who stopped it and why: stop the run.
+ */
+export class ExecutionEndedError extends WatchdogApiError {
+  override name = 'ExecutionEndedError';
+  constructor(
+    status: number,
+    message: string,
+    body: unknown,
+    readonly stopped: Stopped,
+  ) {
+    super(status, message, body);
   }
 }
 
@@ -74,6 +129,24 @@ export class WatchdogClient {
 
   get(id: string): Promise<{ execution: PublicExecution; events: AuditEvent[] }> {
     return this.call('GET', `/v1/executions/${encodeURIComponent(id)}`);
+  }
+
+  /** Whether the execution is over (and how), without a heartbeat: poll this. */
+  async stopped(id: string): Promise<Stopped | undefined> {
+    return stoppedOf((await this.get(id)).execution);
+  }
+
+  /**
+   * Resolves when the execution is over (how: `Stopped`), checking every `everyMs` (default
+   * 30 s); rejects when `signal` aborts. Await it beside the run, and stop the run when it resolves.
+   */
+  async untilStopped(id: string, opts: { everyMs?: number; signal?: AbortSignal } = {}): Promise<Stopped> {
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const s = await this.stopped(id);
+      if (s) return s;
+      await sleep(opts.everyMs ?? 30_000, opts.signal);
+    }
   }
 
   /**
@@ -134,15 +207,31 @@ export class WatchdogClient {
       json = undefined;
     }
     if (!res.ok) {
-      const error = (json as { error?: unknown } | undefined)?.error;
-      throw new WatchdogApiError(res.status, typeof error === 'string' ? error : `HTTP ${res.status}`, json ?? raw);
+      const { error, code, execution } = (json ?? {}) as { error?: unknown; code?: unknown; execution?: PublicExecution };
+      const message = typeof error === 'string' ? error : `HTTP ${res.status}`;
+      const stopped = code === 'execution_ended' && execution && typeof execution === 'object' ? stoppedOf(execution) : undefined;
+      if (stopped) throw new ExecutionEndedError(res.status, message, json, stopped);
+      throw new WatchdogApiError(res.status, message, json ?? raw);
     }
     if (json === undefined) throw new WatchdogApiError(res.status, `HTTP ${res.status} with a body that is not JSON`, raw);
     return json as T;
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort() {
+      clearTimeout(t);
+      const reason: unknown = signal!.reason;
+      reject(reason instanceof Error ? reason : new Error(String(reason)));
+    }
+    signal?.addEventListener('abort', abort, { once: true });
+  });
 
 /** A network failure or a timeout (the request may not have arrived): worth another attempt. */
 function retryableError(err: unknown): boolean {

@@ -1,3 +1,5 @@
+import type { Execution } from './core/model.js';
+
 /** All domain errors: one base class, each subclass names itself and keeps its cause. */
 export class WatchdogError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -18,11 +20,16 @@ export class ConfigError extends WatchdogError {
 /** Bad input from a caller (CLI flags, HTTP body): nothing was changed. */
 export class InputError extends WatchdogError {}
 
-/** The request conflicts with what exists (HTTP 409); `code` is stable and machine-readable. */
-export class ConflictError extends WatchdogError {
+/**
+ * The request conflicts with what exists (HTTP 409), so nothing was changed; `code` is stable
+ * and machine-readable (api/wire.ts ERROR_CODES). With `execution_ended`, the execution as it
+ * ended (who stopped it and why) for the caller.
+ */
+export class ConflictError extends InputError {
   constructor(
-    readonly code: string,
+    readonly code: 'execution_ended' | 'cancel_in_progress' | 'tracked_elsewhere' | 'state_conflict',
     message: string,
+    readonly execution?: Execution,
   ) {
     super(message);
   }

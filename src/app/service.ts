@@ -354,16 +354,27 @@ export class Watchdog {
       case 'not_found':
         throw new NotFoundError(`no tracked execution ${ref}`);
       case 'terminal':
-        throw new InputError(`${what} refused: execution ${ref} is already ${out.execution.state}`);
+        throw new ConflictError(
+          'execution_ended',
+          `${what} refused: execution ${ref} is already ${out.execution.state}${endedBy(out.execution)}`,
+          out.execution,
+        );
       case 'refused':
         throw new InputError(out.message);
       case 'cancel_in_progress':
       case 'lease_held':
-        throw new InputError(`${what} refused: a cancel of ${ref} is already in progress`);
+        throw new ConflictError('cancel_in_progress', `${what} refused: a cancel of ${ref} is already in progress`);
       default:
-        throw new InputError(`${what} refused: execution ${ref} is ${out.execution.state} (${out.outcome})`);
+        throw new ConflictError('state_conflict', `${what} refused: execution ${ref} is ${out.execution.state} (${out.outcome})`);
     }
   }
 }
 
 export type { ExecutionState };
+
+/** " (by policy:nightly: runtime)": who stopped an ended execution and why, when known. */
+function endedBy(e: Execution): string {
+  if (e.state === 'finished' || !e.requestedBy) return '';
+  const why = e.stopReasons?.length ? `: ${e.stopReasons.join(', ')}` : '';
+  return ` (by ${e.requestedBy.id}${why})`;
+}

@@ -8,10 +8,16 @@ import * as z from 'zod';
 import { Duration } from '../config/schema.js';
 import { AuditEvent, Execution, HeartbeatInput, INTERNAL_FIELDS } from '../core/model.js';
 import { FinishRequest, TrackRequest } from '../app/service.js';
+import { ERROR_CODES } from '../api/wire.js';
 
 /** What the API returns about an execution: no internals (outbox, leases, threads). */
 export const PublicExecution = Execution.omit(Object.fromEntries(INTERNAL_FIELDS.map((k) => [k, true])) as Record<(typeof INTERNAL_FIELDS)[number], true>);
-const ErrorBody = z.object({ error: z.string(), code: z.string().optional() });
+/** Every refusal: components.schemas.Error, referenced by each error response. */
+const ErrorBody = z.object({
+  error: z.string().meta({ description: 'For people; may change' }),
+  code: z.enum(ERROR_CODES).meta({ description: 'Stable and machine-readable: see the API description' }),
+  execution: PublicExecution.optional().meta({ description: 'With execution_ended: the execution as it ended (requestedBy: who; stopReasons: why)' }),
+});
 
 export interface Route {
   method: 'GET' | 'POST';
@@ -24,7 +30,7 @@ export interface Route {
 }
 
 const errors = () => ({
-  400: { description: 'Invalid request (the error says which field and why)', schema: ErrorBody },
+  400: { description: 'Invalid request, code invalid_request (the error says which field and why): nothing changed', schema: ErrorBody },
   401: { description: 'Missing or wrong signature or API key', schema: ErrorBody },
   503: {
     description:
@@ -52,7 +58,7 @@ export const trackingRoutes = (): readonly Route[] => [
       ...errors(),
       409: {
         description:
-          "This signed request was already accepted (replay), or (code `tracked_elsewhere`) this connection and externalId are tracked outside the key's scope: nothing about that run is returned",
+          "Code already_handled: this signed request was already accepted (replay); tracked_elsewhere: this connection and externalId are tracked outside the key's scope (nothing about that run is returned)",
         schema: ErrorBody,
       },
     },
@@ -74,7 +80,16 @@ export const trackingRoutes = (): readonly Route[] => [
     operationId: 'heartbeat',
     summary: 'Liveness, progress and cost (counted on the execution, not audited)',
     request: HeartbeatInput,
-    responses: { 200: { description: 'The execution after the heartbeat', schema: withExecution() }, ...errors(), ...notFound() },
+    responses: {
+      200: { description: 'The execution after the heartbeat', schema: withExecution() },
+      ...errors(),
+      ...notFound(),
+      409: {
+        description:
+          'Code execution_ended: the execution is over — stop the run. `execution` says how it ended: `state` (cancelled, finished, …), `requestedBy` (who asked for the cancel: a person, or policy:<name>) and `stopReasons` (which limit, or manual). Code cancel_in_progress: a cancel is under way.',
+        schema: ErrorBody,
+      },
+    },
   },
   {
     method: 'POST',
@@ -86,7 +101,11 @@ export const trackingRoutes = (): readonly Route[] => [
       200: { description: 'The finished execution', schema: withExecution() },
       ...errors(),
       ...notFound(),
-      409: { description: 'This signed request was already accepted (replay)', schema: ErrorBody },
+      409: {
+        description:
+          'Code already_handled: this signed request was already accepted (replay); execution_ended: it had already ended (cancelled, or finished before)',
+        schema: ErrorBody,
+      },
     },
   },
 ];
@@ -136,7 +155,13 @@ export function openApiDocument(): Record<string, unknown> {
           code,
           {
             description: res.description,
-            ...(res.schema ? { content: { 'application/json': { schema: jsonSchema(res.schema, 'output') } } } : {}),
+            ...(res.schema
+              ? {
+                  content: {
+                    'application/json': { schema: res.schema === ErrorBody ? { $ref: '#/components/schemas/Error' } : jsonSchema(res.schema, 'output') },
+                  },
+                }
+              : {}),
           },
         ]),
       ),
@@ -148,11 +173,12 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'Runaway Watchdog tracking API',
       version: '1.0.0',
       description:
-        'Track executions on external platforms, send heartbeats, report the end. Authenticate with a bearer API key (webhook.api) or sign each request: X-Watchdog-Timestamp and X-Watchdog-Signature = "v2=" + hex HMAC-SHA256(secret, "v2\\n<timestamp>\\n<METHOD>\\n<path?query>\\n<body>") (webhook.hooks).',
+        'Track executions on external platforms, send heartbeats, report the end. Every refusal is {error, code}: code is stable (invalid_request 400, unauthorized 401, not_found 404, method_not_allowed 405, already_handled / execution_ended / cancel_in_progress / tracked_elsewhere / state_conflict 409, body_too_large 413, internal 500, unavailable 503). A heartbeat answered 409 execution_ended means the run was stopped: stop it. Authenticate with a bearer API key (webhook.api) or sign each request: X-Watchdog-Timestamp and X-Watchdog-Signature = "v2=" + hex HMAC-SHA256(secret, "v2\\n<timestamp>\\n<METHOD>\\n<path?query>\\n<body>") (webhook.hooks).',
     },
     servers: [{ url: '/', description: 'The webhook URL (Lambda Function URL, or `watchdog serve` locally)' }],
     security: [{ bearer: [] }, { signature: [], timestamp: [] }],
     components: {
+      schemas: { Error: jsonSchema(ErrorBody, 'output') },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API key from webhook.api' },
         signature: { type: 'apiKey', in: 'header', name: 'X-Watchdog-Signature', description: 'v2 HMAC over method, path and body' },

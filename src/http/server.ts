@@ -8,6 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WatchdogError } from '../errors.js';
+import type { ErrorCode } from '../api/wire.js';
 import type { HttpRequest } from './types.js';
 import type { Webhook } from './webhook.js';
 
@@ -31,13 +32,13 @@ export async function serveWebhook(webhook: Webhook, opts: { port?: number; host
     });
     req.on('error', () => req.destroy());
     res.on('error', () => res.destroy());
-    const fail = (status: number, error: string) => {
+    const fail = (status: number, code: ErrorCode, error: string) => {
       if (res.headersSent) return void res.destroy();
       res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify({ error }));
+      res.end(JSON.stringify({ error, code }));
     };
     req.on('end', () => {
-      if (tooBig) return fail(413, 'body too large');
+      if (tooBig) return fail(413, 'body_too_large', 'body too large');
       let request: HttpRequest;
       try {
         const url = new URL(req.url ?? '/', 'http://local');
@@ -45,7 +46,7 @@ export async function serveWebhook(webhook: Webhook, opts: { port?: number; host
         for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
         request = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers, body: Buffer.concat(chunks).toString('utf8') };
       } catch {
-        return fail(400, 'malformed request target');
+        return fail(400, 'invalid_request', 'malformed request target');
       }
       webhook
         .handle(request)
@@ -57,7 +58,7 @@ export async function serveWebhook(webhook: Webhook, opts: { port?: number; host
             void background.finally(() => pending.delete(background));
           }
         })
-        .catch(() => fail(500, 'internal error'));
+        .catch(() => fail(500, 'internal', 'internal error'));
     });
   });
   // Bytes that are not HTTP at all: answer 400 where the socket still takes it, then close.

@@ -1,4 +1,6 @@
 /** Transport-neutral HTTP: the Lambda (Function URL / API Gateway v2) and local adapters map to these. */
+import type { ErrorCode } from '../api/wire.js';
+
 export interface HttpRequest {
   method: string;
   /** Path without the query string, as routed (an API Gateway stage prefix removed). */
@@ -27,6 +29,15 @@ export interface Handled {
   /** Settles when the follow-up (e.g. posting the outcome to Slack's response_url) is done. */
   background?: Promise<void>;
 }
+
+/** A refusal: `{error, code}` and the status, the one shape of every non-2xx answer (see api/wire.ts). */
+export const refusal = (
+  status: number,
+  code: ErrorCode,
+  error: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): HttpResponse => json(status, { error, code, ...extra }, headers);
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse => ({
   status,

@@ -20,7 +20,7 @@ import { REPLAY_WINDOW_MS, type RouteContext, notFound, unavailable } from './ro
 import { buttonPressed, slackCommand, slackInteraction } from './routes/slack.js';
 import { teamsMessage } from './routes/teams.js';
 import { tracking } from './routes/tracking.js';
-import { type Handled, type HttpRequest, json } from './types.js';
+import { type Handled, type HttpRequest, json, refusal } from './types.js';
 
 export { allowedResponseUrl } from './routes/shared.js';
 export { DISCORD_MAX, DISCORD_USER_AGENT, discordContent, discordMessage } from './routes/discord.js';
@@ -93,7 +93,7 @@ export class Webhook {
   async handle(req: HttpRequest): Promise<Handled> {
     const started = this.now();
     try {
-      if (Buffer.byteLength(req.body, 'utf8') > this.config.maxBodyBytes) return { response: json(413, { error: 'body too large' }) };
+      if (Buffer.byteLength(req.body, 'utf8') > this.config.maxBodyBytes) return { response: refusal(413, 'body_too_large', 'body too large') };
       const route = `${req.method.toUpperCase()} ${req.path.replace(/\/+$/, '') || '/'}`;
       let out: Handled;
       if (route === 'GET /healthz') out = { response: json(200, { ok: true }) };
@@ -124,7 +124,7 @@ export class Webhook {
       // A tracker's heartbeat the watchdog could not take: remembered, so the sweep does not
       // read its own outage as the run's death (README "Heartbeats the watchdog could not take").
       if (req.path.startsWith('/v1/')) await this.recordIngestFault();
-      return dependency ? unavailable() : { response: json(500, { error: 'internal error' }) };
+      return dependency ? unavailable() : { response: refusal(500, 'internal', 'internal error') };
     }
   }
   /**

@@ -22,6 +22,7 @@ afterAll(async () => {
 
 const doc = openApiDocument() as {
   paths: Record<string, Record<string, { responses: Record<string, { content?: { 'application/json': { schema: object } } }> }>>;
+  components: { schemas: Record<string, object> };
 };
 const call = (method: string, path: string, body?: unknown) =>
   w.webhook.handle({
@@ -70,8 +71,11 @@ it('describes the answers the handler really gives', async () => {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats.default(ajv);
   const check = (path: string, method: string, status: number, body: string) => {
-    const schema = doc.paths[path]?.[method]?.responses[String(status)]?.content?.['application/json'].schema;
+    let schema = doc.paths[path]?.[method]?.responses[String(status)]?.content?.['application/json'].schema;
     expect(schema, `${method} ${path} ${status} is documented`).toBeDefined();
+    const ref = (schema as { $ref?: string }).$ref;
+    if (ref) schema = doc.components.schemas[ref.replace('#/components/schemas/', '')];
+    expect(schema, `${ref} resolves`).toBeDefined();
     const valid = ajv.validate(schema!, JSON.parse(body));
     expect(valid ? [] : ajv.errors, `${method} ${path} ${status}`).toEqual([]);
   };
@@ -95,5 +99,8 @@ it('describes the answers the handler really gives', async () => {
   check('/v1/executions', 'post', bad.response.status, bad.response.body);
   const missing = await call('GET', '/v1/executions/wd_zzzzzzzzzzzz');
   check('/v1/executions/{id}', 'get', missing.response.status, missing.response.body);
-  expect([tracked, again, hb, got, fin, bad, missing].map((r) => r.response.status)).toEqual([201, 200, 200, 200, 200, 400, 404]);
+  const late = await call('POST', `/v1/executions/${id}/heartbeat`, {});
+  check('/v1/executions/{id}/heartbeat', 'post', late.response.status, late.response.body);
+  expect([tracked, again, hb, got, fin, bad, missing, late].map((r) => r.response.status)).toEqual([201, 200, 200, 200, 200, 400, 404, 409]);
+  expect([bad, missing, late].map((r) => (JSON.parse(r.response.body) as { code: string }).code)).toEqual(['invalid_request', 'not_found', 'execution_ended']);
 });

@@ -5,7 +5,7 @@
 import { generateKeyPairSync, randomBytes, sign as edSign } from 'node:crypto';
 import { TEST_SEED, seeded } from '../helpers/random.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WatchdogApiError, WatchdogClient } from '../../src/client.js';
+import { ExecutionEndedError, WatchdogApiError, WatchdogClient } from '../../src/client.js';
 import type { Served } from '../../src/http/server.js';
 import type { HttpRequest } from '../../src/http/types.js';
 import { slackSignature, teamsSignature } from '../../src/http/verify.js';
@@ -292,6 +292,51 @@ describe('tracking API', () => {
     expect(got.execution).toMatchObject({ heartbeats: 1, progress: { done: 3, total: 10 } });
     expect(got.execution).not.toHaveProperty('outbox');
     expect((await signed.finish(first.execution.id, 'succeeded')).execution.state).toBe('finished');
+  });
+
+  it('a tracker learns on its next heartbeat that it was cancelled, by whom and why (409 execution_ended)', async () => {
+    const wd = new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY });
+    sim.add({ id: 'told-of-cancel' }); // running on the platform
+    const { execution } = await wd.track({ connection: 'sg', externalId: 'told-of-cancel' });
+    await wd.heartbeat(execution.id, { progress: { done: 1, total: 4 } });
+    expect(await wd.stopped(execution.id)).toBeUndefined();
+    // A person cancels it from Slack.
+    const res = await webhook.handle(slackRequest(cmd(`cancel ${execution.id} eating the GPU budget`, 'UALLOWED')));
+    expect(res.response.status).toBe(200);
+    await res.background;
+    const err = await wd.heartbeat(execution.id, { progress: { done: 2, total: 4 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecutionEndedError);
+    expect(err).toMatchObject({ status: 409, code: 'execution_ended' });
+    const stopped = (err as ExecutionEndedError).stopped;
+    expect({ ...stopped, execution: undefined }).toEqual({
+      state: 'cancelled',
+      cancelled: true,
+      by: { id: 'slack:UALLOWED', via: 'slack' },
+      reasons: ['manual'],
+      at: stopped.execution.endedAt,
+      execution: undefined,
+    });
+    expect((err as Error).message).toBe(`heartbeat refused: execution ${execution.id} is already cancelled (by slack:UALLOWED: manual)`);
+    // Without a heartbeat: poll, or await.
+    expect((await wd.stopped(execution.id))?.by?.id).toBe('slack:UALLOWED');
+    expect((await wd.untilStopped(execution.id, { everyMs: 10 })).state).toBe('cancelled');
+  });
+
+  it('a policy cancel reads as the policy and its limit; untilStopped waits for it, and stops waiting on abort', async () => {
+    const wd = new WatchdogClient({ baseUrl: served.url, apiKey: API_KEY });
+    sim.add({ id: 'policy-cancelled' });
+    const { execution } = await wd.track({ connection: 'sg', externalId: 'policy-cancelled', startedAt: Date.now() - 60_000, limits: { maxRuntime: '30s' } });
+    const waiting = wd.untilStopped(execution.id, { everyMs: 20 });
+    await rt.sweeper.run();
+    const stopped = await waiting;
+    expect([stopped.state, stopped.by?.id, stopped.reasons]).toEqual(['cancelled', `policy:${execution.policy}`, ['runtime']]);
+    const fin = await wd.finish(execution.id, 'succeeded').catch((e: unknown) => e);
+    expect(fin).toMatchObject({ status: 409, code: 'execution_ended', stopped: { cancelled: true, reasons: ['runtime'] } });
+    const live = await wd.track({ connection: 'sg', externalId: 'still-running' });
+    const abort = new AbortController();
+    const pending = wd.untilStopped(live.execution.id, { everyMs: 20, signal: abort.signal });
+    abort.abort(new Error('run ended'));
+    await expect(pending).rejects.toThrow('run ended');
   });
 
   it('bad input gets a precise 400; no auth gets 401; unknown ids 404', async () => {

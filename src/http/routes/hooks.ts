@@ -4,7 +4,8 @@ import { InputError } from '../../errors.js';
 import { SIGNATURE_HEADER, canonicalTarget, verifyV2 } from '../../security/signing.js';
 import { runCommand } from '../commands.js';
 import { type Handled, type HttpRequest, json } from '../types.js';
-import { ALREADY, type RouteContext, notFound, parseJson, unauthorized } from './shared.js';
+import { ALREADY, type RouteContext, invalid, notFound, parseJson, unauthorized } from './shared.js';
+import { isTerminal } from '../../core/model.js';
 
 const CancelHookBody = z.strictObject({
   id: z.string().min(1).max(1100),
@@ -23,15 +24,16 @@ export async function hookCancel(c: RouteContext, req: HttpRequest): Promise<Han
   if (!c.config.hooks) return notFound();
   if (!(await v2Verified(c, req))) return unauthorized();
   const body = parseJson(req.body, CancelHookBody);
-  if ('error' in body) return { response: json(400, { error: body.error }) };
+  if ('error' in body) return invalid(body.error);
   let id: string;
   try {
     id = c.runtime.watchdog.resolveId(body.value.id);
   } catch (err) {
-    if (err instanceof InputError) return { response: json(400, { error: err.message }) };
+    if (err instanceof InputError) return invalid(err.message);
     throw err;
   }
-  if (!(await c.firstSeen(`v2:${req.headers[SIGNATURE_HEADER] ?? ''}`))) return { response: json(409, { ok: false, message: ALREADY }) };
+  if (!(await c.firstSeen(`v2:${req.headers[SIGNATURE_HEADER] ?? ''}`)))
+    return { response: json(409, { ok: false, message: ALREADY, error: ALREADY, code: 'already_handled' }) };
   const r = await runCommand(
     c.runtime,
     { cmd: 'cancel', ref: id, ...(body.value.reason ? { reason: body.value.reason } : {}) },
@@ -39,5 +41,7 @@ export async function hookCancel(c: RouteContext, req: HttpRequest): Promise<Han
     { budgetMs: c.config.ackBudgetMs, log: c.log },
   );
   const e = await c.runtime.store.get(id).catch(() => undefined);
-  return { response: json(r.ok ? 202 : 409, { ok: r.ok, message: r.text, ...(e ? { id: e.id, state: e.state } : {}) }) };
+  if (!e) return { response: json(404, { ok: false, message: r.text, error: r.text, code: 'not_found' }) };
+  const refused = r.ok ? {} : { error: r.text, code: isTerminal(e.state) ? 'execution_ended' : 'state_conflict' };
+  return { response: json(r.ok ? 202 : 409, { ok: r.ok, message: r.text, ...refused, id: e.id, state: e.state }) };
 }

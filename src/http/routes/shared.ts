@@ -9,7 +9,7 @@ import { FUTURE_SKEW_SECONDS, REPLAY_MEMORY_MS, WINDOW_SECONDS } from '../../sec
 export { FUTURE_SKEW_SECONDS };
 import type { Command } from '../commands.js';
 import type { FollowUpQueue } from '../followup.js';
-import { type Handled, type HttpResponse, json } from '../types.js';
+import { type Handled, type HttpResponse, json, refusal } from '../types.js';
 
 /** The handler's side of a route: configuration, secrets, replay memory, the clock, outgoing posts. */
 export interface RouteContext {
@@ -29,16 +29,14 @@ export interface RouteContext {
   followUps: FollowUpQueue | undefined;
 }
 
-export const unauthorized = (): Handled => ({ response: json(401, { error: 'invalid signature' }) });
+export const unauthorized = (): Handled => ({ response: refusal(401, 'unauthorized', 'invalid signature') });
 /** The watchdog's own dependency failed: retry (Retry-After), nothing was judged or changed. */
 export const unavailable = (): Handled => ({
-  response: json(
-    503,
-    { error: 'temporarily unavailable: the watchdog could not reach its own dependencies; retry', code: 'unavailable' },
-    { 'retry-after': '5' },
-  ),
+  response: refusal(503, 'unavailable', 'temporarily unavailable: the watchdog could not reach its own dependencies; retry', {}, { 'retry-after': '5' }),
 });
-export const notFound = (): Handled => ({ response: json(404, { error: 'not found' }) });
+export const notFound = (): Handled => ({ response: refusal(404, 'not_found', 'not found') });
+export const invalid = (error: string): Handled => ({ response: refusal(400, 'invalid_request', error) });
+export const replayRefused = (): Handled => ({ response: refusal(409, 'already_handled', ALREADY) });
 export const slackReply = (text: string, visible = false): HttpResponse => json(200, { response_type: visible ? 'in_channel' : 'ephemeral', text });
 /** An interaction's acknowledgment: 200 and nothing else (Slack displays none of it). */
 export const EMPTY_ACK: HttpResponse = { status: 200, headers: {}, body: '' };

@@ -5,9 +5,9 @@ import { FULL_SCOPE, type Scope } from '../../config/load.js';
 import { type Execution, publicView } from '../../core/model.js';
 import { ConflictError, DependencyError, InputError, NotFoundError, WatchdogError } from '../../errors.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, safeEqual } from '../../security/signing.js';
-import { type Handled, type HttpRequest, json } from '../types.js';
+import { type Handled, type HttpRequest, json, refusal } from '../types.js';
 import { v2Verified } from './hooks.js';
-import { ALREADY, type RouteContext, notFound, parseJson, unauthorized } from './shared.js';
+import { type RouteContext, invalid, notFound, parseJson, replayRefused, unauthorized } from './shared.js';
 
 /**
  * The scope of the bearer key presented, if it is one of ours. Every key is read at once (a
@@ -43,43 +43,42 @@ export async function tracking(c: RouteContext, req: HttpRequest): Promise<Handl
   try {
     id = rawId === undefined ? undefined : decodeURIComponent(rawId);
   } catch {
-    return { response: json(400, { error: 'invalid execution id encoding' }) };
+    return invalid('invalid execution id encoding');
   }
   // A signed write is accepted once. Heartbeats are not recorded: they are liveness, a copy
   // changes no state and cannot move progress back, and a nonce write would double their cost.
   const replayed = async () => signed && req.method === 'POST' && verb !== 'heartbeat' && !(await c.firstSeen(`v2:${req.headers[SIGNATURE_HEADER] ?? ''}`));
   try {
     if (id === undefined) {
-      if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
+      if (req.method !== 'POST') return { response: refusal(405, 'method_not_allowed', 'method not allowed') };
       const body = parseJson(req.body, z.unknown());
-      if ('error' in body) return { response: json(400, { error: body.error }) };
-      if (await replayed()) return { response: json(409, { error: ALREADY }) };
+      if ('error' in body) return invalid(body.error);
+      if (await replayed()) return replayRefused();
       const { created, execution } = await wd.track(body.value, actor, scope);
       return { response: json(created ? 201 : 200, { created, execution: publicView(execution) }) };
     }
     if (verb === undefined) {
-      if (req.method !== 'GET') return { response: json(405, { error: 'method not allowed' }) };
+      if (req.method !== 'GET') return { response: refusal(405, 'method_not_allowed', 'method not allowed') };
       const { execution, events } = await wd.show(id, scope);
       return { response: json(200, { execution: publicView(execution), events }) };
     }
-    if (req.method !== 'POST') return { response: json(405, { error: 'method not allowed' }) };
+    if (req.method !== 'POST') return { response: refusal(405, 'method_not_allowed', 'method not allowed') };
     if (verb === 'heartbeat') {
       const body = parseJson(req.body || '{}', z.unknown());
-      if ('error' in body) return { response: json(400, { error: body.error }) };
+      if ('error' in body) return invalid(body.error);
       // A v2-signed heartbeat is ordered by its signed timestamp; any heartbeat by its `seq`.
       const sentAt = signed ? Number(req.headers[TIMESTAMP_HEADER]) * 1000 : undefined;
       const e = await wd.heartbeat(id, body.value, scope, sentAt);
       return { response: json(200, { execution: publicView(e) }), ...(await actOnReportedBreach(c, e)) };
     }
     const body = parseJson(req.body || '{}', FinishRequest);
-    if ('error' in body) return { response: json(400, { error: body.error }) };
-    if (await replayed()) return { response: json(409, { error: ALREADY }) };
+    if ('error' in body) return invalid(body.error);
+    if (await replayed()) return replayRefused();
     return { response: json(200, { execution: publicView(await wd.finish(id, actor, body.value.status, scope)) }) };
   } catch (err) {
-    if (err instanceof NotFoundError) return { response: json(404, { error: err.message }) };
-    if (err instanceof ConflictError) return { response: json(409, { error: err.message, code: err.code }) };
-    if (err instanceof InputError) return { response: json(400, { error: err.message }) };
-    if (err instanceof WatchdogError && err.name === 'ConfigError') return { response: json(400, { error: err.message }) };
+    if (err instanceof NotFoundError) return { response: refusal(404, 'not_found', err.message) };
+    if (err instanceof ConflictError) return { response: refusal(409, err.code, err.message, err.execution ? { execution: publicView(err.execution) } : {}) };
+    if (err instanceof InputError || (err instanceof WatchdogError && err.name === 'ConfigError')) return invalid(err.message);
     throw err;
   }
 }

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.watchdog/', 'coverage/', '.bench-out/', 'dist/', '.mutation/', '.stryker-tmp/'] },
+  { ignores: ['node_modules/', 'cdk.out/', '.watchdog/', 'coverage/', '.bench-out/', 'dist/', '.mutation/', '.stryker-tmp/', 'packages/*/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   // Type-aware rules on every TypeScript file (typescript-eslint's recommended type-checked set).

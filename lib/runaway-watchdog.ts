@@ -11,8 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  Annotations,
   Arn,
   ArnFormat,
+  CfnOutput,
   Duration,
   RemovalPolicy,
   Stack,
@@ -35,7 +37,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseConfigText } from '../src/config/file.js';
-import { type WatchdogConfig, compileConfig, deployableRaw } from '../src/config/load.js';
+import { type WatchdogConfig, compileConfig, deployableRaw, placeholders } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import {
   CONNECTION_DIMENSION,
@@ -106,6 +108,12 @@ export interface RunawayWatchdogProps {
    */
   readonly webhookConcurrency?: number;
   /**
+   * Stack outputs for what a team wires next: `WebhookUrl` (the Slack / Discord / Teams
+   * manifests and trackers' base URL; ends in `/`), `TableName` (`watchdog --table`) and
+   * `AlarmTopicArn`. `cdk deploy` prints them. Default true; false to make your own.
+   */
+  readonly outputs?: boolean;
+  /**
    * Reserved concurrency of the sweeper (1 makes one sweep at a time a platform guarantee).
    * Opt-in for the same reason as webhookConcurrency; without it, sweeps do not overlap
    * because each ends before the next is scheduled, and if they did, the claim protocol still
@@ -128,10 +136,10 @@ function stage(bundleDir: string, configDir: string, name: string): string {
 }
 
 /** The config for Lambda: validated here, local-only settings removed. */
-export function deployableConfig(source: string | { config: unknown }): { config: WatchdogConfig; json: string } {
+export function deployableConfig(source: string | { config: unknown }): { config: WatchdogConfig; json: string; placeholders: string[] } {
   if (typeof source !== 'string') {
     const config = compileConfig(source.config);
-    return { config, json: JSON.stringify(deployableRaw(source.config)) };
+    return { config, json: JSON.stringify(deployableRaw(source.config)), placeholders: placeholders(source.config) };
   }
   let text: string;
   try {
@@ -142,7 +150,7 @@ export function deployableConfig(source: string | { config: unknown }): { config
   const raw = parseConfigText(text, source);
   const config = compileConfig(raw, path.dirname(path.resolve(source)));
   // Lambda reads Secrets Manager, never a local file, and has no data dir.
-  return { config, json: JSON.stringify(deployableRaw(raw)) };
+  return { config, json: JSON.stringify(deployableRaw(raw)), placeholders: placeholders(raw) };
 }
 
 /**
@@ -242,8 +250,10 @@ export class RunawayWatchdog extends Construct {
     if ((props.configFile === undefined) === (props.config === undefined)) {
       throw new ConfigError(['RunawayWatchdog: give exactly one of configFile (a path) and config (an object)']);
     }
-    const { config, json } = deployableConfig(props.configFile ?? { config: props.config });
+    const { config, json, placeholders: unfilled } = deployableConfig(props.configFile ?? { config: props.config });
     const stack = Stack.of(this);
+    // A template deployed as is: it synthesizes (so `cdk bootstrap` and a first synth work), loudly.
+    for (const p of unfilled) Annotations.of(this).addWarningV2('watchdog:placeholder', `config ${p} is a placeholder: fill it in before deploying`);
     const sweepEvery = props.sweepEvery ?? Duration.millis(config.settings.sweepEveryMs);
     const continuous = config.settings.sweepMode === 'continuous';
     // Continuous sweeps stay awake for the whole schedule: the timeout must cover it and the reserve.
@@ -444,6 +454,14 @@ export class RunawayWatchdog extends Construct {
 
     this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(stack);
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
+    if (props.outputs !== false) {
+      new CfnOutput(this, 'WebhookUrl', {
+        value: this.webhookUrl.url,
+        description: 'Slack slash command: <url>slack/commands · interactivity: <url>slack/interactions · trackers: WatchdogClient baseUrl',
+      });
+      new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'for `watchdog --table <name> --region <region>`' });
+      new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: "the watchdog's own alarms" });
+    }
     const alarmAction = new cwActions.SnsAction(this.alarmTopic);
     const metric = (name: string, statistic = 'Sum', period = Duration.minutes(5), service = SWEEPER_SERVICE, extra: Record<string, string> = {}) =>
       new cw.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { [SERVICE_DIMENSION]: service, ...extra }, statistic, period });

@@ -11,7 +11,8 @@ import type { Runtime } from '../runtime.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The package's root, from source (src/cli) or compiled (dist/src/cli). */
 export const PACKAGE_ROOT = path.basename(path.resolve(HERE, '..', '..')) === 'dist' ? path.resolve(HERE, '..', '..', '..') : path.resolve(HERE, '..', '..');
-export const EXAMPLE_CONFIG = path.join(PACKAGE_ROOT, 'examples', 'watchdog.yaml');
+/** The demo's config: every URL on this machine (the simulators'). */
+export const DEMO_CONFIG = path.join(PACKAGE_ROOT, 'examples', 'demo.yaml');
 
 export interface GlobalOpts {
   config?: string;
@@ -45,11 +46,16 @@ export class ExitCode extends Error {
   }
 }
 
-export function resolveConfigPath(explicit?: string): string {
+/**
+ * Which config a command uses: `-c`, else $WATCHDOG_CONFIG, else ./watchdog.yaml (your own),
+ * else the demo's. The demo (`watchdog start` with simulators) skips ./watchdog.yaml: a
+ * deploy config in the folder never turns the demo toward real platforms.
+ */
+export function resolveConfigPath(explicit?: string, o: { demo?: boolean } = {}): string {
   if (explicit) return explicit;
   if (process.env.WATCHDOG_CONFIG) return process.env.WATCHDOG_CONFIG;
-  if (existsSync('watchdog.yaml')) return 'watchdog.yaml';
-  return EXAMPLE_CONFIG;
+  if (!o.demo && existsSync('watchdog.yaml')) return 'watchdog.yaml';
+  return DEMO_CONFIG;
 }
 
 export const cliActor = (): Actor => ({ id: `cli:${os.userInfo().username}`, via: 'cli' });

@@ -23,7 +23,7 @@ import { probe } from '../app/probe.js';
 export type CheckStatus = 'ok' | 'fail' | 'skip';
 
 export interface Check {
-  group: 'config' | 'secret' | 'connection' | 'slack' | 'table' | 'deployed' | 'account';
+  group: 'config' | 'secret' | 'connection' | 'slack' | 'table' | 'deployed' | 'account' | 'aws';
   name: string;
   status: CheckStatus;
   detail: string;
@@ -283,7 +283,7 @@ export async function doctor(rt: Runtime, o: { local: boolean; region?: string }
     deployedCheck(rt),
     o.local ? undefined : accountCheck(o.region),
   ]);
-  return [
+  return oneAwsAccessCause([
     { group: 'config', name: 'config', status: 'ok', detail: `valid (${rt.config.policies.length} policies, ${rt.config.connections.size} connections)` },
     ...secrets,
     ...connections,
@@ -291,6 +291,27 @@ export async function doctor(rt: Runtime, o: { local: boolean; region?: string }
     ...table,
     deployed,
     ...(account ? [account] : []),
+  ]);
+}
+
+/** An AWS SDK's "no region" or "no credentials": one cause, however many checks it fails. */
+export const AWS_ACCESS = /Region is missing|Could not load credentials|Unable to locate credentials/;
+export const AWS_ACCESS_HINT =
+  'give a region (--region or AWS_REGION) and credentials (AWS_PROFILE, environment, SSO), or a settings.secretsFile for local secrets';
+
+/** Checks failed only because there is no AWS access: one ✗ that says so, not one per check. */
+function oneAwsAccessCause(checks: Check[]): Check[] {
+  const blocked = checks.filter((c) => c.status === 'fail' && AWS_ACCESS.test(c.detail));
+  if (blocked.length < 2) return checks;
+  const cause = AWS_ACCESS.exec(blocked[0]!.detail)![0];
+  return [
+    ...checks.filter((c) => !blocked.includes(c)),
+    {
+      group: 'aws',
+      name: 'access',
+      status: 'fail',
+      detail: `${cause}: secrets are read from AWS Secrets Manager; ${AWS_ACCESS_HINT} (${blocked.length} checks need it and were not run)`,
+    },
   ];
 }
 

@@ -31,11 +31,15 @@ import { register as providerCommand } from './commands/provider.js';
 import { register as simulateCommand } from './commands/simulate.js';
 import { register as configCommand } from './commands/config.js';
 import { type Cli, ExitCode, type GlobalOpts, type Io, resolveConfigPath } from './context.js';
+import { AWS_ACCESS, AWS_ACCESS_HINT } from './doctor.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('watchdog')
     .description('Runaway Watchdog: stop runaway executions on AI/data platforms before they burn time and money.')
-    .option('-c, --config <file>', 'watchdog config (YAML/JSON); default $WATCHDOG_CONFIG, ./watchdog.yaml, then the bundled example')
+    .option(
+      '-c, --config <file>',
+      "watchdog config (YAML/JSON); default $WATCHDOG_CONFIG, ./watchdog.yaml, then the demo's (examples/demo.yaml; `start` skips ./watchdog.yaml)",
+    )
     .option('--table <name>', 'use a real DynamoDB table instead of the embedded store')
     .option('--region <region>', 'AWS region of --table and of Secrets Manager')
     .option('--endpoint <url>', 'DynamoDB endpoint (DynamoDB Local, a running dynalite)')
@@ -117,6 +121,7 @@ export async function runCli(argv: string[], io: Io = { out: (s) => console.log(
       return 1;
     }
     if (err instanceof WatchdogError) io.err(`watchdog: ${err.message}`);
+    else if (AWS_ACCESS.test((err as Error)?.message ?? '')) io.err(`watchdog: no AWS access (${(err as Error).message}): ${AWS_ACCESS_HINT}`);
     else io.err(`watchdog: unexpected error: ${(err as Error).message ?? String(err)}`);
     return 1;
   }

@@ -105,6 +105,17 @@ export function deployableRaw(raw: unknown): Record<string, unknown> {
   return r;
 }
 
+/** The template's mark for what a team must fill in (examples/watchdog.yaml). */
+export const PLACEHOLDER = 'REPLACE-ME';
+
+/** Where a raw config still holds a placeholder: `path: value`, one each. */
+export function placeholders(raw: unknown, at = ''): string[] {
+  if (typeof raw === 'string') return raw.toUpperCase().includes(PLACEHOLDER) ? [`${at || '(root)'}: ${JSON.stringify(raw)}`] : [];
+  if (Array.isArray(raw)) return raw.flatMap((v, i) => placeholders(v, `${at}[${i}]`));
+  if (raw !== null && typeof raw === 'object') return Object.entries(raw).flatMap(([k, v]) => placeholders(v, at ? `${at}.${k}` : k));
+  return [];
+}
+
 export const configSha256 = (raw: unknown): string =>
   createHash('sha256')
     .update(JSON.stringify(deployableRaw(raw)))

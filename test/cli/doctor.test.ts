@@ -2,7 +2,7 @@
  * `watchdog doctor` in process against the provider simulators, the Slack stand-in and an
  * embedded store: all ✓ when everything is right; exactly the broken things ✗ otherwise.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,4 +169,38 @@ describe('watchdog doctor: the account', () => {
     const none = await accountCheck('eu-west-1');
     expect(none.status).toBe('skip');
   }, 30_000);
+});
+
+describe('watchdog doctor: the deploy template as copied', () => {
+  it('flags every REPLACE-ME left, and a missing AWS region or credentials once, not once per secret', async () => {
+    const tplDir = mkdtempSync(path.join(os.tmpdir(), 'wd-template-'));
+    const file = path.join(tplDir, 'watchdog.yaml');
+    writeFileSync(file, readFileSync('examples/watchdog.yaml', 'utf8'));
+    const saved = { ...process.env };
+    for (const k of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) delete process.env[k];
+    Object.assign(process.env, { AWS_CONFIG_FILE: path.join(tplDir, 'none'), AWS_SHARED_CREDENTIALS_FILE: path.join(tplDir, 'none') });
+    try {
+      const r = await doctor(file);
+      expect(r.code).toBe(1);
+      const lines = r.out.split('\n');
+      expect(lines.filter((l) => l.includes('is a placeholder: fill it in'))).toEqual([
+        '✗ config: connections.kodexa-acme.baseUrl: "https://REPLACE-ME.invalid" is a placeholder: fill it in',
+        '✗ config: providers.acme-batch.baseUrl: "https://REPLACE-ME.invalid" is a placeholder: fill it in',
+        '✗ config: notify.oncall-slack.channel: "#REPLACE-ME" is a placeholder: fill it in',
+        '✗ config: notify.incident-hook.url: "https://REPLACE-ME.invalid/watchdog" is a placeholder: fill it in',
+        '✗ config: policies[0].allow.users[0]: "REPLACE-ME" is a placeholder: fill it in',
+        '✗ config: policies[0].allow.channels[0]: "REPLACE-ME" is a placeholder: fill it in',
+        '✗ config: policies[2].allow.users[0]: "REPLACE-ME" is a placeholder: fill it in',
+        '✗ config: policies[3].allow.users[0]: "REPLACE-ME" is a placeholder: fill it in',
+      ]);
+      const aws = lines.filter((l) => /Region is missing/.test(l));
+      expect(aws).toEqual([
+        expect.stringMatching(
+          /^✗ aws access: Region is missing: secrets are read from AWS Secrets Manager; give a region .* \(\d+ checks need it and were not run\)$/,
+        ),
+      ]);
+    } finally {
+      process.env = saved;
+    }
+  });
 });

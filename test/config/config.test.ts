@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { DEMO_CONFIG, resolveConfigPath } from '../../src/cli/context.js';
 import { loadConfig, parseConfigText } from '../../src/config/file.js';
-import { compileConfig, selectPolicy } from '../../src/config/load.js';
+import { compileConfig, placeholders, selectPolicy } from '../../src/config/load.js';
 import { parseDuration, formatDuration } from '../../src/core/duration.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -171,5 +174,46 @@ describe('config', () => {
       'settings.leaseDuration: must be at least 90s: a claim has to outlive one provider exchange (status read and cancel, about 70 s at worst)',
     ]);
     expect(problems({ settings: { leaseDuration: '90s' }, connections: {}, policies: [{ name: 'default', maxRuntime: '1h' }] })).toEqual([]);
+  });
+});
+
+describe('the demo config and the deploy template', () => {
+  it('the demo config reaches only this machine: every connection, provider and notify URL is loopback', () => {
+    const c = loadConfig(path.resolve('examples/demo.yaml'));
+    const urls = [
+      ...[...c.connections.values()].map((x) => x.baseUrl),
+      ...[...c.providers.values()].map((p) => p.baseUrl),
+      ...[...c.notify.values()].map((t) => (t.type === 'slack' ? t.apiUrl : t.url)),
+    ];
+    expect(urls.length).toBeGreaterThan(c.connections.size);
+    for (const u of urls) expect(new URL(u ?? 'https://slack.com/api').hostname, u).toBe('127.0.0.1');
+  });
+
+  it('the template is the demo with placeholders: the same connections, policies and routes, no local-only settings', () => {
+    const demo = loadConfig(path.resolve('examples/demo.yaml'));
+    const template = loadConfig(EXAMPLE);
+    expect([...template.connections.keys()]).toEqual([...demo.connections.keys()]);
+    expect(template.policies.map((p) => p.name)).toEqual(demo.policies.map((p) => p.name));
+    expect(template.settings.secretsFile).toBeUndefined();
+    expect(placeholders(parseConfigText(readFileSync(EXAMPLE, 'utf8'), EXAMPLE)).length).toBeGreaterThan(0);
+    expect(placeholders(parseConfigText(readFileSync('examples/demo.yaml', 'utf8'), 'demo'))).toEqual([]);
+  });
+
+  it('the CLI: -c, $WATCHDOG_CONFIG, ./watchdog.yaml, then the demo; the demo itself never takes ./watchdog.yaml', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wd-resolve-'));
+    const cwd = process.cwd();
+    const env = process.env.WATCHDOG_CONFIG;
+    delete process.env.WATCHDOG_CONFIG;
+    try {
+      process.chdir(dir);
+      expect(resolveConfigPath()).toBe(DEMO_CONFIG);
+      writeFileSync('watchdog.yaml', readFileSync(EXAMPLE, 'utf8'));
+      expect(resolveConfigPath()).toBe('watchdog.yaml');
+      expect(resolveConfigPath(undefined, { demo: true })).toBe(DEMO_CONFIG);
+      expect(resolveConfigPath('mine.yaml', { demo: true })).toBe('mine.yaml');
+    } finally {
+      process.chdir(cwd);
+      if (env !== undefined) process.env.WATCHDOG_CONFIG = env;
+    }
   });
 });

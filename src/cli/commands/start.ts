@@ -22,7 +22,7 @@ export function register(program: Command, cli: Cli): void {
     .option('--plain', 'a plain log, even on a terminal (default there: one live table redrawn in place)')
     .action(async (o: { interval: string; demo: boolean; port: string; reset?: boolean; plain?: boolean }) => {
       const opts = g();
-      const config = loadConfig(resolveConfigPath(opts.config));
+      const config = loadConfig(resolveConfigPath(opts.config, { demo: o.demo }));
       const intervalMs = parseDuration(o.interval);
       if (intervalMs === undefined) throw new InputError(`--interval expects a duration like "2s", got "${o.interval}"`);
       const port = parsePort(o.port);

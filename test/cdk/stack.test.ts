@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { App, Duration, Stack, Validations, aws_dynamodb as ddb, aws_kms as kms, aws_sns as sns, aws_sqs as sqs } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RunawayWatchdog } from '../../lib/runaway-watchdog.js';
@@ -343,5 +343,30 @@ describe('WatchdogStack', () => {
 
     expect(() => new RunawayWatchdog(new Stack(new App(), 'Both'), 'Wd', { config, configFile: EXAMPLE })).toThrow(/exactly one of configFile/);
     expect(() => new RunawayWatchdog(new Stack(new App(), 'Bad'), 'Wd', { config: { policies: [{ name: 'x', maxRuntime: 'soon' }] } })).toThrow(ConfigError);
+  });
+});
+
+describe('RunawayWatchdog: what a team wires next, and a template not filled in', () => {
+  it('outputs the webhook URL, the table and the alarm topic from the construct itself (opt out with outputs: false)', () => {
+    const app = new App();
+    const own = new Stack(app, 'TeamStack');
+    const config = {
+      connections: { kx: { provider: 'kodexa', baseUrl: 'https://kodexa.example.com', secret: 'k' } },
+      policies: [{ name: 'default', maxRuntime: '1h' }],
+    };
+    new RunawayWatchdog(own, 'Watchdog', { config });
+    const outputs = Object.keys(Template.fromStack(own).toJSON().Outputs as Record<string, unknown>);
+    expect(outputs.map((k) => k.replace(/[0-9A-F]{8}$/, ''))).toEqual(['WatchdogWebhookUrl', 'WatchdogTableName', 'WatchdogAlarmTopicArn']);
+    expect(Annotations.fromStack(own).findWarning('*', Match.stringLikeRegexp('placeholder'))).toEqual([]);
+    const quiet = new Stack(new App(), 'Quiet');
+    new RunawayWatchdog(quiet, 'Watchdog', { config, outputs: false });
+    expect(Template.fromStack(quiet).toJSON().Outputs).toBeUndefined();
+  });
+
+  it('the deploy template as is synthesizes with one warning naming every placeholder', () => {
+    const s = stack();
+    const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('placeholders are not filled in'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0]!.entry.data)).toContain('connections.kodexa-acme.baseUrl: \\"https://REPLACE-ME.invalid\\"');
   });
 });

@@ -254,7 +254,10 @@ export class RunawayWatchdog extends Construct {
     const stack = Stack.of(this);
     // A template deployed as is: it synthesizes (so `cdk bootstrap` and a first synth work), loudly.
     if (unfilled.length > 0)
-      Annotations.of(this).addWarningV2('watchdog:placeholder', `the config's placeholders are not filled in yet (fill them in before deploying): ${unfilled.join('; ')}`);
+      Annotations.of(this).addWarningV2(
+        'watchdog:placeholder',
+        `the config's placeholders are not filled in yet (fill them in before deploying): ${unfilled.join('; ')}`,
+      );
     const sweepEvery = props.sweepEvery ?? Duration.millis(config.settings.sweepEveryMs);
     const continuous = config.settings.sweepMode === 'continuous';
     // Continuous sweeps stay awake for the whole schedule: the timeout must cover it and the reserve.

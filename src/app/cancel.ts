@@ -177,7 +177,8 @@ export class CancelProtocol {
     const r = await this.deps.store.mutate(
       e.id,
       (c) => {
-        const t = T.recordOutcome(c, this.holder, result, { id: this.holder, via: SWEEP_VIA }, this.ctx(c));
+        // The outcome is audited as the cancel's: the person (or policy) who asked for it, not the process that carried it out.
+        const t = T.recordOutcome(c, this.holder, result, c.requestedBy ?? { id: this.holder, via: SWEEP_VIA }, this.ctx(c));
         return t.ok && isTerminal(t.execution.state) ? this.deps.notices.add(t, c, 'outcome') : t;
       },
       e,

@@ -337,8 +337,11 @@ export class Watchdog {
     return found;
   }
 
-  list(filter: ListFilter): Promise<Page<Execution>> {
-    return this.store.list(filter);
+  /** A page of executions, in tracking order (the earliest tracked first). */
+  async list(filter: ListFilter): Promise<Page<Execution>> {
+    const page = await this.store.list(filter);
+    page.items.sort((a, b) => a.trackedAt - b.trackedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return page;
   }
 
   private expectChange(ref: string, out: WriteOutcome, what: string): Execution {

@@ -1,5 +1,5 @@
 /** What every CLI command shares: output, the global options, and the runtime on the chosen table. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,8 @@ import type { Runtime } from '../runtime.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The package's root, from source (src/cli) or compiled (dist/src/cli). */
 export const PACKAGE_ROOT = path.basename(path.resolve(HERE, '..', '..')) === 'dist' ? path.resolve(HERE, '..', '..', '..') : path.resolve(HERE, '..', '..');
+export const packageVersion = (): string => (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
 /** The demo's config: every URL on this machine (the simulators'). */
 export const DEMO_CONFIG = path.join(PACKAGE_ROOT, 'examples', 'demo.yaml');
 

@@ -30,7 +30,7 @@ import { register as startCommand } from './commands/start.js';
 import { register as providerCommand } from './commands/provider.js';
 import { register as simulateCommand } from './commands/simulate.js';
 import { register as configCommand } from './commands/config.js';
-import { type Cli, ExitCode, type GlobalOpts, type Io, resolveConfigPath } from './context.js';
+import { type Cli, ExitCode, type GlobalOpts, type Io, packageVersion, resolveConfigPath } from './context.js';
 import { AWS_ACCESS, AWS_ACCESS_HINT } from './doctor.js';
 
 export function buildProgram(io: Io): Command {
@@ -45,6 +45,7 @@ export function buildProgram(io: Io): Command {
     .option('--endpoint <url>', 'DynamoDB endpoint (DynamoDB Local, a running dynalite)')
     .option('--data-dir <dir>', 'embedded store folder (default: settings.dataDir)')
     .option('--json', 'machine-readable output')
+    .version(packageVersion(), '-V, --version', 'the version of runaway-watchdog')
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 

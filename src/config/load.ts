@@ -15,6 +15,7 @@ import {
   type HttpProviderConfig,
   type NotifyTargetConfig,
   WatchdogConfigSchema,
+  didYouMean,
   referenceProblems,
   type WatchdogConfigParsed,
   type WebhookConfig,
@@ -135,14 +136,48 @@ function formatPath(p: readonly PropertyKey[], root: string): string {
  * validation errors for config files, CLI input and request bodies alike. `root` names the
  * whole document (`(root)` for a config, `(body)` for a request).
  */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], root = '(root)'): string[] {
+export function formatIssues(issues: readonly z.core.$ZodIssue[], root = '(root)', schema?: z.core.$ZodType): string[] {
   return issues.map((i) => {
     let msg = i.message;
-    if (i.code === 'unrecognized_keys') msg = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-    else if (i.code === 'invalid_type' && /received undefined/.test(msg)) msg = `required (${i.expected})`;
+    if (i.code === 'unrecognized_keys') {
+      const known = schema ? keysAt(schema, i.path) : [];
+      msg = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"${didYouMean(k, known)}`).join(', ')}`;
+    } else if (i.code === 'invalid_type' && /received undefined/.test(msg)) msg = `required (${i.expected})`;
     else if (i.code === 'invalid_key') msg = i.issues.map((k) => k.message).join('; ');
     return `${formatPath(i.path, root)}: ${msg}`;
   });
+}
+
+/** The keys an object schema knows at `path` (through optionals, defaults, arrays, records, unions): for "did you mean". */
+function keysAt(schema: z.core.$ZodType, at: readonly PropertyKey[]): string[] {
+  type Def = {
+    type: string;
+    shape?: Record<string, z.core.$ZodType>;
+    element?: z.core.$ZodType;
+    valueType?: z.core.$ZodType;
+    innerType?: z.core.$ZodType;
+    in?: z.core.$ZodType;
+    options?: z.core.$ZodType[];
+  };
+  const def = (s: z.core.$ZodType) => s._zod.def as unknown as Def;
+  let current: z.core.$ZodType[] = [schema];
+  const unwrap = (s: z.core.$ZodType): z.core.$ZodType[] => {
+    const d = def(s);
+    if (d.innerType) return unwrap(d.innerType);
+    if (d.type === 'pipe' && d.in) return unwrap(d.in);
+    if (d.type === 'union' && d.options) return d.options.flatMap(unwrap);
+    return [s];
+  };
+  for (const seg of at) {
+    current = current.flatMap(unwrap).flatMap((s) => {
+      const d = def(s);
+      if (d.type === 'object' && d.shape && typeof seg === 'string' && Object.hasOwn(d.shape, seg)) return [d.shape[seg]!];
+      if (d.type === 'array' && d.element && typeof seg === 'number') return [d.element];
+      if (d.type === 'record' && d.valueType) return [d.valueType];
+      return [];
+    });
+  }
+  return [...new Set(current.flatMap(unwrap).flatMap((s) => Object.keys(def(s).shape ?? {})))];
 }
 
 const ms = (d: string): number => (d === '0' ? 0 : (parseDuration(d) ?? 0));
@@ -154,7 +189,7 @@ export function compileConfig(raw: unknown, baseDir = process.cwd()): WatchdogCo
   if (!parsed.success) {
     // The schema stops before its cross-reference checks; run them on the raw input too, so
     // every problem is reported at once.
-    const lines = formatIssues(parsed.error.issues);
+    const lines = formatIssues(parsed.error.issues, '(root)', WatchdogConfigSchema);
     for (const r of referenceProblems(raw)) {
       const line = `${formatPath(r.path, '(root)')}: ${r.message}`;
       if (!lines.includes(line)) lines.push(line);

@@ -106,6 +106,8 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
   let script: DemoScript | undefined;
   let unpublish = () => {};
   const cleanups: Array<() => Promise<void> | void> = [];
+  // Kept until the store is closed: a second Ctrl-C during shutdown is answered, not fatal.
+  let onSignal: (() => void) | undefined;
   try {
     await ensureTable(client, opts.config.settings.tableName);
     world = opts.demo ? await startDemoWorld(opts.config, secrets) : undefined;
@@ -122,7 +124,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
     await recordRunningConfig(client, config.settings.tableName, { sha256: opts.config.sha256, by: `watchdog start (pid ${process.pid})`, at: Date.now() });
     const served = await serveWebhook(new Webhook({ runtime: rt, secrets }), { port: opts.port, maxBodyBytes: config.webhook.maxBodyBytes });
     cleanups.push(() => served.close());
-    unpublish = publishEndpoint(config.settings.dataDir, engine.endpoint, world?.overrides);
+    unpublish = publishEndpoint(config.settings.dataDir, engine.endpoint, world?.overrides, served.url);
     const banner = `watchdog: store ${config.settings.dataDir} · sweep every ${formatDuration(opts.intervalMs)} · webhook ${served.url}${world ? ' · demo: providers and Slack are local simulators' : ''}`;
     out(banner);
     view?.setHeader(`${banner} · Ctrl-C stops`);
@@ -212,15 +214,17 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
       let n = 0;
       let stopping = false;
       const stop = (): void => {
-        if (stopping) return;
+        // A second Ctrl-C while stopping must not kill the process mid-close: the store would be left unclean.
+        if (stopping) return opts.out('watchdog: still stopping: closing the store cleanly');
         stopping = true;
         if (timer) clearTimeout(timer);
         wake?.();
         opts.out('\nwatchdog: stopping');
         resolve();
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      onSignal = stop;
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       void opts.until?.then(stop);
       void sweepLoop({
         sweeper: {
@@ -257,6 +261,10 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
     await world?.close();
     client.destroy();
     await engine.close();
+    if (onSignal) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   }
 }
 

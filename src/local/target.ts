@@ -46,7 +46,7 @@ export const Overrides = z.object({
   notify: z.record(z.string(), z.string()).default({}),
 });
 export type Overrides = z.infer<typeof Overrides>;
-const EndpointFile = z.object({ endpoint: z.string().url(), pid: z.number().int(), overrides: Overrides.optional() });
+const EndpointFile = z.object({ endpoint: z.string().url(), pid: z.number().int(), overrides: Overrides.optional(), webhook: z.string().url().optional() });
 
 /** The config with connection base URLs and notify URLs replaced (demo simulators). */
 export function withOverrides(config: WatchdogConfig, o: Overrides | undefined): WatchdogConfig {
@@ -86,11 +86,23 @@ function reachable(endpoint: string): Promise<boolean> {
 }
 
 /** Publish a running instance's endpoint for other CLI processes. */
-export function publishEndpoint(dataDir: string, endpoint: string, overrides?: Overrides): () => void {
+export function publishEndpoint(dataDir: string, endpoint: string, overrides?: Overrides, webhook?: string): () => void {
   const file = endpointFile(dataDir);
-  writeFileSync(file, JSON.stringify({ endpoint, pid: process.pid, ...(overrides ? { overrides } : {}) }));
+  writeFileSync(file, JSON.stringify({ endpoint, pid: process.pid, ...(overrides ? { overrides } : {}), ...(webhook ? { webhook } : {}) }));
   return () => rmSync(file, { force: true });
 }
+
+/** The webhook URL of the `watchdog start` running on this store, if one is up. */
+export async function runningWebhook(dataDir: string): Promise<string | undefined> {
+  const file = endpointFile(dataDir);
+  if (!existsSync(file)) return undefined;
+  const parsed = EndpointFile.safeParse(JSON.parse(readFileSync(file, 'utf8') || '{}'));
+  const url = parsed.success ? parsed.data.webhook : undefined;
+  return url && (await reachable(url)) ? url : undefined;
+}
+
+/** Who holds the embedded store (written when it opens): for "in use by pid N". */
+const ownerFile = (dataDir: string) => path.join(dataDir, 'owner.pid');
 
 /**
  * The embedded store, crash-consistent: opening the LevelDB folder ourselves first reports a
@@ -105,6 +117,7 @@ export async function openEmbedded(dataDir: string, o: { onRecovered?: (r: Reind
       if (recovered && recovered.items > 0) o.onRecovered?.(recovered);
     }
     const engine = await startDynalite({ path: dataDir });
+    writeFileSync(ownerFile(dataDir), String(process.pid));
     return {
       ...engine,
       close: async () => {
@@ -115,7 +128,12 @@ export async function openEmbedded(dataDir: string, o: { onRecovered?: (r: Reind
   } catch (err) {
     const e = err as Error & { cause?: Error };
     const msg = (e.cause?.message ?? e.message).split('\n')[0] ?? '';
-    if (/lock/i.test(msg)) throw new WatchdogError(`the embedded store at ${dataDir} is in use by another process`);
+    if (/lock/i.test(msg)) {
+      const pid = existsSync(ownerFile(dataDir)) ? readFileSync(ownerFile(dataDir), 'utf8').trim() : '';
+      throw new WatchdogError(
+        `the embedded store at ${dataDir} is in use by another process${/^\d+$/.test(pid) ? ` (pid ${pid})` : ''}: wait for it, or stop it; a running \`watchdog start\` is reached through its endpoint instead`,
+      );
+    }
     throw new WatchdogError(`cannot open the embedded store at ${dataDir}: ${msg} (move the folder away to start fresh)`);
   }
 }

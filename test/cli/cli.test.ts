@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { openEmbedded } from '../../src/local/target.js';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -40,6 +41,28 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
     expect(show.stdout).toMatch(/message +"epoch 3"/);
     expect(show.stdout).toMatch(/audit:\n.*tracked — policy llm-batch\n$/);
   }, 30_000);
+
+  it('list is in tracking order; --version says the package version', async () => {
+    const order = mkdtempSync(path.join(os.tmpdir(), 'wd-order-'));
+    const ids = ['zeta', 'alpha', 'mu', 'beta', 'omega', 'kappa'];
+    for (const id of ids) expect((await watchdog(['--data-dir', order, 'track', 'kodexa-acme', id])).code).toBe(0);
+    const json = JSON.parse((await watchdog(['--data-dir', order, '--json', 'list'])).stdout) as { items: Array<{ externalId: string }> };
+    expect(json.items.map((i) => i.externalId)).toEqual(ids);
+    const v = await watchdog(['--version']);
+    expect(v.stdout.trim()).toBe((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
+  }, 60_000);
+
+  it('a store held by another process names its pid', async () => {
+    const held = mkdtempSync(path.join(os.tmpdir(), 'wd-held-'));
+    const engine = await openEmbedded(held);
+    try {
+      const r = await watchdog(['--data-dir', held, 'list']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`is in use by another process (pid ${process.pid})`);
+    } finally {
+      await engine.close();
+    }
+  });
 
   it('errors exit non-zero with a one-line reason and change nothing', async () => {
     const snapshot = async () =>

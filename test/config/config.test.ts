@@ -50,6 +50,14 @@ describe('config', () => {
     expect(c.policies[0]?.maxRuntimeMs).toBe(7_200_000);
   });
 
+  it('an unknown key gets a "did you mean" from the keys known at its path', () => {
+    const raw = { ...minimal(), setings: {}, policies: [{ name: 'default', maxRuntime: '1h', maxRuntme: '1h' }] };
+    expect(problems(raw)).toEqual([
+      'policies[0]: unknown key "maxRuntme" (did you mean "maxRuntime"?)',
+      '(root): unknown key "setings" (did you mean "settings"?)',
+    ]);
+  });
+
   it('names the path and the problem', () => {
     const raw = minimal();
     raw.policies.push({ name: 'a', maxRuntime: '1h' }, { name: 'b', maxRuntime: 'forever' });
@@ -72,7 +80,7 @@ describe('config', () => {
         expect.stringMatching(/^settings\.shards: /),
         'settings.sweepEvery: expected a duration like "45m", got "often"',
         expect.stringMatching(/^connections\.cat\.baseUrl: expected an https:\/\/ URL/),
-        'policies[0]: unknown key "maxRuntme"',
+        'policies[0]: unknown key "maxRuntme" (did you mean "maxRuntime"?)',
         // Cross references in the same run, not after the shape is fixed.
         expect.stringMatching(/^connections\.cat\.provider: unknown provider "nope"/),
         'policies[1]: a policy needs at least one limit: maxRuntime, stallAfter, heartbeatTimeout or maxCostUsd',

@@ -73,6 +73,10 @@ describe('npm start', () => {
       expect(after).toMatch(/curl .*slack\/commands/);
       const data = /--data '([^']+)'/.exec(after)?.[1] ?? '';
       expect(new URLSearchParams(data).get('text')).toBe(`cancel ${manual} seen in the demo`);
+      // `watchdog sign` signs for the port the running instance serves (here: a free one).
+      const webhookUrl = /webhook (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+      const signed = await run(process.execPath, [BIN, '--data-dir', dataDir, 'sign', 'slack', 'status'], { env });
+      expect(signed.stdout).toContain(`curl -s '${webhookUrl}/slack/commands'`);
       const cancel = await run(process.execPath, [BIN, '--data-dir', dataDir, 'cancel', manual, '--reason', 'from the test'], { env });
       expect(cancel.stdout).toMatch(new RegExp(`${manual} cancelled`));
     } finally {
@@ -86,9 +90,13 @@ describe('npm start', () => {
     try {
       await again.waitFor(/demo-long\s+default\s+cancelled/, 30_000);
     } finally {
+      // Ctrl-C twice: the second is answered while the store closes, never a kill mid-close.
+      again.child.kill('SIGINT');
+      await again.waitFor(/watchdog: stopping/, 10_000);
       again.child.kill('SIGINT');
     }
     expect(await again.exit).toBe(0);
+    expect(again.output()).toContain('watchdog: still stopping: closing the store cleanly');
   }, 180_000);
 
   it('a port in use, a broken config, a corrupt data folder: one clear line and a non-zero exit', async () => {

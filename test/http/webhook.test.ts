@@ -317,6 +317,9 @@ describe('tracking API', () => {
       execution: undefined,
     });
     expect((err as Error).message).toBe(`heartbeat refused: execution ${execution.id} is already cancelled (by slack:UALLOWED: manual)`);
+    // The outcome is audited as the person's cancel, not as the process that carried it out.
+    const events = (await wd.get(execution.id)).events;
+    expect(events.filter((e) => e.to === 'cancelled').map((e) => e.actor)).toEqual([{ id: 'slack:UALLOWED', via: 'slack' }]);
     // Without a heartbeat: poll, or await.
     expect((await wd.stopped(execution.id))?.by?.id).toBe('slack:UALLOWED');
     expect((await wd.untilStopped(execution.id, { everyMs: 10 })).state).toBe('cancelled');

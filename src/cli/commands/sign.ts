@@ -6,6 +6,8 @@ import { slackCurl } from '../../http/verify.js';
 import { readSecretField } from '../../secrets.js';
 import { shellQuote, signedHeaders, targetOf } from '../../security/signing.js';
 import type { Command } from 'commander';
+import path from 'node:path';
+import { runningWebhook } from '../../local/target.js';
 import { type Cli, resolveConfigPath } from '../context.js';
 
 export function register(program: Command, cli: Cli): void {
@@ -16,11 +18,13 @@ export function register(program: Command, cli: Cli): void {
     .description('print a signed curl for a local webhook route (try a Slack cancel without Slack)')
     .argument('<route>', 'slack | hook')
     .argument('<text...>', 'slack: the /watchdog text, e.g. "cancel wd_… too slow"; hook: the execution id')
-    .option('--url <base>', 'webhook base URL', 'http://127.0.0.1:8787')
+    .option('--url <base>', 'webhook base URL (default: the running `watchdog start`, else http://127.0.0.1:8787)')
     .option('--user <id>', 'Slack user id to act as', 'U012ABCDEF')
     .option('--response-url <url>', 'Slack response_url to receive the outcome')
-    .action(async (route: string, words: string[], o: { url: string; user: string; responseUrl?: string }) => {
+    .action(async (route: string, words: string[], opts: { url?: string; user: string; responseUrl?: string }) => {
       const config = loadConfig(resolveConfigPath(g().config));
+      const dataDir = g().dataDir ? path.resolve(g().dataDir!) : config.settings.dataDir;
+      const o = { ...opts, url: opts.url ?? (await runningWebhook(dataDir)) ?? 'http://127.0.0.1:8787' };
       const secrets = secretsFor(config);
       if (route === 'slack') {
         if (!config.webhook.slack) throw new InputError('webhook.slack is not configured');

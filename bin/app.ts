@@ -13,7 +13,7 @@ const app = new App();
 const configFile = (app.node.tryGetContext('config') as string | undefined) ?? process.env.WATCHDOG_CONFIG;
 if (!configFile) {
   console.error(
-    'watchdog: no config: pass -c config=<your watchdog.yaml> (or set WATCHDOG_CONFIG); to deploy the example as is: -c config=examples/watchdog.yaml',
+    'watchdog: no config: pass -c config=<your watchdog.yaml> on every cdk command, bootstrap included (or set WATCHDOG_CONFIG); start from the deploy template examples/watchdog.yaml',
   );
   process.exit(1);
 }

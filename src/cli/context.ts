@@ -53,10 +53,10 @@ export class ExitCode extends Error {
  * else the demo's. The demo (`watchdog start` with simulators) skips ./watchdog.yaml: a
  * deploy config in the folder never turns the demo toward real platforms.
  */
-export function resolveConfigPath(explicit?: string, o: { demo?: boolean } = {}): string {
+export function resolveConfigPath(explicit?: string, o: { demo?: boolean; cwd?: string } = {}): string {
   if (explicit) return explicit;
   if (process.env.WATCHDOG_CONFIG) return process.env.WATCHDOG_CONFIG;
-  if (!o.demo && existsSync('watchdog.yaml')) return 'watchdog.yaml';
+  if (!o.demo && existsSync(path.join(o.cwd ?? '.', 'watchdog.yaml'))) return 'watchdog.yaml';
   return DEMO_CONFIG;
 }
 

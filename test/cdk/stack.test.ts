@@ -269,7 +269,7 @@ describe('WatchdogStack', () => {
     const none = await app({});
     expect(none.code).toBe(1);
     expect(none.stderr.trim().split('\n')).toEqual([
-      'watchdog: no config: pass -c config=<your watchdog.yaml> (or set WATCHDOG_CONFIG); to deploy the example as is: -c config=examples/watchdog.yaml',
+      'watchdog: no config: pass -c config=<your watchdog.yaml> on every cdk command, bootstrap included (or set WATCHDOG_CONFIG); start from the deploy template examples/watchdog.yaml',
     ]);
     const missing = await app({ CDK_CONTEXT_JSON: JSON.stringify({ config: 'nope.yaml' }) });
     expect(missing.code).toBe(1);

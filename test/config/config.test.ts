@@ -208,20 +208,20 @@ describe('the demo config and the deploy template', () => {
   });
 
   it('the CLI: -c, $WATCHDOG_CONFIG, ./watchdog.yaml, then the demo; the demo itself never takes ./watchdog.yaml', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'wd-resolve-'));
-    const cwd = process.cwd();
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'wd-resolve-'));
     const env = process.env.WATCHDOG_CONFIG;
     delete process.env.WATCHDOG_CONFIG;
     try {
-      process.chdir(dir);
-      expect(resolveConfigPath()).toBe(DEMO_CONFIG);
-      writeFileSync('watchdog.yaml', readFileSync(EXAMPLE, 'utf8'));
-      expect(resolveConfigPath()).toBe('watchdog.yaml');
-      expect(resolveConfigPath(undefined, { demo: true })).toBe(DEMO_CONFIG);
-      expect(resolveConfigPath('mine.yaml', { demo: true })).toBe('mine.yaml');
+      expect(resolveConfigPath(undefined, { cwd })).toBe(DEMO_CONFIG);
+      writeFileSync(path.join(cwd, 'watchdog.yaml'), readFileSync(EXAMPLE, 'utf8'));
+      expect(resolveConfigPath(undefined, { cwd })).toBe('watchdog.yaml');
+      expect(resolveConfigPath(undefined, { demo: true, cwd })).toBe(DEMO_CONFIG);
+      expect(resolveConfigPath('mine.yaml', { demo: true, cwd })).toBe('mine.yaml');
+      process.env.WATCHDOG_CONFIG = 'from-env.yaml';
+      expect(resolveConfigPath(undefined, { demo: true, cwd })).toBe('from-env.yaml');
     } finally {
-      process.chdir(cwd);
-      if (env !== undefined) process.env.WATCHDOG_CONFIG = env;
+      if (env === undefined) delete process.env.WATCHDOG_CONFIG;
+      else process.env.WATCHDOG_CONFIG = env;
     }
   });
 });

@@ -131,7 +131,10 @@ export async function handler(event: FunctionUrlEvent | SqsEvent): Promise<Answe
     const log = powertoolsLog(logger);
     const runtime = bootRuntime(log);
     const queueUrl = process.env[ENV.followUpQueue];
-    webhook = new Webhook({ runtime, secrets: runtime.secrets, log, ...(queueUrl ? { followUps: new SqsFollowUps(queueUrl) } : {}) });
+    // Nothing runs after a Lambda answers: without the queue, a chat follow-up would be posted
+    // before the answer (or never). Refused at start, loudly, instead.
+    if (!queueUrl) throw new Error(`${ENV.followUpQueue} is not set: the webhook needs its follow-up queue (the construct sets it)`);
+    webhook = new Webhook({ runtime, secrets: runtime.secrets, log, followUps: new SqsFollowUps(queueUrl) });
   }
   if (isSqs(event)) return followUps(webhook, event);
   const w = webhook;

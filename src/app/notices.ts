@@ -6,12 +6,13 @@
  */
 import type { WatchdogConfig } from '../config/load.js';
 import { policyFor } from '../config/load.js';
-import type { Actor, Execution, Reason } from '../core/model.js';
+import type { Actor, Execution, Reason, ReplyTo } from '../core/model.js';
 import * as T from '../core/transitions.js';
 import { type Log, redact } from '../log.js';
 import type { NotifierLookup } from '../notify/registry.js';
 import { renderNotice } from '../notify/render.js';
-import type { Message } from '../notify/types.js';
+import { REPLY_TARGET, replyNotifier } from '../notify/reply.js';
+import type { Message, Notifier } from '../notify/types.js';
 import type { ExecutionStore } from '../store/types.js';
 import { contextFor } from './context.js';
 import type { Tally } from './summary.js';
@@ -26,6 +27,8 @@ export interface NoticeDeps {
   now: () => number;
   /** Who settles the outbox in the audit (the sweeper). */
   actor: Actor;
+  /** The asker's channel as a notifier (tests post elsewhere). */
+  replies?: (reply: ReplyTo) => Notifier;
 }
 
 export class Notices {
@@ -38,7 +41,10 @@ export class Notices {
   /** Add notices for the policy's notify targets to a transition (the same write). */
   add(t: T.Transition, cur: Execution, kind: NoticeKind | undefined, reasons?: Reason[]): T.Transition {
     if (kind === undefined || !t.ok) return t;
-    return T.withNotices(t, policyFor(this.deps.config, cur).notify, kind, this.ctx(cur), reasons);
+    const targets = policyFor(this.deps.config, cur).notify;
+    // A person who asked for this cancel in chat waits for its outcome there too.
+    const asker = kind === 'outcome' && cur.replyTo !== undefined && cur.replyTo.until > this.deps.now();
+    return T.withNotices(t, asker ? [...targets, REPLY_TARGET] : targets, kind, this.ctx(cur), reasons);
   }
 
   /** Send this execution's due notices, then settle the outbox. */
@@ -50,7 +56,12 @@ export class Notices {
     const deliveries: T.Delivery[] = await Promise.all(
       dueNotices.map(async (n): Promise<T.Delivery> => {
         try {
-          const notifier = this.deps.notifiers.forTarget(n.target);
+          if (n.target === REPLY_TARGET && (e.replyTo === undefined || e.replyTo.until <= now)) {
+            // Past what the tool allows: the policy's channel has the outcome (its thread, in Slack).
+            this.deps.log.info('asker channel expired; the outcome went to the policy targets', { executionId: e.id });
+            return { key: n.key, ok: true };
+          }
+          const notifier = n.target === REPLY_TARGET ? (this.deps.replies ?? replyNotifier)(e.replyTo!) : this.deps.notifiers.forTarget(n.target);
           const r = await notifier.send(renderNotice(e, n, policy, now), e.threads?.[n.target]);
           tally.count('noticesSent');
           return { key: n.key, ok: true, ...(r.thread ? { thread: r.thread } : {}) };

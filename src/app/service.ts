@@ -14,6 +14,7 @@ import {
   type Actor,
   type AuditEvent,
   type Execution,
+  type ReplyTo,
   type ExecutionState,
   HeartbeatInput,
   LabelKey,
@@ -278,6 +279,17 @@ export class Watchdog {
   }
 
   /**
+   * The person who asked for a cancel waits for its outcome where they asked: remembered on
+   * the execution, so the outcome notice goes there too. Returns the execution: still live
+   * (they will hear), or already ended (the caller tells them now; nothing is remembered).
+   */
+  async awaitOutcome(id: string, reply: ReplyTo): Promise<Execution | undefined> {
+    const out = await this.store.mutate(id, (c) => T.awaitOutcome(c, reply, this.ctx(c)));
+    if (out.ok) return out.execution;
+    return 'execution' in out ? out.execution : undefined;
+  }
+
+  /**
    * Carry out a requested cancel (a follow-up in Lambda): claim and call the provider when it
    * is still `cancel_requested`; when someone else holds the claim, wait for their outcome
    * until `waitMs`. Returns the execution as it stands then.
@@ -291,6 +303,8 @@ export class Watchdog {
         await this.cancels.claimAndCancel(cur, this.scratch(this.cancels), { reasons: cur.stopReasons ?? ['manual'] });
         const after = await this.store.get(id);
         if (!after || isTerminal(after.state) || Date.now() >= deadline) return after;
+        // Accepted and taking effect on the platform's side: only the sweep's status read moves it on.
+        if (after.state === 'cancelling' && after.cancelAcceptedAt !== undefined) return after;
       } else if (Date.now() >= deadline) {
         return cur;
       }

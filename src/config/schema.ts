@@ -266,8 +266,13 @@ export const WebhookSettings = z.strictObject({
     .optional(),
   /** Requests larger than this are refused (413). */
   maxBodyBytes: z.number().int().min(1024).max(1_000_000).default(65_536),
-  /** How long a chat cancel waits for the provider before answering "in progress". */
-  ackBudget: Duration.default('2s'),
+  /**
+   * How long a chat cancel waits for the provider before answering "in progress": at most
+   * 2.5 s, since Slack gives up on an answer after 3 s (and Teams after 5).
+   */
+  ackBudget: Duration.default('2s').refine((d) => (parseDuration(d) ?? 0) <= 2_500, {
+    error: (iss) => `at most 2.5s: Slack drops an answer after 3s (got ${JSON.stringify(iss.input)})`,
+  }),
 });
 
 export const WatchdogConfigSchema = z

@@ -96,6 +96,13 @@ export const Notice = z.object({
 });
 export type Notice = z.infer<typeof Notice>;
 
+/**
+ * Where a person who asked for a cancel in chat waits for its outcome: Slack's response_url
+ * (valid 30 minutes) or a Discord interaction's webhook (15 minutes), until `until`.
+ */
+export const ReplyTo = z.object({ to: z.enum(['slack', 'discord']), url: z.string().max(2_000), until: z.number() });
+export type ReplyTo = z.infer<typeof ReplyTo>;
+
 export const Execution = z.object({
   id: z.string().min(1),
   connection: z.string().min(1),
@@ -168,6 +175,8 @@ export const Execution = z.object({
   wouldCancelAt: z.number().optional(),
   /** A cancel accepted but unconfirmed after confirmWithin was sent once more at this time. */
   cancelResentAt: z.number().optional(),
+  /** A person waits for this cancel's outcome where they asked (an outcome notice goes there too). */
+  replyTo: ReplyTo.optional(),
   /** Earlier audit events still carried in the item (flushed to their own items in batches). */
   outboxEvents: z.array(AuditEvent).optional(),
   /** Outbox: the audit event of the latest transition, written with the item itself. */
@@ -176,7 +185,7 @@ export const Execution = z.object({
 export type Execution = z.infer<typeof Execution>;
 
 /** The watchdog's own bookkeeping on an execution, never shown through the tracking API. */
-export const INTERNAL_FIELDS = ['outbox', 'outboxEvents', 'pendingEvent', 'lease', 'threads'] as const;
+export const INTERNAL_FIELDS = ['outbox', 'outboxEvents', 'pendingEvent', 'lease', 'threads', 'replyTo'] as const;
 export type PublicExecution = Omit<Execution, (typeof INTERNAL_FIELDS)[number]>;
 
 /** What the tracking API returns about an execution. */

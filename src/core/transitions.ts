@@ -19,6 +19,7 @@ import {
   type Notice,
   type NoticeKind,
   type Reason,
+  type ReplyTo,
   type StopReason,
   HEARTBEAT_MESSAGE_MAX,
   isTerminal,
@@ -440,6 +441,17 @@ export function holdHeartbeatCancel(cur: Execution, until: number, why: string, 
     return { ok: true, execution: e };
   }
   return next(cur, { heartbeatHeldUntil: until }, ctx, { actor, what: 'lost-heartbeat cancel held', why: 'heartbeat', detail: why.slice(0, 500) });
+}
+
+/**
+ * A person waits for this cancel's outcome where they asked (no state change, no audit
+ * event: who asked is audited with the request). Refused once the execution has ended: the
+ * caller then reports the outcome itself, so it is told exactly once either way.
+ */
+export function awaitOutcome(cur: Execution, reply: ReplyTo, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  return { ok: true, execution: { ...cur, replyTo: reply, version: cur.version + 1, updatedAt: ctx.now } };
 }
 
 /** Nothing to do yet: move dueAt (no state change, no audit event; the outbox is kept). */

@@ -7,7 +7,7 @@
  * audited with the person's id, the tool and the reason.
  */
 import { formatDuration, parseDuration } from '../core/duration.js';
-import type { Actor, Execution } from '../core/model.js';
+import { type Actor, type Execution, type ReplyTo, isTerminal } from '../core/model.js';
 import { describeLimits } from '../core/policy.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { Log } from '../log.js';
@@ -29,18 +29,38 @@ export type Command =
   | { cmd: 'coverage' }
   | { cmd: 'help' };
 
-/** The help text, in the platform's markup. */
+/** How a command is written in this tool: `cancel <id> [reason]`, or Discord's `/watchdog cancel id:<id> [reason:…]`. */
+export function usage(m: Markup, verb: string, args: ReadonlyArray<readonly [name: string, optional: boolean]>): string {
+  const text =
+    m.commands === 'options'
+      ? ['/watchdog', verb, ...args.map(([n, opt]) => (opt ? `[${n}:…]` : `${n}:<${n}>`))].join(' ')
+      : [verb, ...args.map(([n, opt]) => (opt ? `[${n}]` : `<${n}>`))].join(' ');
+  return m.code(m.literal(text));
+}
+
+/** The help text, in the platform's markup and command syntax. */
 export function helpText(m: Markup): string {
+  const options = m.commands === 'options';
   return [
     `${m.bold('Runaway Watchdog')} commands:`,
-    `${m.code('cancel <id> [reason]')} — cancel an execution now`,
-    `${m.code('extend <id> <duration> [reason]')} — give it more time (e.g. 30m), up to the policy maximum`,
-    `${m.code('snooze <id> [duration]')} — silence warnings (default 1h, up to the policy's maxSnooze); limits still apply`,
-    `${m.code('status <id>')} — state, limits and recent actions`,
-    `${m.code('list [connection|policy]')} — executions being watched`,
-    `${m.code('coverage')} — per connection: running on the platform vs tracked (as of the last discovery)`,
-    `${m.code('<id>')} is a wd_… id or ${m.code('<connection>/<externalId>')}.`,
-  ].join('\n');
+    `${usage(m, 'cancel', [
+      ['id', false],
+      ['reason', true],
+    ])} — cancel an execution now`,
+    `${usage(m, 'extend', [
+      ['id', false],
+      ['duration', false],
+      ['reason', true],
+    ])} — give it more time (e.g. 30m), up to the policy maximum`,
+    `${usage(m, 'snooze', [
+      ['id', false],
+      ['duration', true],
+    ])} — silence warnings (default 1h, up to the policy's maxSnooze); limits still apply`,
+    `${usage(m, 'status', [['id', false]])} — state, limits and recent actions`,
+    `${usage(m, 'list', [[options ? 'filter' : 'connection|policy', true]])} — executions being watched${options ? ' (filter: a connection or a policy)' : ''}`,
+    `${usage(m, 'coverage', [])} — per connection: running on the platform vs tracked (as of the last discovery)`,
+    `${m.code(m.literal(options ? 'id' : '<id>'))} is a wd_… id or ${m.code(m.literal('<connection>/<externalId>'))}.`,
+  ].join(m.nl);
 }
 
 export function parseCommand(text: string): Command | { error: string } {
@@ -88,6 +108,19 @@ export interface CommandResult {
   deferred?: string;
 }
 
+/**
+ * What to tell the asker when the in-process part of a cancel is over: its outcome, or
+ * (accepted, not yet in effect on the platform) where it stands and that the outcome will
+ * follow in the same place — the execution remembers where (`replyTo`), and the sweep's
+ * outcome notice goes there once. Ended meanwhile: the outcome now, and nothing remembered.
+ */
+export async function reportOrAwait(rt: Runtime, e: Execution, reply: ReplyTo | undefined, m: Markup): Promise<string> {
+  if (isTerminal(e.state) || !reply) return outcomeText(e, m);
+  const now = await rt.watchdog.awaitOutcome(e.id, reply);
+  if (!now || isTerminal(now.state)) return outcomeText(now ?? e, m);
+  return `${outcomeText(now, m)} The outcome will be posted here when it takes effect.`;
+}
+
 export function actorOf(who: Who): Actor {
   return { id: `${who.tool}:${who.userId}`, via: who.tool };
 }
@@ -128,7 +161,7 @@ function statusText(rt: Runtime, e: Execution, events: Array<{ at: number; actor
     .slice(-4)
     .map((ev) => `• ${new Date(ev.at).toISOString().slice(11, 19)} ${m.esc(ev.what)} — ${m.esc(ev.actor.id)}${ev.detail ? ` (${m.esc(ev.detail)})` : ''}`);
   const head = `${m.bold(m.esc(e.id))} ${m.esc(`${e.connection}/${e.externalId}`)}: ${m.bold(e.state)} (policy ${m.esc(policy.name)}${policy.mode === 'dry-run' ? ', dry-run' : ''})`;
-  return [head, limits.join(' · '), ...recent].join('\n');
+  return [head, limits.join(' · '), ...recent].join(m.nl);
 }
 
 const LIVE = ['running', 'warned', 'cancel_requested', 'cancelling'] as const;
@@ -165,7 +198,7 @@ async function coverageText(rt: Runtime, who: Who, m: Markup): Promise<string> {
           : '';
       return `${name}: ${r.running ?? 0} running — ${r.tracked ?? 0} tracked, ${r.byDiscovery ?? 0} found by discovery, ${untracked} untracked${list} (${ago} ago${r.error ? `; ${m.esc(r.error)}` : ''})`;
     })
-    .join('\n');
+    .join(m.nl);
 }
 
 /** A cancel the state refused, in words. */
@@ -184,7 +217,14 @@ export async function runCommand(
   rt: Runtime,
   cmd: Command,
   who: Who,
-  o: { budgetMs: number; log: Log; markup?: Markup; deferCancel?: boolean },
+  o: {
+    budgetMs: number;
+    log: Log;
+    markup?: Markup;
+    deferCancel?: boolean;
+    /** Where the asker can still be told later (Slack's response_url, a Discord follow-up): the settled outcome goes there. */
+    replyTo?: ReplyTo;
+  },
 ): Promise<CommandResult> {
   const m = o.markup ?? PLAIN;
   try {
@@ -200,7 +240,7 @@ export async function runCommand(
         text: items
           .slice(0, 20)
           .map((e) => `• ${m.esc(e.id)} ${m.esc(`${e.connection}/${e.externalId}`)} — ${e.state}`)
-          .join('\n'),
+          .join(m.nl),
       };
     }
     if (cmd.cmd === 'coverage') return { ok: true, readOnly: true, text: await coverageText(rt, who, m) };
@@ -241,7 +281,7 @@ export async function runCommand(
     return {
       ok: true,
       text: `Cancel of ${m.esc(id)} requested by ${m.esc(actor.id)}; waiting for the provider. The outcome will follow.`,
-      later: r.settled.then((e) => outcomeText(e, m)),
+      later: r.settled.then((e) => reportOrAwait(rt, e, o.replyTo, m)),
     };
   } catch (err) {
     if (err instanceof InputError || err instanceof NotFoundError) return { ok: false, text: m.esc(err.message) };

@@ -8,11 +8,11 @@
 import { DependencyError, isDependencyFault } from '../errors.js';
 import { type Log, redact, silentLog } from '../log.js';
 import { DISCORD, SLACK } from '../notify/markup.js';
-import { HttpClient } from '../providers/http.js';
+import { REPLY_VALID_MS, postJson } from '../notify/reply.js';
 import type { Runtime } from '../runtime.js';
 import type { SecretSource } from '../secrets.js';
 import { readSecretField } from '../secrets.js';
-import { outcomeText } from './commands.js';
+import { reportOrAwait } from './commands.js';
 import type { FollowUp, FollowUpQueue } from './followup.js';
 import { DISCORD_USER_AGENT, discordInteraction, discordMessage } from './routes/discord.js';
 import { hookCancel } from './routes/hooks.js';
@@ -34,17 +34,6 @@ export interface WebhookDeps {
   followUps?: FollowUpQueue;
   /** Post to a Slack response_url or a Discord interaction webhook (overridable for tests). */
   postResponse?: (url: string, body: unknown, headers?: Record<string, string>) => Promise<void>;
-}
-
-async function defaultPostResponse(url: string, body: unknown, headers: Record<string, string> = {}): Promise<void> {
-  const u = new URL(url);
-  const res = await new HttpClient(u.origin, { attempts: 1, timeoutMs: 5_000 }).request(
-    'POST',
-    u.pathname + u.search,
-    { 'content-type': 'application/json', ...headers },
-    JSON.stringify(body),
-  );
-  if (res.status < 200 || res.status >= 300) throw new Error(`response_url answered HTTP ${res.status}`);
 }
 
 /** How long a follow-up waits for the provider (its Lambda timeout is longer). */
@@ -75,7 +64,7 @@ export class Webhook {
         }
       },
       firstSeen: (identity) => deps.runtime.replay.firstSeen(identity, REPLAY_WINDOW_MS, this.now()),
-      postResponse: deps.postResponse ?? defaultPostResponse,
+      postResponse: deps.postResponse ?? postJson,
       followUps: deps.followUps,
     };
   }
@@ -151,12 +140,16 @@ export class Webhook {
       await this.deps.runtime.watchdog.enforceNow(job.id);
       return;
     }
-    const e = await this.deps.runtime.watchdog.carryOutCancel(job.id, FOLLOW_UP_WAIT_MS);
+    const rt = this.deps.runtime;
+    const e = await rt.watchdog.carryOutCancel(job.id, FOLLOW_UP_WAIT_MS);
     if (!e) return;
+    const reply = { ...job.reply, until: this.now() + REPLY_VALID_MS[job.reply.to] };
     if (job.reply.to === 'slack') {
-      await this.ctx.postResponse(job.reply.url, { response_type: 'in_channel', replace_original: false, text: outcomeText(e, SLACK) });
+      const text = await reportOrAwait(rt, e, reply, SLACK);
+      await this.ctx.postResponse(job.reply.url, { response_type: 'in_channel', replace_original: false, text });
     } else {
-      await this.ctx.postResponse(job.reply.url, discordMessage(outcomeText(e, DISCORD), false), { 'user-agent': DISCORD_USER_AGENT });
+      const text = await reportOrAwait(rt, e, reply, DISCORD);
+      await this.ctx.postResponse(job.reply.url, discordMessage(text, false), { 'user-agent': DISCORD_USER_AGENT });
     }
   }
 }

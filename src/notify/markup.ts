@@ -12,6 +12,12 @@ export interface Markup {
   bold(s: string): string;
   /** Our code span around already-escaped text. */
   code(s: string): string;
+  /** Our own text inside a code span (`cancel <id> [reason]`), made literal for the tool. */
+  literal(s: string): string;
+  /** Between lines: Teams' markdown joins single line breaks, so it needs a paragraph break. */
+  nl: string;
+  /** How commands are written in this tool: text (`cancel <id>`) or slash-command options (`/watchdog cancel id:<id>`). */
+  commands: 'text' | 'options';
 }
 
 /** Slack mrkdwn: `&`, `<`, `>` are the control characters (links, mentions `<!channel>`). */
@@ -33,11 +39,21 @@ export const teamsEscape = (s: string): string =>
     .replace(/>/g, '&gt;')
     .replace(/[\\*_~`[\]()]/g, (c) => `\\${c}`);
 
-export const SLACK: Markup = { esc: slackEscape, bold: (s) => `*${s}*`, code: (s) => `\`${s}\`` };
-export const DISCORD: Markup = { esc: discordEscape, bold: (s) => `**${s}**`, code: (s) => `\`${s}\`` };
-export const TEAMS: Markup = { esc: teamsEscape, bold: (s) => `**${s}**`, code: (s) => `\`${s}\`` };
+const entities = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+// Slack parses `<…>` as a link or mention even inside a code span: entities there too. Discord
+// renders a code span as is. Teams (markdown and a little HTML): entities.
+export const SLACK: Markup = { esc: slackEscape, bold: (s) => `*${s}*`, code: (s) => `\`${s}\``, literal: entities, nl: '\n', commands: 'text' };
+export const DISCORD: Markup = { esc: discordEscape, bold: (s) => `**${s}**`, code: (s) => `\`${s}\``, literal: (s) => s, nl: '\n', commands: 'options' };
+export const TEAMS: Markup = { esc: teamsEscape, bold: (s) => `**${s}**`, code: (s) => `\`${s}\``, literal: entities, nl: '\n\n', commands: 'text' };
 /** Plain text (logs, JSON answers): nothing to escape. */
-export const PLAIN: Markup = { esc: (s) => s, bold: (s) => s, code: (s) => s };
+export const PLAIN: Markup = { esc: (s) => s, bold: (s) => s, code: (s) => s, literal: (s) => s, nl: '\n', commands: 'text' };
+
+/** The first `n` UTF-16 units of `s`, one fewer when the cut would split a surrogate pair (an emoji). */
+export function cutAt(s: string, n: number): string {
+  const code = s.charCodeAt(n - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
+}
 
 /**
  * Cut escaped text to `max` characters without splitting an escape (`\*`, `&amp;`), ending
@@ -45,7 +61,7 @@ export const PLAIN: Markup = { esc: (s) => s, bold: (s) => s, code: (s) => s };
  */
 export function clip(escaped: string, max: number): string {
   if (escaped.length <= max) return escaped;
-  let cut = escaped.slice(0, max - 1);
+  let cut = cutAt(escaped, max - 1);
   const amp = cut.lastIndexOf('&');
   if (amp !== -1 && !cut.slice(amp).includes(';')) cut = cut.slice(0, amp);
   let slashes = 0;

@@ -125,6 +125,9 @@ async function invoke(fn: 'sweeper' | 'webhook', event: unknown): Promise<{ resu
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
       WATCHDOG_TABLE: TABLE,
       WATCHDOG_CONFIG_FILE: path.join(lambdaDir, 'runtime', fn, 'watchdog.config.json'),
+      // As the construct sets it; nothing in these cases goes through it.
+      WATCHDOG_FOLLOWUP_QUEUE_URL: 'http://127.0.0.1:9/000000000000/none',
+      AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9',
     },
   });
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));

@@ -23,6 +23,9 @@ export async function lambdaEnvironment(
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'x',
     AWS_SECRET_ACCESS_KEY: 'x',
+    // As the construct sets it (a test that follows up through it points both at an SQS stand-in).
+    WATCHDOG_FOLLOWUP_QUEUE_URL: 'http://127.0.0.1:9/000000000000/none',
+    AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9',
   });
   const client = dynamoClient({ endpoint: engine.endpoint });
   await ensureTable(client, config.settings.tableName);

@@ -42,9 +42,15 @@ export interface WebhookWorld {
 let counter = 0;
 
 export async function startWebhookWorld(
-  o: { extraSecrets?: Record<string, string>; config?: (simUrl: string, slackHookBase: string) => Record<string, unknown> } = {},
+  o: {
+    extraSecrets?: Record<string, string>;
+    config?: (simUrl: string, slackHookBase: string) => Record<string, unknown>;
+    /** The platform the connection `sg` runs on (default superglue; kodexa cancels asynchronously). */
+    platform?: 'superglue' | 'kodexa';
+  } = {},
 ): Promise<WebhookWorld> {
-  const [engine, sim, slack] = await Promise.all([startDynalite(), startSimulator('superglue'), startSlackStandIn({ token: 'xoxb-t' })]);
+  const platform = o.platform ?? 'superglue';
+  const [engine, sim, slack] = await Promise.all([startDynalite(), startSimulator(platform, { kodexaCancelMs: 300 }), startSlackStandIn({ token: 'xoxb-t' })]);
   const client = dynamoClient({ endpoint: engine.endpoint });
   const tableName = `whk${++counter}`;
   await ensureTable(client, tableName);
@@ -62,7 +68,9 @@ export async function startWebhookWorld(
   const secrets: SecretSource = { get: async (name) => values.get(name) ?? Promise.reject(new Error('no such secret')) };
   const config = compileConfig(
     o.config?.(sim.url, slack.hookBase) ?? {
-      connections: { sg: { provider: 'superglue', baseUrl: sim.url, secret: 'sg' } },
+      settings: { confirmWithin: '5s' },
+      connections: { sg: { provider: platform, baseUrl: sim.url, secret: 'sg' } },
+      notify: { oncall: { type: 'slack', channel: '#oncall', tokenSecret: 'slack', apiUrl: slack.apiUrl } },
       webhook: {
         slack: { secret: 'slack' },
         hooks: { secret: 'hooks' },
@@ -72,7 +80,7 @@ export async function startWebhookWorld(
         ackBudget: '500ms',
         maxBodyBytes: 8192,
       },
-      policies: [{ name: 'default', maxRuntime: '4h', maxExtension: '2h', allow: { users: ['UALLOWED'], channels: ['CALLOWED'] } }],
+      policies: [{ name: 'default', maxRuntime: '4h', maxExtension: '2h', notify: ['oncall'], allow: { users: ['UALLOWED'], channels: ['CALLOWED'] } }],
     },
   );
   const rt = buildRuntime(config, { client, tableName, secrets });

@@ -9,14 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DISCORD_COMMAND } from '../../src/http/discord-command.js';
 import type { HttpRequest } from '../../src/http/types.js';
 import { teamsSignature } from '../../src/http/verify.js';
-import { DISCORD_MAX, DISCORD_USER_AGENT, Webhook } from '../../src/http/webhook.js';
+import { DISCORD_MAX, DISCORD_USER_AGENT, Webhook, discordContent } from '../../src/http/webhook.js';
+import { compileConfig } from '../../src/config/load.js';
+import { clip } from '../../src/notify/markup.js';
 import { renderNotice } from '../../src/notify/render.js';
 import { SlackNotifier, slackActionMessage, slackBlocks } from '../../src/notify/slack.js';
 import { TEAMS_TOKEN, type WebhookWorld, cmd, slackRequest, startWebhookWorld } from '../helpers/webhook-world.js';
 
 const keys = generateKeyPairSync('ed25519');
 let w: WebhookWorld;
-const sent: Array<{ url: string; body: unknown; headers?: Record<string, string> }> = [];
+const sent: Array<{ url: string; body: unknown; headers?: Record<string, string>; at: number }> = [];
 let hook: Webhook;
 beforeAll(async () => {
   w = await startWebhookWorld({
@@ -29,7 +31,7 @@ beforeAll(async () => {
     },
     secrets: w.rt.secrets,
     postResponse: async (url, body, headers) => {
-      sent.push({ url, body, ...(headers ? { headers } : {}) });
+      sent.push({ url, body, ...(headers ? { headers } : {}), at: Date.now() });
     },
   });
 }, 30_000);
@@ -120,16 +122,19 @@ describe('Discord specifics', () => {
     expect(JSON.parse(res.response.body).data.content).not.toContain(id);
   });
 
-  it("a follow-up goes with Discord's User-Agent and no mentions", async () => {
+  it("a follow-up goes with Discord's User-Agent and no mentions, a second or more after the answer (Discord refuses an earlier one)", async () => {
     const id = await w.tracked('slow-discord');
-    w.sim.faults = { latencyMs: 900 };
+    w.sim.faults = { latencyMs: 600 };
+    let answeredAt = 0;
     try {
       const res = await hook.handle(discord(slash('cancel', { id }, { application_id: '123456', token: 'tok-1' })));
+      answeredAt = Date.now();
       await res.background;
     } finally {
       w.sim.faults = {};
     }
     const follow = sent.find((s) => s.url.endsWith('/webhooks/123456/tok-1'))!;
+    expect(follow.at - answeredAt).toBeGreaterThanOrEqual(950);
     expect(follow.headers).toEqual({ 'user-agent': DISCORD_USER_AGENT });
     expect(follow.body).toMatchObject({ allowed_mentions: { parse: [] }, content: expect.stringContaining('Cancelled') });
   });
@@ -171,5 +176,84 @@ describe('Slack channels (the stand-in follows Slack: public with chat:write.pub
     await expect(n.send(msg)).rejects.toThrow(/not_in_channel/);
     w.slack.channels.at(-1)!.is_member = true;
     await expect(n.send(msg)).resolves.toBeDefined();
+  });
+});
+
+describe('each tool reads its answers right', () => {
+  const teams = async (text: string) => {
+    const body = JSON.stringify({
+      type: 'message',
+      id: `t-${Math.random()}`,
+      timestamp: new Date().toISOString(),
+      text,
+      from: { id: 'x', aadObjectId: 'UALLOWED' },
+    });
+    const res = await w.webhook.handle({
+      method: 'POST',
+      path: '/teams/messages',
+      query: new URLSearchParams(),
+      body,
+      headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
+    });
+    return JSON.parse(res.response.body).text as string;
+  };
+
+  it('Teams: help, list and status are separate paragraphs (a single line break collapses there)', async () => {
+    await w.tracked('teams-lines-1');
+    await w.tracked('teams-lines-2');
+    for (const text of [await teams('help'), await teams('list')]) {
+      expect(text.split('\n\n').length).toBeGreaterThan(2);
+      expect(text.replace(/\n\n/g, '')).not.toContain('\n');
+    }
+  });
+
+  it('Slack: the help text’s <id> and <connection>/<externalId> are escaped (Slack reads <…> as a link even in code)', async () => {
+    const text = JSON.parse((await w.webhook.handle(slackRequest(cmd('help')))).response.body).text as string;
+    expect(text).toContain('`cancel &lt;id&gt; [reason]`');
+    expect(text).toContain('`&lt;connection&gt;/&lt;externalId&gt;`');
+    expect(text).not.toMatch(/<[a-z]/i);
+  });
+
+  it('Discord: help and the list hint in its own slash-command syntax', async () => {
+    const help = JSON.parse((await hook.handle(discord(slash('help', {})))).response.body).data.content as string;
+    expect(help).toContain('`/watchdog cancel id:<id> [reason:…]`');
+    expect(help).toContain('`/watchdog list [filter:…]`');
+    expect(help).not.toMatch(/`cancel <id>/);
+    const long = discordContent(Array.from({ length: 60 }, (_, i) => `line ${i} ${'x'.repeat(60)}`).join('\n'));
+    expect(long).toMatch(/narrow it with `\/watchdog list filter:<connection or policy>`$/);
+  });
+
+  it('cuts never split an emoji (no lone surrogate)', () => {
+    const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+    for (let n = 2; n < 12; n++) expect(clip('😀'.repeat(10), n)).not.toMatch(lone);
+    expect(discordContent(`${'a'.repeat(1_998)}😀😀`)).not.toMatch(lone);
+  });
+
+  it('Slack’s ssl_check is answered 200 unsigned and runs nothing; an unsigned command is still 401', async () => {
+    const check = await w.webhook.handle({
+      method: 'POST',
+      path: '/slack/commands',
+      query: new URLSearchParams(),
+      headers: {},
+      body: 'ssl_check=1&token=legacy',
+    });
+    expect([check.response.status, check.response.body]).toEqual([200, '']);
+    const unsigned = await w.webhook.handle({
+      method: 'POST',
+      path: '/slack/commands',
+      query: new URLSearchParams(),
+      headers: {},
+      body: 'ssl_check=1&command=%2Fwatchdog&text=help',
+    });
+    expect(unsigned.response.status).toBe(401);
+  });
+
+  it('webhook.ackBudget is bounded by Slack’s 3 s', () => {
+    const base = {
+      connections: { k: { provider: 'kodexa', baseUrl: 'https://k.example.com', secret: 's' } },
+      policies: [{ name: 'default', maxRuntime: '1h' }],
+    };
+    expect(() => compileConfig({ ...base, webhook: { ackBudget: '10s' } })).toThrow(/webhook\.ackBudget: at most 2\.5s: Slack drops an answer after 3s/);
+    expect(compileConfig({ ...base, webhook: { ackBudget: '2500ms' } }).webhook.ackBudgetMs).toBe(2_500);
   });
 });

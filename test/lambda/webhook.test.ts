@@ -2,7 +2,7 @@
  * The webhook Lambda handler, in-process: a Function URL event (base64 body, as Function
  * URLs send form posts) for a signed Slack cancel, through the bundled-config boot path.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { slackSignature } from '../../src/http/verify.js';
 import { type Engine, startDynalite } from '../../src/local/engines.js';
 import { type Simulator, startSimulator } from '../../src/simulators/server.js';
@@ -40,6 +40,21 @@ beforeAll(async () => {
 afterAll(async () => {
   restore();
   await Promise.all([engine?.close(), sim?.close()]);
+});
+
+it('without its follow-up queue the handler refuses to start (a follow-up would go before the answer), saying which variable', async () => {
+  const queue = process.env.WATCHDOG_FOLLOWUP_QUEUE_URL;
+  delete process.env.WATCHDOG_FOLLOWUP_QUEUE_URL;
+  vi.resetModules();
+  try {
+    const { handler } = await import('../../lambdas/webhook.js');
+    await expect(handler({ rawPath: '/healthz', requestContext: { http: { method: 'GET' } }, headers: {} } as never)).rejects.toThrow(
+      /WATCHDOG_FOLLOWUP_QUEUE_URL is not set/,
+    );
+  } finally {
+    process.env.WATCHDOG_FOLLOWUP_QUEUE_URL = queue;
+    vi.resetModules();
+  }
 });
 
 it('a signed Slack cancel as a Function URL event cancels on the provider; a bad signature is 401', async () => {

@@ -1,7 +1,9 @@
 /** Discord: the /watchdog application command (interactions), signed with the application's public key (Ed25519). */
 import * as z from 'zod';
 import { redact } from '../../log.js';
+import { DISCORD_FOLLOW_UP_AFTER_MS, DISCORD_USER_AGENT, discordMessage } from '../../notify/discord.js';
 import { DISCORD } from '../../notify/markup.js';
+import { REPLY_VALID_MS } from '../../notify/reply.js';
 import { parseCommand, runCommand } from '../commands.js';
 import { type Handled, type HttpRequest, json } from '../types.js';
 import { verifyDiscord } from '../verify.js';
@@ -33,32 +35,7 @@ const DiscordInteraction = z.object({
     .optional(),
 });
 
-/** Discord asks bots to say who they are (its API reference, "User Agent"). */
-export const DISCORD_USER_AGENT = 'DiscordBot (https://github.com/runaway-watchdog/runaway-watchdog, 0.1.0)';
-/** A Discord message may hold 2,000 characters; a longer answer would fail the whole interaction. */
-export const DISCORD_MAX = 2_000;
-
-/** Fit a message into Discord's 2,000 characters: whole lines, and a count of what was left out. */
-export function discordContent(text: string): string {
-  if (text.length <= DISCORD_MAX) return text;
-  const lines = text.split('\n');
-  const kept: string[] = [];
-  let size = 0;
-  for (const line of lines) {
-    if (size + line.length + 1 > DISCORD_MAX - 80) break;
-    kept.push(line);
-    size += line.length + 1;
-  }
-  if (kept.length === 0) return `${text.slice(0, DISCORD_MAX - 1)}…`;
-  return `${kept.join('\n')}\n… and ${lines.length - kept.length} more line(s): narrow it with \`list <connection|policy>\``;
-}
-
-/** Every Discord message we send: within 2,000 characters, pinging nobody. */
-export const discordMessage = (content: string, ephemeral: boolean): { content: string; allowed_mentions: { parse: never[] }; flags?: 64 } => ({
-  content: discordContent(content),
-  allowed_mentions: { parse: [] },
-  ...(ephemeral ? { flags: 64 as const } : {}),
-});
+export { DISCORD_FOLLOW_UP_AFTER_MS, DISCORD_MAX, DISCORD_USER_AGENT, discordContent, discordMessage } from '../../notify/discord.js';
 
 export async function discordInteraction(c: RouteContext, req: HttpRequest): Promise<Handled> {
   if (!c.config.discord) return notFound();
@@ -88,15 +65,28 @@ export async function discordInteraction(c: RouteContext, req: HttpRequest): Pro
     c.runtime,
     parsed,
     { tool: 'discord', userId, ...(body.channel_id ? { channelId: body.channel_id } : {}) },
-    { budgetMs: c.config.ackBudgetMs, log: c.log, markup: DISCORD, deferCancel: c.followUps !== undefined && followUrl !== undefined },
+    {
+      budgetMs: c.config.ackBudgetMs,
+      log: c.log,
+      markup: DISCORD,
+      deferCancel: c.followUps !== undefined && followUrl !== undefined,
+      ...(followUrl ? { replyTo: { to: 'discord' as const, url: followUrl, until: c.now() + REPLY_VALID_MS.discord } } : {}),
+    },
   );
   if (r.deferred && followUrl) await c.followUps?.send({ kind: 'cancel', v: 1, id: r.deferred, reply: { to: 'discord', url: followUrl } });
   // What reveals execution details (status, list) or a refusal goes only to the person asking.
   const response = json(200, { type: 4, data: discordMessage(r.text, !r.ok || r.readOnly === true) });
   if (!r.later || !followUrl) return { response };
-  // The outcome arrives after the answer: a follow-up message on the interaction's webhook.
+  // The outcome arrives after the answer: a follow-up message on the interaction's webhook,
+  // not before a second has passed (Discord answers 404 to a follow-up that arrives before it
+  // has taken the interaction's first answer; in Lambda the queue's delivery gives the same).
+  const answeredAt = c.now();
   const background = r.later
-    .then((later) => c.postResponse(followUrl, discordMessage(later, false), { 'user-agent': DISCORD_USER_AGENT }))
+    .then(async (later) => {
+      const wait = answeredAt + DISCORD_FOLLOW_UP_AFTER_MS - c.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await c.postResponse(followUrl, discordMessage(later, false), { 'user-agent': DISCORD_USER_AGENT });
+    })
     .catch((err: Error) => c.log.warn('discord follow-up failed', { error: redact(err.message) }));
   return { response, background };
 }

@@ -2,6 +2,7 @@
 import { redact } from '../../log.js';
 import { decodeAction } from '../../notify/actions.js';
 import { SLACK } from '../../notify/markup.js';
+import { REPLY_VALID_MS } from '../../notify/reply.js';
 import { slackActionMessage } from '../../notify/slack.js';
 import { type Command, type Who, parseCommand, runCommand } from '../commands.js';
 import type { Handled, HttpRequest } from '../types.js';
@@ -24,8 +25,11 @@ export function slackIdentity(req: HttpRequest, triggerId: string | undefined): 
 
 export async function slackCommand(c: RouteContext, req: HttpRequest): Promise<Handled> {
   if (!c.config.slack) return notFound();
-  if (!(await slackVerified(c, req))) return unauthorized();
   const form = new URLSearchParams(req.body);
+  // Slack's certificate check of the slash command's URL: unsigned, answered 200 and nothing
+  // else (as Bolt does); it carries no command.
+  if (form.get('ssl_check') === '1' && !form.has('command')) return { response: EMPTY_ACK };
+  if (!(await slackVerified(c, req))) return unauthorized();
   const userId = form.get('user_id');
   if (!userId) return { response: slackReply('Malformed command: no user.') };
   const parsed = parseCommand(form.get('text') ?? '');
@@ -81,7 +85,11 @@ export async function buttonPressed(c: RouteContext, cmd: Command, who: Who, res
 
 async function pressButton(c: RouteContext, cmd: Command, who: Who, responseUrl: string | undefined): Promise<void> {
   const rt = c.runtime;
-  const r = await runCommand(rt, cmd, who, { budgetMs: c.config.ackBudgetMs, log: c.log });
+  const r = await runCommand(rt, cmd, who, {
+    budgetMs: c.config.ackBudgetMs,
+    log: c.log,
+    ...(responseUrl ? { replyTo: { to: 'slack' as const, url: responseUrl, until: c.now() + REPLY_VALID_MS.slack } } : {}),
+  });
   if (!responseUrl) return;
   const answer = async (text: string, ok: boolean) => {
     if (!ok) return c.postResponse(responseUrl, { response_type: 'ephemeral', replace_original: false, text: SLACK.esc(text) });
@@ -101,6 +109,7 @@ export async function slackChat(c: RouteContext, cmd: Command, who: Who, respons
     log: c.log,
     markup: SLACK,
     deferCancel: c.followUps !== undefined && url !== undefined,
+    ...(url ? { replyTo: { to: 'slack' as const, url, until: c.now() + REPLY_VALID_MS.slack } } : {}),
   });
   const visible = r.ok && (cmd.cmd === 'cancel' || cmd.cmd === 'extend');
   if (r.deferred && url) await c.followUps?.send({ kind: 'cancel', v: 1, id: r.deferred, reply: { to: 'slack', url } });

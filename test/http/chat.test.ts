@@ -125,7 +125,7 @@ describe('Discord specifics', () => {
   it("a follow-up goes with Discord's User-Agent and no mentions, a second or more after the answer (Discord refuses an earlier one)", async () => {
     const id = await w.tracked('slow-discord');
     w.sim.faults = { latencyMs: 600 };
-    let answeredAt = 0;
+    let answeredAt: number;
     try {
       const res = await hook.handle(discord(slash('cancel', { id }, { application_id: '123456', token: 'tok-1' })));
       answeredAt = Date.now();

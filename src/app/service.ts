@@ -38,6 +38,8 @@ export interface Who {
   tool: 'slack' | 'discord' | 'teams' | 'hook';
   userId: string;
   channelId?: string;
+  /** The display name the request carried (Teams): shown to people; the audit keeps the id. */
+  name?: string;
 }
 
 export type Right = 'view' | 'act';

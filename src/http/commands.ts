@@ -13,7 +13,7 @@ import { InputError, NotFoundError } from '../errors.js';
 import type { Log } from '../log.js';
 import { redact } from '../log.js';
 import { policyByName } from '../config/load.js';
-import { type Markup, PLAIN } from '../notify/markup.js';
+import { type Markup, PLAIN, actorText } from '../notify/markup.js';
 import type { Runtime } from '../runtime.js';
 import { type Who, authorize } from '../app/service.js';
 import type { WriteOutcome } from '../store/types.js';
@@ -159,7 +159,9 @@ function statusText(rt: Runtime, e: Execution, events: Array<{ at: number; actor
   );
   const recent = events
     .slice(-4)
-    .map((ev) => `• ${new Date(ev.at).toISOString().slice(11, 19)} ${m.esc(ev.what)} — ${m.esc(ev.actor.id)}${ev.detail ? ` (${m.esc(ev.detail)})` : ''}`);
+    .map(
+      (ev) => `• ${new Date(ev.at).toISOString().slice(11, 19)} ${m.esc(ev.what)} — ${actorText(m, ev.actor.id)}${ev.detail ? ` (${m.esc(ev.detail)})` : ''}`,
+    );
   const head = `${m.bold(m.esc(e.id))} ${m.esc(`${e.connection}/${e.externalId}`)}: ${m.bold(e.state)} (policy ${m.esc(policy.name)}${policy.mode === 'dry-run' ? ', dry-run' : ''})`;
   return [head, limits.join(' · '), ...recent].join(m.nl);
 }
@@ -201,6 +203,31 @@ async function coverageText(rt: Runtime, who: Who, m: Markup): Promise<string> {
     .join(m.nl);
 }
 
+/**
+ * Lines of an answer, as many as the tool shows whole (its `maxChars`), then how many were
+ * left out and how to narrow the list, in the tool's own command syntax.
+ */
+export function withinBudget(lines: readonly string[], total: number, m: Markup): string {
+  const hint = (left: number) => `… and ${left} more: narrow it with ${usage(m, 'list', [[m.commands === 'options' ? 'filter' : 'connection|policy', false]])}`;
+  const kept: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    const next = size + (kept.length > 0 ? m.nl.length : 0) + line.length;
+    if (next + m.nl.length + hint(total).length > m.maxChars) break;
+    kept.push(line);
+    size = next;
+  }
+  return kept.length === total ? kept.join(m.nl) : [...kept, hint(total - kept.length)].join(m.nl);
+}
+
+/** Who may act under a policy, as this tool shows people and channels. */
+function whoMay(allow: { users: readonly string[]; channels: readonly string[] }, m: Markup): string {
+  const people = [...allow.users.map((u) => m.mention('user', u)), ...allow.channels.map((c) => `members of ${m.mention('channel', c)}`)];
+  if (people.length === 0) return 'nobody may act on it from chat';
+  const shown = people.slice(0, 10);
+  return `only ${shown.join(', ')}${people.length > shown.length ? ` and ${people.length - shown.length} more` : ''} may`;
+}
+
 /** A cancel the state refused, in words. */
 function cannotCancel(ref: string, r: Exclude<WriteOutcome, { ok: true }>, m: Markup): CommandResult {
   const why =
@@ -224,6 +251,11 @@ export async function runCommand(
     deferCancel?: boolean;
     /** Where the asker can still be told later (Slack's response_url, a Discord follow-up): the settled outcome goes there. */
     replyTo?: ReplyTo;
+    /**
+     * A button on a message the channel already sees: a refusal says who may act instead of
+     * "no tracked execution" (which keeps a typed command from learning that an id exists).
+     */
+    onMessage?: boolean;
   },
 ): Promise<CommandResult> {
   const m = o.markup ?? PLAIN;
@@ -234,14 +266,8 @@ export async function runCommand(
       let items = pages.flatMap((p) => p.items).filter((e) => rt.watchdog.authorize(who, 'view', e));
       if (cmd.filter) items = items.filter((e) => e.connection === cmd.filter || e.policy === cmd.filter);
       if (items.length === 0) return { ok: true, readOnly: true, text: 'No executions being watched that you may see.' };
-      return {
-        ok: true,
-        readOnly: true,
-        text: items
-          .slice(0, 20)
-          .map((e) => `• ${m.esc(e.id)} ${m.esc(`${e.connection}/${e.externalId}`)} — ${e.state}`)
-          .join(m.nl),
-      };
+      const lines = items.slice(0, 20).map((e) => `• ${m.esc(e.id)} ${m.esc(`${e.connection}/${e.externalId}`)} — ${e.state}`);
+      return { ok: true, readOnly: true, text: withinBudget(lines, items.length, m) };
     }
     if (cmd.cmd === 'coverage') return { ok: true, readOnly: true, text: await coverageText(rt, who, m) };
     const id = rt.watchdog.resolveId(cmd.ref);
@@ -257,13 +283,14 @@ export async function runCommand(
     const policy = rt.watchdog.policyOf(current);
     if (!authorize(who, 'act', policy)) {
       o.log.warn('chat action refused: not allowed', { executionId: id, actor: `${who.tool}:${who.userId}`, channel: who.channelId, command: cmd.cmd });
+      if (o.onMessage) return { ok: false, text: `You may not ${cmd.cmd} this execution: ${whoMay(policy.allow, m)} (policy "${m.esc(policy.name)}").` };
       if (!authorize(who, 'view', policy)) return notTracked;
       return { ok: false, text: `You are not allowed to ${cmd.cmd} executions under policy "${m.esc(policy.name)}".` };
     }
     const actor = actorOf(who);
     if (cmd.cmd === 'extend') {
       const e = await rt.watchdog.extend(id, cmd.duration, actor, cmd.reason);
-      return { ok: true, text: `Extended ${m.esc(e.id)} by ${m.esc(cmd.duration)} (by ${m.esc(actor.id)}).` };
+      return { ok: true, text: `Extended ${m.esc(e.id)} by ${m.esc(cmd.duration)} (by ${actorText(m, actor.id, who.name)}).` };
     }
     if (cmd.cmd === 'snooze') {
       await rt.watchdog.snooze(id, cmd.duration, actor);
@@ -273,14 +300,14 @@ export async function runCommand(
       // Lambda: record the request now; a follow-up invocation carries it out and reports.
       const requested = await rt.watchdog.requestCancel(id, actor, cmd.reason);
       if (!requested.ok) return cannotCancel(cmd.ref, requested, m);
-      return { ok: true, deferred: id, text: `Cancel of ${m.esc(id)} requested by ${m.esc(actor.id)}; the outcome will follow.` };
+      return { ok: true, deferred: id, text: `Cancel of ${m.esc(id)} requested by ${actorText(m, actor.id, who.name)}; the outcome will follow.` };
     }
     const r = await rt.watchdog.cancelNow(id, actor, cmd.reason, o.budgetMs);
     if (!('status' in r)) return cannotCancel(cmd.ref, r, m);
     if (r.status === 'done') return { ok: r.execution.state !== 'cancel_failed', text: outcomeText(r.execution, m) };
     return {
       ok: true,
-      text: `Cancel of ${m.esc(id)} requested by ${m.esc(actor.id)}; waiting for the provider. The outcome will follow.`,
+      text: `Cancel of ${m.esc(id)} requested by ${actorText(m, actor.id, who.name)}; waiting for the provider. The outcome will follow.`,
       later: r.settled.then((e) => reportOrAwait(rt, e, o.replyTo, m)),
     };
   } catch (err) {

@@ -18,7 +18,31 @@ export interface Markup {
   nl: string;
   /** How commands are written in this tool: text (`cancel <id>`) or slash-command options (`/watchdog cancel id:<id>`). */
   commands: 'text' | 'options';
+  /** The tool whose actor ids (`slack:U…`) this markup can show as mentions. */
+  tool: 'slack' | 'discord' | 'teams' | 'plain';
+  /** A person or a channel of this tool, as the tool shows one (a mention where it has them). */
+  mention(kind: 'user' | 'channel', id: string): string;
+  /** The longest answer this tool shows whole (characters, after escaping). */
+  maxChars: number;
 }
+
+/**
+ * An actor as this tool shows people: `slack:U012AB` is a mention in Slack, `discord:8035…` in
+ * Discord (pinging nobody: allowed_mentions), a display name when the request carried one
+ * (Teams); anything else (`policy:nightly`, another tool's id) as text. The audit keeps the id.
+ */
+export function actorText(m: Markup, actorId: string, displayName?: string): string {
+  const i = actorId.indexOf(':');
+  if (i > 0 && actorId.slice(0, i) === m.tool) {
+    if (displayName) return m.esc(displayName);
+    return m.mention('user', actorId.slice(i + 1));
+  }
+  return m.esc(actorId);
+}
+
+const slackMention = (kind: 'user' | 'channel', id: string): string =>
+  /^[A-Z0-9]{2,32}$/.test(id) ? `<${kind === 'user' ? '@' : '#'}${id}>` : slackEscape(id);
+const discordMention = (kind: 'user' | 'channel', id: string): string => (/^\d{5,25}$/.test(id) ? `<${kind === 'user' ? '@' : '#'}${id}>` : discordEscape(id));
 
 /** Slack mrkdwn: `&`, `<`, `>` are the control characters (links, mentions `<!channel>`). */
 export const slackEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -43,11 +67,53 @@ const entities = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '
 
 // Slack parses `<…>` as a link or mention even inside a code span: entities there too. Discord
 // renders a code span as is. Teams (markdown and a little HTML): entities.
-export const SLACK: Markup = { esc: slackEscape, bold: (s) => `*${s}*`, code: (s) => `\`${s}\``, literal: entities, nl: '\n', commands: 'text' };
-export const DISCORD: Markup = { esc: discordEscape, bold: (s) => `**${s}**`, code: (s) => `\`${s}\``, literal: (s) => s, nl: '\n', commands: 'options' };
-export const TEAMS: Markup = { esc: teamsEscape, bold: (s) => `**${s}**`, code: (s) => `\`${s}\``, literal: entities, nl: '\n\n', commands: 'text' };
+export const SLACK: Markup = {
+  esc: slackEscape,
+  bold: (s) => `*${s}*`,
+  code: (s) => `\`${s}\``,
+  literal: entities,
+  nl: '\n',
+  commands: 'text',
+  tool: 'slack',
+  mention: slackMention,
+  // A message's text may hold 40,000 characters (past it Slack truncates); a readable answer is far less.
+  maxChars: 12_000,
+};
+export const DISCORD: Markup = {
+  esc: discordEscape,
+  bold: (s) => `**${s}**`,
+  code: (s) => `\`${s}\``,
+  literal: (s) => s,
+  nl: '\n',
+  commands: 'options',
+  tool: 'discord',
+  mention: discordMention,
+  maxChars: 2_000,
+};
+export const TEAMS: Markup = {
+  esc: teamsEscape,
+  bold: (s) => `**${s}**`,
+  code: (s) => `\`${s}\``,
+  literal: entities,
+  nl: '\n\n',
+  commands: 'text',
+  tool: 'teams',
+  mention: (_kind, id) => teamsEscape(id),
+  // A Teams message may be about 100 KB (80 KB advised): in characters of up to 4 bytes, with room to spare.
+  maxChars: 18_000,
+};
 /** Plain text (logs, JSON answers): nothing to escape. */
-export const PLAIN: Markup = { esc: (s) => s, bold: (s) => s, code: (s) => s, literal: (s) => s, nl: '\n', commands: 'text' };
+export const PLAIN: Markup = {
+  esc: (s) => s,
+  bold: (s) => s,
+  code: (s) => s,
+  literal: (s) => s,
+  nl: '\n',
+  commands: 'text',
+  tool: 'plain',
+  mention: (_kind, id) => id,
+  maxChars: Infinity,
+};
 
 /** The first `n` UTF-16 units of `s`, one fewer when the cut would split a surrogate pair (an emoji). */
 export function cutAt(s: string, n: number): string {

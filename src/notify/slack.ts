@@ -32,7 +32,10 @@ export type SlackBlock =
 
 export function slackBlocks(m: Message): SlackBlock[] {
   const blocks: SlackBlock[] = [
-    { type: 'section', text: { type: 'mrkdwn', text: clip(`${EMOJI[m.severity]} *${clip(escape(m.title), 500)}*\n${escape(m.text)}`, SECTION_MAX) } },
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: clip(`${EMOJI[m.severity]} *${clip(escape(m.title), 500)}*\n${m.mrkdwn ? m.text : escape(m.text)}`, SECTION_MAX) },
+    },
   ];
   if (m.fields.length > 0) {
     blocks.push({
@@ -61,18 +64,20 @@ export function slackBlocks(m: Message): SlackBlock[] {
  * whom, its limits now (the new deadline after an extension), and the buttons that still make
  * sense — none once a cancel is under way or the execution has ended.
  */
+/** The warning replaced after a button press: `what` is Slack mrkdwn already (escaped, mentions included). */
 export function slackActionMessage(e: Execution, policy: Policy, what: string, now: number): { text: string; blocks: SlackBlock[] } {
   const live = e.state === 'running' || e.state === 'warned' || e.state === 'cancel_requested';
   const m: Message = {
     severity: isTerminal(e.state) ? (e.state === 'cancelled' || e.state === 'finished' ? 'info' : 'alert') : 'warning',
     title: `${e.connection}/${e.externalId}: ${e.state}`,
     text: what,
+    mrkdwn: true,
     fields: executionFields(e, policy, now),
     executionId: e.id,
     ...(live ? { actions: true } : {}),
     data: {},
   };
-  return { text: clip(escape(`${m.title}: ${what}`), SECTION_MAX), blocks: slackBlocks(m) };
+  return { text: clip(`${escape(m.title)}: ${what}`, SECTION_MAX), blocks: slackBlocks(m) };
 }
 
 export class SlackNotifier implements Notifier {

@@ -6,6 +6,8 @@ export interface Message {
   severity: Severity;
   title: string;
   text: string;
+  /** `text` is Slack mrkdwn already (escaped by whoever built it): Slack shows it as is. */
+  mrkdwn?: boolean;
   fields: Array<[string, string]>;
   /** The execution the message is about (buttons carry it). */
   executionId?: string;

@@ -11,7 +11,7 @@ import type { HttpRequest } from '../../src/http/types.js';
 import { teamsSignature } from '../../src/http/verify.js';
 import { DISCORD_MAX, DISCORD_USER_AGENT, Webhook, discordContent } from '../../src/http/webhook.js';
 import { compileConfig } from '../../src/config/load.js';
-import { clip } from '../../src/notify/markup.js';
+import { SLACK, TEAMS, clip } from '../../src/notify/markup.js';
 import { renderNotice } from '../../src/notify/render.js';
 import { SlackNotifier, slackActionMessage, slackBlocks } from '../../src/notify/slack.js';
 import { TEAMS_TOKEN, type WebhookWorld, cmd, slackRequest, startWebhookWorld } from '../helpers/webhook-world.js';
@@ -64,7 +64,7 @@ describe('the largest realistic messages stay inside the documented limits', () 
     const res = await hook.handle(discord(slash('list', {})));
     const data = JSON.parse(res.response.body).data as { content: string; allowed_mentions: unknown; flags?: number };
     expect(data.content.length).toBeLessThanOrEqual(DISCORD_MAX);
-    expect(data.content).toMatch(/… and \d+ more line\(s\)/);
+    expect(data.content).toMatch(/… and \d+ more: narrow it with `\/watchdog list filter:<filter>`$/);
     expect(data.allowed_mentions).toEqual({ parse: [] });
     expect(data.flags).toBe(64); // a listing reveals details: only the asker sees it
     expect(data.content).not.toMatch(/(^|[^\\])@everyone/);
@@ -81,7 +81,7 @@ describe('the largest realistic messages stay inside the documented limits', () 
       policy,
       Date.now(),
     );
-    for (const blocks of [slackBlocks({ ...warning, text: long }), slackActionMessage(e, policy, long, Date.now()).blocks]) {
+    for (const blocks of [slackBlocks({ ...warning, text: long }), slackActionMessage(e, policy, SLACK.esc(long), Date.now()).blocks]) {
       for (const b of blocks as Array<{ text?: { text: string }; fields?: Array<{ text: string }> }>) {
         if (b.text) expect(b.text.text.length).toBeLessThanOrEqual(3_000);
         for (const f of b.fields ?? []) expect(f.text.length).toBeLessThanOrEqual(2_000);
@@ -255,5 +255,94 @@ describe('each tool reads its answers right', () => {
     };
     expect(() => compileConfig({ ...base, webhook: { ackBudget: '10s' } })).toThrow(/webhook\.ackBudget: at most 2\.5s: Slack drops an answer after 3s/);
     expect(compileConfig({ ...base, webhook: { ackBudget: '2500ms' } }).webhook.ackBudgetMs).toBe(2_500);
+  });
+});
+
+describe('people, refusals and sizes, per tool', () => {
+  const press = async (value: unknown, user: string, channel: string) => {
+    w.slack.responses.length = 0;
+    const payload = JSON.stringify({
+      type: 'block_actions',
+      user: { id: user },
+      channel: { id: channel },
+      response_url: `${w.slack.responseBase}/T1/press`,
+      actions: [{ value: JSON.stringify(value) }],
+    });
+    const res = await w.webhook.handle(slackRequest({ payload }, { path: '/slack/interactions' }));
+    await res.background;
+    return w.slack.responses.map((r) => r.body as { text: string; response_type?: string });
+  };
+
+  it('a button pressed by a channel member without rights: "you may not", and who may — about the execution the message shows', async () => {
+    const id = await w.tracked('button-stranger');
+    const [answer] = await press({ a: 'cancel', id }, 'USTRANGER', 'CSTRANGER');
+    expect(answer).toMatchObject({
+      response_type: 'ephemeral',
+      text: 'You may not cancel this execution: only <@UALLOWED>, members of <#CALLOWED> may (policy "default").',
+    });
+    expect((await w.rt.store.get(id))?.state).toBe('running');
+    // A typed command still does not tell a stranger that the id exists.
+    const typed = JSON.parse((await w.webhook.handle(slackRequest(cmd(`cancel ${id}`, 'USTRANGER')))).response.body).text as string;
+    expect(typed).toBe(`No tracked execution ${id}.`);
+  });
+
+  it('people as each tool shows them: a Slack mention, the name Teams carried; the audit keeps the id', async () => {
+    const id = await w.tracked('mention-me');
+    const ext = JSON.parse((await w.webhook.handle(slackRequest(cmd(`extend ${id} 30m`)))).response.body).text as string;
+    expect(ext).toBe(`Extended ${id} by 30m (by <@UALLOWED>).`);
+    const body = JSON.stringify({
+      type: 'message',
+      id: `t-${id}`,
+      timestamp: new Date().toISOString(),
+      text: `snooze ${id} 30m`,
+      from: { id: 'x', aadObjectId: 'UALLOWED', name: 'Alice Example' },
+    });
+    await w.webhook.handle({
+      method: 'POST',
+      path: '/teams/messages',
+      query: new URLSearchParams(),
+      body,
+      headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
+    });
+    const body2 = JSON.stringify({
+      type: 'message',
+      id: `t2-${id}`,
+      timestamp: new Date().toISOString(),
+      text: `extend ${id} 15m`,
+      from: { id: 'x', aadObjectId: 'UALLOWED', name: 'Alice Example' },
+    });
+    const teamsRes = await w.webhook.handle({
+      method: 'POST',
+      path: '/teams/messages',
+      query: new URLSearchParams(),
+      body: body2,
+      headers: { authorization: teamsSignature(TEAMS_TOKEN, body2) },
+    });
+    expect(JSON.parse(teamsRes.response.body).text).toBe(`Extended ${TEAMS.esc(id)} by 15m (by Alice Example).`);
+    const events = (await w.rt.watchdog.show(id)).events;
+    expect(events.filter((e) => e.what.startsWith('extended')).map((e) => e.actor.id)).toEqual(['slack:UALLOWED', 'teams:UALLOWED']);
+  });
+
+  it('the largest realistic list (20 executions, 1 KB ids) fits each tool: Slack ≤ 12,000 characters, Teams ≤ 80 KB, with what was left out', async () => {
+    for (let i = 0; i < 20; i++) await w.tracked(`${'k'.repeat(1_000)}-${i}`);
+    const slackText = JSON.parse((await w.webhook.handle(slackRequest(cmd('list')))).response.body).text as string;
+    expect(slackText.length).toBeLessThanOrEqual(12_000);
+    expect(slackText).toMatch(/… and \d+ more: narrow it with `list &lt;connection\|policy&gt;`$/);
+    const body = JSON.stringify({
+      type: 'message',
+      id: `t-list-${Date.now()}`,
+      timestamp: new Date().toISOString(),
+      text: 'list',
+      from: { id: 'x', aadObjectId: 'UALLOWED' },
+    });
+    const teamsRes = await w.webhook.handle({
+      method: 'POST',
+      path: '/teams/messages',
+      query: new URLSearchParams(),
+      body,
+      headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
+    });
+    expect(Buffer.byteLength(teamsRes.response.body)).toBeLessThanOrEqual(80_000);
+    expect(JSON.parse(teamsRes.response.body).text).toMatch(/… and \d+ more: narrow it with/);
   });
 });

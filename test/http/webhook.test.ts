@@ -80,7 +80,7 @@ describe('Slack', () => {
     const ackMs = Date.now() - t0;
     expect(res.status).toBe(200);
     const ack = (await res.json()) as { text: string };
-    expect(ack.text).toContain('requested by slack:UALLOWED');
+    expect(ack.text).toContain('requested by <@UALLOWED>'); // a mention in Slack; the audit keeps slack:UALLOWED
     expect(ackMs).toBeLessThan(3000);
     await Promise.allSettled([...served.pending]);
     expect(slack.responses).toHaveLength(1);
@@ -106,7 +106,7 @@ describe('Slack', () => {
     expect(JSON.parse(ext.response.body).text).toContain('Extended');
     const st = await webhook.handle(slackRequest(cmd(`status ${id}`)));
     const text = JSON.parse(st.response.body).text as string;
-    expect(text).toContain('extended by 30m — slack:UALLOWED');
+    expect(text).toContain('extended by 30m — <@UALLOWED>');
     const list = await webhook.handle(slackRequest(cmd('list sg')));
     expect(JSON.parse(list.response.body).text).toContain(id);
   });
@@ -139,7 +139,7 @@ describe('Slack', () => {
     };
     const [ext] = await press({ a: 'extend', id, d: '30m' }); // allowed through the channel
     expect(ext).toMatchObject({ replace_original: true, text: expect.stringContaining('Extended') });
-    expect(ext!.blocks![0]!.text!.text).toContain('by slack:UOTHER');
+    expect(ext!.blocks![0]!.text!.text).toContain('by <@UOTHER>');
     expect(JSON.stringify(ext!.blocks![1]!.fields)).toMatch(/Runtime\*\\n\S+ of 4h30m/);
     expect(ext!.blocks!.find((b) => b.type === 'actions')?.elements).toHaveLength(3);
     const [refused] = await press({ a: 'extend', id, d: '2h' }); // past maxExtension

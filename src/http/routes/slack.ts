@@ -88,13 +88,16 @@ async function pressButton(c: RouteContext, cmd: Command, who: Who, responseUrl:
   const r = await runCommand(rt, cmd, who, {
     budgetMs: c.config.ackBudgetMs,
     log: c.log,
+    markup: SLACK,
+    onMessage: true,
     ...(responseUrl ? { replyTo: { to: 'slack' as const, url: responseUrl, until: c.now() + REPLY_VALID_MS.slack } } : {}),
   });
   if (!responseUrl) return;
+  // `text` is Slack mrkdwn already (mentions included).
   const answer = async (text: string, ok: boolean) => {
-    if (!ok) return c.postResponse(responseUrl, { response_type: 'ephemeral', replace_original: false, text: SLACK.esc(text) });
+    if (!ok) return c.postResponse(responseUrl, { response_type: 'ephemeral', replace_original: false, text });
     const e = 'ref' in cmd ? await rt.store.get(rt.watchdog.resolveId(cmd.ref)) : undefined;
-    if (!e) return c.postResponse(responseUrl, { response_type: 'ephemeral', replace_original: false, text: SLACK.esc(text) });
+    if (!e) return c.postResponse(responseUrl, { response_type: 'ephemeral', replace_original: false, text });
     return c.postResponse(responseUrl, { replace_original: true, ...slackActionMessage(e, rt.watchdog.policyOf(e), text, c.now()) });
   };
   await answer(r.text, r.ok);

@@ -11,7 +11,7 @@ const TeamsActivity = z.object({
   id: z.string().min(1).max(256),
   timestamp: z.iso.datetime({ offset: true }),
   text: z.string().max(2000),
-  from: z.object({ id: z.string(), aadObjectId: z.string().optional() }),
+  from: z.object({ id: z.string(), aadObjectId: z.string().optional(), name: z.string().max(256).optional() }),
   channelData: z.object({ channel: z.object({ id: z.string() }).optional() }).optional(),
 });
 
@@ -38,7 +38,7 @@ export async function teamsMessage(c: RouteContext, req: HttpRequest): Promise<H
   const out = await runCommand(
     c.runtime,
     parsed,
-    { tool: 'teams', userId: a.from.aadObjectId ?? a.from.id, ...(channelId ? { channelId } : {}) },
+    { tool: 'teams', userId: a.from.aadObjectId ?? a.from.id, ...(channelId ? { channelId } : {}), ...(a.from.name ? { name: a.from.name } : {}) },
     { budgetMs: Math.min(Math.max(c.config.ackBudgetMs, 2_000), 4_000), log: c.log, markup: TEAMS },
   );
   if (out.later && 'ref' in parsed) {

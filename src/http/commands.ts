@@ -222,7 +222,10 @@ export function withinBudget(lines: readonly string[], total: number, m: Markup)
 
 /** Who may act under a policy, as this tool shows people and channels. */
 function whoMay(allow: { users: readonly string[]; channels: readonly string[] }, m: Markup): string {
-  const people = [...allow.users.map((u) => m.mention('user', u)), ...allow.channels.map((c) => `members of ${m.mention('channel', c)}`)];
+  const people = [
+    ...allow.users.map((u) => m.mention('user', u) ?? m.esc(u)),
+    ...allow.channels.map((c) => `members of ${m.mention('channel', c) ?? m.esc(c)}`),
+  ];
   if (people.length === 0) return 'nobody may act on it from chat';
   const shown = people.slice(0, 10);
   return `only ${shown.join(', ')}${people.length > shown.length ? ` and ${people.length - shown.length} more` : ''} may`;

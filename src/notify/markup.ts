@@ -20,8 +20,8 @@ export interface Markup {
   commands: 'text' | 'options';
   /** The tool whose actor ids (`slack:U…`) this markup can show as mentions. */
   tool: 'slack' | 'discord' | 'teams' | 'plain';
-  /** A person or a channel of this tool, as the tool shows one (a mention where it has them). */
-  mention(kind: 'user' | 'channel', id: string): string;
+  /** A person or a channel of this tool as a mention, when the tool has them and the id is one of its own. */
+  mention(kind: 'user' | 'channel', id: string): string | undefined;
   /** The longest answer this tool shows whole (characters, after escaping). */
   maxChars: number;
 }
@@ -35,14 +35,15 @@ export function actorText(m: Markup, actorId: string, displayName?: string): str
   const i = actorId.indexOf(':');
   if (i > 0 && actorId.slice(0, i) === m.tool) {
     if (displayName) return m.esc(displayName);
-    return m.mention('user', actorId.slice(i + 1));
+    return m.mention('user', actorId.slice(i + 1)) ?? m.esc(actorId);
   }
   return m.esc(actorId);
 }
 
-const slackMention = (kind: 'user' | 'channel', id: string): string =>
-  /^[A-Z0-9]{2,32}$/.test(id) ? `<${kind === 'user' ? '@' : '#'}${id}>` : slackEscape(id);
-const discordMention = (kind: 'user' | 'channel', id: string): string => (/^\d{5,25}$/.test(id) ? `<${kind === 'user' ? '@' : '#'}${id}>` : discordEscape(id));
+const slackMention = (kind: 'user' | 'channel', id: string): string | undefined =>
+  /^[A-Z0-9]{2,32}$/.test(id) ? `<${kind === 'user' ? '@' : '#'}${id}>` : undefined;
+const discordMention = (kind: 'user' | 'channel', id: string): string | undefined =>
+  /^\d{5,25}$/.test(id) ? `<${kind === 'user' ? '@' : '#'}${id}>` : undefined;
 
 /** Slack mrkdwn: `&`, `<`, `>` are the control characters (links, mentions `<!channel>`). */
 export const slackEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -98,7 +99,7 @@ export const TEAMS: Markup = {
   nl: '\n\n',
   commands: 'text',
   tool: 'teams',
-  mention: (_kind, id) => teamsEscape(id),
+  mention: () => undefined,
   // A Teams message may be about 100 KB (80 KB advised): in characters of up to 4 bytes, with room to spare.
   maxChars: 18_000,
 };
@@ -111,7 +112,7 @@ export const PLAIN: Markup = {
   nl: '\n',
   commands: 'text',
   tool: 'plain',
-  mention: (_kind, id) => id,
+  mention: () => undefined,
   maxChars: Infinity,
 };
 

@@ -11,7 +11,7 @@ import type { HttpRequest } from '../../src/http/types.js';
 import { teamsSignature } from '../../src/http/verify.js';
 import { DISCORD_MAX, DISCORD_USER_AGENT, Webhook, discordContent } from '../../src/http/webhook.js';
 import { compileConfig } from '../../src/config/load.js';
-import { SLACK, TEAMS, clip } from '../../src/notify/markup.js';
+import { DISCORD, SLACK, TEAMS, actorText, clip } from '../../src/notify/markup.js';
 import { renderNotice } from '../../src/notify/render.js';
 import { SlackNotifier, slackActionMessage, slackBlocks } from '../../src/notify/slack.js';
 import { TEAMS_TOKEN, type WebhookWorld, cmd, slackRequest, startWebhookWorld } from '../helpers/webhook-world.js';
@@ -321,6 +321,13 @@ describe('people, refusals and sizes, per tool', () => {
     expect(JSON.parse(teamsRes.response.body).text).toBe(`Extended ${TEAMS.esc(id)} by 15m (by Alice Example).`);
     const events = (await w.rt.watchdog.show(id)).events;
     expect(events.filter((e) => e.what.startsWith('extended')).map((e) => e.actor.id)).toEqual(['slack:UALLOWED', 'teams:UALLOWED']);
+    // Discord: a mention for its own numeric ids (allowed_mentions keeps it from pinging); anything else as text.
+    expect([actorText(DISCORD, 'discord:803512345678901234'), actorText(DISCORD, 'discord:U1'), actorText(DISCORD, 'policy:default')]).toEqual([
+      '<@803512345678901234>',
+      'discord:U1',
+      'policy:default',
+    ]);
+    expect(actorText(SLACK, 'discord:803512345678901234')).toBe('discord:803512345678901234');
   });
 
   it('the largest realistic list (20 executions, 1 KB ids) fits each tool: Slack ≤ 12,000 characters, Teams ≤ 80 KB, with what was left out', async () => {

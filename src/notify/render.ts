@@ -3,6 +3,7 @@ import { formatDuration } from '../core/duration.js';
 import type { Execution, Notice } from '../core/model.js';
 import { progressFraction } from '../core/model.js';
 import { type Policy, describeLimits } from '../core/policy.js';
+import { SLACK, actorText, slackEscape } from './markup.js';
 import type { Message } from './types.js';
 
 const iso = (t: number) => new Date(t).toISOString();
@@ -72,6 +73,8 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
             severity: 'info',
             title: `Cancelled: ${name}`,
             text: `Cancelled by the watchdog (${reasons.join(', ') || 'manual'})${e.requestedBy ? `, requested by ${e.requestedBy.id}` : ''}.`,
+            // In Slack the person who asked is a mention (the text keeps the id for other targets).
+            slackText: `Cancelled by the watchdog (${slackEscape(reasons.join(', ') || 'manual')})${e.requestedBy ? `, requested by ${actorText(SLACK, e.requestedBy.id)}` : ''}.`,
           };
         case 'finished':
           return {

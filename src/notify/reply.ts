@@ -32,9 +32,10 @@ export function replyNotifier(reply: ReplyTo, post: PostJson = postJson): Notifi
   return {
     target: REPLY_TARGET,
     async send(m: Message) {
-      const text = `${m.title}. ${m.text}`;
-      if (reply.to === 'slack') await post(reply.url, { response_type: 'in_channel', replace_original: false, text: slackEscape(text) });
-      else await post(reply.url, discordMessage(discordEscape(text), false), { 'user-agent': DISCORD_USER_AGENT });
+      if (reply.to === 'slack') {
+        const text = `${slackEscape(m.title)}. ${m.slackText ?? slackEscape(m.text)}`;
+        await post(reply.url, { response_type: 'in_channel', replace_original: false, text });
+      } else await post(reply.url, discordMessage(discordEscape(`${m.title}. ${m.text}`), false), { 'user-agent': DISCORD_USER_AGENT });
       return {};
     },
   };

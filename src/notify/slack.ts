@@ -34,7 +34,10 @@ export function slackBlocks(m: Message): SlackBlock[] {
   const blocks: SlackBlock[] = [
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: clip(`${EMOJI[m.severity]} *${clip(escape(m.title), 500)}*\n${m.mrkdwn ? m.text : escape(m.text)}`, SECTION_MAX) },
+      text: {
+        type: 'mrkdwn',
+        text: clip(`${EMOJI[m.severity]} *${clip(escape(m.title), 500)}*\n${m.slackText ?? (m.mrkdwn ? m.text : escape(m.text))}`, SECTION_MAX),
+      },
     },
   ];
   if (m.fields.length > 0) {

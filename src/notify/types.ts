@@ -8,6 +8,8 @@ export interface Message {
   text: string;
   /** `text` is Slack mrkdwn already (escaped by whoever built it): Slack shows it as is. */
   mrkdwn?: boolean;
+  /** The text as Slack mrkdwn (mentions of people), when it differs from `text` escaped. */
+  slackText?: string;
   fields: Array<[string, string]>;
   /** The execution the message is about (buttons carry it). */
   executionId?: string;

@@ -5,7 +5,7 @@
  *    (progress moving, progress repeated, cost updates, bare heartbeats);
  *  - track_wcu: write units per track;
  *  - reschedule_wcu: write units of the sweep's reschedule of an execution whose due time
- *    was left behind by heartbeats (one per heartbeat timeout, see README "Cost");
+ *    was left behind by heartbeats (one per heartbeat timeout, see docs/cost.md);
  *  - item_bytes_after_100_heartbeats: the execution item's size by DynamoDB's rules.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';

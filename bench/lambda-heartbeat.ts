@@ -6,7 +6,7 @@
  * the bytes it writes to stdout (what CloudWatch Logs ingests: with JSON logs and the
  * platform's lines at WARN, nothing else), and the process's peak RSS (the memory to size).
  * Then the month at 1k / 10k / 100k tracked runs with 30 s heartbeats, from the measured
- * figures and the published us-east-1 prices (README "Cost").
+ * figures and the published us-east-1 prices (docs/cost.md).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

@@ -183,7 +183,7 @@ export function secretNames(config: WatchdogConfig): { sweeper: string[]; webhoo
  */
 const FOLLOW_UP_TIMEOUT = Duration.seconds(90);
 /**
- * The webhook's memory, by measurement (`npm run bench -- lambda_heartbeat`, README "Cost"):
+ * The webhook's memory, by measurement (`npm run bench -- lambda_heartbeat`, docs/cost.md):
  * one warm environment serving 2,000 heartbeats peaks at ~234 MB RSS on Node 24, so 256 MB
  * would leave no headroom; a heartbeat's compute at 512 MB costs ~$0.03 per million, against
  * $0.20 per million for the request itself.
@@ -199,7 +199,7 @@ const SWEEPER_CONTINUOUS_MEMORY_MB = 240;
 /** Deliveries of a follow-up before it is dead-lettered. */
 const FOLLOW_UP_RECEIVES = 5;
 
-/** The published bound of breach → cancel request sent, p99, for continuous sweeps (README "Enforcement latency"). */
+/** The published bound of breach → cancel request sent, p99, for continuous sweeps (docs/sweep.md "Enforcement latency"). */
 export const BREACH_TO_CANCEL_P99_MS = 5_000;
 
 /** Lambda's longest timeout. */
@@ -535,7 +535,7 @@ export class RunawayWatchdog extends Construct {
       'A sweep reached its deadline with due work left: the backlog is larger than one sweep (Deferred counts what waits).',
     );
     alarm('DueLag', metric(SweeperMetric.DueLag, 'Maximum'), 2 * sweepEvery.toMilliseconds(), 'Enforcement is late: due lag above twice the schedule.');
-    // The published bound (README "Enforcement latency"): continuous sweeps cancel within 5 s of a breach (p99); scheduled ones within the schedule and 5 s.
+    // The published bound (docs/sweep.md "Enforcement latency"): continuous sweeps cancel within 5 s of a breach (p99); scheduled ones within the schedule and 5 s.
     const bound = config.settings.sweepMode === 'continuous' ? BREACH_TO_CANCEL_P99_MS : sweepEvery.toMilliseconds() + BREACH_TO_CANCEL_P99_MS;
     alarm(
       'BreachToCancel',

@@ -40,7 +40,7 @@ export const SweeperMetric = {
   Untracked: 'Untracked',
   /** Per connection, after each discovery: 1 when it did not finish (a failed list call, a budget spent, a run it could not track), else 0. */
   DiscoveryIncomplete: 'DiscoveryIncomplete',
-  /** Lost-heartbeat cancels held because heartbeats were not arriving fleet-wide (README "Heartbeats the watchdog could not take"). */
+  /** Lost-heartbeat cancels held because heartbeats were not arriving fleet-wide (docs/sweep.md "Heartbeats the watchdog could not take"). */
   HeartbeatCancelsHeld: 'HeartbeatCancelsHeld',
   /** Cancels and faults that will be retried by a later sweep (a 429, a 5xx, a timeout, a fault of the watchdog's own). */
   CancelRetries: 'CancelRetries',

@@ -4,7 +4,7 @@
  * minute. Each pass is an ordinary sweep (due → observe → decide → act) with its own
  * deadline inside the invocation's; the claim protocol keeps two overlapping invocations to
  * one cancel per decision. EventBridge and Scheduler are minute-granular: this is how the
- * deployed shape gets to seconds (README "Enforcement latency").
+ * deployed shape gets to seconds (docs/sweep.md "Enforcement latency").
  */
 import type { SweepSummary, Sweeper } from './sweep.js';
 

@@ -221,8 +221,8 @@ export class Watchdog {
   }
 
   /**
-   * Liveness, progress, cost. Who sent it is not recorded: heartbeats are not audited (README
-   * "Cost"). `sentAt`: the request's signed timestamp (ms), which orders v2-signed heartbeats.
+   * Liveness, progress, cost. Who sent it is not recorded: heartbeats are not audited
+   * (docs/cost.md). `sentAt`: the request's signed timestamp (ms), which orders v2-signed heartbeats.
    * A stale one (older than the last applied, or a copy) is acknowledged with the execution
    * as it stands.
    */

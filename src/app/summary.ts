@@ -16,7 +16,7 @@ export type ActionKind =
   | 'cancel_failed'
   | 'cancel_unconfirmed'
   | 'held_back'
-  /** A lost-heartbeat cancel held: heartbeats were not arriving fleet-wide (README "Heartbeats the watchdog could not take"). */
+  /** A lost-heartbeat cancel held: heartbeats were not arriving fleet-wide (docs/sweep.md "Heartbeats the watchdog could not take"). */
   | 'heartbeat_held'
   | 'deferred'
   | 'lost_race'
@@ -44,7 +44,7 @@ export interface SweepSummary {
   itemsRead: number;
   due: number;
   evaluated: number;
-  /** Due by a deadline that heartbeats have since pushed back: looked at, moved on, no provider call (README "Cost"). */
+  /** Due by a deadline that heartbeats have since pushed back: looked at, moved on, no provider call (docs/cost.md). */
   rescheduled: number;
   observed: number;
   finished: number;

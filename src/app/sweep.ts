@@ -398,7 +398,7 @@ export class Sweeper {
   }
 
   /**
-   * The fail-safe rule for lost heartbeats (README "Heartbeats the watchdog could not take"):
+   * The fail-safe rule for lost heartbeats (docs/sweep.md "Heartbeats the watchdog could not take"):
    * a run whose only breach is a lost heartbeat is not cancelled while
    *  - the webhook recorded that it could not take tracking requests (its own secret, store or
    *    throttle failed) within that run's heartbeat timeout, or

@@ -186,7 +186,7 @@ export async function tableChecks(rt: Runtime, local: boolean): Promise<Check[]>
         .filter(([n, k]) => indexes.get(n) !== k)
         .map(
           ([n, k]) =>
-            `index ${n} ${indexes.has(n) ? `is ${indexes.get(n)}, expected ${k} (a table from an older version: see README "Upgrading")` : 'missing'}`,
+            `index ${n} ${indexes.has(n) ? `is ${indexes.get(n)}, expected ${k} (a table from an older version: see docs/deploy.md "Upgrading")` : 'missing'}`,
         ),
     ];
     out.push({

@@ -45,7 +45,7 @@ export const Connection = z.strictObject({
   baseUrl: BaseUrl.optional(),
   /** Secrets Manager secret name (or ARN) holding {"apiKey": "…"}; locally a key of the secrets file. */
   secret: z.string().min(1),
-  /** Track the platform's running executions nobody tracked (README "Coverage"). */
+  /** Track the platform's running executions nobody tracked (docs/coverage.md). */
   discover: z
     .strictObject({
       every: Duration.default('5m'),
@@ -86,7 +86,7 @@ export const HttpProvider = z.strictObject({
       cancelling: z.array(z.string()).default([]),
     })
     .optional(),
-  /** The platform's list of running executions, for discovery (README "Coverage"). */
+  /** The platform's list of running executions, for discovery (docs/coverage.md). */
   list: z
     .strictObject({
       /** The first page, with the query that asks for running executions: "/jobs?state=running&limit=100". */
@@ -179,7 +179,7 @@ export const Settings = z.strictObject({
   }),
   /**
    * In AWS: `continuous` keeps each scheduled invocation sweeping every `tick` until shortly
-   * before the next one (breach → cancel within seconds; README "Enforcement latency");
+   * before the next one (breach → cancel within seconds; docs/sweep.md "Enforcement latency");
    * `scheduled` sweeps once per `sweepEvery` (a minute late at worst, a few dollars cheaper).
    */
   sweepMode: z.enum(['continuous', 'scheduled']).default('continuous'),

@@ -180,7 +180,7 @@ function refuseTerminal(e: Execution): Refusal | undefined {
  * later only once the stored one is near — within a quarter of the new horizon — so a run
  * heartbeating steadily moves it about once per 0.6 × its timeout and never reaches the
  * sweep. A run whose stored due time comes first is rescheduled by the sweep (`reschedule`),
- * with no provider call. Most heartbeats are one item write (README "Cost").
+ * with no provider call. Most heartbeats are one item write (docs/cost.md).
  */
 /**
  * A heartbeat, in the tracker's order: one older than the last applied (by `seq`, or by the

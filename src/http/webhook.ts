@@ -111,7 +111,7 @@ export class Webhook {
         error: redact((err as Error)?.message ?? String(err)),
       });
       // A tracker's heartbeat the watchdog could not take: remembered, so the sweep does not
-      // read its own outage as the run's death (README "Heartbeats the watchdog could not take").
+      // read its own outage as the run's death (docs/sweep.md "Heartbeats the watchdog could not take").
       if (req.path.startsWith('/v1/')) await this.recordIngestFault();
       return dependency ? unavailable() : { response: refusal(500, 'internal', 'internal error') };
     }

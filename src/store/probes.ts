@@ -29,7 +29,7 @@ export interface ProbeLedger {
 /** The ledger key of ingest faults (no connection name holds '#'). */
 export const INGEST_KEY = '#ingest';
 
-/** One run of discovery on one connection (README "Coverage"). */
+/** One run of discovery on one connection (docs/coverage.md). */
 export interface DiscoveryRecord {
   connection: string;
   at: number;

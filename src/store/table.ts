@@ -13,7 +13,7 @@
  *
  * Why so little in the indexes: an index entry is rewritten (and billed) only when an
  * attribute it holds changes. A heartbeat changes none of them, so it costs one item write
- * (README "Cost"); readers fetch the full items for the keys an index gave them.
+ * (docs/cost.md); readers fetch the full items for the keys an index gave them.
  */
 export const TABLE = {
   pk: 'pk',

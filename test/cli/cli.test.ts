@@ -36,7 +36,7 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
     const json = JSON.parse((await watchdog([...d, '--json', 'list', '--label', 'team=ml'])).stdout) as { items: Array<{ externalId: string }> };
     expect(json.items.map((i) => i.externalId)).toEqual(['run-42']);
     const show = await watchdog([...d, 'show', 'catalyzed-prod/run-42']);
-    // A heartbeat is counted on the execution, not written to the audit trail (README "Cost").
+    // A heartbeat is counted on the execution, not written to the audit trail (docs/cost.md).
     expect(show.stdout).toMatch(/heartbeat +\S+ \(1 received\) +progress 24%/);
     expect(show.stdout).toMatch(/message +"epoch 3"/);
     expect(show.stdout).toMatch(/audit:\n.*tracked — policy llm-batch\n$/);

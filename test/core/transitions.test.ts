@@ -211,7 +211,7 @@ describe('recordFault: the watchdog failing on one execution is an outcome on th
   });
 });
 
-describe('a heartbeat moves the due time lazily (README "Cost")', () => {
+describe('a heartbeat moves the due time lazily (docs/cost.md)', () => {
   // Heartbeat limit 10m, warned at 80%: a heartbeat at t puts the next moment at t + 8m.
   const hp = policy({ heartbeatTimeoutMs: 10 * MIN });
   const beat = (e: ReturnType<typeof execution>, now: number, input = {}) => {

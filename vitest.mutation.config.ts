@@ -1,9 +1,18 @@
 import { defineConfig } from 'vitest/config';
+import { MUTATION_SCOPES, type MutationScope } from './bench/mutation-scopes.js';
 
-/** The fast tests that guard the pure core: what `npm run mutation` runs against each mutant. */
+/**
+ * The tests `npm run mutation` runs against each mutant, per scope (MUTATION_SCOPE, set by
+ * bench/mutation.ts): the fast tests of the pure core, or the webhook's suites on the
+ * in-process engine (dynalite) for the security scope.
+ */
+const scope = (process.env.MUTATION_SCOPE ?? 'core') as MutationScope;
 export default defineConfig({
   test: {
-    include: ['test/core/**/*.test.ts', 'test/config/**/*.test.ts'],
+    include: [...MUTATION_SCOPES[scope].tests],
     passWithNoTests: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', WATCHDOG_TEST_NO_JAVA: '1' },
   },
 });

@@ -209,11 +209,13 @@ async function coverageText(rt: Runtime, who: Who, m: Markup): Promise<string> {
  */
 export function withinBudget(lines: readonly string[], total: number, m: Markup): string {
   const hint = (left: number) => `… and ${left} more: narrow it with ${usage(m, 'list', [[m.commands === 'options' ? 'filter' : 'connection|policy', false]])}`;
+  // Room for the lines, and for the hint should any be left out.
+  const room = m.maxChars - m.nl.length - hint(total).length;
   const kept: string[] = [];
   let size = 0;
   for (const line of lines) {
     const next = size + (kept.length > 0 ? m.nl.length : 0) + line.length;
-    if (next + m.nl.length + hint(total).length > m.maxChars) break;
+    if (next > room) break;
     kept.push(line);
     size = next;
   }

@@ -94,11 +94,16 @@ export function publishEndpoint(dataDir: string, endpoint: string, overrides?: O
 
 /** The webhook URL of the `watchdog start` running on this store, if one is up. */
 export async function runningWebhook(dataDir: string): Promise<string | undefined> {
+  const url = readEndpoint(dataDir)?.webhook;
+  return url && (await reachable(url)) ? url : undefined;
+}
+
+/** What a running `watchdog start` published beside its store, if anything (parsed). */
+function readEndpoint(dataDir: string): z.infer<typeof EndpointFile> | undefined {
   const file = endpointFile(dataDir);
   if (!existsSync(file)) return undefined;
   const parsed = EndpointFile.safeParse(JSON.parse(readFileSync(file, 'utf8') || '{}'));
-  const url = parsed.success ? parsed.data.webhook : undefined;
-  return url && (await reachable(url)) ? url : undefined;
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Who holds the embedded store (written when it opens): for "in use by pid N". */
@@ -150,20 +155,17 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
       close: () => Promise.resolve(client.destroy()),
     };
   }
-  const file = endpointFile(opts.dataDir);
-  if (existsSync(file)) {
-    const parsed = EndpointFile.safeParse(JSON.parse(readFileSync(file, 'utf8') || '{}'));
-    if (parsed.success && (await reachable(parsed.data.endpoint))) {
-      const client = dynamoClient({ endpoint: parsed.data.endpoint });
-      return {
-        client,
-        tableName: opts.defaultTable,
-        local: true,
-        description: `running watchdog (pid ${parsed.data.pid}) at ${parsed.data.endpoint}`,
-        ...(parsed.data.overrides ? { overrides: parsed.data.overrides } : {}),
-        close: () => Promise.resolve(client.destroy()),
-      };
-    }
+  const running = readEndpoint(opts.dataDir);
+  if (running && (await reachable(running.endpoint))) {
+    const client = dynamoClient({ endpoint: running.endpoint });
+    return {
+      client,
+      tableName: opts.defaultTable,
+      local: true,
+      description: `running watchdog (pid ${running.pid}) at ${running.endpoint}`,
+      ...(running.overrides ? { overrides: running.overrides } : {}),
+      close: () => Promise.resolve(client.destroy()),
+    };
   }
   const engine = await openEmbedded(opts.dataDir);
   const client = dynamoClient({ endpoint: engine.endpoint });

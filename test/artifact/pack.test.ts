@@ -96,6 +96,16 @@ afterAll(async () => {
   await Promise.all([engine?.close(), sim?.close()]);
 });
 
+/** A stock `npm init` project (`npm pkg set type=module` for ESM) with only the client installed. */
+async function clientProject(name: string, type: 'commonjs' | 'module'): Promise<string> {
+  const dir = path.join(tmp, name);
+  mkdirSync(dir);
+  await run('npm', ['init', '-y'], { ...big, cwd: dir });
+  if (type === 'module') await run('npm', ['pkg', 'set', 'type=module'], { ...big, cwd: dir });
+  await run('npm', ['install', '--no-audit', '--no-fund', clientTarball], { ...big, cwd: dir });
+  return dir;
+}
+
 /** A person cancels the run from chat; sweeps until the platform confirms. */
 async function cancelAsPerson(ref: string): Promise<void> {
   const id = (await rt.watchdog.show(ref)).execution.id;
@@ -166,10 +176,7 @@ it('a stock `cdk init app --language typescript` app installs the package, copie
 }, 600_000);
 
 it('an `npm init` CommonJS project installs only the client (client_install_kb) and awaits the cancel with the README’s code', async () => {
-  const dir = path.join(tmp, 'cjs-tracker');
-  mkdirSync(dir);
-  await run('npm', ['init', '-y'], { ...big, cwd: dir });
-  await run('npm', ['install', '--no-audit', '--no-fund', clientTarball], { ...big, cwd: dir });
+  const dir = await clientProject('cjs-tracker', 'commonjs');
   const installed = readdirSync(path.join(dir, 'node_modules')).filter((f) => f !== '.package-lock.json');
   expect(installed).toEqual(['runaway-watchdog-client']);
   const kb = Math.round(sizeOf(path.join(dir, 'node_modules')) / 1024);
@@ -193,11 +200,7 @@ it('an `npm init` CommonJS project installs only the client (client_install_kb) 
 }, 120_000);
 
 it('an ESM TypeScript project compiles the README’s tracker against the client’s types; it finishes, or learns who stopped it', async () => {
-  const dir = path.join(tmp, 'esm-tracker');
-  mkdirSync(dir);
-  await run('npm', ['init', '-y'], { ...big, cwd: dir });
-  await run('npm', ['pkg', 'set', 'type=module'], { ...big, cwd: dir });
-  await run('npm', ['install', '--no-audit', '--no-fund', clientTarball], { ...big, cwd: dir });
+  const dir = await clientProject('esm-tracker', 'module');
   writeFileSync(
     path.join(dir, 'tsconfig.json'),
     JSON.stringify({

@@ -58,6 +58,19 @@ const slash = (sub: string, options: Record<string, string>, extra: Record<strin
   ...extra,
 });
 
+/** A signed Teams outgoing-webhook message from `from` (default: the allowed user, no name). */
+const teams = (text: string, from: Record<string, string> = { id: 'x', aadObjectId: 'UALLOWED' }) => {
+  const body = JSON.stringify({ type: 'message', id: `t-${Math.random()}`, timestamp: new Date().toISOString(), text, from });
+  return w.webhook.handle({
+    method: 'POST',
+    path: '/teams/messages',
+    query: new URLSearchParams(),
+    body,
+    headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
+  });
+};
+const teamsText = async (text: string, from?: Record<string, string>) => JSON.parse((await teams(text, from)).response.body).text as string;
+
 describe('the largest realistic messages stay inside the documented limits', () => {
   it('Discord: a list of 20 executions with 500-character ids fits 2,000 characters, says what it left out, and pings nobody', async () => {
     for (let i = 0; i < 20; i++) await w.tracked(`${'x'.repeat(480)}-@everyone-${i}`);
@@ -145,21 +158,7 @@ describe('Teams', () => {
     const id = await w.tracked('slow-teams');
     w.sim.faults = { latencyMs: 4_500 };
     try {
-      const body = JSON.stringify({
-        type: 'message',
-        id: `t-${id}`,
-        timestamp: new Date().toISOString(),
-        text: `cancel ${id}`,
-        from: { id: 'x', aadObjectId: 'UALLOWED' },
-      });
-      const res = await w.webhook.handle({
-        method: 'POST',
-        path: '/teams/messages',
-        query: new URLSearchParams(),
-        body,
-        headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
-      });
-      const text = JSON.parse(res.response.body).text as string;
+      const text = await teamsText(`cancel ${id}`);
       expect(text).not.toMatch(/will follow/);
       expect(text).toMatch(/requested and under way/);
     } finally {
@@ -180,28 +179,10 @@ describe('Slack channels (the stand-in follows Slack: public with chat:write.pub
 });
 
 describe('each tool reads its answers right', () => {
-  const teams = async (text: string) => {
-    const body = JSON.stringify({
-      type: 'message',
-      id: `t-${Math.random()}`,
-      timestamp: new Date().toISOString(),
-      text,
-      from: { id: 'x', aadObjectId: 'UALLOWED' },
-    });
-    const res = await w.webhook.handle({
-      method: 'POST',
-      path: '/teams/messages',
-      query: new URLSearchParams(),
-      body,
-      headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
-    });
-    return JSON.parse(res.response.body).text as string;
-  };
-
   it('Teams: help, list and status are separate paragraphs (a single line break collapses there)', async () => {
     await w.tracked('teams-lines-1');
     await w.tracked('teams-lines-2');
-    for (const text of [await teams('help'), await teams('list')]) {
+    for (const text of [await teamsText('help'), await teamsText('list')]) {
       expect(text.split('\n\n').length).toBeGreaterThan(2);
       expect(text.replace(/\n\n/g, '')).not.toContain('\n');
     }
@@ -290,34 +271,9 @@ describe('people, refusals and sizes, per tool', () => {
     const id = await w.tracked('mention-me');
     const ext = JSON.parse((await w.webhook.handle(slackRequest(cmd(`extend ${id} 30m`)))).response.body).text as string;
     expect(ext).toBe(`Extended ${id} by 30m (by <@UALLOWED>).`);
-    const body = JSON.stringify({
-      type: 'message',
-      id: `t-${id}`,
-      timestamp: new Date().toISOString(),
-      text: `snooze ${id} 30m`,
-      from: { id: 'x', aadObjectId: 'UALLOWED', name: 'Alice Example' },
-    });
-    await w.webhook.handle({
-      method: 'POST',
-      path: '/teams/messages',
-      query: new URLSearchParams(),
-      body,
-      headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
-    });
-    const body2 = JSON.stringify({
-      type: 'message',
-      id: `t2-${id}`,
-      timestamp: new Date().toISOString(),
-      text: `extend ${id} 15m`,
-      from: { id: 'x', aadObjectId: 'UALLOWED', name: 'Alice Example' },
-    });
-    const teamsRes = await w.webhook.handle({
-      method: 'POST',
-      path: '/teams/messages',
-      query: new URLSearchParams(),
-      body: body2,
-      headers: { authorization: teamsSignature(TEAMS_TOKEN, body2) },
-    });
+    const alice = { id: 'x', aadObjectId: 'UALLOWED', name: 'Alice Example' };
+    await teams(`snooze ${id} 30m`, alice);
+    const teamsRes = await teams(`extend ${id} 15m`, alice);
     expect(JSON.parse(teamsRes.response.body).text).toBe(`Extended ${TEAMS.esc(id)} by 15m (by Alice Example).`);
     const events = (await w.rt.watchdog.show(id)).events;
     expect(events.filter((e) => e.what.startsWith('extended')).map((e) => e.actor.id)).toEqual(['slack:UALLOWED', 'teams:UALLOWED']);
@@ -335,20 +291,7 @@ describe('people, refusals and sizes, per tool', () => {
     const slackText = JSON.parse((await w.webhook.handle(slackRequest(cmd('list')))).response.body).text as string;
     expect(slackText.length).toBeLessThanOrEqual(12_000);
     expect(slackText).toMatch(/… and \d+ more: narrow it with `list &lt;connection\|policy&gt;`$/);
-    const body = JSON.stringify({
-      type: 'message',
-      id: `t-list-${Date.now()}`,
-      timestamp: new Date().toISOString(),
-      text: 'list',
-      from: { id: 'x', aadObjectId: 'UALLOWED' },
-    });
-    const teamsRes = await w.webhook.handle({
-      method: 'POST',
-      path: '/teams/messages',
-      query: new URLSearchParams(),
-      body,
-      headers: { authorization: teamsSignature(TEAMS_TOKEN, body) },
-    });
+    const teamsRes = await teams('list');
     expect(Buffer.byteLength(teamsRes.response.body)).toBeLessThanOrEqual(80_000);
     expect(JSON.parse(teamsRes.response.body).text).toMatch(/… and \d+ more: narrow it with/);
   });

@@ -12,5 +12,25 @@ export const MUTATION_SCOPES = {
     tests: ['test/http/signatures.test.ts', 'test/http/webhook.test.ts', 'test/http/hardening.test.ts', 'test/http/scopes.test.ts'],
     target: 90,
   },
+  /**
+   * The cancel protocol, the sweep and the application service: one wrong condition cancels
+   * twice, cancels a finished run or never cancels. From the sweep's suites and the protocol
+   * model on dynalite (sweep.test.ts and discovery.test.ts take it when MUTATION_SCOPE is set),
+   * and the webhook's and Lambda handlers' suites that drive the service.
+   */
+  protocol: {
+    mutate: ['src/app/cancel.ts', 'src/app/sweep.ts', 'src/app/service.ts'],
+    tests: [
+      'test/sweep/sweep.test.ts',
+      'test/sweep/heartbeat-hold.test.ts',
+      'test/sweep/loop.test.ts',
+      'test/sweep/protocol-model.test.ts',
+      'test/http/webhook.test.ts',
+      'test/http/scopes.test.ts',
+      'test/http/asker.test.ts',
+      'test/lambda/sweeper.test.ts',
+    ],
+    target: 80,
+  },
 } as const;
 export type MutationScope = keyof typeof MUTATION_SCOPES;

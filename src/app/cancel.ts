@@ -246,7 +246,15 @@ export class CancelProtocol {
         },
         release,
       );
-    if (cur.cancelResentAt === undefined) return this.cancelClaimed(cur, tally, true, release); // once more
+    if (cur.cancelResentAt === undefined) {
+      // Once more, marked first: a holder dying after the send leaves it recorded (no third send).
+      const marked = await this.deps.store.mutate(cur.id, (c) => T.markResend(c, this.holder, this.ctx(c)), cur);
+      if (!marked.ok) {
+        tally.record('lost_race', cur, `re-send not recorded: ${marked.outcome}`);
+        return;
+      }
+      return this.cancelClaimed(marked.execution, tally, true, release);
+    }
     return this.finishClaim(
       cur,
       tally,

@@ -205,9 +205,11 @@ export function applyHeartbeat(cur: Execution, hb: HeartbeatInput, ctx: Ctx, sen
     // fraction is shared with status reads, so progress the platform already showed is not
     // new when the tracker reports it too (and the other way round).
     const f = progressFraction(p);
-    const newCount = cur.progressHighWater === undefined || p.done > cur.progressHighWater;
+    // The first count is progress only above zero: a run that reports 0 done has not moved
+    // since it started (as a first status read of 0 is not progress: observe()).
+    const newCount = cur.progressHighWater === undefined ? p.done > 0 : p.done > cur.progressHighWater;
     const newFraction = f === undefined || cur.observedFraction === undefined || f > cur.observedFraction;
-    if (newCount) e.progressHighWater = p.done;
+    if (cur.progressHighWater === undefined || p.done > cur.progressHighWater) e.progressHighWater = p.done;
     if (f !== undefined) e.observedFraction = Math.max(f, cur.observedFraction ?? 0);
     if (newCount && newFraction) e.lastProgressAt = ctx.now;
   }
@@ -352,6 +354,19 @@ export function recordOutcome(cur: Execution, holder: string, result: CancelResu
         ...response,
       });
   }
+}
+
+/**
+ * The holder of a claim is about to send an accepted, unconfirmed cancel once more: recorded
+ * before it is sent, so a holder that dies after sending leaves the re-send marked and whoever
+ * recovers the claim does not send a third. Not a state change: no audit event (the outcome
+ * that follows has one).
+ */
+export function markResend(cur: Execution, holder: string, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  if (cur.state !== 'cancelling' || cur.lease?.holder !== holder) return { ok: false, outcome: 'lease_lost', execution: cur };
+  return { ok: true, execution: { ...cur, cancelResentAt: ctx.now, version: cur.version + 1, updatedAt: ctx.now } };
 }
 
 const status = (s: string | undefined): Partial<Execution> => (s === undefined ? {} : { providerStatus: s });

@@ -168,6 +168,19 @@ describe('progress is one high-water mark, heartbeat or status read', () => {
   };
   const fresh = () => execution({ trackedAt: T0, startedAt: T0 });
 
+  it('a first heartbeat of 0 done is not progress (found by the protocol model): a run stalled since it started stays stalled', () => {
+    const started = execution({ trackedAt: T0, startedAt: T0 - 30 * MIN });
+    const zero = hb(started, 0, T0 + MIN);
+    expect(zero.lastProgressAt).toBeUndefined();
+    expect(zero.progressHighWater).toBe(0);
+    expect(stateDueAt(zero, p, T0 + MIN)).toBeLessThanOrEqual(T0 + MIN); // stalled: due now
+    const counted = applyHeartbeat(started, { progress: { done: 0 } }, ctx(T0 + MIN));
+    expect(counted.ok && counted.execution.lastProgressAt).toBeUndefined();
+    // Above zero, the first report is progress; after it, 0 again is not.
+    const moved = hb(zero, 5, T0 + 2 * MIN);
+    expect(moved.lastProgressAt).toBe(T0 + 2 * MIN);
+    expect(hb(started, 5, T0 + 2 * MIN).lastProgressAt).toBe(T0 + 2 * MIN);
+  });
   it('heartbeats froze at 20%, then a status read of 20%: the stall clock does not restart', () => {
     const a = hb(fresh(), 20, T0 + MIN);
     const b = read(a, 0.2, T0 + 10 * MIN);

@@ -3,8 +3,9 @@ import { MUTATION_SCOPES, type MutationScope } from './bench/mutation-scopes.js'
 
 /**
  * The tests `npm run mutation` runs against each mutant, per scope (MUTATION_SCOPE, set by
- * bench/mutation.ts): the fast tests of the pure core, or the webhook's suites on the
- * in-process engine (dynalite) for the security scope.
+ * bench/mutation.ts): the fast tests of the pure core; the webhook's suites on the in-process
+ * engine (dynalite) for the security scope; the sweep's suites and the protocol model on
+ * dynalite for the protocol scope.
  */
 const scope = (process.env.MUTATION_SCOPE ?? 'core') as MutationScope;
 export default defineConfig({
@@ -13,6 +14,13 @@ export default defineConfig({
     passWithNoTests: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', WATCHDOG_TEST_NO_JAVA: '1' },
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      WATCHDOG_TEST_NO_JAVA: '1',
+      MUTATION_SCOPE: scope,
+      // The protocol model per mutant: a short budget, and the first failure is enough (no shrinking).
+      MODEL_RUNS: '20',
+      MODEL_SHRINK: '0',
+    },
   },
 });

@@ -49,7 +49,7 @@ for (const patch of patches) {
     const shrunk = /shrunk commands: (.*?) \/\*/.exec(out)?.[1];
     const violated = /\n {2}(r\d+ \(.*)/.exec(out)?.[1];
     if (result.failed !== true) missed++;
-    console.log(JSON.stringify({ name: `planted:${patch.replace(/\.patch$/, '')}`, found: result.failed === true, ...result, shrunk, violated }));
+    console.log(JSON.stringify({ ...result, name: `planted:${patch.replace(/\.patch$/, '')}`, found: result.failed === true, shrunk, violated }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

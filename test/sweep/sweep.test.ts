@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import type { WatchdogConfig } from '../../src/config/load.js';
 import type { Execution } from '../../src/core/model.js';
 import type { Engine } from '../../src/local/engines.js';
-import { startDynamoDbLocal } from '../../src/local/engines.js';
+import { startDynalite, startDynamoDbLocal } from '../../src/local/engines.js';
 import type { Runtime } from '../../src/runtime.js';
 import type { SweepSummary } from '../../src/app/sweep.js';
 import { HOUR, MIN, SEC, T0 } from '../helpers/fixtures.js';
@@ -16,12 +16,16 @@ import { transitionsOn } from '../helpers/ops.js';
 import { buildRuntime } from '../../src/runtime.js';
 import { Clock, PLATFORMS, type Platform, type Servers, freshRuntime, memorySecrets, peer, startServers, worldConfig } from '../helpers/world.js';
 
+const MUTATING = process.env.MUTATION_SCOPE !== undefined;
+/** The fleet of the concurrency test: 2,000 runaways (200 per mutant under mutation testing). */
+const FLEET = MUTATING ? 200 : 2000;
 let engine: Engine;
 let servers: Servers;
 let client: DynamoDBClient | undefined;
 
 beforeAll(async () => {
-  [engine, servers] = await Promise.all([startDynamoDbLocal(), startServers()]);
+  // `npm run mutation -- --scope protocol` runs this suite on dynalite (no Java, faster per mutant).
+  [engine, servers] = await Promise.all([MUTATING ? startDynalite() : startDynamoDbLocal(), startServers()]);
 }, 60_000);
 afterAll(async () => {
   client?.destroy();
@@ -86,17 +90,17 @@ const sum = (xs: SweepSummary[], k: keyof SweepSummary) => xs.reduce((n, s) => n
 describe('sweep on DynamoDB Local', () => {
   it('4 concurrent sweeps over 2,000 due runaways on five platforms: exactly one provider cancel each', async () => {
     const { rt, client: c, tableName, clock } = await world();
-    const ids = Array.from({ length: 2000 }, (_, i) => ({ platform: PLATFORMS[i % 5]!, id: `run-${i}` }));
+    const ids = Array.from({ length: FLEET }, (_, i) => ({ platform: PLATFORMS[i % 5]!, id: `run-${i}` }));
     await inBatches(ids, 64, (x) => runaway(rt, clock, x.platform, x.id));
     const sweepers = [rt, ...['b', 'c', 'd'].map((o) => peer(rt, servers, c, tableName, clock, `sweep-${o}`))];
 
     const summaries = await drain(sweepers, clock, 30 * SEC);
 
     for (const x of ids) expect(servers.sims[x.platform].cancelCalls.get(x.id), `${x.platform}/${x.id}`).toBe(1);
-    expect(sum(summaries, 'cancelCalls')).toBe(2000);
+    expect(sum(summaries, 'cancelCalls')).toBe(FLEET);
     expect(sum(summaries, 'lostRaces')).toBeGreaterThan(0); // the sweeps really did collide
     const cancelled = await rt.store.list({ state: 'cancelled', limit: 5000 });
-    expect(cancelled.items).toHaveLength(2000);
+    expect(cancelled.items).toHaveLength(FLEET);
     expect((await rt.store.due(clock.t + 10 * HOUR)).items).toHaveLength(0);
   }, 120_000);
 

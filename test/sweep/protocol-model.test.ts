@@ -437,7 +437,7 @@ const heartbeatCmd = fc
     enforce: fc.boolean(),
   })
   .map((x) => heartbeat(x.i, x.progress, x.cost, x.enforce));
-const sweepCmd = fc.constantFrom<'a' | 'b' | 'both'>('a', 'b', 'both', 'both').map(sweep);
+const sweepCmd = fc.constantFrom<'a' | 'b' | 'both'>('a', 'b', 'both', 'both', 'both', 'both').map(sweep);
 const advanceCmd = fc.constantFrom(20 * SEC, MIN, 3 * MIN, 6 * MIN, 11 * MIN).map(advance);
 const crashCmd = fc.record({ i: idx, after: fc.boolean() }).map((x) => crash(x.i, x.after));
 /** Weighted by repetition: time, sweeps, heartbeats and crashes are what make the races. */
@@ -514,7 +514,7 @@ afterAll(() => {
   if (process.env.MODEL_STATS) console.log(JSON.stringify({ ...seen, states: Object.fromEntries(seen.states) }));
 });
 
-const RUNS = Number(process.env.MODEL_RUNS ?? 150);
+const RUNS = Number(process.env.MODEL_RUNS ?? 300);
 
 /** One sequence against a fresh store: the commands, then quiescence. */
 async function runSequence(cmds: Iterable<Cmd>, jitterSeed: number): Promise<void> {

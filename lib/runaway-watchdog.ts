@@ -38,6 +38,7 @@ import {
 import { Construct } from 'constructs';
 import { parseConfigText } from '../src/config/file.js';
 import { type WatchdogConfig, compileConfig, deployableRaw, placeholders } from '../src/config/load.js';
+import { notifySecret } from '../src/config/schema.js';
 import { ConfigError } from '../src/errors.js';
 import {
   CONNECTION_DIMENSION,
@@ -167,7 +168,7 @@ export function secretResources(name: string, stack: Stack): string[] {
 /** Secret names each function needs: the sweeper cancels and notifies; the webhook also verifies. */
 export function secretNames(config: WatchdogConfig): { sweeper: string[]; webhook: string[] } {
   const providers = [...config.connections.values()].map((c) => c.secret);
-  const notify = [...config.notify.values()].map((t) => (t.type === 'slack' ? t.tokenSecret : t.secret));
+  const notify = [...config.notify.values()].map((t) => notifySecret(t).secret);
   const w = config.webhook;
   const inbound = [w.slack?.secret, w.discord?.secret, w.teams?.secret, w.hooks?.secret, ...w.apiKeys.map((k) => k.secret)].filter(
     (s): s is string => s !== undefined,

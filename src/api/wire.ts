@@ -87,6 +87,9 @@ export interface PublicExecution {
   snoozedUntil?: number;
   wouldCancelAt?: number;
   cancelResentAt?: number;
+  /** A run the watchdog could not stop: when the platform was last looked at again, and when it was seen stopped. */
+  checkedAt?: number;
+  stoppedAt?: number;
 }
 
 /** POST /v1/executions */

@@ -9,15 +9,15 @@ import { policyFor } from '../config/load.js';
 import type { Actor, Execution, Reason, ReplyTo } from '../core/model.js';
 import * as T from '../core/transitions.js';
 import { type Log, redact } from '../log.js';
-import type { NotifierLookup } from '../notify/registry.js';
-import { renderNotice } from '../notify/render.js';
+import { type NotifierLookup, accepts } from '../notify/registry.js';
+import { eventKindOf, renderNotice } from '../notify/render.js';
 import { REPLY_TARGET, replyNotifier } from '../notify/reply.js';
 import type { Message, Notifier } from '../notify/types.js';
 import type { ExecutionStore } from '../store/types.js';
 import { contextFor } from './context.js';
 import type { Tally } from './summary.js';
 
-export type NoticeKind = 'warning' | 'would_cancel' | 'outcome';
+export type NoticeKind = 'warning' | 'would_cancel' | 'outcome' | 'resolved';
 
 export interface NoticeDeps {
   config: WatchdogConfig;
@@ -41,7 +41,9 @@ export class Notices {
   /** Add notices for the policy's notify targets to a transition (the same write). */
   add(t: T.Transition, cur: Execution, kind: NoticeKind | undefined, reasons?: Reason[]): T.Transition {
     if (kind === undefined || !t.ok) return t;
-    const targets = policyFor(this.deps.config, cur).notify;
+    // Each target takes the kinds its `on` lists (PagerDuty and Opsgenie: trouble only, by default).
+    const kindOf = eventKindOf({ kind, state: t.execution.state });
+    const targets = policyFor(this.deps.config, cur).notify.filter((n) => accepts(this.deps.config.notify.get(n), kindOf));
     // A person who asked for this cancel in chat waits for its outcome there too.
     const asker = kind === 'outcome' && cur.replyTo !== undefined && cur.replyTo.until > this.deps.now();
     return T.withNotices(t, asker ? [...targets, REPLY_TARGET] : targets, kind, this.ctx(cur), reasons);
@@ -84,15 +86,17 @@ export class Notices {
   /** A sweep-level message (not one execution's outbox) to each target. */
   async alert(targets: Iterable<string>, m: Message, tally: Tally, what: string): Promise<void> {
     await Promise.all(
-      [...targets].map(async (t) => {
-        try {
-          await this.deps.notifiers.forTarget(t).send(m);
-          tally.count('noticesSent');
-        } catch (err) {
-          tally.count('noticesFailed');
-          this.deps.log.warn(`${what} failed`, { target: t, error: redact((err as Error).message) });
-        }
-      }),
+      [...targets]
+        .filter((t) => accepts(this.deps.config.notify.get(t), m.kind))
+        .map(async (t) => {
+          try {
+            await this.deps.notifiers.forTarget(t).send(m);
+            tally.count('noticesSent');
+          } catch (err) {
+            tally.count('noticesFailed');
+            this.deps.log.warn(`${what} failed`, { target: t, error: redact((err as Error).message) });
+          }
+        }),
     );
   }
 }

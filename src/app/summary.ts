@@ -15,6 +15,8 @@ export type ActionKind =
   | 'retry'
   | 'cancel_failed'
   | 'cancel_unconfirmed'
+  /** A run the watchdog could not stop, seen stopped on the platform later (its incident resolved). */
+  | 'stopped_after_alert'
   | 'held_back'
   /** A lost-heartbeat cancel held: heartbeats were not arriving fleet-wide (docs/sweep.md "Heartbeats the watchdog could not take"). */
   | 'heartbeat_held'
@@ -60,6 +62,8 @@ export interface SweepSummary {
   retried: number;
   cancelFailed: number;
   unconfirmed: number;
+  /** Runs it could not stop (cancel_failed / cancel_unconfirmed), seen stopped on the platform since: their incidents resolve. */
+  stoppedAfterAlert: number;
   heldBackByCap: number;
   /** Lost-heartbeat cancels held because heartbeats were not arriving fleet-wide (alarmed). */
   heartbeatHeld: number;
@@ -102,6 +106,7 @@ const COUNTER = {
   retry: 'retried',
   cancel_failed: 'cancelFailed',
   cancel_unconfirmed: 'unconfirmed',
+  stopped_after_alert: 'stoppedAfterAlert',
   held_back: 'heldBackByCap',
   heartbeat_held: 'heartbeatHeld',
   deferred: 'deferredForTime',
@@ -136,6 +141,7 @@ export function emptySummary(sweeper: string, startedAt: number, preview: boolea
     retried: 0,
     cancelFailed: 0,
     unconfirmed: 0,
+    stoppedAfterAlert: 0,
     heldBackByCap: 0,
     heartbeatHeld: 0,
     deferredForTime: 0,

@@ -14,7 +14,7 @@ import * as T from '../core/transitions.js';
 import { type Log, redact, silentLog } from '../log.js';
 import { alertMessage } from '../notify/render.js';
 import type { NotifierLookup } from '../notify/registry.js';
-import type { Message } from '../notify/types.js';
+import type { Incident, Message } from '../notify/types.js';
 import type { ProviderStatus } from '../providers/types.js';
 import type { DiscoveryRecord, ProbeLedger } from '../store/probes.js';
 import type { ExecutionStore, QuarantinedItem, WriteOutcome } from '../store/types.js';
@@ -68,7 +68,7 @@ const SAFETY_NET = '#safety-net';
 const SAFETY_NET_GRACE_MS = 60_000;
 const DEFAULT_BATCH = 10_000;
 
-type DueKind = 'terminal' | 'notice' | 'reschedule' | 'act';
+type DueKind = 'terminal' | 'aftercare' | 'notice' | 'reschedule' | 'act';
 
 export class Sweeper {
   private readonly log: Log;
@@ -230,6 +230,8 @@ export class Sweeper {
       const policy =
         (c.policy !== undefined ? policyByName(this.deps.config, c.policy) : undefined) ?? policyByName(this.deps.config, this.deps.config.defaultPolicy);
       const m = alertMessage(
+        'quarantined',
+        { key: `watchdog/${c.id}/quarantined`, action: 'trigger' },
         `Unreadable execution quarantined: ${c.connection ?? '?'}/${c.externalId ?? c.id}`,
         `The stored item ${c.id} cannot be read (${c.error}). It was taken out of enforcement and kept for inspection: \`watchdog list --state quarantined\`. If it is still running on the platform, cancel it by hand.`,
         { executionId: c.id, error: c.error },
@@ -251,7 +253,10 @@ export class Sweeper {
    * earlier at once but later only when it is near), or its state needs acting on now.
    */
   private dueKind(e: Execution, now: number): DueKind {
-    if (isTerminal(e.state)) return 'terminal';
+    if (isTerminal(e.state)) {
+      const look = T.stateDueAt(e, this.policyOf(e), now);
+      return look !== undefined && look <= now ? 'aftercare' : 'terminal';
+    }
     const stateDue = T.stateDueAt(e, this.policyOf(e), now);
     if (stateDue === undefined || stateDue <= now) return 'act';
     return (e.outbox ?? []).some((n) => n.nextAt <= now) ? 'notice' : 'reschedule';
@@ -260,6 +265,7 @@ export class Sweeper {
   private async handle(e: Execution, run: Run, kind: DueKind = this.dueKind(e, this.now())): Promise<void> {
     const { tally } = run;
     if (!run.preview && run.timeLow()) return tally.record('deferred', e, DEFERRED);
+    if (kind === 'aftercare') return run.preview ? undefined : this.aftercare(e, run);
     if (kind !== 'act') {
       if (run.preview) return;
       if (kind !== 'reschedule') return this.notices.deliver(e, tally);
@@ -376,6 +382,32 @@ export class Sweeper {
   }
 
   /**
+   * A run the watchdog could not stop (cancel_failed, cancel_unconfirmed): is it still running?
+   * Seen stopped → recorded, and the incident its failure opened resolves (docs/oncall.md).
+   */
+  private async aftercare(e: Execution, run: Run): Promise<void> {
+    const adapter = this.calls.adapter(e.connection);
+    if (!('cancel' in adapter) || !adapter.hasStatus) {
+      // Nothing to read: the incident stays open for a person to resolve.
+      await this.write(e, (c) => T.recordChecked(c, undefined, this.ctx(c), true));
+      return this.notices.deliver(e, run.tally);
+    }
+    const st = await this.calls.run(e.connection, async () => (run.timeLow() ? undefined : adapter.status(e.externalId)));
+    if (st === undefined) return run.tally.record('deferred', e, DEFERRED);
+    run.tally.count('observed');
+    const stopped = st.kind === 'status' && st.status.phase === 'finished' ? st.status.raw : undefined;
+    const r =
+      stopped !== undefined
+        ? await this.write(e, (c) => this.notices.add(T.recordStopped(c, stopped, providerActor(c), this.ctx(c)), c, 'resolved'))
+        : await this.write(e, (c) => T.recordChecked(c, st.kind === 'status' ? st.status.raw : undefined, this.ctx(c)));
+    if (r.ok && stopped !== undefined) {
+      run.tally.record('stopped_after_alert', e, `provider status ${stopped}`);
+      this.log.info('seen stopped after the failed cancel', { executionId: e.id, connection: e.connection, providerStatus: stopped });
+    }
+    await this.notices.deliver(r.ok ? r.execution : e, run.tally);
+  }
+
+  /**
    * The sweep's guards around the cancel protocol: a policy's cancels count against
    * `maxCancelsPerSweep` (the slot is taken before any await, so parallel items cannot
    * overshoot), and no claim is taken when the invocation's time runs low.
@@ -455,6 +487,8 @@ export class Sweeper {
     if (held === 0 || !this.cadence) return;
     if ((await this.cadence.claim(HOLD_ALERT_KEY, this.now(), HOLD_ALERT_EVERY_MS)) === false) return;
     const m = alertMessage(
+      'heartbeats_held',
+      { key: HOLD_INCIDENT, action: 'trigger' },
       `Heartbeats are not arriving: ${held} lost-heartbeat cancel(s) held`,
       `${run.heldWhy ?? ''}. The watchdog's ingestion may be at fault (the webhook's secrets, the store, throttling): check the WebhookServerErrors and WebhookThrottles alarms. Nothing is cancelled for a lost heartbeat until heartbeats arrive again; runtime, stall and cost limits still apply.`,
       { held },
@@ -541,13 +575,21 @@ export class Sweeper {
   private async probeNotice(r: ProbeReport, run: Run): Promise<void> {
     const m: Message = r.healthy
       ? {
-          ...alertMessage(`Connection recovered: ${r.connection}`, `The probe of ${r.connection} succeeds again: ${r.detail}.`, {
-            connection: r.connection,
-            healthy: true,
-          }),
+          ...alertMessage(
+            'connection',
+            connectionIncident(r.connection, 'resolve'),
+            `Connection recovered: ${r.connection}`,
+            `The probe of ${r.connection} succeeds again: ${r.detail}.`,
+            {
+              connection: r.connection,
+              healthy: true,
+            },
+          ),
           severity: 'info',
         }
       : alertMessage(
+          'connection',
+          connectionIncident(r.connection, 'trigger'),
           `Connection unhealthy: ${r.connection}`,
           `The watchdog cannot use ${r.connection}: ${r.detail}. Cancels on it will fail until this is fixed (watchdog doctor checks it).`,
           { connection: r.connection, healthy: false },
@@ -559,6 +601,8 @@ export class Sweeper {
   private async capAlert(run: Run): Promise<void> {
     const heldBack = run.tally.summary.heldBackByCap;
     const m: Message = alertMessage(
+      'cap_reached',
+      { key: CAP_INCIDENT, action: 'trigger' },
       `Cancel cap reached: ${heldBack} runaway(s) held back`,
       `This sweep cancelled ${this.settings.maxCancelsPerSweep} executions (settings.maxCancelsPerSweep) and held back ${heldBack} more. They stay due and are retried by the next sweep; if this is a bad policy, set it to dry-run now.`,
       { heldBack, cap: this.settings.maxCancelsPerSweep, sweeper: this.holder },
@@ -598,6 +642,10 @@ const DEFERRED = "sweep deadline reached before its turn (the next schedule, or 
 /** How long a held lost-heartbeat cancel waits before the sweep judges it again. */
 const HOLD_MS = 2 * 60_000;
 const HOLD_ALERT_KEY = '#heartbeat-hold';
+/** Incident keys of the fleet's own trouble (docs/oncall.md). */
+const HOLD_INCIDENT = 'watchdog/heartbeats-held';
+const CAP_INCIDENT = 'watchdog/cancel-cap';
+const connectionIncident = (connection: string, action: Incident['action']): Incident => ({ key: `watchdog/connection/${connection}`, action });
 const HOLD_ALERT_EVERY_MS = 15 * 60_000;
 /** Live runs read per state for the fleet view (the rule compares proportions; a sample of this size suffices). */
 const FLEET_SAMPLE = 2_000;

@@ -11,6 +11,7 @@
  */
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { WatchdogConfig } from '../config/load.js';
+import { notifySecret } from '../config/schema.js';
 import { isListable } from '../app/coverage.js';
 import { ProviderRegistry } from '../providers/registry.js';
 import { HttpClient } from '../providers/http.js';
@@ -40,8 +41,8 @@ export function requiredSecrets(config: WatchdogConfig): Array<{ secret: string;
   };
   for (const [name, c] of config.connections) add(c.secret, 'apiKey', `connection ${name}`);
   for (const [name, t] of config.notify) {
-    if (t.type === 'slack') add(t.tokenSecret, 'botToken', `notify ${name}`);
-    else add(t.secret, 'signingSecret', `notify ${name}`);
+    const s = notifySecret(t);
+    add(s.secret, s.field, `notify ${name}`);
   }
   const w = config.webhook;
   if (w.slack) add(w.slack.secret, 'signingSecret', 'webhook.slack');

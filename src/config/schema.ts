@@ -9,6 +9,7 @@ import { parseDuration } from '../core/duration.js';
 import { LabelKey } from '../core/model.js';
 import { isPrototypeName } from '../core/own.js';
 import { BUILTIN_PROVIDERS, DISCOVERABLE, isBuiltinProvider, listsRunning } from '../providers/known.js';
+import { EVENT_KINDS } from '../notify/types.js';
 
 export const Duration = z.custom<string>((v) => typeof v === 'string' && parseDuration(v) !== undefined, {
   error: (iss) => `expected a duration like "45m", got ${JSON.stringify(iss.input)}`,
@@ -117,6 +118,9 @@ export const HttpProvider = z.strictObject({
     .optional(),
 });
 
+/** The event kinds a target gets (docs/oncall.md); default: all for chat and webhooks, trouble only for PagerDuty and Opsgenie. */
+const On = z.array(z.enum(EVENT_KINDS)).min(1).optional();
+
 export const NotifyTarget = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('slack'),
@@ -125,12 +129,30 @@ export const NotifyTarget = z.discriminatedUnion('type', [
     tokenSecret: z.string().min(1),
     /** Override for tests and local stand-ins. */
     apiUrl: BaseUrl.optional(),
+    on: On,
   }),
   z.strictObject({
     type: z.literal('webhook'),
     url: BaseUrl,
     /** Secret holding {"signingSecret": "…"}. */
     secret: z.string().min(1),
+    on: On,
+  }),
+  z.strictObject({
+    type: z.literal('pagerduty'),
+    /** Secret holding {"routingKey": "…"}: the Integration Key of an Events API v2 integration. */
+    routingKeySecret: z.string().min(1),
+    /** The Events API host (tests and local stand-ins override it). */
+    apiUrl: BaseUrl.default('https://events.pagerduty.com'),
+    on: On,
+  }),
+  z.strictObject({
+    type: z.literal('opsgenie'),
+    /** Secret holding {"apiKey": "…"}: the key of an Opsgenie API integration. */
+    apiKeySecret: z.string().min(1),
+    /** https://api.opsgenie.com, or https://api.eu.opsgenie.com for EU accounts. */
+    apiUrl: BaseUrl.default('https://api.opsgenie.com'),
+    on: On,
   }),
 ]);
 
@@ -424,4 +446,23 @@ export type WatchdogConfigParsed = z.output<typeof WatchdogConfigSchema>;
 export type ConnectionConfig = z.output<typeof Connection>;
 export type HttpProviderConfig = z.output<typeof HttpProvider>;
 export type NotifyTargetConfig = z.output<typeof NotifyTarget>;
+
+/** The secret a notify target reads, and its field. */
+export function notifySecret(t: NotifyTargetConfig): { secret: string; field: string } {
+  switch (t.type) {
+    case 'slack':
+      return { secret: t.tokenSecret, field: 'botToken' };
+    case 'webhook':
+      return { secret: t.secret, field: 'signingSecret' };
+    case 'pagerduty':
+      return { secret: t.routingKeySecret, field: 'routingKey' };
+    case 'opsgenie':
+      return { secret: t.apiKeySecret, field: 'apiKey' };
+  }
+}
+
+/** Where a notify target sends (Slack's default API when not set). */
+export function notifyUrl(t: NotifyTargetConfig): string {
+  return t.type === 'webhook' ? t.url : (t.apiUrl ?? 'https://slack.com/api');
+}
 export type WebhookConfig = z.output<typeof WebhookSettings>;

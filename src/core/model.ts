@@ -79,7 +79,7 @@ export type AuditEvent = z.infer<typeof AuditEvent>;
  * it (same conditional write), removed once delivered: a crash cannot lose it, and a
  * transition won by another sweep cannot send it twice.
  */
-export const NoticeKind = z.enum(['warning', 'would_cancel', 'outcome']);
+export const NoticeKind = z.enum(['warning', 'would_cancel', 'outcome', 'resolved']);
 export type NoticeKind = z.infer<typeof NoticeKind>;
 export const Notice = z.object({
   /** Unique per execution: `<version>:<target>`. */
@@ -175,6 +175,9 @@ export const Execution = z.object({
   wouldCancelAt: z.number().optional(),
   /** A cancel accepted but unconfirmed after confirmWithin was sent once more at this time. */
   cancelResentAt: z.number().optional(),
+  /** A run the watchdog could not stop (cancel_failed / cancel_unconfirmed): when the sweep last looked at the platform again, and when it saw it stopped. */
+  checkedAt: z.number().optional(),
+  stoppedAt: z.number().optional(),
   /** A person waits for this cancel's outcome where they asked (an outcome notice goes there too). */
   replyTo: ReplyTo.optional(),
   /** Earlier audit events still carried in the item (flushed to their own items in batches). */

@@ -88,9 +88,50 @@ function ownStateDueAt(e: Execution, policy: Policy, now: number): number | unde
       const d = Math.min(e.lease?.until ?? Infinity, e.nextAttemptAt ?? Infinity);
       return d === Infinity ? now : d;
     }
+    case 'cancel_failed':
+    case 'cancel_unconfirmed': {
+      // Looked at again (is it still running?) until seen stopped, for AFTERCARE_FOR_MS.
+      if (e.stoppedAt !== undefined || e.endedAt === undefined) return undefined;
+      const at = (e.checkedAt ?? e.endedAt) + AFTERCARE_EVERY_MS;
+      return at <= e.endedAt + AFTERCARE_FOR_MS ? at : undefined;
+    }
     default:
       return undefined;
   }
+}
+
+/**
+ * After a cancel that failed or stayed unconfirmed, the sweep reads the platform's status every
+ * AFTERCARE_EVERY_MS for AFTERCARE_FOR_MS: when the run is seen stopped (a person stopped it, it
+ * ended), that is recorded and its incident resolves (docs/oncall.md).
+ */
+export const AFTERCARE_EVERY_MS = 5 * 60_000;
+export const AFTERCARE_FOR_MS = 24 * 60 * 60_000;
+
+const alerted = (e: Execution) => (e.state === 'cancel_failed' || e.state === 'cancel_unconfirmed') && e.stoppedAt === undefined;
+
+/** A run the watchdog could not stop is seen stopped on the platform: recorded (the state stays what it was; its incident resolves). */
+export function recordStopped(cur: Execution, providerStatus: string, actor: Actor, ctx: Ctx): Transition {
+  if (!alerted(cur)) return { ok: false, outcome: 'not_claimable', execution: cur };
+  return next(cur, { stoppedAt: ctx.now, providerStatus }, ctx, {
+    actor,
+    what: 'seen stopped on the platform after the failed cancel',
+    detail: `provider status ${providerStatus}`,
+  });
+}
+
+/** Still running (or not readable) after a failed cancel: look again later; `final` ends the looking (no status call). */
+export function recordChecked(cur: Execution, providerStatus: string | undefined, ctx: Ctx, final = false): Transition {
+  if (!alerted(cur)) return { ok: false, outcome: 'not_claimable', execution: cur };
+  const e: Execution = {
+    ...cur,
+    checkedAt: final ? (cur.endedAt ?? ctx.now) + AFTERCARE_FOR_MS : ctx.now,
+    ...(providerStatus !== undefined ? { providerStatus } : {}),
+    version: cur.version + 1,
+    updatedAt: ctx.now,
+  };
+  setDue(e, ctx);
+  return { ok: true, execution: e };
 }
 
 function next(cur: Execution, patch: Partial<Execution>, ctx: Ctx, event: Omit<AuditEvent, 'executionId' | 'version' | 'at' | 'from' | 'to'>): Change {

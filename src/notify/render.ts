@@ -4,7 +4,7 @@ import type { Execution, Notice } from '../core/model.js';
 import { progressFraction } from '../core/model.js';
 import { type Policy, describeLimits } from '../core/policy.js';
 import { SLACK, actorText, slackEscape } from './markup.js';
-import type { Message } from './types.js';
+import type { EventKind, Incident, Message } from './types.js';
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -27,6 +27,16 @@ export function executionFields(e: Execution, policy: Policy, now: number): Arra
   return out;
 }
 
+/** What a notice is about, for routing: a cancel that failed or stayed unconfirmed (and its resolution) is its own kind. */
+export function eventKindOf(notice: Pick<Notice, 'kind' | 'state'>): EventKind {
+  if (notice.kind === 'warning' || notice.kind === 'would_cancel') return notice.kind;
+  if (notice.state === 'cancel_failed' || notice.state === 'cancel_unconfirmed') return notice.state;
+  return 'stopped';
+}
+
+/** The incident of a run the watchdog could not stop: opened by the failure, resolved when the run is seen stopped. */
+export const stopIncident = (e: Pick<Execution, 'id'>, action: Incident['action']): Incident => ({ key: `watchdog/${e.id}/stop`, action });
+
 export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: number): Message {
   const name = `${e.connection}/${e.externalId}`;
   const reasons = notice.reasons ?? e.stopReasons ?? [];
@@ -42,7 +52,7 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
     at: iso(now),
     ...(e.lastError ? { error: e.lastError } : {}),
   };
-  const base = { executionId: e.id, fields: executionFields(e, policy, now), data };
+  const base = { kind: eventKindOf(notice), executionId: e.id, fields: executionFields(e, policy, now), data };
   switch (notice.kind) {
     case 'warning': {
       const deadline = describeLimits(e, policy, now)
@@ -86,6 +96,7 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
         case 'cancel_failed':
           return {
             ...base,
+            incident: stopIncident(e, 'trigger'),
             severity: 'alert',
             title: `Cancel FAILED: ${name}`,
             text: `The provider cancel failed: ${e.lastError ?? 'unknown error'}. It may still be running: cancel it by hand.`,
@@ -93,6 +104,7 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
         case 'cancel_unconfirmed':
           return {
             ...base,
+            incident: stopIncident(e, 'trigger'),
             severity: 'alert',
             title: `Cancel unconfirmed: ${name}`,
             text: `The provider accepted the cancel but still reports ${e.providerStatus ?? 'it running'} after the confirmation window. Check it by hand.`,
@@ -100,10 +112,18 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
         default:
           return { ...base, severity: 'info', title: `${name}: ${notice.state}`, text: `Now ${notice.state}.` };
       }
+    case 'resolved':
+      return {
+        ...base,
+        incident: stopIncident(e, 'resolve'),
+        severity: 'info',
+        title: `Stopped after all: ${name}`,
+        text: `The platform now reports it ${e.providerStatus ?? 'stopped'}: it is no longer running. The ${notice.state === 'cancel_failed' ? 'failed' : 'unconfirmed'} cancel's incident is resolved.`,
+      };
   }
 }
 
 /** A sweep-level alert (not about one execution), e.g. the cancel cap. */
-export function alertMessage(title: string, text: string, data: Record<string, unknown>): Message {
-  return { severity: 'alert', title, text, fields: [], data: { kind: 'alert', ...data } };
+export function alertMessage(kind: EventKind, incident: Incident | undefined, title: string, text: string, data: Record<string, unknown>): Message {
+  return { kind, ...(incident ? { incident } : {}), severity: 'alert', title, text, fields: [], data: { kind: 'alert', ...data } };
 }

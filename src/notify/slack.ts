@@ -6,7 +6,7 @@ import { HttpClient } from '../providers/http.js';
 import { type Execution, isTerminal } from '../core/model.js';
 import type { Policy } from '../core/policy.js';
 import { warningActions, encodeAction } from './actions.js';
-import { executionFields } from './render.js';
+import { eventKindOf, executionFields } from './render.js';
 import { clip, slackEscape as escape } from './markup.js';
 import { type Message, type Notifier, NotifyError } from './types.js';
 
@@ -71,6 +71,7 @@ export function slackBlocks(m: Message): SlackBlock[] {
 export function slackActionMessage(e: Execution, policy: Policy, what: string, now: number): { text: string; blocks: SlackBlock[] } {
   const live = e.state === 'running' || e.state === 'warned' || e.state === 'cancel_requested';
   const m: Message = {
+    kind: isTerminal(e.state) ? eventKindOf({ kind: 'outcome', state: e.state }) : 'warning',
     severity: isTerminal(e.state) ? (e.state === 'cancelled' || e.state === 'finished' ? 'info' : 'alert') : 'warning',
     title: `${e.connection}/${e.externalId}: ${e.state}`,
     text: what,

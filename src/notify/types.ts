@@ -1,8 +1,41 @@
 /** Where warnings and outcomes go. Each notify target in the config becomes one Notifier. */
 export type Severity = 'info' | 'warning' | 'alert';
 
+/**
+ * What a message is about, for routing (a notify target's `on`): warnings, dry-run
+ * would-cancels, a run stopped (cancelled, or finished before the cancel), the two cancel
+ * failures, and the watchdog's own trouble (docs/oncall.md).
+ */
+export const EVENT_KINDS = [
+  'warning',
+  'would_cancel',
+  'stopped',
+  'cancel_failed',
+  'cancel_unconfirmed',
+  'quarantined',
+  'connection',
+  'heartbeats_held',
+  'cap_reached',
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+/** The kinds an incident tool (PagerDuty, Opsgenie) gets unless its `on` says otherwise: trouble only. */
+export const INCIDENT_KINDS: readonly EventKind[] = ['cancel_failed', 'cancel_unconfirmed', 'quarantined', 'connection', 'heartbeats_held', 'cap_reached'];
+
+/**
+ * An incident a message opens or resolves: one key per condition (an execution's failed
+ * cancel, a connection's health), so a repeat updates the open incident and the resolve
+ * closes it (PagerDuty's dedup_key, Opsgenie's alias). Chat shows these as messages.
+ */
+export interface Incident {
+  key: string;
+  action: 'trigger' | 'resolve';
+}
+
 /** A rendered notification: the same content for every channel, each renders its own way. */
 export interface Message {
+  kind: EventKind;
+  /** Set on trouble that opens an incident, and on the message that says it cleared. */
+  incident?: Incident;
   severity: Severity;
   title: string;
   text: string;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { DEMO_CONFIG, resolveConfigPath } from '../../src/cli/context.js';
 import { loadConfig, parseConfigText } from '../../src/config/file.js';
 import { compileConfig, placeholders, selectPolicy } from '../../src/config/load.js';
+import { notifyUrl } from '../../src/config/schema.js';
 import { parseDuration, formatDuration } from '../../src/core/duration.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -191,7 +192,7 @@ describe('the demo config and the deploy template', () => {
     const urls = [
       ...[...c.connections.values()].map((x) => x.baseUrl),
       ...[...c.providers.values()].map((p) => p.baseUrl),
-      ...[...c.notify.values()].map((t) => (t.type === 'slack' ? t.apiUrl : t.url)),
+      ...[...c.notify.values()].map((t) => notifyUrl(t)),
     ];
     expect(urls.length).toBeGreaterThan(c.connections.size);
     for (const u of urls) expect(new URL(u ?? 'https://slack.com/api').hostname, u).toBe('127.0.0.1');

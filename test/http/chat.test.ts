@@ -171,7 +171,7 @@ describe('Slack channels (the stand-in follows Slack: public with chat:write.pub
   it('a private channel the bot is not in: not_in_channel; once invited, the post lands', async () => {
     w.slack.channels.push({ id: 'G0PRIV', name: 'private-oncall', is_private: true, is_member: false });
     const n = new SlackNotifier('t', '#private-oncall', async () => 'xoxb-t', w.slack.apiUrl);
-    const msg = { severity: 'info' as const, title: 'x', text: 'y', fields: [], data: {} };
+    const msg = { kind: 'stopped' as const, severity: 'info' as const, title: 'x', text: 'y', fields: [], data: {} };
     await expect(n.send(msg)).rejects.toThrow(/not_in_channel/);
     w.slack.channels.at(-1)!.is_member = true;
     await expect(n.send(msg)).resolves.toBeDefined();

@@ -13,6 +13,7 @@ import type { Message } from '../../src/notify/types.js';
 
 const long = (n: number) => `${'<@everyone> &'.repeat(Math.ceil(n / 13))}`.slice(0, n);
 const warning: Message = {
+  kind: 'warning',
   severity: 'warning',
   title: `Runaway warning: conn/${long(500)}`,
   text: long(3_500),

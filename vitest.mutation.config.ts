@@ -19,7 +19,7 @@ export default defineConfig({
       WATCHDOG_TEST_NO_JAVA: '1',
       MUTATION_SCOPE: scope,
       // The protocol model per mutant: a short budget, and the first failure is enough (no shrinking).
-      MODEL_RUNS: '6',
+      MODEL_RUNS: '4',
       MODEL_SHRINK: '0',
     },
   },

@@ -27,8 +27,6 @@ export const MUTATION_SCOPES = {
       'test/sweep/protocol-model.test.ts',
       'test/http/webhook.test.ts',
       'test/http/scopes.test.ts',
-      'test/http/asker.test.ts',
-      'test/lambda/sweeper.test.ts',
     ],
     target: 80,
   },

@@ -17,6 +17,7 @@ import { register as trackCommand } from './commands/track.js';
 import { register as heartbeatCommand } from './commands/heartbeat.js';
 import { register as finishCommand } from './commands/finish.js';
 import { register as listCommand } from './commands/list.js';
+import { register as reportCommand } from './commands/report.js';
 import { register as showCommand } from './commands/show.js';
 import { register as coverageCommand } from './commands/coverage.js';
 import { register as sweepCommand } from './commands/sweep.js';
@@ -89,6 +90,7 @@ export function buildProgram(io: Io): Command {
   heartbeatCommand(program, cli);
   finishCommand(program, cli);
   listCommand(program, cli);
+  reportCommand(program, cli);
   showCommand(program, cli);
   coverageCommand(program, cli);
   sweepCommand(program, cli);

@@ -16,6 +16,14 @@ export function incidentOf(m: Message): { key: string; action: 'trigger' | 'reso
   return m.incident ?? { key: `${m.executionId ?? 'watchdog'}/${m.kind}`, action: 'trigger' };
 }
 
+/** POST the body; both tools answer 202 when they accept it. Anything else throws (with a 4xx's reason) and the outbox retries. */
+async function accepted(tool: string, client: HttpClient, path: string, headers: Record<string, string>, body: unknown): Promise<void> {
+  const res = await client.request('POST', path, headers, JSON.stringify(body)).catch((err: Error) => {
+    throw new NotifyError(`${tool}: ${err.message}`);
+  });
+  if (res.status !== 202) throw new NotifyError(`${tool}: HTTP ${res.status}${res.status >= 400 && res.status < 500 ? ` (${res.text.slice(0, 200)})` : ''}`);
+}
+
 const PD_SEVERITY: Record<Severity, 'critical' | 'error' | 'warning' | 'info'> = { alert: 'critical', warning: 'warning', info: 'info' };
 
 export class PagerDutyNotifier implements Notifier {
@@ -48,10 +56,7 @@ export class PagerDutyNotifier implements Notifier {
               custom_details: { text: m.text, ...Object.fromEntries(m.fields), ...m.data },
             },
           };
-    const res = await this.client.request('POST', '/v2/enqueue', { 'content-type': 'application/json' }, JSON.stringify(body)).catch((err: Error) => {
-      throw new NotifyError(`pagerduty: ${err.message}`);
-    });
-    if (res.status !== 202) throw new NotifyError(`pagerduty: HTTP ${res.status}${res.status === 400 ? ` (${res.text.slice(0, 200)})` : ''}`);
+    await accepted('pagerduty', this.client, '/v2/enqueue', { 'content-type': 'application/json' }, body);
     return {};
   }
 }
@@ -87,10 +92,7 @@ export class OpsgenieNotifier implements Notifier {
               ...(m.executionId ? { entity: m.executionId } : {}),
             },
           ];
-    const res = await this.client.request('POST', path, headers, JSON.stringify(body)).catch((err: Error) => {
-      throw new NotifyError(`opsgenie: ${err.message}`);
-    });
-    if (res.status !== 202) throw new NotifyError(`opsgenie: HTTP ${res.status}`);
+    await accepted('opsgenie', this.client, path, headers, body);
     return {};
   }
 }

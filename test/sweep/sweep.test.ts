@@ -16,11 +16,13 @@ import { transitionsOn } from '../helpers/ops.js';
 import { buildRuntime } from '../../src/runtime.js';
 import { Clock, PLATFORMS, type Platform, type Servers, freshRuntime, memorySecrets, peer, startServers, worldConfig } from '../helpers/world.js';
 
+/**
+ * Under mutation testing (MUTATION_SCOPE set): dynalite, a smaller fleet, and the three tests
+ * that wait out real timeouts (10 s and more each) left to CI — the protocol model covers those faults.
+ */
 const MUTATING = process.env.MUTATION_SCOPE !== undefined;
 /** The fleet of the concurrency test: 2,000 runaways (40 per mutant under mutation testing). */
 const FLEET = MUTATING ? 40 : 2000;
-/** Under mutation testing, the three tests that wait out real timeouts (10 s and more each) are left to CI; the protocol model covers the same faults. */
-const SLOW_SKIPPED = MUTATING;
 let engine: Engine;
 let servers: Servers;
 let client: DynamoDBClient | undefined;
@@ -136,7 +138,7 @@ describe('sweep on DynamoDB Local', () => {
     }
   }, 30_000);
 
-  it.skipIf(SLOW_SKIPPED)(
+  it.skipIf(MUTATING)(
     '30% 5xx plus timeouts: every runaway ends cancelled or visibly failed, with attempts recorded',
     async () => {
       const { rt, clock } = await world({ settings: { maxCancelAttempts: 6 } }, { attempts: 1, timeoutMs: 150 });
@@ -160,7 +162,7 @@ describe('sweep on DynamoDB Local', () => {
     120_000,
   );
 
-  it.skipIf(SLOW_SKIPPED)('a cancel that landed but timed out is not sent again: the retry reads the status first', async () => {
+  it.skipIf(MUTATING)('a cancel that landed but timed out is not sent again: the retry reads the status first', async () => {
     // Three HTTP attempts allowed: a cancel must still go out once (only reads are retried in a call).
     // undici's headers and body timers tick at about 1 s: a 1 s timeout against a 2.5 s answer.
     const { rt, clock } = await world({}, { attempts: 3, timeoutMs: 1_000, baseBackoffMs: 1, maxBackoffMs: 5 });
@@ -508,7 +510,7 @@ describe('sweep on DynamoDB Local', () => {
 });
 
 describe('fault isolation: no fault on one execution stops the others, none is silent', () => {
-  it.skipIf(SLOW_SKIPPED)(
+  it.skipIf(MUTATING)(
     'a poisoned item, a missing secret and a throwing adapter among 200 runaways: the other 200 are cancelled in the same sweep; the three end visible and alerted',
     async () => {
       const {

@@ -90,6 +90,22 @@ export interface PublicExecution {
   /** A run the watchdog could not stop: when the platform was last looked at again, and when it was seen stopped. */
   checkedAt?: number;
   stoppedAt?: number;
+  /** Approval mode: the request for the current breach and its answer (docs/oncall.md "Approval mode"). */
+  approval?: Approval;
+}
+
+/** A policy in approval mode asked people before cancelling. */
+export interface Approval {
+  askedAt: number;
+  /** No answer by then: the policy's onSilence applies. */
+  until: number;
+  reasons: Reason[];
+  /** Each breached limit's deadline (time limits) or the limit (cost): one request per breach. */
+  keys: Partial<Record<Reason, number>>;
+  answer?: 'keep' | 'cancel' | 'silence';
+  by?: string;
+  at?: number;
+  keptUntil?: number;
 }
 
 /** POST /v1/executions */

@@ -6,7 +6,7 @@
  */
 import type { WatchdogConfig } from '../config/load.js';
 import { policyFor } from '../config/load.js';
-import type { Actor, Execution, Reason, ReplyTo } from '../core/model.js';
+import type { Actor, Execution, NoticeKind, Reason, ReplyTo } from '../core/model.js';
 import * as T from '../core/transitions.js';
 import { type Log, redact } from '../log.js';
 import { type NotifierLookup, accepts } from '../notify/registry.js';
@@ -17,7 +17,7 @@ import type { ExecutionStore } from '../store/types.js';
 import { contextFor } from './context.js';
 import type { Tally } from './summary.js';
 
-export type NoticeKind = 'warning' | 'would_cancel' | 'outcome' | 'resolved';
+export type { NoticeKind };
 
 export interface NoticeDeps {
   config: WatchdogConfig;

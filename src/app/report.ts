@@ -19,6 +19,8 @@ export interface Report {
   extended: number;
   /** Dry-run policies: runs that would have been cancelled. */
   wouldCancel: number;
+  /** Approval mode: runs whose (latest) request was asked in the window, and how it was answered. */
+  approvals: { asked: number; kept: number; cancelled: number; unanswered: number; waiting: number };
   cancelled: number;
   /** Policy cancels per limit (a cancel for two limits counts for both). */
   cancelledByLimit: Partial<Record<StopReason, number>>;
@@ -60,6 +62,7 @@ export async function buildReport(wd: Watchdog, since: number, until: number): P
     warned: 0,
     extended: 0,
     wouldCancel: 0,
+    approvals: { asked: 0, kept: 0, cancelled: 0, unanswered: 0, waiting: 0 },
     cancelled: 0,
     cancelledByLimit: {},
     cancelledByPerson: {},
@@ -77,6 +80,12 @@ export async function buildReport(wd: Watchdog, since: number, until: number): P
     if (Object.keys(e.warned).length > 0) r.warned++;
     if (e.extensions.some((x) => x.at >= since && x.at <= until)) r.extended++;
     if (e.wouldCancelAt !== undefined && e.wouldCancelAt >= since) r.wouldCancel++;
+    const a = e.approval;
+    if (a !== undefined && a.askedAt >= since && a.askedAt <= until) {
+      r.approvals.asked++;
+      const key = a.answer === 'keep' ? 'kept' : a.answer === 'cancel' ? 'cancelled' : a.answer === 'silence' ? 'unanswered' : 'waiting';
+      r.approvals[key]++;
+    }
     const ended = e.endedAt !== undefined && e.endedAt >= since && e.endedAt <= until;
     if (!ended) continue;
     if (e.state === 'cancel_failed') r.cancelFailed++;

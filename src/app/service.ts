@@ -22,6 +22,7 @@ import {
   type StopReason,
   isTerminal,
 } from '../core/model.js';
+import { gate } from '../core/approval.js';
 import { breachAt, evaluate, looseningErrors, looserThan } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { ConfigError, ConflictError, InputError, NotFoundError } from '../errors.js';
@@ -242,6 +243,16 @@ export class Watchdog {
     return this.change(ref, FULL_SCOPE, 'extend', (e) => T.extend(e, ms, actor, this.ctx(e), reason));
   }
 
+  /**
+   * "Keep running" (approval mode): an extension of `duration`, capped by what is left of the
+   * policy's maxExtension, that answers a waiting approval request.
+   */
+  async keep(ref: string, duration: string, actor: Actor): Promise<Execution> {
+    const ms = parseDuration(duration);
+    if (ms === undefined) throw new InputError(`expected a duration like "1h", got ${JSON.stringify(duration)}`);
+    return this.change(ref, FULL_SCOPE, 'keep', (e) => T.keep(e, ms, actor, this.ctx(e)));
+  }
+
   /** Silence warnings for a while (capped by the policy's maxSnooze); limits still apply. */
   async snooze(ref: string, duration: string, actor: Actor): Promise<Execution> {
     const ms = parseDuration(duration);
@@ -338,6 +349,8 @@ export class Watchdog {
     const policy = this.policyOf(e);
     const d = evaluate(e, policy, now);
     if (d.action !== 'cancel' || d.dryRun || T.onlyHeartbeat(d.reasons)) return undefined;
+    // Approval mode: people are asked first (the sweep asks); only the hard ceiling cancels now.
+    if (gate(e, policy, d.reasons, now).kind !== 'cancel') return undefined;
     const at = breachAt(e, policy, d.reasons, now);
     return { reasons: d.reasons, ...(at === undefined ? {} : { breachAt: at }) };
   }

@@ -18,6 +18,9 @@ export type ActionKind =
   /** A run the watchdog could not stop, seen stopped on the platform later (its incident resolved). */
   | 'stopped_after_alert'
   | 'held_back'
+  /** Approval mode: people asked about a breach, and a request nobody answered in time. */
+  | 'approval_asked'
+  | 'approval_unanswered'
   /** A lost-heartbeat cancel held: heartbeats were not arriving fleet-wide (docs/sweep.md "Heartbeats the watchdog could not take"). */
   | 'heartbeat_held'
   | 'deferred'
@@ -65,6 +68,9 @@ export interface SweepSummary {
   /** Runs it could not stop (cancel_failed / cancel_unconfirmed), seen stopped on the platform since: their incidents resolve. */
   stoppedAfterAlert: number;
   heldBackByCap: number;
+  /** Approval mode: requests sent, and requests nobody answered in time (onSilence applied). */
+  approvalsAsked: number;
+  approvalsUnanswered: number;
   /** Lost-heartbeat cancels held because heartbeats were not arriving fleet-wide (alarmed). */
   heartbeatHeld: number;
   deferredForTime: number;
@@ -108,6 +114,8 @@ const COUNTER = {
   cancel_unconfirmed: 'unconfirmed',
   stopped_after_alert: 'stoppedAfterAlert',
   held_back: 'heldBackByCap',
+  approval_asked: 'approvalsAsked',
+  approval_unanswered: 'approvalsUnanswered',
   heartbeat_held: 'heartbeatHeld',
   deferred: 'deferredForTime',
   lost_race: 'lostRaces',
@@ -143,6 +151,8 @@ export function emptySummary(sweeper: string, startedAt: number, preview: boolea
     unconfirmed: 0,
     stoppedAfterAlert: 0,
     heldBackByCap: 0,
+    approvalsAsked: 0,
+    approvalsUnanswered: 0,
     heartbeatHeld: 0,
     deferredForTime: 0,
     lostRaces: 0,

@@ -9,6 +9,7 @@ import type { CompiledPolicy, WatchdogConfig } from '../config/load.js';
 import { policyByName, policyFor } from '../config/load.js';
 import type { Execution, StopReason } from '../core/model.js';
 import { isTerminal } from '../core/model.js';
+import { type Gate, breachKeys, gate } from '../core/approval.js';
 import { breachAt, effectiveLimits, evaluate } from '../core/policy.js';
 import * as T from '../core/transitions.js';
 import { type Log, redact, silentLog } from '../log.js';
@@ -352,10 +353,20 @@ export class Sweeper {
         await this.write(cur, (c) => T.reschedule(c, this.ctx(c)));
         return;
       }
-      if (run.preview) return tally.record('preview_cancel', cur, d.reasons.join(', '));
+      const g = gate(cur, policy, d.reasons, now);
+      if (run.preview)
+        return tally.record('preview_cancel', cur, g.kind === 'cancel' ? d.reasons.join(', ') : `${d.reasons.join(', ')} (approval mode: ${g.kind})`);
       if (T.onlyHeartbeat(d.reasons)) {
         const why = await this.heartbeatHoldReason(cur, run, now);
         if (why !== undefined) return this.holdHeartbeat(cur, run, why);
+      }
+      if (g.kind !== 'cancel') return this.approval(cur, run, g);
+      if (g.why === 'silence' && cur.approval?.answer === undefined) {
+        // The silence is audited before its cancel is claimed.
+        const r = await this.write(cur, (c) => T.recordSilence(c, policyActor(c), this.ctx(c)));
+        if (!r.ok) return;
+        cur = r.execution;
+        tally.record('approval_unanswered', cur, 'no answer: cancelling (onSilence: cancel)');
       }
       return this.enforce(cur, run, { reasons: d.reasons, policyDecision: true, breachAt: breachAt(cur, policy, d.reasons, now) });
     }
@@ -379,6 +390,37 @@ export class Sweeper {
       return;
     }
     if (!run.preview) await this.write(cur, (c) => T.reschedule(c, this.ctx(c)));
+  }
+
+  /**
+   * Approval mode (core/approval.ts): ask people about a breach, record a silence the policy
+   * keeps, or (a request waiting, a keep) move the run to its next moment. Each write decides
+   * again on the current item, so an answer or a heartbeat that landed since wins.
+   */
+  private async approval(e: Execution, run: Run, g: Exclude<Gate, { kind: 'cancel' }>): Promise<void> {
+    const { tally } = run;
+    if (g.kind === 'wait' || g.kind === 'kept') {
+      await this.write(e, (c) => T.reschedule(c, this.ctx(c)));
+      return;
+    }
+    let done = false;
+    const r = await this.write(e, (c) => {
+      const policy = this.policyOf(c);
+      const now = this.now();
+      const d = evaluate(c, policy, now);
+      const again = d.action === 'cancel' && !d.dryRun ? gate(c, policy, d.reasons, now).kind : 'none';
+      done = again === g.kind;
+      if (!done) return T.reschedule(c, this.ctx(c));
+      if (g.kind === 'ask')
+        return this.notices.add(T.askApproval(c, d.reasons, breachKeys(c, policy, d.reasons, now), policyActor(c), this.ctx(c)), c, 'approval', d.reasons);
+      return this.notices.add(T.recordSilence(c, policyActor(c), this.ctx(c)), c, 'kept', c.approval?.reasons);
+    });
+    if (!r.ok || !done) return;
+    const what = g.kind === 'ask' ? 'approval_asked' : 'approval_unanswered';
+    const reasons = r.execution.approval?.reasons ?? [];
+    tally.record(what, e, g.kind === 'ask' ? reasons.join(', ') : 'no answer: kept running (onSilence: keep)');
+    this.log.info(g.kind === 'ask' ? 'approval asked' : 'approval unanswered: kept running', { executionId: e.id, connection: e.connection, reasons });
+    if (!run.timeLow()) await this.notices.deliver(r.execution, tally);
   }
 
   /**

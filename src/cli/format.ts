@@ -1,6 +1,7 @@
 /** Human output for the CLI: compact tables, durations, no JSON walls. */
 import { formatDuration } from '../core/duration.js';
 import type { AuditEvent, Execution } from '../core/model.js';
+import { approvalText } from '../core/approval.js';
 import { progressFraction } from '../core/model.js';
 import { type Policy, describeLimits, effectiveStart } from '../core/policy.js';
 import type { SweepSummary } from '../app/sweep.js';
@@ -76,6 +77,7 @@ export function showText(e: Execution, events: AuditEvent[], policy: Policy, now
         ? `    cost       $${l.used.toFixed(2)} of $${l.limit.toFixed(2)}`
         : `    ${l.reason.padEnd(10)} ${formatDuration(l.used)} of ${formatDuration(l.limit)}${l.deadline ? `  (deadline ${iso(l.deadline)})` : ''}`,
     ),
+    ...(e.approval ? [`  approval     ${approvalText(e.approval, iso)}`] : []),
     ...(e.extensions.length
       ? ['  extensions:', ...e.extensions.map((x) => `    +${formatDuration(x.ms)} by ${x.by} at ${iso(x.at)}${x.reason ? ` — ${x.reason}` : ''}`)]
       : []),
@@ -101,6 +103,8 @@ export function sweepText(s: SweepSummary, where: string): string {
     ['cancel failed', s.cancelFailed],
     ['unconfirmed', s.unconfirmed],
     ['held back (cap)', s.heldBackByCap],
+    ['approval asked', s.approvalsAsked],
+    ['approval unanswered', s.approvalsUnanswered],
     ['deferred (time)', s.deferredForTime],
     ['lost races', s.lostRaces],
     ['errors', s.errors],

@@ -241,6 +241,14 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string, sha256: string)
       maxExtensionMs: ms(p.maxExtension),
       maxSnoozeMs: ms(p.maxSnooze ?? p.maxExtension),
       recheckAfterMs,
+      ...(p.onBreach === 'approve'
+        ? {
+            onBreach: 'approve' as const,
+            approveWithinMs: ms(p.approveWithin ?? '30m'),
+            onSilence: p.onSilence ?? 'cancel',
+            ...(p.hardMaxCostUsd === undefined ? {} : { hardMaxCostUsd: p.hardMaxCostUsd }),
+          }
+        : {}),
       match: p.match ?? {},
       notify: p.notify,
       allow: p.allow,

@@ -163,31 +163,59 @@ const People = z
   })
   .default({ users: [], channels: [] });
 
-export const PolicyConfig = z.strictObject({
-  name: Name,
-  match: z
-    .strictObject({
-      connection: z.string().optional(),
-      provider: z.string().optional(),
-      labels: z.record(LabelKey, z.string()).optional(),
-    })
-    .optional(),
-  maxRuntime: Duration.optional(),
-  stallAfter: Duration.optional(),
-  heartbeatTimeout: Duration.optional(),
-  maxCostUsd: z.number().positive().optional(),
-  costPerHourUsd: z.number().nonnegative().optional(),
-  warnAt: z.number().gt(0).max(1).default(0.8),
-  mode: z.enum(['enforce', 'dry-run']).default('enforce'),
-  maxExtension: DurationOrZero.default('2h'),
-  /** Longest snooze of warnings one request may ask for; default: the policy's maxExtension. */
-  maxSnooze: DurationOrZero.optional(),
-  notify: z.array(z.string()).default([]),
-  /** Chat users/channels that may cancel, extend and snooze (and see) executions under this policy. */
-  allow: People,
-  /** Chat users/channels that may see (status, list) executions under this policy, without acting. */
-  view: People,
-});
+export const PolicyConfig = z
+  .strictObject({
+    name: Name,
+    match: z
+      .strictObject({
+        connection: z.string().optional(),
+        provider: z.string().optional(),
+        labels: z.record(LabelKey, z.string()).optional(),
+      })
+      .optional(),
+    maxRuntime: Duration.optional(),
+    stallAfter: Duration.optional(),
+    heartbeatTimeout: Duration.optional(),
+    maxCostUsd: z.number().positive().optional(),
+    costPerHourUsd: z.number().nonnegative().optional(),
+    warnAt: z.number().gt(0).max(1).default(0.8),
+    mode: z.enum(['enforce', 'dry-run']).default('enforce'),
+    maxExtension: DurationOrZero.default('2h'),
+    /** Longest snooze of warnings one request may ask for; default: the policy's maxExtension. */
+    maxSnooze: DurationOrZero.optional(),
+    notify: z.array(z.string()).default([]),
+    /** Chat users/channels that may cancel, extend and snooze (and see) executions under this policy. */
+    allow: People,
+    /** Chat users/channels that may see (status, list) executions under this policy, without acting. */
+    view: People,
+    /** At a breach: `cancel` (default), or `approve` — ask the policy's notify targets first (docs/oncall.md "Approval mode"). */
+    onBreach: z.enum(['cancel', 'approve']).default('cancel'),
+    /** approve: how long people have to answer (default 30m). */
+    approveWithin: Duration.optional(),
+    /** approve: when nobody answers within approveWithin — `cancel` (default) or `keep` it running. */
+    onSilence: z.enum(['cancel', 'keep']).optional(),
+    /** approve: at or past this cost (USD) the run is cancelled without asking. */
+    hardMaxCostUsd: z.number().positive().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.onBreach !== 'approve') {
+      for (const key of ['approveWithin', 'onSilence', 'hardMaxCostUsd'] as const)
+        if (p[key] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [key], message: `applies only with onBreach: approve (policy "${p.name}" cancels at a breach)` });
+    }
+    if (p.hardMaxCostUsd !== undefined && p.maxCostUsd !== undefined && p.hardMaxCostUsd < p.maxCostUsd)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hardMaxCostUsd'],
+        message: `must be at least maxCostUsd (${p.maxCostUsd}): past the ceiling no approval is asked`,
+      });
+    if (p.hardMaxCostUsd !== undefined && p.maxCostUsd === undefined && p.costPerHourUsd === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hardMaxCostUsd'],
+        message: 'needs a cost to compare: set maxCostUsd (and report costUsd in heartbeats) or costPerHourUsd',
+      });
+  });
 
 export const Settings = z.strictObject({
   /** Global dry run: nothing is ever cancelled, whatever a policy says. */

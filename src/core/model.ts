@@ -79,7 +79,7 @@ export type AuditEvent = z.infer<typeof AuditEvent>;
  * it (same conditional write), removed once delivered: a crash cannot lose it, and a
  * transition won by another sweep cannot send it twice.
  */
-export const NoticeKind = z.enum(['warning', 'would_cancel', 'outcome', 'resolved']);
+export const NoticeKind = z.enum(['warning', 'would_cancel', 'outcome', 'resolved', 'approval', 'kept']);
 export type NoticeKind = z.infer<typeof NoticeKind>;
 export const Notice = z.object({
   /** Unique per execution: `<version>:<target>`. */
@@ -102,6 +102,28 @@ export type Notice = z.infer<typeof Notice>;
  */
 export const ReplyTo = z.object({ to: z.enum(['slack', 'discord']), url: z.string().max(2_000), until: z.number() });
 export type ReplyTo = z.infer<typeof ReplyTo>;
+
+/**
+ * Approval mode (a policy's `onBreach: approve`): at a breach people are asked before the
+ * cancel. One request per breach episode — `keys` holds each breached limit's deadline (time
+ * limits) or the limit itself (cost), so a new deadline (an extension, progress) is a new
+ * episode and a new request (core/approval.ts).
+ */
+export const Approval = z.object({
+  askedAt: z.number(),
+  /** No answer by then: the policy's `onSilence` applies. */
+  until: z.number(),
+  reasons: z.array(Reason),
+  keys: z.partialRecord(Reason, z.number()),
+  /** keep / cancel: a person's answer; silence: nobody answered in time. */
+  answer: z.enum(['keep', 'cancel', 'silence']).optional(),
+  /** Who answered (actor id; the policy's for silence), and when. */
+  by: z.string().optional(),
+  at: z.number().optional(),
+  /** keep: no cancel and no new request before this time. */
+  keptUntil: z.number().optional(),
+});
+export type Approval = z.infer<typeof Approval>;
 
 export const Execution = z.object({
   id: z.string().min(1),
@@ -178,6 +200,8 @@ export const Execution = z.object({
   /** A run the watchdog could not stop (cancel_failed / cancel_unconfirmed): when the sweep last looked at the platform again, and when it saw it stopped. */
   checkedAt: z.number().optional(),
   stoppedAt: z.number().optional(),
+  /** Approval mode: the request for the current breach and its answer (see Approval). */
+  approval: Approval.optional(),
   /** A person waits for this cancel's outcome where they asked (an outcome notice goes there too). */
   replyTo: ReplyTo.optional(),
   /** Earlier audit events still carried in the item (flushed to their own items in batches). */

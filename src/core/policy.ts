@@ -28,6 +28,14 @@ export interface Policy {
   readonly maxSnoozeMs?: number;
   /** When no limit gives a deadline (cost-only policies), look again after this long. */
   readonly recheckAfterMs: number;
+  /** At a breach: cancel (default), or ask people first (core/approval.ts). */
+  readonly onBreach?: 'cancel' | 'approve';
+  /** approve: how long people have to answer. */
+  readonly approveWithinMs?: number;
+  /** approve: what happens when nobody answers in time (default cancel). */
+  readonly onSilence?: 'cancel' | 'keep';
+  /** approve: at or past this cost no approval is asked: the run is cancelled. */
+  readonly hardMaxCostUsd?: number;
 }
 
 export type Action = 'none' | 'warn' | 'cancel';

@@ -26,7 +26,8 @@ import {
   normaliseProgress,
   progressFraction,
 } from './model.js';
-import { type Policy, canExtend, evaluate } from './policy.js';
+import { gate } from './approval.js';
+import { type Policy, canExtend, evaluate, totalExtensionMs } from './policy.js';
 
 export type Refusal =
   | { ok: false; outcome: 'terminal'; execution: Execution }
@@ -78,6 +79,12 @@ function ownStateDueAt(e: Execution, policy: Policy, now: number): number | unde
       if (d.action === 'cancel' && d.dryRun) return e.wouldCancelAt === undefined ? now : now + policy.recheckAfterMs;
       // A lost-heartbeat cancel the sweep holds waits for the hold's end.
       if (d.action === 'cancel' && onlyHeartbeat(d.reasons) && e.heartbeatHeldUntil !== undefined && e.heartbeatHeldUntil > now) return e.heartbeatHeldUntil;
+      // Approval mode: a request waiting for its answer (or a keep) waits; a run kept after silence is looked at again later.
+      if (d.action === 'cancel' && policy.onBreach === 'approve') {
+        const g = gate(e, policy, d.reasons, now);
+        if (g.kind === 'wait') return g.until;
+        if (g.kind === 'kept') return now + policy.recheckAfterMs;
+      }
       // A warning or a cancel to act on is due now, whatever the next deadline.
       return d.action === 'none' ? d.dueAt : now;
     }
@@ -287,7 +294,12 @@ export function requestCancel(cur: Execution, reasons: StopReason[], actor: Acto
   const t = refuseTerminal(cur);
   if (t) return t;
   if (cur.state === 'cancel_requested' || cur.state === 'cancelling') return { ok: false, outcome: 'cancel_in_progress', execution: cur };
-  return next(cur, { state: 'cancel_requested', stopReasons: reasons, requestedBy: actor, attempts: 0 }, ctx, {
+  // A person's cancel answers an approval request that is waiting.
+  const answered =
+    cur.approval !== undefined && cur.approval.answer === undefined && reasons.includes('manual')
+      ? { approval: { ...cur.approval, answer: 'cancel' as const, by: actor.id, at: ctx.now } }
+      : {};
+  return next(cur, { state: 'cancel_requested', stopReasons: reasons, requestedBy: actor, attempts: 0, ...answered }, ctx, {
     actor,
     what: 'cancel requested',
     ...(reasons.length === 1 ? { why: reasons[0] } : {}),
@@ -432,6 +444,66 @@ export function extend(cur: Execution, ms: number, actor: Actor, ctx: Ctx, reaso
   return e;
 }
 
+/**
+ * Approval mode: the breach of `reasons` is put to people (the caller adds the request's
+ * notice). The run stays live (`warned`) until an answer, or `approveWithin` without one.
+ */
+export function askApproval(cur: Execution, reasons: Reason[], keys: Partial<Record<Reason, number>>, actor: Actor, ctx: Ctx): Transition {
+  if (cur.state !== 'running' && cur.state !== 'warned') return { ok: false, outcome: 'not_claimable', execution: cur };
+  const within = ctx.policy.approveWithinMs ?? 0;
+  const approval = { askedAt: ctx.now, until: ctx.now + within, reasons, keys };
+  return next(cur, { state: 'warned', approval }, ctx, {
+    actor,
+    what: 'approval asked',
+    ...(reasons.length === 1 ? { why: reasons[0] } : {}),
+    detail: `limits breached: ${reasons.join(', ')}; no answer within ${formatDuration(within)} → ${ctx.policy.onSilence === 'keep' ? 'kept running' : 'cancelled'}`,
+  });
+}
+
+/** Nobody answered the approval request in time: recorded (audited) before `onSilence` applies. */
+export function recordSilence(cur: Execution, actor: Actor, ctx: Ctx): Transition {
+  const a = cur.approval;
+  if ((cur.state !== 'running' && cur.state !== 'warned') || a === undefined || a.answer !== undefined || ctx.now < a.until)
+    return { ok: false, outcome: 'not_claimable', execution: cur };
+  const keep = ctx.policy.onSilence === 'keep';
+  return next(cur, { approval: { ...a, answer: 'silence', by: actor.id, at: ctx.now } }, ctx, {
+    actor,
+    what: 'approval unanswered',
+    ...(a.reasons.length === 1 ? { why: a.reasons[0] } : {}),
+    detail: `no answer within ${formatDuration(a.until - a.askedAt)}: ${keep ? 'kept running' : 'cancelling'} (onSilence: ${keep ? 'keep' : 'cancel'})`,
+  });
+}
+
+/**
+ * A person's "Keep running": an extension of `ms`, capped by what is left of the policy's
+ * maxExtension, that also answers a waiting approval request (no cancel and no new request
+ * before the time is up — for a cost breach too, which an extension alone does not move).
+ */
+export function keep(cur: Execution, ms: number, actor: Actor, ctx: Ctx): Transition {
+  const t = refuseTerminal(cur);
+  if (t) return t;
+  if (cur.state === 'cancelling') return { ok: false, outcome: 'cancel_in_progress', execution: cur };
+  const room = ctx.policy.maxExtensionMs - totalExtensionMs(cur);
+  const grant = Math.min(ms, room);
+  if (!(grant > 0))
+    return {
+      ok: false,
+      outcome: 'refused',
+      message: `keep refused: maxExtension ${formatDuration(ctx.policy.maxExtensionMs)} of policy "${ctx.policy.name}" is used up; cancel it, or let the policy decide`,
+      execution: cur,
+    };
+  const capped = grant < ms ? ` (capped by maxExtension ${formatDuration(ctx.policy.maxExtensionMs)})` : '';
+  const x = extend(cur, grant, actor, ctx, `keep running${capped}`);
+  if (!x.ok) return x;
+  const e = x.execution;
+  if (cur.approval !== undefined) {
+    e.approval = { ...cur.approval, answer: 'keep', by: actor.id, at: ctx.now, keptUntil: ctx.now + grant };
+    setDue(e, ctx);
+  }
+  if (e.pendingEvent) e.pendingEvent = { ...e.pendingEvent, what: `kept running for ${formatDuration(grant)}` };
+  return x;
+}
+
 /** A person silences warnings for a while; limits (and cancels) still apply. */
 export function snooze(cur: Execution, ms: number, actor: Actor, ctx: Ctx): Transition {
   const t = refuseTerminal(cur);
@@ -528,6 +600,8 @@ export function decideAndClaim(cur: Execution, input: ClaimInput, ctx: Ctx): Tra
   if (cur.state === 'running' || cur.state === 'warned') {
     const d = evaluate(cur, ctx.policy, ctx.now);
     if (d.action !== 'cancel' || d.dryRun) return { ok: false, outcome: 'not_claimable', execution: cur };
+    // Approval mode: only a breach that may be cancelled now (no answer pending, no keep).
+    if (gate(cur, ctx.policy, d.reasons, ctx.now).kind !== 'cancel') return { ok: false, outcome: 'not_claimable', execution: cur };
     return claimCancel(cur, { ...input, reasons: d.reasons }, ctx);
   }
   return claimCancel(cur, input, ctx);

@@ -1,6 +1,6 @@
 /**
  * Chat commands, the same for Slack, Discord and Teams:
- *   cancel <id> [reason] · extend <id> <duration> [reason] · snooze <id> [duration]
+ *   cancel <id> [reason] · extend <id> <duration> [reason] · keep <id> [duration] · snooze <id> [duration]
  *   status <id> · list [connection|policy] · coverage · help
  * `<id>` is a wd_… id or <connection>/<externalId>. Cancel, extend and snooze need the
  * person (or the channel) to be allowed by the execution's policy; every action is
@@ -13,6 +13,8 @@ import { InputError, NotFoundError } from '../errors.js';
 import type { Log } from '../log.js';
 import { redact } from '../log.js';
 import { policyByName } from '../config/load.js';
+import { KEEP_FOR } from '../notify/actions.js';
+import { approvalText } from '../core/approval.js';
 import { type Markup, PLAIN, actorText } from '../notify/markup.js';
 import type { Runtime } from '../runtime.js';
 import { type Who, authorize } from '../app/service.js';
@@ -24,6 +26,7 @@ export type Command =
   | { cmd: 'cancel'; ref: string; reason?: string }
   | { cmd: 'extend'; ref: string; duration: string; reason?: string }
   | { cmd: 'snooze'; ref: string; duration: string }
+  | { cmd: 'keep'; ref: string; duration: string }
   | { cmd: 'status'; ref: string }
   | { cmd: 'list'; filter?: string }
   | { cmd: 'coverage' }
@@ -52,6 +55,10 @@ export function helpText(m: Markup): string {
       ['duration', false],
       ['reason', true],
     ])} — give it more time (e.g. 30m), up to the policy maximum`,
+    `${usage(m, 'keep', [
+      ['id', false],
+      ['duration', true],
+    ])} — answer an approval request: keep it running (default ${KEEP_FOR}, up to the policy maximum)`,
     `${usage(m, 'snooze', [
       ['id', false],
       ['duration', true],
@@ -83,6 +90,11 @@ export function parseCommand(text: string): Command | { error: string } {
       const duration = rest[0] ?? '1h';
       if (!ref || parseDuration(duration) === undefined) return { error: 'usage: snooze <id> [duration like 1h]' };
       return { cmd: 'snooze', ref, duration };
+    }
+    case 'keep': {
+      const duration = rest[0] ?? KEEP_FOR;
+      if (!ref || parseDuration(duration) === undefined) return { error: `usage: keep <id> [duration like ${KEEP_FOR}]` };
+      return { cmd: 'keep', ref, duration };
     }
     case 'status':
     case 'show':
@@ -163,7 +175,10 @@ function statusText(rt: Runtime, e: Execution, events: Array<{ at: number; actor
       (ev) => `• ${new Date(ev.at).toISOString().slice(11, 19)} ${m.esc(ev.what)} — ${actorText(m, ev.actor.id)}${ev.detail ? ` (${m.esc(ev.detail)})` : ''}`,
     );
   const head = `${m.bold(m.esc(e.id))} ${m.esc(`${e.connection}/${e.externalId}`)}: ${m.bold(e.state)} (policy ${m.esc(policy.name)}${policy.mode === 'dry-run' ? ', dry-run' : ''})`;
-  return [head, limits.join(' · '), ...recent].join(m.nl);
+  const approval = e.approval
+    ? [`Approval: ${m.esc(approvalText(e.approval, (t) => (t === undefined ? '-' : new Date(t).toISOString().slice(11, 16) + ' UTC')))}`]
+    : [];
+  return [head, limits.join(' · '), ...approval, ...recent].join(m.nl);
 }
 
 const LIVE = ['running', 'warned', 'cancel_requested', 'cancelling'] as const;
@@ -296,6 +311,14 @@ export async function runCommand(
     if (cmd.cmd === 'extend') {
       const e = await rt.watchdog.extend(id, cmd.duration, actor, cmd.reason);
       return { ok: true, text: `Extended ${m.esc(e.id)} by ${m.esc(cmd.duration)} (by ${actorText(m, actor.id, who.name)}).` };
+    }
+    if (cmd.cmd === 'keep') {
+      const e = await rt.watchdog.keep(id, cmd.duration, actor);
+      const granted = e.extensions.at(-1)?.ms;
+      return {
+        ok: true,
+        text: `Kept ${m.esc(e.id)} running for ${granted === undefined ? m.esc(cmd.duration) : formatDuration(granted)} (by ${actorText(m, actor.id, who.name)}).`,
+      };
     }
     if (cmd.cmd === 'snooze') {
       await rt.watchdog.snooze(id, cmd.duration, actor);

@@ -17,11 +17,12 @@ const duration = (required: boolean, example: string) => ({
 
 export const DISCORD_COMMAND = {
   name: 'watchdog',
-  description: 'Runaway Watchdog: cancel, extend, snooze, status, list, coverage',
+  description: 'Runaway Watchdog: cancel, extend, keep, snooze, status, list, coverage',
   type: 1 as const,
   options: [
     { type: SUB_COMMAND, name: 'cancel', description: 'cancel an execution now', options: [id, reason] },
     { type: SUB_COMMAND, name: 'extend', description: 'give it more time, up to the policy maximum', options: [id, duration(true, '30m'), reason] },
+    { type: SUB_COMMAND, name: 'keep', description: 'answer an approval request: keep it running', options: [id, duration(false, '1h')] },
     { type: SUB_COMMAND, name: 'snooze', description: 'silence warnings (limits still apply)', options: [id, duration(false, '1h')] },
     { type: SUB_COMMAND, name: 'status', description: 'state, limits and recent actions', options: [id] },
     {

@@ -27,6 +27,7 @@ export const FollowUp = z.discriminatedUnion('kind', [
       z.strictObject({ cmd: z.literal('cancel'), ref: z.string().max(1100), reason: z.string().max(500).optional() }),
       z.strictObject({ cmd: z.literal('extend'), ref: z.string().max(1100), duration: z.string().max(16), reason: z.string().max(500).optional() }),
       z.strictObject({ cmd: z.literal('snooze'), ref: z.string().max(1100), duration: z.string().max(16) }),
+      z.strictObject({ cmd: z.literal('keep'), ref: z.string().max(1100), duration: z.string().max(16) }),
     ]),
   }),
 ]);

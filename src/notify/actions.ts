@@ -8,6 +8,7 @@ export const ButtonAction = z.discriminatedUnion('a', [
   z.strictObject({ a: z.literal('extend'), id: z.string().regex(/^wd_[a-z0-9]{12}$/), d: z.string().min(1).max(16) }),
   z.strictObject({ a: z.literal('cancel'), id: z.string().regex(/^wd_[a-z0-9]{12}$/) }),
   z.strictObject({ a: z.literal('snooze'), id: z.string().regex(/^wd_[a-z0-9]{12}$/), d: z.string().min(1).max(16) }),
+  z.strictObject({ a: z.literal('keep'), id: z.string().regex(/^wd_[a-z0-9]{12}$/), d: z.string().min(1).max(16) }),
 ]);
 export type ButtonAction = z.infer<typeof ButtonAction>;
 
@@ -28,5 +29,16 @@ export function warningActions(id: string): Array<{ label: string; action: Butto
     { label: 'Extend 30m', action: { a: 'extend', id, d: '30m' }, style: 'primary' },
     { label: 'Cancel now', action: { a: 'cancel', id }, style: 'danger' },
     { label: 'Snooze warnings', action: { a: 'snooze', id, d: '1h' } },
+  ];
+}
+
+/** How long a "Keep running" press keeps a run (capped by the policy's maxExtension). */
+export const KEEP_FOR = '1h';
+
+/** The buttons on an approval request, in order. */
+export function approvalActions(id: string): Array<{ label: string; action: ButtonAction; style?: 'primary' | 'danger' }> {
+  return [
+    { label: 'Cancel now', action: { a: 'cancel', id }, style: 'danger' },
+    { label: `Keep running ${KEEP_FOR}`, action: { a: 'keep', id, d: KEEP_FOR }, style: 'primary' },
   ];
 }

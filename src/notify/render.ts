@@ -3,6 +3,7 @@ import { formatDuration } from '../core/duration.js';
 import type { Execution, Notice } from '../core/model.js';
 import { progressFraction } from '../core/model.js';
 import { type Policy, describeLimits } from '../core/policy.js';
+import { KEEP_FOR } from './actions.js';
 import { SLACK, actorText, slackEscape } from './markup.js';
 import type { EventKind, Incident, Message } from './types.js';
 
@@ -30,6 +31,7 @@ export function executionFields(e: Execution, policy: Policy, now: number): Arra
 /** What a notice is about, for routing: a cancel that failed or stayed unconfirmed (and its resolution) is its own kind. */
 export function eventKindOf(notice: Pick<Notice, 'kind' | 'state'>): EventKind {
   if (notice.kind === 'warning' || notice.kind === 'would_cancel') return notice.kind;
+  if (notice.kind === 'approval' || notice.kind === 'kept') return 'approval';
   if (notice.state === 'cancel_failed' || notice.state === 'cancel_unconfirmed') return notice.state;
   return 'stopped';
 }
@@ -63,7 +65,7 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
       return {
         ...base,
         severity: 'warning',
-        actions: true,
+        actions: 'warning',
         title: `Runaway warning: ${name}`,
         text: `Near its ${reasons.join(', ')} limit. ${policy.mode === 'dry-run' ? 'Policy is dry-run: it would be cancelled' : 'It will be cancelled'} ${when} unless extended.`,
       };
@@ -112,6 +114,27 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
         default:
           return { ...base, severity: 'info', title: `${name}: ${notice.state}`, text: `Now ${notice.state}.` };
       }
+    case 'approval': {
+      const a = e.approval;
+      const until = a?.until ?? now;
+      const silence = policy.onSilence === 'keep' ? 'it keeps running' : 'it is cancelled';
+      const ceiling = policy.hardMaxCostUsd !== undefined ? ` At $${policy.hardMaxCostUsd} it is cancelled without asking (hardMaxCostUsd).` : '';
+      const how = `Cancel now, or Keep running ${KEEP_FOR} (up to the policy's maxExtension ${formatDuration(policy.maxExtensionMs)}): the buttons in Slack, or \`cancel ${e.id}\` / \`keep ${e.id}\` (Discord: /watchdog keep, Teams: @watchdog keep).`;
+      return {
+        ...base,
+        severity: 'warning',
+        actions: 'approval',
+        title: `Approval needed: ${name}`,
+        text: `Breached its ${reasons.join(', ')} limit. Policy "${policy.name}" asks before cancelling. ${how} No answer by ${iso(until).slice(11, 16)} UTC (in ${formatDuration(Math.max(0, until - now))}): ${silence}.${ceiling}`,
+      };
+    }
+    case 'kept':
+      return {
+        ...base,
+        severity: 'warning',
+        title: `No answer, kept running: ${name}`,
+        text: `Nobody answered the approval request for its ${reasons.join(', ')} limit in time; policy "${policy.name}" keeps it running (onSilence: keep). A new breach asks again${policy.hardMaxCostUsd !== undefined ? `; at $${policy.hardMaxCostUsd} it is cancelled` : ''}.`,
+      };
     case 'resolved':
       return {
         ...base,

@@ -5,7 +5,7 @@
 import { HttpClient } from '../providers/http.js';
 import { type Execution, isTerminal } from '../core/model.js';
 import type { Policy } from '../core/policy.js';
-import { warningActions, encodeAction } from './actions.js';
+import { approvalActions, warningActions, encodeAction } from './actions.js';
 import { eventKindOf, executionFields } from './render.js';
 import { clip, slackEscape as escape } from './markup.js';
 import { type Message, type Notifier, NotifyError } from './types.js';
@@ -50,7 +50,7 @@ export function slackBlocks(m: Message): SlackBlock[] {
     blocks.push({
       type: 'actions',
       block_id: 'watchdog_actions',
-      elements: warningActions(m.executionId).map((b) => ({
+      elements: (m.actions === 'approval' ? approvalActions : warningActions)(m.executionId).map((b) => ({
         type: 'button' as const,
         text: { type: 'plain_text' as const, text: b.label },
         action_id: `watchdog_${b.action.a}`,
@@ -78,7 +78,12 @@ export function slackActionMessage(e: Execution, policy: Policy, what: string, n
     mrkdwn: true,
     fields: executionFields(e, policy, now),
     executionId: e.id,
-    ...(live ? { actions: true } : {}),
+    // A request still waiting for its answer keeps its two buttons; otherwise a warning's.
+    ...(live
+      ? {
+          actions: e.approval !== undefined && e.approval.answer === undefined && e.state !== 'cancel_requested' ? ('approval' as const) : ('warning' as const),
+        }
+      : {}),
     data: {},
   };
   return { text: clip(`${escape(m.title)}: ${what}`, SECTION_MAX), blocks: slackBlocks(m) };

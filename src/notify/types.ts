@@ -9,6 +9,8 @@ export type Severity = 'info' | 'warning' | 'alert';
 export const EVENT_KINDS = [
   'warning',
   'would_cancel',
+  /** Approval mode: a request to decide (and its silence kept the run). */
+  'approval',
   'stopped',
   'cancel_failed',
   'cancel_unconfirmed',
@@ -46,8 +48,8 @@ export interface Message {
   fields: Array<[string, string]>;
   /** The execution the message is about (buttons carry it). */
   executionId?: string;
-  /** Offer Extend / Cancel now / Snooze buttons (warnings). */
-  actions?: boolean;
+  /** Buttons to offer: a warning's Extend / Cancel now / Snooze, or an approval request's Cancel now / Keep running. */
+  actions?: 'warning' | 'approval';
   /** Machine-readable payload for webhooks. */
   data: Record<string, unknown>;
 }

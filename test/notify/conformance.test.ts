@@ -19,7 +19,7 @@ const warning: Message = {
   text: long(3_500),
   fields: Array.from({ length: 12 }, (_, i) => [`Field ${i}`, long(2_500)] as [string, string]),
   executionId: 'wd_abcdefghijkl',
-  actions: true,
+  actions: 'warning',
   data: {},
 };
 

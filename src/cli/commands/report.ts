@@ -33,6 +33,10 @@ export function register(program: Command, cli: Cli): void {
               ['warned', String(r.warned)],
               ['extended', String(r.extended)],
               ['would cancel (dry-run)', String(r.wouldCancel)],
+              [
+                'approval asked',
+                `${r.approvals.asked} (kept ${r.approvals.kept}, cancelled ${r.approvals.cancelled}, unanswered ${r.approvals.unanswered}, waiting ${r.approvals.waiting})`,
+              ],
               ['cancelled', String(r.cancelled)],
               ['  by limit', count(r.cancelledByLimit)],
               ['  by person', count(r.cancelledByPerson)],

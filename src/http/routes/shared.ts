@@ -53,7 +53,7 @@ export function allowedResponseUrl(url: string): boolean {
 }
 
 /** Chat commands that change something: each is recorded against replays. */
-export const mutating = (c: Command): boolean => c.cmd === 'cancel' || c.cmd === 'extend' || c.cmd === 'snooze';
+export const mutating = (c: Command): boolean => c.cmd === 'cancel' || c.cmd === 'extend' || c.cmd === 'snooze' || c.cmd === 'keep';
 /** How long an accepted request's identity is kept against copies: the window plus the future skew (see signing.ts). */
 export const REPLAY_WINDOW_MS = REPLAY_MEMORY_MS;
 /** How old a request's own timestamp may be (Teams' activity timestamp; the signed ones check it in signing.ts). */

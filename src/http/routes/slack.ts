@@ -57,7 +57,9 @@ export async function slackInteraction(c: RouteContext, req: HttpRequest): Promi
       ? { cmd: 'cancel', ref: action.id, reason: 'Cancel now button' }
       : action.a === 'extend'
         ? { cmd: 'extend', ref: action.id, duration: action.d, reason: 'Extend button' }
-        : { cmd: 'snooze', ref: action.id, duration: action.d };
+        : action.a === 'keep'
+          ? { cmd: 'keep', ref: action.id, duration: action.d }
+          : { cmd: 'snooze', ref: action.id, duration: action.d };
   const responseUrl = typeof payload.response_url === 'string' && allowedResponseUrl(payload.response_url) ? payload.response_url : undefined;
   if (!(await c.firstSeen(slackIdentity(req, typeof payload.trigger_id === 'string' ? payload.trigger_id : undefined)))) return { response: EMPTY_ACK };
   const channelId = typeof payload.channel?.id === 'string' ? payload.channel.id : undefined;

@@ -51,6 +51,18 @@ describe('config', () => {
     expect(c.policies[0]?.maxRuntimeMs).toBe(7_200_000);
   });
 
+  it('approval mode: defaults compiled (30m, onSilence cancel); its settings on a cancelling policy, or a ceiling below the limit, are errors', () => {
+    const c = compileConfig({ ...minimal(), policies: [{ name: 'default', maxRuntime: '1h', onBreach: 'approve' }] });
+    expect(c.policies[0]).toMatchObject({ onBreach: 'approve', approveWithinMs: 1_800_000, onSilence: 'cancel' });
+    expect(problems({ ...minimal(), policies: [{ name: 'default', maxRuntime: '1h', onSilence: 'keep', hardMaxCostUsd: 5, maxCostUsd: 1 }] })).toEqual([
+      'policies[0].onSilence: applies only with onBreach: approve (policy "default" cancels at a breach)',
+      'policies[0].hardMaxCostUsd: applies only with onBreach: approve (policy "default" cancels at a breach)',
+    ]);
+    expect(problems({ ...minimal(), policies: [{ name: 'default', onBreach: 'approve', maxCostUsd: 50, hardMaxCostUsd: 40 }] })).toEqual([
+      'policies[0].hardMaxCostUsd: must be at least maxCostUsd (50): past the ceiling no approval is asked',
+    ]);
+  });
+
   it('an unknown key gets a "did you mean" from the keys known at its path', () => {
     const raw = { ...minimal(), setings: {}, policies: [{ name: 'default', maxRuntime: '1h', maxRuntme: '1h' }] };
     expect(problems(raw)).toEqual([

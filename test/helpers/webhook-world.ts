@@ -44,9 +44,11 @@ let counter = 0;
 export async function startWebhookWorld(
   o: {
     extraSecrets?: Record<string, string>;
-    config?: (simUrl: string, slackHookBase: string) => Record<string, unknown>;
+    config?: (simUrl: string, slackHookBase: string, slackApiUrl: string) => Record<string, unknown>;
     /** The platform the connection `sg` runs on (default superglue; kodexa cancels asynchronously). */
     platform?: 'superglue' | 'kodexa';
+    /** The runtime's clock (the store's and the sweep's time); signatures keep the real one. */
+    now?: () => number;
   } = {},
 ): Promise<WebhookWorld> {
   const platform = o.platform ?? 'superglue';
@@ -67,7 +69,7 @@ export async function startWebhookWorld(
   );
   const secrets: SecretSource = { get: async (name) => values.get(name) ?? Promise.reject(new Error('no such secret')) };
   const config = compileConfig(
-    o.config?.(sim.url, slack.hookBase) ?? {
+    o.config?.(sim.url, slack.hookBase, slack.apiUrl) ?? {
       settings: { confirmWithin: '5s' },
       connections: { sg: { provider: platform, baseUrl: sim.url, secret: 'sg' } },
       notify: { oncall: { type: 'slack', channel: '#oncall', tokenSecret: 'slack', apiUrl: slack.apiUrl } },
@@ -83,7 +85,7 @@ export async function startWebhookWorld(
       policies: [{ name: 'default', maxRuntime: '4h', maxExtension: '2h', notify: ['oncall'], allow: { users: ['UALLOWED'], channels: ['CALLOWED'] } }],
     },
   );
-  const rt = buildRuntime(config, { client, tableName, secrets });
+  const rt = buildRuntime(config, { client, tableName, secrets, ...(o.now ? { now: o.now } : {}) });
   const webhook = new Webhook({ runtime: rt, secrets });
   const served = await serveWebhook(webhook, { port: 0, maxBodyBytes: config.webhook.maxBodyBytes });
   let n = 0;

@@ -127,8 +127,13 @@ describe('/watchdog coverage', () => {
 describe('Discord specifics', () => {
   it('the registered command declares exactly the options the route reads; the list filter is reachable', async () => {
     const subs = new Map(DISCORD_COMMAND.options.map((o) => [o.name, (o.options ?? []).map((x) => x.name)]));
-    expect([...subs.keys()].sort()).toEqual(['cancel', 'coverage', 'extend', 'help', 'list', 'snooze', 'status']);
+    expect([...subs.keys()].sort()).toEqual(['cancel', 'coverage', 'extend', 'help', 'keep', 'list', 'snooze', 'status']);
     expect(subs.get('extend')).toEqual(['id', 'duration', 'reason']);
+    expect(subs.get('keep')).toEqual(['id', 'duration']);
+    const kept = await w.tracked('keep-me');
+    const answer = await hook.handle(discord(slash('keep', { id: kept })));
+    expect(JSON.parse(answer.response.body).data.content).toBe(`Kept ${kept.replace('_', '\\_')} running for 1h (by discord:UALLOWED).`);
+    expect((await w.rt.store.get(kept))?.extensions).toMatchObject([{ ms: 3_600_000, by: 'discord:UALLOWED' }]);
     expect(subs.get('list')).toEqual(['filter']);
     const id = await w.tracked('filter-me');
     const res = await hook.handle(discord(slash('list', { filter: 'nope' })));

@@ -24,7 +24,7 @@ const claim = (e: Execution, now: number, p = pol) =>
 function asked(at = T0 + HOUR + MIN, p = pol, over: Partial<Execution> = {}): Execution {
   const e = execution({ startedAt: T0, trackedAt: T0, ...over });
   const d = evaluate(e, p, at);
-  const t = askApproval(e, d.reasons as never, breachKeys(e, p, d.reasons, at), { id: 'policy:p', via: 'sweep' }, ctx(at, p));
+  const t = askApproval(e, d.reasons, breachKeys(e, p, d.reasons, at), { id: 'policy:p', via: 'sweep' }, ctx(at, p));
   if (!t.ok) throw new Error('not asked');
   return t.execution;
 }

@@ -11,6 +11,7 @@ import type { WatchdogConfig } from '../config/load.js';
 import { slackSignedHeaders } from '../http/verify.js';
 import type { Runtime } from '../runtime.js';
 import { type SecretSource, readSecretField } from '../secrets.js';
+import { type OncallStandIn, startPagerDutyStandIn } from '../simulators/oncall.js';
 import { type Simulator, startSimulator } from '../simulators/server.js';
 import { type SlackStandIn, startSlackStandIn } from '../simulators/slack.js';
 import { DIALECTS } from '../simulators/dialects.js';
@@ -20,6 +21,8 @@ export interface DemoWorld {
   /** Simulator per connection. */
   sims: Map<string, Simulator>;
   slack: SlackStandIn;
+  /** The PagerDuty stand-in, when the config has a pagerduty target. */
+  pager?: OncallStandIn;
   overrides: Overrides;
   close(): Promise<void>;
 }
@@ -34,16 +37,23 @@ export async function startDemoWorld(config: WatchdogConfig, secrets: SecretSour
   const slackTarget = [...config.notify.values()].find((t) => t.type === 'slack');
   const token = slackTarget?.type === 'slack' ? await readSecretField(secrets, slackTarget.tokenSecret, 'botToken') : 'xoxb-demo';
   const slack = await startSlackStandIn({ token });
+  const pagerTarget = [...config.notify.values()].find((t) => t.type === 'pagerduty');
+  const pager =
+    pagerTarget?.type === 'pagerduty'
+      ? await startPagerDutyStandIn({ routingKey: await readSecretField(secrets, pagerTarget.routingKeySecret, 'routingKey') })
+      : undefined;
+  const urlOf = (name: string, type: string) => (type === 'slack' ? slack.apiUrl : type === 'pagerduty' && pager ? pager.url : `${slack.hookBase}/${name}`);
   const overrides: Overrides = {
     connections: Object.fromEntries([...sims].map(([name, s]) => [name, s.url])),
-    notify: Object.fromEntries([...config.notify].map(([name, t]) => [name, t.type === 'slack' ? slack.apiUrl : `${slack.hookBase}/${name}`])),
+    notify: Object.fromEntries([...config.notify].map(([name, t]) => [name, urlOf(name, t.type)])),
   };
   return {
     sims,
     slack,
+    ...(pager ? { pager } : {}),
     overrides,
     close: async () => {
-      await Promise.all([...[...sims.values()].map((s) => s.close()), slack.close()]);
+      await Promise.all([...[...sims.values()].map((s) => s.close()), slack.close(), pager?.close()]);
     },
   };
 }
@@ -60,6 +70,8 @@ export interface Scenario {
 
 export interface DemoScript {
   scenarios: Scenario[];
+  /** The connection whose outage the demo plays (its incident must open and resolve). */
+  outage?: string;
   /** A long run left for the reader to cancel by hand. */
   manual: { id: string; connection: string; externalId: string };
   stop(): void;
@@ -132,6 +144,19 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
     { maxRuntime: '24s' },
     (s, c) => (s === 'running' || s === 'warned') && c === 0,
   );
+  // Approval mode: at the breach a request goes to Slack; a person presses "Keep running 1h".
+  const training = cfg.policies.find((p) => p.name === 'training' && p.onBreach === 'approve');
+  const approve = training
+    ? await add(
+        'catalyzed',
+        'approve',
+        'a training run under approval mode: breaches at 18s, Slack asks, a person presses "Keep running 1h"',
+        { maxRuntime: '18s' },
+        (s, c) => (s === 'running' || s === 'warned') && c === 0,
+        {},
+        'training',
+      )
+    : undefined;
   if (cfg.policies.some((p) => p.name === 'etl' && p.mode === 'dry-run')) {
     await add(
       'meibel',
@@ -187,36 +212,38 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
     });
   if (busy)
     at(22_000, () => {
-      sim(busy.connection).faults = { rateLimitNext: 2, retryAfterSec: 4 }; // the status read (Meibel's cancel answer is ambiguous), then the cancel
+      // The status read (Meibel's cancel answer is ambiguous), then the cancel; the connection's probes pass.
+      sim(busy.connection).faults = { rateLimitNext: 2, retryAfterSec: 4, rateLimitId: busy.externalId };
     });
-  // A person extends from Slack: press the warning's "Extend 30m" button (signed interaction).
-  if (ext && slackSecret) {
+  // People answer from Slack: a warning's "Extend 30m", an approval request's "Keep running 1h" (signed interactions).
+  const answer = (s: Scenario, postText: string, actionId: string, label: string, policy: string): void => {
+    if (!slackSecret) return;
     const press = async (): Promise<boolean> => {
-      const post = world.slack.posts.find((p) => JSON.stringify(p.blocks ?? []).includes(ext.id as string) && p.text.includes('warning'));
+      const post = world.slack.posts.find((p) => JSON.stringify(p.blocks ?? []).includes(s.id as string) && p.text.includes(postText));
       const button = (post?.blocks as Array<{ type: string; elements?: Array<{ value: string; action_id: string }> }> | undefined)
         ?.find((b) => b.type === 'actions')
-        ?.elements?.find((e) => e.action_id === 'watchdog_extend');
+        ?.elements?.find((e) => e.action_id === actionId);
       if (!button) return false;
-      const allowed = cfg.policies.find((p) => p.name === 'default')?.allow.users[0] ?? 'U012ABCDEF';
-      const responseUrl = `${world.slack.responseBase}/demo/${ext.id}`;
+      const allowed = cfg.policies.find((p) => p.name === policy)?.allow.users[0] ?? 'U012ABCDEF';
+      const responseUrl = `${world.slack.responseBase}/demo/${s.id}`;
       const body = new URLSearchParams({
         payload: JSON.stringify({
           type: 'block_actions',
           user: { id: allowed },
           channel: { id: 'CDEMO' },
           response_url: responseUrl,
-          trigger_id: `demo-${ext.id}`,
+          trigger_id: `demo-${s.id}`,
           actions: [{ action_id: button.action_id, value: button.value }],
         }),
       }).toString();
       const res = await fetch(`${webhookUrl}/slack/interactions`, { method: 'POST', body, headers: slackSignedHeaders(slackSecret, body) });
-      say(`demo: ${allowed} pressed "Extend 30m" in Slack → acknowledged (HTTP ${res.status}, empty, as Slack expects)`);
-      // The answer arrives on response_url: the warning, replaced in place.
+      say(`demo: ${allowed} pressed "${label}" in Slack → acknowledged (HTTP ${res.status}, empty, as Slack expects)`);
+      // The answer arrives on response_url: the message, replaced in place.
       for (let i = 0; i < 30; i++) {
-        const replaced = world.slack.responses.find((r) => r.path.endsWith(ext.id as string));
+        const replaced = world.slack.responses.find((r) => r.path.endsWith(s.id as string));
         if (replaced) {
           const b = replaced.body as { replace_original?: boolean; text?: string };
-          say(`demo: the warning in Slack is ${b.replace_original ? 'replaced in place' : 'answered'}: "${b.text ?? ''}"`);
+          say(`demo: the message in Slack is ${b.replace_original ? 'replaced in place' : 'answered'}: "${b.text ?? ''}"`);
           break;
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -225,6 +252,22 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
     };
     const poll = setInterval(() => void press().then((done) => done && clearInterval(poll)), 1_000);
     timers.push(poll);
+  };
+  if (ext) answer(ext, 'warning', 'watchdog_extend', 'Extend 30m', 'default');
+  if (approve) answer(approve, 'Approval needed', 'watchdog_keep', 'Keep running 1h', 'training');
+
+  // A platform's API fails for a while: the connection probe opens an incident (PagerDuty)
+  // and resolves it when the API answers again.
+  const outage = world.pager && cfg.settings.probeEveryMs > 0 ? conn('kodexa') : undefined;
+  if (outage) {
+    at(22_000, () => {
+      sim(outage).faults = { errorRate: 1 };
+      say(`demo: ${outage}'s API starts answering 503 — the next probe finds it unhealthy`);
+    });
+    at(22_000 + Math.max(12_000, 2 * cfg.settings.probeEveryMs), () => {
+      sim(outage).faults = {};
+      say(`demo: ${outage}'s API is back`);
+    });
   }
 
   const manualConn = conn('ionworks') ?? [...cfg.connections.keys()][0];
@@ -239,6 +282,7 @@ export async function runDemoScript(rt: Runtime, world: DemoWorld, webhookUrl: s
   });
   return {
     scenarios,
+    ...(outage ? { outage } : {}),
     manual: { id: manual.id, connection: manualConn, externalId: manualExt },
     stop: () => timers.forEach((t) => clearTimeout(t)),
   };

@@ -52,6 +52,9 @@ const ACTION_TEXT: Record<string, string> = {
   cancel_failed: 'CANCEL FAILED',
   cancel_unconfirmed: 'cancel unconfirmed',
   held_back: 'held back by the cancel cap',
+  approval_asked: 'APPROVAL ASKED (Slack: Cancel now / Keep running)',
+  approval_unanswered: 'approval unanswered',
+  stopped_after_alert: 'seen stopped after the failed cancel',
   deferred: 'deferred',
   lost_race: 'claimed by someone else',
   error: 'error',
@@ -149,6 +152,9 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
         } else if (kind === 'hook') out(`${clock()}  webhook delivery: ${JSON.stringify(v).slice(0, 110)}`);
         else out(`${clock()}  slack response_url: ${(v as { text?: string }).text ?? ''}`);
       };
+      if (world.pager)
+        world.pager.onEvent = (action, key) =>
+          out(`${clock()}  pagerduty: ${action === 'trigger' ? 'incident OPENED' : action === 'resolve' ? 'incident RESOLVED' : action} ${key}`);
       script = await runDemoScript(rt, world, served.url, out);
       cleanups.push(() => script?.stop());
       await howTo(script);
@@ -302,6 +308,13 @@ async function reportOutcome(rt: Runtime, world: DemoWorld, script: DemoScript, 
     const calls = world.sims.get(s.connection)?.cancelCalls.get(s.externalId) ?? 0;
     if (!e || !s.expect(e.state, calls)) return false;
     rows.push(`  ${s.connection}/${s.externalId}: ${e.state}${calls ? ` (cancel calls: ${calls})` : ''} — ${s.what}`);
+  }
+  if (script.outage !== undefined) {
+    // The outage's incident: opened by the probe, resolved on recovery.
+    const key = `watchdog/connection/${script.outage}`;
+    const events = world.pager?.events.filter((e) => e.key === key).map((e) => e.action) ?? [];
+    if (!events.includes('trigger') || events.at(-1) !== 'resolve') return false;
+    rows.push(`  ${script.outage}: API outage → PagerDuty incident ${key} opened, resolved on recovery`);
   }
   out(`\ndemo: all scenarios reached their expected outcome:\n${rows.join('\n')}\n`);
   return true;

@@ -61,7 +61,7 @@ export function withOverrides(config: WatchdogConfig, o: Overrides | undefined):
     [...config.notify].map(([k, t]) => {
       const url = ownValue(o.notify, k);
       if (!url) return [k, t];
-      return [k, t.type === 'slack' ? { ...t, apiUrl: url } : { ...t, url }];
+      return [k, t.type === 'webhook' ? { ...t, url } : { ...t, apiUrl: url }];
     }),
   );
   return { ...config, connections, notify };

@@ -67,7 +67,7 @@ export function renderNotice(e: Execution, notice: Notice, policy: Policy, now: 
         severity: 'warning',
         actions: 'warning',
         title: `Runaway warning: ${name}`,
-        text: `Near its ${reasons.join(', ')} limit. ${policy.mode === 'dry-run' ? 'Policy is dry-run: it would be cancelled' : 'It will be cancelled'} ${when} unless extended.`,
+        text: `Near its ${reasons.join(', ')} limit. ${policy.mode === 'dry-run' ? 'Policy is dry-run: it would be cancelled' : policy.onBreach === 'approve' ? 'You will be asked whether to cancel it' : 'It will be cancelled'} ${when} unless extended.`,
       };
     }
     case 'would_cancel':

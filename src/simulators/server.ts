@@ -24,6 +24,8 @@ export interface Faults {
   listFault?: 'hang' | 'error';
   /** Answer the next N requests with 429 + Retry-After. */
   rateLimitNext?: number;
+  /** Only requests whose path names this execution count toward rateLimitNext (others, e.g. probes, pass). */
+  rateLimitId?: string;
   retryAfterSec?: number;
 }
 
@@ -95,7 +97,7 @@ export async function startSimulator(platform: string, opts: SimulatorOptions = 
     const f = sim.faults;
     if (f.hang || (f.hangRate && Math.random() < f.hangRate)) return 'hang';
     if (f.reset) return 'reset';
-    if (f.rateLimitNext && f.rateLimitNext > 0) {
+    if (f.rateLimitNext && f.rateLimitNext > 0 && (f.rateLimitId === undefined || (req.url ?? '').includes(encodeURIComponent(f.rateLimitId)))) {
       f.rateLimitNext--;
       return {
         status: 429,

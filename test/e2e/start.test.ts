@@ -59,6 +59,12 @@ describe('npm start', () => {
       expect(out).not.toMatch(/demo-done\s+CANCELLED/);
       expect(out).toMatch(/meibel-prod\s+demo-busy\s+provider busy, cancel retried later \(rate limited/);
       expect(out).toMatch(/slack #ml-oncall \(thread\): Cancelled/);
+      // Approval mode: the request in Slack, a person's "Keep running 1h", no cancel.
+      expect(out).toMatch(/slack #ml-oncall( \(thread\))?: Approval needed: catalyzed-prod\/demo-approve/);
+      expect(out).toMatch(/Kept wd_[a-z0-9]{12} running for 1h/);
+      expect(out).not.toMatch(/simulator received cancel for demo-approve/);
+      // A platform's outage: one incident opened by the probe, resolved on recovery.
+      expect(out).toMatch(/pagerduty: incident OPENED watchdog\/connection\/kodexa-acme[\s\S]*pagerduty: incident RESOLVED watchdog\/connection\/kodexa-acme/);
 
       // Another terminal: the CLI reaches the running instance (and its simulators).
       const env = { ...process.env, WATCHDOG_CONFIG: '' };

@@ -7,7 +7,16 @@
 import { currentCost, breachAt } from '../core/policy.js';
 import type { Execution, Reason, StopReason } from '../core/model.js';
 import { ExecutionState } from '../core/model.js';
-import type { Watchdog } from './service.js';
+import { formatDuration } from '../core/duration.js';
+import type { Policy } from '../core/policy.js';
+import type { Message } from '../notify/types.js';
+import type { ExecutionStore } from '../store/types.js';
+
+/** What a report reads: the store, and each execution's policy (the service and the sweeper both offer it). */
+export interface ReportSource {
+  readonly store: ExecutionStore;
+  policyOf(e: Execution): Policy;
+}
 
 export interface Report {
   since: string;
@@ -43,7 +52,7 @@ export interface Report {
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
 /** Every execution live within [since, until], read page by page per state. */
-async function* inWindow(wd: Watchdog, since: number, until: number): AsyncGenerator<Execution> {
+async function* inWindow(wd: ReportSource, since: number, until: number): AsyncGenerator<Execution> {
   for (const state of ExecutionState.options) {
     let cursor: string | undefined;
     do {
@@ -54,7 +63,7 @@ async function* inWindow(wd: Watchdog, since: number, until: number): AsyncGener
   }
 }
 
-export async function buildReport(wd: Watchdog, since: number, until: number): Promise<Report> {
+export async function buildReport(wd: ReportSource, since: number, until: number): Promise<Report> {
   const r: Report = {
     since: new Date(since).toISOString(),
     until: new Date(until).toISOString(),
@@ -118,4 +127,46 @@ export async function buildReport(wd: Watchdog, since: number, until: number): P
   lags.sort((a, b) => a - b);
   r.breachToCancelMs = lags.length === 0 ? { count: 0 } : { count: lags.length, p50: pct(lags, 50)!, p95: pct(lags, 95)!, max: lags.at(-1)! };
   return r;
+}
+
+/** The report as labelled rows: the CLI's table and the digest's lines. */
+export function reportRows(r: Report): Array<[string, string]> {
+  const count = (m: Record<string, number>) =>
+    Object.entries(m)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || '-';
+  const lag = r.breachToCancelMs;
+  const a = r.approvals;
+  return [
+    ['runs watched', String(r.watched)],
+    ['warned', String(r.warned)],
+    ['extended', String(r.extended)],
+    ['would cancel (dry-run)', String(r.wouldCancel)],
+    ['approval asked', `${a.asked} (kept ${a.kept}, cancelled ${a.cancelled}, unanswered ${a.unanswered}, waiting ${a.waiting})`],
+    ['cancelled', String(r.cancelled)],
+    ['  by limit', count(r.cancelledByLimit)],
+    ['  by person', count(r.cancelledByPerson)],
+    ['finished before the cancel', String(r.finishedBeforeCancel)],
+    ['cancel failed / unconfirmed', `${r.cancelFailed} / ${r.cancelUnconfirmed} (${r.stoppedAfterAlert} seen stopped later)`],
+    ['cost at cancel', `$${r.costAtCancelUsd.toFixed(2)}`],
+    ['burn rate stopped', `$${r.burnRateStoppedUsdPerHour.toFixed(2)}/h`],
+    [
+      'breach → cancel',
+      lag.count === 0 ? '-' : `p50 ${formatDuration(lag.p50!)}, p95 ${formatDuration(lag.p95!)}, max ${formatDuration(lag.max!)} (${lag.count} cancels)`,
+    ],
+  ];
+}
+
+/** The digest (settings.digest): the report of the last period as one message. */
+export function digestMessage(r: Report, periodMs: number): Message {
+  const rows = reportRows(r);
+  return {
+    kind: 'digest',
+    severity: 'info',
+    title: `Runaway Watchdog: the last ${formatDuration(periodMs)}`,
+    text: `${r.watched} runs watched, ${r.cancelled} cancelled ($${r.burnRateStoppedUsdPerHour.toFixed(2)}/h of spend stopped), ${r.warned} warned. ${r.since.slice(0, 16)} → ${r.until.slice(0, 16)} UTC.`,
+    fields: rows.map(([k, v]) => [k.trim(), v]),
+    data: { kind: 'digest', report: r },
+  };
 }

@@ -27,6 +27,7 @@ import { Discovery } from './discovery.js';
 import { forEachLimit } from './limiter.js';
 import { Notices } from './notices.js';
 import { retryDelayMs } from './outcome.js';
+import { buildReport, digestMessage } from './report.js';
 import { type ProbeReport, probe } from './probe.js';
 import { type SweepSummary, Tally, emptySummary, summaryFields } from './summary.js';
 
@@ -66,6 +67,8 @@ export interface SweepOptions {
 
 /** The safety net's entry in the probe ledger (no connection name contains '#'). */
 const SAFETY_NET = '#safety-net';
+/** The digest's entry in the probe ledger. */
+const DIGEST = '#digest';
 const SAFETY_NET_GRACE_MS = 60_000;
 const DEFAULT_BATCH = 10_000;
 
@@ -184,6 +187,7 @@ export class Sweeper {
       s.discovered = s.discoveries.reduce((n, d) => n + d.discovered, 0);
     }
     if (!preview) await this.safetyNet(run, new Set(due.items.map((e) => e.id)), concurrency);
+    if (!preview) await this.digest(run);
     s.durationMs = this.now() - startedAt;
     s.dueLagMs.sort((a, b) => a - b);
     this.log.info('sweep finished', { ...summaryFields(s) });
@@ -611,6 +615,23 @@ export class Sweeper {
     } catch (err) {
       run.tally.count('errors');
       this.log.error('safety net failed', { error: redact((err as Error)?.message ?? String(err)) });
+    }
+  }
+
+  /** Opt-in (settings.digest): once per period across sweeps, the report of that period to its targets. Last: never before enforcement. */
+  private async digest(run: Run): Promise<void> {
+    const d = this.settings.digest;
+    const cadence = this.cadence;
+    if (!d || !cadence || run.timeLow()) return;
+    try {
+      const now = this.now();
+      if ((await cadence.claim(DIGEST, now, d.everyMs)) === false) return;
+      const r = await buildReport({ store: this.deps.store, policyOf: (e) => this.policyOf(e) }, now - d.everyMs, now);
+      await this.notices.alert(d.to, digestMessage(r, d.everyMs), run.tally, 'digest');
+      await cadence.ledger.record(DIGEST, true, `report of ${r.since} → ${r.until} sent to ${d.to.join(', ')}`, now, false);
+    } catch (err) {
+      run.tally.count('errors');
+      this.log.error('digest failed', { error: redact((err as Error)?.message ?? String(err)) });
     }
   }
 

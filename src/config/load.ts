@@ -78,6 +78,8 @@ export interface WatchdogConfig {
     readonly discoveryBudgetMs: number;
     readonly discoveryMaxPages: number;
     readonly retentionMs: number;
+    /** Opt-in: the report of the last `everyMs` to these notify targets, once per `everyMs`. */
+    readonly digest?: { readonly to: readonly string[]; readonly everyMs: number };
     readonly secretsFile?: string;
     readonly dataDir: string;
   };
@@ -221,6 +223,7 @@ function compileParsed(c: WatchdogConfigParsed, baseDir: string, sha256: string)
       discoveryBudgetMs: ms(s.discoveryBudget),
       discoveryMaxPages: s.discoveryMaxPages,
       retentionMs: ms(s.retention),
+      ...(s.digest === undefined ? {} : { digest: { to: s.digest.to, everyMs: ms(s.digest.every) } }),
       ...(s.secretsFile === undefined ? {} : { secretsFile: path.resolve(baseDir, s.secretsFile) }),
       dataDir: path.resolve(baseDir, s.dataDir),
     },

@@ -267,6 +267,8 @@ export const Settings = z.strictObject({
   probeEvery: DurationOrZero.default('10m'),
   recheckAfter: Duration.default('1h'),
   retention: Duration.default('30d'),
+  /** Opt-in: `watchdog report` of the last `every`, sent to the `to` notify targets once per `every` (docs/oncall.md "The report"). */
+  digest: z.strictObject({ to: z.array(z.string().min(1)).min(1), every: Duration.default('7d') }).optional(),
   /** Local only: JSON file mapping secret names to values. */
   secretsFile: z.string().optional(),
   /** Local only: where the embedded store keeps its data. */
@@ -439,6 +441,13 @@ export function referenceProblems(raw: unknown): Array<{ path: Array<string | nu
       if (typeof t === 'string' && !Object.hasOwn(notify, t))
         out.push({ path: ['policies', i, 'notify', j], message: `unknown notify target "${t}"${didYouMean(t, Object.keys(notify))}` });
     });
+  });
+  arr(obj(obj(cfg.settings).digest).to).forEach((t, j) => {
+    if (typeof t !== 'string') return;
+    const target = Object.hasOwn(notify, t) ? obj(notify[t]) : undefined;
+    if (target === undefined) out.push({ path: ['settings', 'digest', 'to', j], message: `unknown notify target "${t}"${didYouMean(t, Object.keys(notify))}` });
+    else if (target.type === 'pagerduty' || target.type === 'opsgenie')
+      out.push({ path: ['settings', 'digest', 'to', j], message: `"${t}" is an incident tool (${String(target.type)}): a digest goes to chat or a webhook` });
   });
   const keyNames = new Set<string>();
   arr(obj(obj(cfg.webhook).api).keys).forEach((raw, i) => {

@@ -15,6 +15,7 @@ export interface NotifierLookup {
 /** Does this target take messages of this kind (its `on`, or its type's default)? */
 export function accepts(t: NotifyTargetConfig | undefined, kind: EventKind): boolean {
   if (t === undefined) return true; // an unknown target fails at delivery, loudly
+  if (kind === 'digest') return true; // settings.digest names its targets itself
   if (t.on !== undefined) return t.on.includes(kind);
   return t.type === 'pagerduty' || t.type === 'opsgenie' ? INCIDENT_KINDS.includes(kind) : true;
 }

@@ -18,6 +18,8 @@ export const EVENT_KINDS = [
   'connection',
   'heartbeats_held',
   'cap_reached',
+  /** The periodic report (settings.digest): goes to the targets the digest names, whatever their `on`. */
+  'digest',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 /** The kinds an incident tool (PagerDuty, Opsgenie) gets unless its `on` says otherwise: trouble only. */

@@ -79,6 +79,32 @@ describe('watchdog report', () => {
     expect(later).toMatchObject({ watched: 0, cancelled: 0 });
   });
 
+  it('the digest (settings.digest): the report of the last period to its targets, once per period across sweeps', async () => {
+    const clock = new Clock(T0 + 30 * 24 * HOUR);
+    const config = worldConfig(servers, {
+      settings: { digest: { to: ['chat'], every: '7d' }, probeEvery: '0' },
+      policies: [{ name: 'metered', maxRuntime: '1h', costPerHourUsd: 12 }],
+    });
+    const w = await freshRuntime(engine, client, config, servers, clock);
+    client = w.client;
+    servers.sims.catalyzed.add({ id: 'digested', state: 'running', startedAt: Date.now() });
+    await w.rt.watchdog.track({ connection: 'catalyzed-c', externalId: 'digested', startedAt: clock.t - 2 * HOUR }, tracker);
+    const digests = () => servers.slack.posts.filter((p) => p.text.startsWith('Runaway Watchdog: the last 7d'));
+    const before = digests().length;
+    await w.rt.sweeper.run();
+    expect(digests()).toHaveLength(before + 1);
+    const text = JSON.stringify(digests().at(-1)?.blocks);
+    expect(digests().at(-1)?.text).toMatch(/1 runs watched, 1 cancelled \(\$12\.00\/h of spend stopped\)/);
+    expect(text).toContain('by limit*\\nruntime 1');
+    clock.advance(HOUR);
+    await w.rt.sweeper.run();
+    expect(digests()).toHaveLength(before + 1);
+    clock.advance(7 * 24 * HOUR);
+    await w.rt.sweeper.run();
+    expect(digests()).toHaveLength(before + 2);
+    expect(digests().at(-1)?.text).toMatch(/0 runs watched/);
+  });
+
   it('the command: a table, --json, and a clear error for a bad --since', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'wd-report-'));
     const run = promisify(execFile);

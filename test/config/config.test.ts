@@ -47,7 +47,7 @@ describe('durations', () => {
 describe('config', () => {
   it('the shipped example is valid', () => {
     const c = loadConfig(EXAMPLE);
-    expect(c.policies.map((p) => p.name)).toEqual(['llm-batch', 'etl', 'discovered', 'default']);
+    expect(c.policies.map((p) => p.name)).toEqual(['llm-batch', 'training', 'etl', 'discovered', 'default']);
     expect(c.policies[0]?.maxRuntimeMs).toBe(7_200_000);
   });
 
@@ -60,6 +60,19 @@ describe('config', () => {
     ]);
     expect(problems({ ...minimal(), policies: [{ name: 'default', onBreach: 'approve', maxCostUsd: 50, hardMaxCostUsd: 40 }] })).toEqual([
       'policies[0].hardMaxCostUsd: must be at least maxCostUsd (50): past the ceiling no approval is asked',
+    ]);
+  });
+
+  it('the digest names chat or webhook targets that exist', () => {
+    const raw = (to: string[]) => ({
+      ...minimal(),
+      notify: { chat: { type: 'webhook', url: 'https://x.example/h', secret: 's' }, pager: { type: 'pagerduty', routingKeySecret: 'p' } },
+      settings: { digest: { to } },
+    });
+    expect(compileConfig(raw(['chat'])).settings.digest).toEqual({ to: ['chat'], everyMs: 7 * 86_400_000 });
+    expect(problems(raw(['chatt', 'pager']))).toEqual([
+      'settings.digest.to[0]: unknown notify target "chatt" (did you mean "chat"?)',
+      'settings.digest.to[1]: "pager" is an incident tool (pagerduty): a digest goes to chat or a webhook',
     ]);
   });
 
@@ -161,7 +174,7 @@ describe('config', () => {
     it('by provider', () => expect(selectPolicy(c, { connection: 'meibel-prod' }).name).toBe('etl'));
     it('else the default', () => expect(selectPolicy(c, { connection: 'kodexa-acme' }).name).toBe('default'));
     it('unknown explicit policy lists the valid ones', () =>
-      expect(() => selectPolicy(c, { connection: 'kodexa-acme', policy: 'nope' })).toThrow(/expected one of llm-batch, etl, discovered, default/));
+      expect(() => selectPolicy(c, { connection: 'kodexa-acme', policy: 'nope' })).toThrow(/expected one of llm-batch, training, etl, discovered, default/));
   });
 
   it('discovery: only where the platform lists running executions, under a policy that exists', () => {

@@ -190,8 +190,9 @@ describe('watchdog doctor: the deploy template as copied', () => {
         '✗ config: notify.incident-hook.url: "https://REPLACE-ME.invalid/watchdog" is a placeholder: fill it in',
         '✗ config: policies[0].allow.users[0]: "REPLACE-ME" is a placeholder: fill it in',
         '✗ config: policies[0].allow.channels[0]: "REPLACE-ME" is a placeholder: fill it in',
-        '✗ config: policies[2].allow.users[0]: "REPLACE-ME" is a placeholder: fill it in',
+        '✗ config: policies[1].allow.users[0]: "REPLACE-ME" is a placeholder: fill it in',
         '✗ config: policies[3].allow.users[0]: "REPLACE-ME" is a placeholder: fill it in',
+        '✗ config: policies[4].allow.users[0]: "REPLACE-ME" is a placeholder: fill it in',
       ]);
       const aws = lines.filter((l) => /Region is missing/.test(l));
       expect(aws).toEqual([

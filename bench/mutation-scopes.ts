@@ -15,8 +15,9 @@ export const MUTATION_SCOPES = {
   /**
    * The cancel protocol, the sweep and the application service: one wrong condition cancels
    * twice, cancels a finished run or never cancels. From the sweep's suites and the protocol
-   * model on dynalite (sweep.test.ts and discovery.test.ts take it when MUTATION_SCOPE is set),
-   * and the webhook's and Lambda handlers' suites that drive the service.
+   * model on dynalite (sweep.test.ts takes it when MUTATION_SCOPE is set), its side paths
+   * (guards, preview, safety net), approval mode, the asker's outcome, on-call incidents and
+   * aftercare, and the webhook's suites that drive the service.
    */
   protocol: {
     mutate: ['src/app/cancel.ts', 'src/app/sweep.ts', 'src/app/service.ts'],
@@ -25,8 +26,12 @@ export const MUTATION_SCOPES = {
       'test/sweep/heartbeat-hold.test.ts',
       'test/sweep/loop.test.ts',
       'test/sweep/protocol-model.test.ts',
+      'test/sweep/side-paths.test.ts',
       'test/http/webhook.test.ts',
       'test/http/scopes.test.ts',
+      'test/http/approval.test.ts',
+      'test/http/asker.test.ts',
+      'test/notify/oncall.test.ts',
     ],
     target: 80,
   },

@@ -17,7 +17,7 @@ import { buildRuntime } from '../../src/runtime.js';
 import { Clock, PLATFORMS, type Platform, type Servers, freshRuntime, memorySecrets, peer, startServers, worldConfig } from '../helpers/world.js';
 
 /**
- * Under mutation testing (MUTATION_SCOPE set): dynalite, a smaller fleet, and the three tests
+ * Under mutation testing (MUTATION_SCOPE set): dynalite, a smaller fleet and crowd, and the tests
  * that wait out real timeouts (10 s and more each) left to CI — the protocol model covers those faults.
  */
 const MUTATING = process.env.MUTATION_SCOPE !== undefined;
@@ -510,97 +510,94 @@ describe('sweep on DynamoDB Local', () => {
 });
 
 describe('fault isolation: no fault on one execution stops the others, none is silent', () => {
-  it.skipIf(MUTATING)(
-    'a poisoned item, a missing secret and a throwing adapter among 200 runaways: the other 200 are cancelled in the same sweep; the three end visible and alerted',
-    async () => {
-      const {
-        rt,
-        client: c,
-        tableName,
-        clock,
-        config,
-      } = await world({
-        connections: {
-          'nokey-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-missing' },
-          'boom-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-superglue' },
+  // Under mutation testing a smaller crowd (the same faults).
+  const CROWD = MUTATING ? 20 : 200;
+  it('a poisoned item, a missing secret and a throwing adapter among 200 runaways: the other 200 are cancelled in the same sweep; the three end visible and alerted', async () => {
+    const {
+      rt,
+      client: c,
+      tableName,
+      clock,
+      config,
+    } = await world({
+      connections: {
+        'nokey-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-missing' },
+        'boom-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-superglue' },
+      },
+    });
+    // An adapter lookup that throws something no one planned for (a bug), for one connection.
+    const registry = rt.providers;
+    const sweeper = buildRuntime(config, {
+      client: c,
+      tableName,
+      secrets: memorySecrets(servers),
+      now: clock.now,
+      holder: 'sweep-a',
+      providers: {
+        forConnection: (name) => {
+          if (name === 'boom-c') throw new TypeError('boom: undefined is not a function');
+          return registry.forConnection(name);
         },
-      });
-      // An adapter lookup that throws something no one planned for (a bug), for one connection.
-      const registry = rt.providers;
-      const sweeper = buildRuntime(config, {
-        client: c,
-        tableName,
-        secrets: memorySecrets(servers),
-        now: clock.now,
-        holder: 'sweep-a',
-        providers: {
-          forConnection: (name) => {
-            if (name === 'boom-c') throw new TypeError('boom: undefined is not a function');
-            return registry.forConnection(name);
-          },
+      },
+    }).sweeper;
+    const ids = Array.from({ length: CROWD }, (_, i) => ({ platform: PLATFORMS[i % 5]!, id: `iso-${i}` }));
+    await inBatches(ids, 50, (x) => runaway(rt, clock, x.platform, x.id));
+    servers.sims.superglue.add({ id: 'nokey-1', startedAt: clock.t - 2 * HOUR });
+    servers.sims.superglue.add({ id: 'boom-1', startedAt: clock.t - 2 * HOUR });
+    const nokey = (await rt.watchdog.track({ connection: 'nokey-c', externalId: 'nokey-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor)).execution;
+    const boom = (await rt.watchdog.track({ connection: 'boom-c', externalId: 'boom-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor)).execution;
+    // A poisoned item: due now, but not an execution the store can read.
+    await c.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          pk: { S: 'X#wd_poisoned0001' },
+          sk: { S: 'X' },
+          state: { S: 'running' },
+          dueShard: { S: '0' },
+          dueAt: { N: '0' },
+          connection: { S: 'kodexa-c' },
+          externalId: { S: 'poison-1' },
+          policy: { S: 'strict' },
+          limits: { S: 'not a map' },
         },
-      }).sweeper;
-      const ids = Array.from({ length: 200 }, (_, i) => ({ platform: PLATFORMS[i % 5]!, id: `iso-${i}` }));
-      await inBatches(ids, 50, (x) => runaway(rt, clock, x.platform, x.id));
-      servers.sims.superglue.add({ id: 'nokey-1', startedAt: clock.t - 2 * HOUR });
-      servers.sims.superglue.add({ id: 'boom-1', startedAt: clock.t - 2 * HOUR });
-      const nokey = (await rt.watchdog.track({ connection: 'nokey-c', externalId: 'nokey-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor))
-        .execution;
-      const boom = (await rt.watchdog.track({ connection: 'boom-c', externalId: 'boom-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor)).execution;
-      // A poisoned item: due now, but not an execution the store can read.
-      await c.send(
-        new PutItemCommand({
-          TableName: tableName,
-          Item: {
-            pk: { S: 'X#wd_poisoned0001' },
-            sk: { S: 'X' },
-            state: { S: 'running' },
-            dueShard: { S: '0' },
-            dueAt: { N: '0' },
-            connection: { S: 'kodexa-c' },
-            externalId: { S: 'poison-1' },
-            policy: { S: 'strict' },
-            limits: { S: 'not a map' },
-          },
-        }),
-      );
+      }),
+    );
 
-      const first = await sweeper.run();
-      // On failure, say which executions did what instead.
-      const others = first.actions.filter(
-        (a) =>
-          !['cancelled', 'cancel_pending', 'quarantined', 'fault', 'retry'].includes(a.action) || (a.action === 'retry' && !a.externalId.startsWith('nokey')),
-      );
-      expect(first.cancelled + first.pending, JSON.stringify(others.slice(0, 5))).toBe(200);
-      for (const x of ids) expect(servers.sims[x.platform].cancelCalls.get(x.id), x.id).toBe(1);
-      expect(first.quarantined).toBe(1);
-      expect(first.faults).toBe(1);
-      expect(first.errors).toBe(0);
-      expect(await rt.store.quarantined()).toEqual([
-        expect.objectContaining({ id: 'wd_poisoned0001', connection: 'kodexa-c', externalId: 'poison-1', error: expect.stringMatching(/expected/) }),
-      ]);
-      expect(servers.slack.posts.some((p) => /quarantined/.test(JSON.stringify(p)))).toBe(true);
-      expect(await rt.store.get(nokey.id)).toMatchObject({
-        state: 'cancel_requested',
-        lastError: expect.stringMatching(/cannot read the connection's secret/),
-      });
-      expect(await rt.store.get(boom.id)).toMatchObject({ faults: 1, lastError: expect.stringMatching(/boom/) });
-      // A second sweep does not quarantine (or alert) again; later sweeps settle both faults visibly.
-      const all = await drain([{ ...rt, sweeper }], clock);
-      expect(sum(all, 'quarantined')).toBe(0);
-      expect(sum(all, 'errors')).toBe(0);
-      expect(await rt.store.get(nokey.id)).toMatchObject({
-        state: 'cancel_failed',
-        lastError: expect.stringMatching(/gave up after 8 attempts: cannot read the connection's secret/),
-      });
-      expect(await rt.store.get(boom.id)).toMatchObject({ state: 'cancel_failed', lastError: expect.stringMatching(/failed 8 times handling it: boom/) });
-      const alerts = servers.slack.posts.map((p) => JSON.stringify(p)).filter((t) => /Cancel FAILED/.test(t));
-      expect(alerts.some((t) => t.includes('nokey-1'))).toBe(true);
-      expect(alerts.some((t) => t.includes('boom-1'))).toBe(true);
-      expect(servers.sims.superglue.cancelCalls.get('nokey-1')).toBeUndefined();
-    },
-    120_000,
-  );
+    const first = await sweeper.run();
+    // On failure, say which executions did what instead.
+    const others = first.actions.filter(
+      (a) =>
+        !['cancelled', 'cancel_pending', 'quarantined', 'fault', 'retry'].includes(a.action) || (a.action === 'retry' && !a.externalId.startsWith('nokey')),
+    );
+    expect(first.cancelled + first.pending, JSON.stringify(others.slice(0, 5))).toBe(CROWD);
+    for (const x of ids) expect(servers.sims[x.platform].cancelCalls.get(x.id), x.id).toBe(1);
+    expect(first.quarantined).toBe(1);
+    expect(first.faults).toBe(1);
+    expect(first.errors).toBe(0);
+    expect(await rt.store.quarantined()).toEqual([
+      expect.objectContaining({ id: 'wd_poisoned0001', connection: 'kodexa-c', externalId: 'poison-1', error: expect.stringMatching(/expected/) }),
+    ]);
+    expect(servers.slack.posts.some((p) => /quarantined/.test(JSON.stringify(p)))).toBe(true);
+    expect(await rt.store.get(nokey.id)).toMatchObject({
+      state: 'cancel_requested',
+      lastError: expect.stringMatching(/cannot read the connection's secret/),
+    });
+    expect(await rt.store.get(boom.id)).toMatchObject({ faults: 1, lastError: expect.stringMatching(/boom/) });
+    // A second sweep does not quarantine (or alert) again; later sweeps settle both faults visibly.
+    const all = await drain([{ ...rt, sweeper }], clock);
+    expect(sum(all, 'quarantined')).toBe(0);
+    expect(sum(all, 'errors')).toBe(0);
+    expect(await rt.store.get(nokey.id)).toMatchObject({
+      state: 'cancel_failed',
+      lastError: expect.stringMatching(/gave up after 8 attempts: cannot read the connection's secret/),
+    });
+    expect(await rt.store.get(boom.id)).toMatchObject({ state: 'cancel_failed', lastError: expect.stringMatching(/failed 8 times handling it: boom/) });
+    const alerts = servers.slack.posts.map((p) => JSON.stringify(p)).filter((t) => /Cancel FAILED/.test(t));
+    expect(alerts.some((t) => t.includes('nokey-1'))).toBe(true);
+    expect(alerts.some((t) => t.includes('boom-1'))).toBe(true);
+    expect(servers.sims.superglue.cancelCalls.get('nokey-1')).toBeUndefined();
+  }, 120_000);
 });
 
 describe('connection probes', () => {

@@ -1,0 +1,146 @@
+/**
+ * The sweep's guards and side paths, each on its own (dynalite, the simulators): when a sweep
+ * stops starting work (the invocation's reserve, the next schedule, a caller's deadline), what
+ * a preview leaves alone in every state, the figures it reports (due lag, evaluated), and the
+ * safety net that finds a runaway the due index lost.
+ */
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sweeper } from '../../src/app/sweep.js';
+import { claimCancel } from '../../src/core/transitions.js';
+import { contextFor } from '../../src/app/context.js';
+import { type Engine, startDynalite } from '../../src/local/engines.js';
+import type { Runtime } from '../../src/runtime.js';
+import { HOUR, MIN } from '../helpers/fixtures.js';
+import { Clock, type Servers, freshRuntime, startServers, worldConfig } from '../helpers/world.js';
+
+let engine: Engine;
+let servers: Servers;
+let client: DynamoDBClient | undefined;
+beforeAll(async () => {
+  [engine, servers] = await Promise.all([startDynalite(), startServers()]);
+}, 60_000);
+afterAll(async () => {
+  client?.destroy();
+  await Promise.all([engine?.close(), servers?.close()]);
+});
+
+const actor = { id: 'tracker', via: 'api' };
+let n = 0;
+
+async function world(settings: Record<string, unknown> = {}) {
+  const clock = new Clock(Date.now());
+  const config = worldConfig(servers, { settings: { probeEvery: '0', ...settings } });
+  const w = await freshRuntime(engine, client, config, servers, clock);
+  client = w.client;
+  return { ...w, clock };
+}
+
+/** A run past its 1h runtime limit on catalyzed, due now. */
+async function runaway(rt: Runtime, clock: Clock, externalId = `side-${++n}`) {
+  servers.sims.catalyzed.add({ id: externalId, startedAt: clock.t - 2 * HOUR });
+  return (await rt.watchdog.track({ connection: 'catalyzed-c', externalId, startedAt: clock.t - 2 * HOUR }, actor)).execution;
+}
+
+/** A sweeper on the runtime's store whose clock reads `first` once (the sweep's start), then `after`. */
+function steppingSweeper(rt: Runtime, first: number, after: number): Sweeper {
+  let calls = 0;
+  return new Sweeper({ config: rt.config, store: rt.store, providers: rt.providers, notifiers: rt.notifiers, now: () => (calls++ === 0 ? first : after) });
+}
+
+describe('when a sweep stops starting work', () => {
+  it.each([
+    // [what, options, ms after the start when the work would begin, deferred?]
+    ['the reserve: exactly 30 s left still works', { remainingMs: () => 30_000 }, 0, false],
+    ['the reserve: less than 30 s left defers', { remainingMs: () => 29_999 }, 0, true],
+    ['a reserve of its own', { remainingMs: () => 40_000, reserveMs: 45_000 }, 0, true],
+    ['a caller deadline, reached', { deadlineAt: 0 }, 0, true],
+    ['a caller deadline, not reached', { deadlineAt: 1 }, 0, false],
+    ['the next schedule (2m): ends 10 s before it', { scheduleMs: 120_000 }, 110_000, true],
+    ['the next schedule (2m): works until then', { scheduleMs: 120_000 }, 109_999, false],
+    ['a short schedule (30 s): ends a sixth before it', { scheduleMs: 30_000 }, 25_000, true],
+    ['a short schedule (30 s): works until then', { scheduleMs: 30_000 }, 24_999, false],
+  ] as const)('%s', async (_what, o, laterMs, deferred) => {
+    const { rt, clock } = await world();
+    const e = await runaway(rt, clock);
+    const opts = 'deadlineAt' in o ? { deadlineAt: clock.t + o.deadlineAt } : o;
+    const s = await steppingSweeper(rt, clock.t, clock.t + laterMs).run(opts);
+    expect(s.deferredForTime).toBe(deferred ? 1 : 0);
+    expect(s.cancelled).toBe(deferred ? 0 : 1);
+    expect((await rt.store.get(e.id))?.state).toBe(deferred ? 'running' : 'cancelled');
+  });
+
+  it('a batch limit reads no more than it says; the rest stays due for the next sweep', async () => {
+    const { rt, clock } = await world();
+    for (let i = 0; i < 3; i++) await runaway(rt, clock);
+    expect(await rt.sweeper.run({ limit: 2 })).toMatchObject({ due: 2, cancelled: 2 });
+    expect(await rt.sweeper.run()).toMatchObject({ due: 1, cancelled: 1 });
+  });
+});
+
+describe('the figures a sweep reports', () => {
+  it('due lag per execution acted on (sorted), evaluated, duration by its clock', async () => {
+    const { rt, clock } = await world();
+    await runaway(rt, clock);
+    clock.advance(2 * MIN);
+    await runaway(rt, clock);
+    clock.advance(MIN);
+    await runaway(rt, clock);
+    clock.advance(MIN);
+    const s = await rt.sweeper.run();
+    expect(s).toMatchObject({ due: 3, evaluated: 3, cancelled: 3, dueLagMs: [MIN, 2 * MIN, 4 * MIN], durationMs: 0 });
+    const stepped = await steppingSweeper(rt, clock.t, clock.t + 5_000).run();
+    expect(stepped).toMatchObject({ due: 0, evaluated: 0, durationMs: 5_000 });
+  });
+});
+
+describe('a preview changes nothing, in any state', () => {
+  it('a requested cancel and an expired claim: reported or skipped, never written, called or sent', async () => {
+    const { rt, clock } = await world();
+    const requested = await runaway(rt, clock);
+    await rt.watchdog.requestCancel(requested.id, { id: 'slack:U1', via: 'slack' }, 'by hand');
+    const claimed = await runaway(rt, clock);
+    const ctx = contextFor(rt.config, clock.now);
+    await rt.store.mutate(claimed.id, (c) => claimCancel(c, { holder: 'gone', leaseMs: MIN, actor: { id: 'gone', via: 'sweep' } }, ctx(c)));
+    clock.advance(2 * MIN);
+    const before = await Promise.all([requested.id, claimed.id].map((id) => rt.store.get(id)));
+    const posts = servers.slack.posts.length;
+    const s = await rt.sweeper.run({ preview: true });
+    expect(s.actions).toEqual([expect.objectContaining({ id: requested.id, action: 'preview_cancel', detail: 'cancel requested' })]);
+    expect(s).toMatchObject({ previewCancels: 1, cancelCalls: 0, cancelled: 0, lostRaces: 0 });
+    const after = await Promise.all([requested.id, claimed.id].map((id) => rt.store.get(id)));
+    expect(after.map((e) => e?.version)).toEqual(before.map((e) => e?.version));
+    expect(servers.slack.posts.length).toBe(posts);
+    expect(servers.sims.catalyzed.cancelCalls.get(requested.externalId)).toBeUndefined();
+    // The real sweep then carries both out: the request, and the claim whose holder is gone.
+    const real = await rt.sweeper.run();
+    expect(real.cancelled).toBe(2);
+  });
+});
+
+describe('the safety net (dynalite): a runaway whose due entry is gone is still found', () => {
+  it('found through the state index, re-indexed, cancelled, counted; not in a preview; not again within repairEvery', async () => {
+    const { rt, clock, client: c, tableName } = await world({ repairEvery: '15m' });
+    const lost = await runaway(rt, clock, `lost-${++n}`);
+    const later = await runaway(rt, clock, `batch-${++n}`);
+    await c.send(new UpdateItemCommand({ TableName: tableName, Key: { pk: { S: `X#${lost.id}` }, sk: { S: 'X' } }, UpdateExpression: 'REMOVE dueShard' }));
+    clock.advance(2 * MIN);
+    expect((await rt.sweeper.run({ preview: true })).indexRepairs).toBe(0);
+    // A batch of 0 leaves the other in the due index, unread: not a repair.
+    const s = await rt.sweeper.run({ limit: 0 });
+    expect(s).toMatchObject({ indexRepairs: 1, cancelled: 1 });
+    expect(servers.sims.catalyzed.cancelCalls.get(lost.externalId)).toBe(1);
+    expect((await rt.store.get(later.id))?.state).toBe('running');
+    expect((await rt.sweeper.run({ limit: 0 })).indexRepairs).toBe(0);
+  });
+
+  it('a grace minute: an entry overdue by less than that is left to the index', async () => {
+    const { rt, clock, client: c, tableName } = await world({ repairEvery: '15m' });
+    const lost = await runaway(rt, clock, `fresh-${++n}`);
+    await c.send(new UpdateItemCommand({ TableName: tableName, Key: { pk: { S: `X#${lost.id}` }, sk: { S: 'X' } }, UpdateExpression: 'REMOVE dueShard' }));
+    clock.advance(59_000);
+    expect((await rt.sweeper.run()).indexRepairs).toBe(0);
+    expect((await rt.store.get(lost.id))?.state).toBe('running');
+  });
+});

@@ -91,7 +91,7 @@ describe('watchdog CLI (embedded store, no AWS account)', () => {
   it('config validate accepts the example and names every broken path', async () => {
     const ok = await watchdog(['config', 'validate', 'examples/watchdog.yaml']);
     expect(ok).toMatchObject({ code: 0 });
-    expect(ok.stdout).toMatch(/valid \(4 policies, 5 connections\)/);
+    expect(ok.stdout).toMatch(/valid \(5 policies, 5 connections\)/);
     const bad = path.join(dataDir, 'bad.yaml');
     writeFileSync(
       bad,

@@ -52,9 +52,9 @@ function steppingSweeper(rt: Runtime, first: number, after: number): Sweeper {
 describe('when a sweep stops starting work', () => {
   it.each([
     // [what, options, ms after the start when the work would begin, deferred?]
-    ['the reserve: exactly 30 s left still works', { remainingMs: () => 30_000 }, 0, false],
-    ['the reserve: less than 30 s left defers', { remainingMs: () => 29_999 }, 0, true],
-    ['a reserve of its own', { remainingMs: () => 40_000, reserveMs: 45_000 }, 0, true],
+    ['the reserve: exactly 30 s left still works', { remainingMs: (): number => 30_000 }, 0, false],
+    ['the reserve: less than 30 s left defers', { remainingMs: (): number => 29_999 }, 0, true],
+    ['a reserve of its own', { remainingMs: (): number => 40_000, reserveMs: 45_000 }, 0, true],
     ['a caller deadline, reached', { deadlineAt: 0 }, 0, true],
     ['a caller deadline, not reached', { deadlineAt: 1 }, 0, false],
     ['the next schedule (2m): ends 10 s before it', { scheduleMs: 120_000 }, 110_000, true],

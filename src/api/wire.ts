@@ -106,6 +106,8 @@ export interface Approval {
   by?: string;
   at?: number;
   keptUntil?: number;
+  /** What a silence decided. */
+  silence?: 'keep' | 'cancel';
 }
 
 /** POST /v1/executions */

@@ -370,7 +370,11 @@ export class Sweeper {
         const r = await this.write(cur, (c) => T.recordSilence(c, policyActor(c), this.ctx(c)));
         if (!r.ok) return;
         cur = r.execution;
-        tally.record('approval_unanswered', cur, 'no answer: cancelling (onSilence: cancel)');
+        tally.record(
+          'approval_unanswered',
+          cur,
+          `no answer: cancelling${cur.approval?.silence === 'cancel' && policy.onSilence === 'keep' ? ' (the request was never delivered)' : ' (onSilence: cancel)'}`,
+        );
       }
       return this.enforce(cur, run, { reasons: d.reasons, policyDecision: true, breachAt: breachAt(cur, policy, d.reasons, now) });
     }

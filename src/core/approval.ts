@@ -40,6 +40,15 @@ export function pastHardCeiling(e: Execution, policy: Policy, now: number): bool
   return cost !== undefined && cost >= policy.hardMaxCostUsd;
 }
 
+/**
+ * Silence keeps the run only under `onSilence: keep`, and only when the request went out: one
+ * still undelivered (chat down) reached nobody, so no silence can be read into it — the
+ * policy's cancel applies (fail closed).
+ */
+export function keepsOnSilence(e: Execution, policy: Policy): boolean {
+  return policy.onSilence === 'keep' && !(e.outbox ?? []).some((n) => n.kind === 'approval');
+}
+
 /** Which way a breach of `reasons` goes now (a live run whose policy decided `cancel`, not dry-run). */
 export function gate(e: Execution, policy: Policy, reasons: readonly Reason[], now: number): Gate {
   if (policy.onBreach !== 'approve') return { kind: 'cancel' };
@@ -49,11 +58,11 @@ export function gate(e: Execution, policy: Policy, reasons: readonly Reason[], n
   switch (a.answer) {
     case undefined:
       if (now < a.until) return { kind: 'wait', until: a.until };
-      return policy.onSilence === 'keep' ? { kind: 'silence_keep' } : { kind: 'cancel', why: 'silence' };
+      return keepsOnSilence(e, policy) ? { kind: 'silence_keep' } : { kind: 'cancel', why: 'silence' };
     case 'keep':
       return a.keptUntil !== undefined && now < a.keptUntil ? { kind: 'wait', until: a.keptUntil } : { kind: 'ask' };
     case 'silence':
-      return policy.onSilence === 'keep' ? { kind: 'kept' } : { kind: 'cancel', why: 'silence' };
+      return a.silence === 'keep' ? { kind: 'kept' } : { kind: 'cancel', why: 'silence' };
     case 'cancel':
       // A person's cancel that was then withdrawn (an extension): ask again.
       return { kind: 'ask' };
@@ -71,6 +80,6 @@ export function approvalText(a: Approval, iso: (t: number | undefined) => string
     case 'cancel':
       return `${asked}: cancelled by ${a.by ?? '?'} at ${iso(a.at)}`;
     case 'silence':
-      return `${asked}: no answer by ${iso(a.until)} (${a.by ?? 'policy'} applied onSilence)`;
+      return `${asked}: no answer by ${iso(a.until)}: ${a.silence === 'keep' ? 'kept running' : 'cancelled'} (onSilence)`;
   }
 }

@@ -122,6 +122,8 @@ export const Approval = z.object({
   at: z.number().optional(),
   /** keep: no cancel and no new request before this time. */
   keptUntil: z.number().optional(),
+  /** silence: what it decided (keep only under onSilence: keep, and only for a request that went out). */
+  silence: z.enum(['keep', 'cancel']).optional(),
 });
 export type Approval = z.infer<typeof Approval>;
 

@@ -26,7 +26,7 @@ import {
   normaliseProgress,
   progressFraction,
 } from './model.js';
-import { gate } from './approval.js';
+import { gate, keepsOnSilence } from './approval.js';
 import { type Policy, canExtend, evaluate, totalExtensionMs } from './policy.js';
 
 export type Refusal =
@@ -465,12 +465,17 @@ export function recordSilence(cur: Execution, actor: Actor, ctx: Ctx): Transitio
   const a = cur.approval;
   if ((cur.state !== 'running' && cur.state !== 'warned') || a === undefined || a.answer !== undefined || ctx.now < a.until)
     return { ok: false, outcome: 'not_claimable', execution: cur };
-  const keep = ctx.policy.onSilence === 'keep';
-  return next(cur, { approval: { ...a, answer: 'silence', by: actor.id, at: ctx.now } }, ctx, {
+  const keep = keepsOnSilence(cur, ctx.policy);
+  const why = keep
+    ? 'kept running (onSilence: keep)'
+    : ctx.policy.onSilence === 'keep'
+      ? 'cancelling: the request was never delivered'
+      : 'cancelling (onSilence: cancel)';
+  return next(cur, { approval: { ...a, answer: 'silence', by: actor.id, at: ctx.now, silence: keep ? 'keep' : 'cancel' } }, ctx, {
     actor,
     what: 'approval unanswered',
     ...(a.reasons.length === 1 ? { why: a.reasons[0] } : {}),
-    detail: `no answer within ${formatDuration(a.until - a.askedAt)}: ${keep ? 'kept running' : 'cancelling'} (onSilence: ${keep ? 'keep' : 'cancel'})`,
+    detail: `no answer within ${formatDuration(a.until - a.askedAt)}: ${why}`,
   });
 }
 

@@ -137,8 +137,22 @@ describe('the transitions of an approval', () => {
     const s = recordSilence(e, { id: 'policy:p', via: 'sweep' }, ctx(at + 30 * MIN, p));
     if (!s.ok) throw new Error('refused');
     expect(s.execution.pendingEvent?.detail).toBe('no answer within 30m: kept running (onSilence: keep)');
+    expect(s.execution.approval).toMatchObject({ answer: 'silence', silence: 'keep' });
     expect(s.execution.dueAt).toBe(at + 30 * MIN + p.recheckAfterMs);
     expect(claim(s.execution, at + 2 * HOUR, p)).toMatchObject({ ok: false, outcome: 'not_claimable' });
+  });
+
+  it('a request never delivered (its notice still queued) reached nobody: the silence cancels even under onSilence: keep', () => {
+    const p = { ...pol, onSilence: 'keep' as const };
+    const queued = { key: '3:chat', target: 'chat', kind: 'approval' as const, state: 'warned' as const, attempts: 4, nextAt: at + 31 * MIN };
+    const e = { ...asked(at, p), outbox: [queued] };
+    expect(gate(e, p, ['runtime'], at + 30 * MIN)).toEqual({ kind: 'cancel', why: 'silence' });
+    const s = recordSilence(e, { id: 'policy:p', via: 'sweep' }, ctx(at + 30 * MIN, p));
+    if (!s.ok) throw new Error('refused');
+    expect(s.execution.approval).toMatchObject({ answer: 'silence', silence: 'cancel' });
+    expect(s.execution.pendingEvent?.detail).toBe('no answer within 30m: cancelling: the request was never delivered');
+    expect(gate(s.execution, p, ['runtime'], at + 31 * MIN)).toEqual({ kind: 'cancel', why: 'silence' });
+    expect(claim(s.execution, at + 31 * MIN, p)).toMatchObject({ ok: true, execution: { state: 'cancelling' } });
   });
 
   it('dry-run keeps its own rule: the would-cancel is due, not a request', () => {

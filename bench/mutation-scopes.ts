@@ -29,6 +29,7 @@ export const MUTATION_SCOPES = {
       'test/sweep/side-paths.test.ts',
       'test/http/webhook.test.ts',
       'test/http/scopes.test.ts',
+      'test/http/service.test.ts',
       'test/http/approval.test.ts',
       'test/http/asker.test.ts',
       'test/notify/oncall.test.ts',

@@ -124,7 +124,7 @@ describe('a claim whose holder died (its lease expired): recovered status first'
   it('its call had landed (the platform says CANCELLING): accepted after all, checked later, never sent again', async () => {
     const { rt, clock } = await world();
     const e = await claimedAndDead(rt, clock);
-    const landed = await rt.providers.forConnection('kodexa-c');
+    const landed = rt.providers.forConnection('kodexa-c');
     if (!('cancel' in landed)) throw new Error('no adapter');
     await landed.cancel(e.externalId); // the dead holder's call, which landed
     clock.advance(90 * SEC);

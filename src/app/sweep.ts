@@ -262,9 +262,13 @@ export class Sweeper {
       const look = T.stateDueAt(e, this.policyOf(e), now);
       return look !== undefined && look <= now ? 'aftercare' : 'terminal';
     }
-    const stateDue = T.stateDueAt(e, this.policyOf(e), now);
+    const policy = this.policyOf(e);
+    const stateDue = T.stateDueAt(e, policy, now);
     if (stateDue === undefined || stateDue <= now) return 'act';
-    return (e.outbox ?? []).some((n) => n.nextAt <= now) ? 'notice' : 'reschedule';
+    if ((e.outbox ?? []).some((n) => n.nextAt <= now)) return 'notice';
+    // No limit gives a deadline: what made it due is the periodic look (recheckAfter), which
+    // always lies ahead of `now` when computed afresh — act on it (a status read), do not just move it.
+    return (e.state === 'running' || e.state === 'warned') && evaluate(e, policy, now).recheck ? 'act' : 'reschedule';
   }
 
   private async handle(e: Execution, run: Run, kind: DueKind = this.dueKind(e, this.now())): Promise<void> {

@@ -29,9 +29,9 @@ afterAll(async () => {
 const actor = { id: 'tracker', via: 'api' };
 let n = 0;
 
-async function world(settings: Record<string, unknown> = {}) {
+async function world(settings: Record<string, unknown> = {}, policies?: unknown[]) {
   const clock = new Clock(Date.now());
-  const config = worldConfig(servers, { settings: { probeEvery: '0', ...settings } });
+  const config = worldConfig(servers, { settings: { probeEvery: '0', ...settings }, ...(policies ? { policies } : {}) });
   const w = await freshRuntime(engine, client, config, servers, clock);
   client = w.client;
   return { ...w, clock };
@@ -142,5 +142,97 @@ describe('the safety net (dynalite): a runaway whose due entry is gone is still 
     clock.advance(59_000);
     expect((await rt.sweeper.run()).indexRepairs).toBe(0);
     expect((await rt.store.get(lost.id))?.state).toBe('running');
+  });
+});
+
+describe('under policy: when the sweep reads the platform first, and what it does with the answer', () => {
+  const policies = [
+    { name: 'strict', maxRuntime: '1h', notify: ['chat'] },
+    { name: 'stally', maxRuntime: '10h', stallAfter: '20m', match: { labels: { kind: 'stall' } }, notify: ['chat'] },
+    { name: 'metered', maxCostUsd: 10, match: { labels: { kind: 'metered' } }, notify: ['chat'] },
+    { name: 'preview', maxRuntime: '1h', mode: 'dry-run', match: { labels: { kind: 'preview' } }, notify: ['chat'] },
+  ];
+  const track = async (rt: Runtime, clock: Clock, agoMs: number, extra: Record<string, unknown> = {}, state = 'running') => {
+    const externalId = `up-${++n}`;
+    servers.sims.catalyzed.add({ id: externalId, startedAt: clock.t - agoMs, state: state as never });
+    return (await rt.watchdog.track({ connection: 'catalyzed-c', externalId, startedAt: clock.t - agoMs, ...extra }, actor)).execution;
+  };
+  const postsAbout = (externalId: string) => servers.slack.posts.filter((p) => p.text.includes(externalId));
+
+  it('a runtime cancel is sent without a read; a warning, a stall, a dry-run and a periodic look read first', async () => {
+    const { rt, clock } = await world({}, policies);
+    await track(rt, clock, 2 * HOUR); // runtime: the cancel's own answer tells finished from cancelled
+    expect(await rt.sweeper.run()).toMatchObject({ observed: 0, cancelCalls: 1, cancelled: 1 });
+    await track(rt, clock, 50 * MIN); // near its runtime: warned after a read
+    expect(await rt.sweeper.run()).toMatchObject({ observed: 1, warned: 1, cancelCalls: 0 });
+    const stalled = await track(rt, clock, 30 * MIN, { labels: { kind: 'stall' } });
+    await rt.watchdog.heartbeat(stalled.id, { progress: { done: 1, total: 10 } });
+    clock.advance(21 * MIN);
+    const stall = await rt.sweeper.run();
+    expect(stall.actions.find((a) => a.id === stalled.id)?.action).toBe('cancelled');
+    expect(stall.observed).toBeGreaterThanOrEqual(1);
+    const dry = await track(rt, clock, 2 * HOUR, { labels: { kind: 'preview' } });
+    const s = await rt.sweeper.run();
+    expect(s.actions.find((a) => a.id === dry.id)).toMatchObject({ action: 'would_cancel', detail: 'runtime' });
+    expect(s).toMatchObject({ observed: 1, cancelCalls: 0 });
+    // Recorded once: the next look only moves it on.
+    clock.advance(2 * HOUR);
+    expect((await rt.sweeper.run()).wouldCancel).toBe(0);
+    const metered = await track(rt, clock, 0, { labels: { kind: 'metered' } });
+    clock.advance(HOUR); // no deadline: looked at after recheckAfter (1h)
+    const look = await rt.sweeper.run();
+    expect(look.actions.find((a) => a.id === metered.id)).toBeUndefined();
+    expect(look.observed).toBe(1);
+  });
+
+  it('found finished by the read: recorded finished; the people who were warned are told, the others are not', async () => {
+    const { rt, clock } = await world({}, policies);
+    // Warned under the dry-run policy, read again at its would-cancel; the other read before its warning.
+    const warned = await track(rt, clock, 50 * MIN, { labels: { kind: 'preview' } });
+    await rt.sweeper.run();
+    expect(postsAbout(warned.externalId)).toHaveLength(1);
+    servers.sims.catalyzed.executions.get(warned.externalId)!.state = 'succeeded';
+    const quiet = await track(rt, clock, 45 * MIN, {}, 'succeeded');
+    clock.advance(11 * MIN);
+    const s = await rt.sweeper.run();
+    expect(s.finished).toBe(2);
+    expect(s.actions.find((a) => a.id === quiet.id)).toMatchObject({ action: 'finished', detail: 'provider status succeeded' });
+    expect((await rt.store.get(warned.id))?.state).toBe('finished');
+    expect(postsAbout(warned.externalId).at(-1)?.text).toMatch(/^Finished: /);
+    expect(postsAbout(quiet.externalId)).toHaveLength(0);
+    expect(servers.sims.catalyzed.cancelCalls.get(quiet.externalId)).toBeUndefined();
+  });
+
+  it('a read that fails: decided on what the store knows (warned all the same)', async () => {
+    const { rt, clock } = await world({}, policies);
+    const e = await track(rt, clock, 50 * MIN);
+    servers.sims.catalyzed.faults = { errorRate: 1 };
+    try {
+      const s = await rt.sweeper.run();
+      expect(s.actions.find((a) => a.id === e.id)).toMatchObject({ action: 'warned', detail: 'runtime' });
+    } finally {
+      servers.sims.catalyzed.faults = {};
+    }
+  });
+
+  it('snoozed: the warning is recorded (once) but not sent', async () => {
+    const { rt, clock } = await world({}, policies);
+    const e = await track(rt, clock, 40 * MIN);
+    await rt.watchdog.snooze(e.id, '1h', { id: 'slack:U1', via: 'slack' });
+    clock.advance(9 * MIN);
+    const s = await rt.sweeper.run();
+    expect(s.warned).toBe(1);
+    expect((await rt.store.get(e.id))?.state).toBe('warned');
+    expect(postsAbout(e.externalId)).toHaveLength(0);
+    expect((await rt.sweeper.run()).warned).toBe(0);
+  });
+
+  it('a preview of a warning names the limits; nothing is read, written or sent', async () => {
+    const { rt, clock } = await world({}, policies);
+    const e = await track(rt, clock, 50 * MIN);
+    const s = await rt.sweeper.run({ preview: true });
+    expect(s.actions).toEqual([expect.objectContaining({ id: e.id, action: 'preview_warn', detail: 'runtime' })]);
+    expect(s.observed).toBe(0);
+    expect((await rt.store.get(e.id))?.version).toBe(e.version);
   });
 });

@@ -2,7 +2,7 @@
 export const MUTATION_SCOPES = {
   /** The pure core, from its fast tests. */
   core: {
-    mutate: ['src/core/policy.ts', 'src/core/transitions.ts', 'src/core/duration.ts'],
+    mutate: ['src/core/policy.ts', 'src/core/transitions.ts', 'src/core/duration.ts', 'src/core/approval.ts'],
     tests: ['test/core/**/*.test.ts', 'test/config/**/*.test.ts'],
     target: 85,
   },

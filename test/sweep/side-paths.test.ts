@@ -13,7 +13,12 @@ import { contextFor } from '../../src/app/context.js';
 import { type Engine, startDynalite } from '../../src/local/engines.js';
 import type { Runtime } from '../../src/runtime.js';
 import { HOUR, MIN } from '../helpers/fixtures.js';
-import { Clock, type Servers, freshRuntime, startServers, worldConfig } from '../helpers/world.js';
+import { compileConfig } from '../../src/config/load.js';
+import { buildRuntime } from '../../src/runtime.js';
+import { startPagerDutyStandIn } from '../../src/simulators/oncall.js';
+import { dynamoClient } from '../../src/store/client.js';
+import { ensureTable } from '../../src/store/dynamo.js';
+import { Clock, type Servers, freshRuntime, memorySecrets, startServers, worldConfig } from '../helpers/world.js';
 
 let engine: Engine;
 let servers: Servers;
@@ -234,5 +239,48 @@ describe('under policy: when the sweep reads the platform first, and what it doe
     expect(s.actions).toEqual([expect.objectContaining({ id: e.id, action: 'preview_warn', detail: 'runtime' })]);
     expect(s.observed).toBe(0);
     expect((await rt.store.get(e.id))?.version).toBe(e.version);
+  });
+});
+
+describe("the fleet's own alerts carry their kind, incident key and facts", () => {
+  it('the cancel cap: one PagerDuty incident keyed watchdog/cancel-cap, and the facts in the webhook', async () => {
+    const pager = await startPagerDutyStandIn({ routingKey: 'rk' });
+    try {
+      const clock = new Clock(Date.now());
+      const config = compileConfig({
+        settings: { maxCancelsPerSweep: 1, probeEvery: '0' },
+        connections: { 'catalyzed-c': { provider: 'catalyzed', baseUrl: servers.sims.catalyzed.url, secret: 'key-catalyzed' } },
+        notify: {
+          hook: { type: 'webhook', url: `${servers.slack.hookBase}/cap`, secret: 'hook' },
+          pager: { type: 'pagerduty', routingKeySecret: 'pd', apiUrl: pager.url },
+        },
+        policies: [{ name: 'default', maxRuntime: '1h', notify: ['hook', 'pager'] }],
+      });
+      const base = memorySecrets(servers);
+      const secrets = {
+        get: async (name: string) =>
+          name === 'pd' ? JSON.stringify({ routingKey: 'rk' }) : name === 'hook' ? JSON.stringify({ signingSecret: 'h' }) : base.get(name),
+      };
+      const c = (client ??= dynamoClient({ endpoint: engine.endpoint }));
+      const tableName = `cap${++n}`;
+      await ensureTable(c, tableName);
+      const rt = buildRuntime(config, { client: c, tableName, secrets, now: clock.now, holder: 'sweep-a' });
+      await runaway(rt, clock);
+      await runaway(rt, clock);
+      const hooks = servers.slack.hooks.length;
+      expect(await rt.sweeper.run()).toMatchObject({ cancelled: 1, heldBackByCap: 1 });
+      expect(pager.events.map((e) => [e.action, e.key])).toEqual([['trigger', 'watchdog/cancel-cap']]);
+      expect(pager.events[0]!.body).toMatchObject({ payload: { summary: 'Cancel cap reached: 1 runaway(s) held back', severity: 'critical' } });
+      const sent = servers.slack.hooks.slice(hooks).map((h) => h.body as Record<string, unknown>);
+      expect(sent.find((b) => b.title === 'Cancel cap reached: 1 runaway(s) held back')).toMatchObject({
+        severity: 'alert',
+        kind: 'alert',
+        heldBack: 1,
+        cap: 1,
+        sweeper: 'sweep-a',
+      });
+    } finally {
+      await pager.close();
+    }
   });
 });

@@ -28,6 +28,7 @@ beforeEach(() => {
 const actor = { id: 'test', via: 'test' };
 const policies = [
   { name: 'hb', heartbeatTimeout: '10m', notify: ['chat'] },
+  { name: 'bulk', maxRuntime: '10h' },
   { name: 'hb-short', heartbeatTimeout: '10m', maxRuntime: '30m', notify: ['chat'] },
 ];
 
@@ -106,6 +107,52 @@ describe('lost heartbeats: the fleet rule', () => {
     expect(await states(rt, [lone!])).toEqual(['running']);
     // 30 minutes: the runtime limit is no heartbeat question.
     clock.advance(19 * MIN);
+    for (const id of healthy) await rt.watchdog.heartbeat(id, {});
+    await rt.sweeper.run();
+    expect(await states(rt, [lone!])).toEqual(['cancelled']);
+  });
+
+  it.each([
+    // [silent, healthy, held?] — held when at least 3 (heartbeatHoldMinRuns) are silent and they are more than half
+    [3, 2, true],
+    [3, 3, false],
+    [2, 0, false],
+  ] as const)('%i silent with %i heartbeating: held %s', async (silentCount, healthyCount, held) => {
+    const { rt, clock } = await world();
+    const silent = await tracked(rt, clock, silentCount, `s${silentCount}-${healthyCount}`);
+    const healthy = await tracked(rt, clock, healthyCount, `h${silentCount}-${healthyCount}`);
+    // A run without a heartbeat limit is no part of the count.
+    await rt.watchdog.track({ connection: 'superglue-c', externalId: `nohb-${silentCount}-${healthyCount}`, policy: 'bulk', startedAt: clock.t }, actor);
+    for (let m = 0; m < 11; m++) {
+      clock.advance(MIN);
+      for (const id of healthy) await rt.watchdog.heartbeat(id, {});
+    }
+    const s = await rt.sweeper.run();
+    expect(s.heartbeatHeld).toBe(held ? silentCount : 0);
+    expect(await states(rt, silent)).toEqual(silent.map(() => (held ? 'running' : 'cancelled')));
+    if (held) {
+      expect(s.actions.find((a) => a.id === silent[0])?.detail).toBe(
+        `${silentCount} of ${silentCount + healthyCount} heartbeat-tracked runs lost their heartbeats together: the watchdog's ingestion may be at fault`,
+      );
+      expect((await rt.store.get(silent[0]!))?.heartbeatHeldUntil).toBe(clock.t + 2 * MIN);
+    }
+  });
+
+  it('an ingest fault exactly one heartbeat timeout ago still holds (with how long ago); once older, it does not', async () => {
+    const { rt, clock } = await world();
+    const [lone] = await tracked(rt, clock, 1, 'edge');
+    const healthy = await tracked(rt, clock, 3, 'edge-ok');
+    await rt.ledger.recordIngestFault(clock.t + MIN);
+    for (let m = 0; m < 11; m++) {
+      clock.advance(MIN);
+      for (const id of healthy) await rt.watchdog.heartbeat(id, {});
+    }
+    // Now T0 + 11m: the fault (T0 + 1m) is exactly the 10m timeout ago.
+    const s = await rt.sweeper.run();
+    expect(s.actions.find((a) => a.id === lone)?.detail).toBe(
+      'the webhook could not take tracking requests 600s ago (within the heartbeat timeout): heartbeats may not have reached the watchdog',
+    );
+    clock.advance(2 * MIN + 1); // the hold ends; the fault is now older than the timeout
     for (const id of healthy) await rt.watchdog.heartbeat(id, {});
     await rt.sweeper.run();
     expect(await states(rt, [lone!])).toEqual(['cancelled']);

@@ -136,6 +136,28 @@ describe('PagerDuty and Opsgenie incidents', () => {
     expect((await a.store.due(clock.t)).items).toHaveLength(0);
   });
 
+  it('aftercare: looked at every 5 minutes (not before) with what the platform says, for 24 hours, then no more', async () => {
+    const { clock, a } = await world();
+    const e = await runaway(a, clock, 'lingers');
+    sim.faults = { errorRate: 1 };
+    await a.sweeper.run();
+    sim.faults = {};
+    const failed = (await a.store.get(e.id))!;
+    expect(failed).toMatchObject({ state: 'cancel_failed', dueAt: failed.endedAt! + 5 * MIN });
+    clock.advance(5 * MIN - 1);
+    expect((await a.sweeper.run()).observed).toBe(0);
+    clock.advance(1);
+    const look = await a.sweeper.run();
+    expect(look).toMatchObject({ observed: 1, stoppedAfterAlert: 0 });
+    expect(await a.store.get(e.id)).toMatchObject({ checkedAt: clock.t, providerStatus: 'running', dueAt: clock.t + 5 * MIN });
+    expect(pd.open(`watchdog/${e.id}/stop`)).toBeDefined();
+    // A day on: the last look was the one before the day ended; nothing is due any more.
+    clock.t = failed.endedAt! + 24 * 60 * MIN - 1;
+    await a.store.mutate(e.id, (c) => ({ ok: true, execution: { ...c, checkedAt: clock.t - 5 * MIN, dueAt: clock.t, version: c.version + 1 } }));
+    await a.sweeper.run();
+    expect((await a.store.get(e.id))?.dueAt).toBeUndefined();
+  });
+
   it('an unhealthy connection opens one incident (two concurrent sweeps) that resolves on recovery', async () => {
     const { clock, a, b } = await world(config({ settings: { maxCancelAttempts: 1, probeEvery: '5m', repairEvery: '0' } }));
     await Promise.all([a.sweeper.run(), b.sweeper.run()]); // healthy: nothing sent

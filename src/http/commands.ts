@@ -2,7 +2,7 @@
  * Chat commands, the same for Slack, Discord and Teams:
  *   cancel <id> [reason] · extend <id> <duration> [reason] · keep <id> [duration] · snooze <id> [duration]
  *   status <id> · list [connection|policy] · coverage · help
- * `<id>` is a wd_… id or <connection>/<externalId>. Cancel, extend and snooze need the
+ * `<id>` is a wd_… id or <connection>/<externalId>. Cancel, extend, keep and snooze need the
  * person (or the channel) to be allowed by the execution's policy; every action is
  * audited with the person's id, the tool and the reason.
  */

@@ -53,12 +53,17 @@ export class PagerDutyNotifier implements Notifier {
               class: m.kind,
               ...(typeof m.data.connection === 'string' ? { component: m.data.connection } : {}),
               ...(typeof m.data.policy === 'string' ? { group: m.data.policy } : {}),
-              custom_details: { text: m.text, ...Object.fromEntries(m.fields), ...m.data },
+              custom_details: { text: m.text, ...Object.fromEntries(m.fields), ...m.data, ...lookAt(m) },
             },
           };
     await accepted('pagerduty', this.client, '/v2/enqueue', { 'content-type': 'application/json' }, body);
     return {};
   }
+}
+
+/** Where the person paged looks next: the execution's audit trail (and the chat thread it was posted in). */
+function lookAt(m: Message): { show?: string } {
+  return m.executionId ? { show: `npx watchdog show ${m.executionId}` } : {};
 }
 
 const OG_PRIORITY: Record<Severity, 'P2' | 'P3' | 'P5'> = { alert: 'P2', warning: 'P3', info: 'P5' };
@@ -88,7 +93,7 @@ export class OpsgenieNotifier implements Notifier {
               priority: OG_PRIORITY[m.severity],
               source: SOURCE,
               tags: [m.kind],
-              details: Object.fromEntries(Object.entries(m.data).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
+              details: Object.fromEntries(Object.entries({ ...m.data, ...lookAt(m) }).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
               ...(m.executionId ? { entity: m.executionId } : {}),
             },
           ];

@@ -107,9 +107,9 @@ describe('PagerDuty and Opsgenie incidents', () => {
     }
     expect(pd.events[0]!.body).toMatchObject({
       routing_key: ROUTING_KEY,
-      payload: { severity: 'critical', source: 'runaway-watchdog', class: 'cancel_failed' },
+      payload: { severity: 'critical', source: 'runaway-watchdog', class: 'cancel_failed', custom_details: { show: `npx watchdog show ${e.id}` } },
     });
-    expect(og.events[0]!.body).toMatchObject({ alias: key, priority: 'P2', entity: e.id });
+    expect(og.events[0]!.body).toMatchObject({ alias: key, priority: 'P2', entity: e.id, details: { show: `npx watchdog show ${e.id}` } });
 
     // Still running five minutes later: looked at again, the incidents stay open.
     sim.faults = {};

@@ -132,9 +132,13 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
     out(banner);
     view?.setHeader(`${banner} · Ctrl-C stops`);
     // The try-it commands: a footer that stays on screen in the live view, log lines otherwise.
-    const howTo = async (s: DemoScript): Promise<void> => {
+    const howToLines = async (s: DemoScript): Promise<string[]> => {
       const lines: string[] = [];
       await printHowTo((l) => lines.push(l), config, secrets, served.url, s);
+      return lines;
+    };
+    const howTo = async (s: DemoScript): Promise<void> => {
+      const lines = await howToLines(s);
       if (view) view.setFooter(lines);
       else for (const l of lines) opts.out(l);
     };
@@ -175,9 +179,15 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
         lastEvent.set(a.id, `${clock()} ${ACTION_TEXT[a.action] ?? a.action}`);
       }
       if (script && !shownOutcome) {
-        shownOutcome = await reportOutcome(rt, world as DemoWorld, script, out);
-        // The try-it commands again, last on screen, where they stay.
-        if (shownOutcome && !view) await howTo(script);
+        const outcome = await demoOutcome(rt, world as DemoWorld, script);
+        if (outcome !== undefined) {
+          shownOutcome = true;
+          // The try-it commands again, last on screen, where they stay: gathered first, so the
+          // outcome and they are written together (nothing can come between them).
+          const lines = view ? [] : await howToLines(script);
+          out(outcome);
+          for (const l of lines) opts.out(l);
+        }
       }
     };
     let lastShape = '';
@@ -300,22 +310,21 @@ async function printHowTo(out: (s: string) => void, config: WatchdogConfig, secr
   out('Ctrl-C stops; the store persists, a restart resumes.\n');
 }
 
-/** Once every scenario reached its expected end, say so (once). */
-async function reportOutcome(rt: Runtime, world: DemoWorld, script: DemoScript, out: (s: string) => void): Promise<boolean> {
+/** Once every scenario reached its expected end, what to say (once); undefined before. */
+async function demoOutcome(rt: Runtime, world: DemoWorld, script: DemoScript): Promise<string | undefined> {
   const rows: string[] = [];
   for (const s of script.scenarios) {
     const e = await rt.store.get(s.id as string);
     const calls = world.sims.get(s.connection)?.cancelCalls.get(s.externalId) ?? 0;
-    if (!e || !s.expect(e.state, calls)) return false;
+    if (!e || !s.expect(e.state, calls)) return undefined;
     rows.push(`  ${s.connection}/${s.externalId}: ${e.state}${calls ? ` (cancel calls: ${calls})` : ''} — ${s.what}`);
   }
   if (script.outage !== undefined) {
     // The outage's incident: opened by the probe, resolved on recovery.
     const key = `watchdog/connection/${script.outage}`;
     const events = world.pager?.events.filter((e) => e.key === key).map((e) => e.action) ?? [];
-    if (!events.includes('trigger') || events.at(-1) !== 'resolve') return false;
+    if (!events.includes('trigger') || events.at(-1) !== 'resolve') return undefined;
     rows.push(`  ${script.outage}: API outage → PagerDuty incident ${key} opened, resolved on recovery`);
   }
-  out(`\ndemo: all scenarios reached their expected outcome:\n${rows.join('\n')}\n`);
-  return true;
+  return `\ndemo: all scenarios reached their expected outcome:\n${rows.join('\n')}\n`;
 }

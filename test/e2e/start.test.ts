@@ -48,7 +48,8 @@ describe('npm start', () => {
     const app = start(['--data-dir', dataDir, '--port', '0', '--interval', '1s']);
     try {
       const manual = (await app.waitFor(/a long run, (wd_[a-z0-9]{12}), waits for you/, 30_000))[1]!;
-      await app.waitFor(/demo: all scenarios reached their expected outcome/, 100_000);
+      // The outcome, then the try-it commands again (written together; a pipe may still deliver them in two reads).
+      await app.waitFor(/demo: all scenarios reached their expected outcome[\s\S]*Ctrl-C stops; the store persists/, 100_000);
       const out = app.output();
       for (const platform of ['catalyzed-prod', 'kodexa-acme', 'ionworks-prod', 'superglue-prod', 'meibel-prod']) {
         expect(out).toMatch(new RegExp(`${platform}\\s+simulator received cancel for demo-`));

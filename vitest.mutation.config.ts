@@ -12,6 +12,11 @@ export default defineConfig({
   test: {
     include: [...MUTATION_SCOPES[scope].tests],
     passWithNoTests: false,
+    // One worker keeps its modules across test files (StrykerJS runs one thread per worker):
+    // each file would otherwise import the SDK and the app again, for every mutant — about a
+    // second a file, most of a mutant's cost. Mutants are switched at run time (StrykerJS's
+    // mutation switching), so a cached module still runs the active one.
+    isolate: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     env: {

@@ -1,5 +1,5 @@
 /**
- * `npm run mutation [-- --scope core|security]`: StrykerJS on one scope (bench/mutation-scopes.ts:
+ * `npm run mutation [-- --scope core|security|protocol] [--mutate src/app/cancel.ts] [--incremental]`: StrykerJS on one scope (bench/mutation-scopes.ts:
  * the pure core from its fast tests, by default; the signature and replay checks from the
  * webhook's suites on dynalite), then the score as bench-style JSON lines:
  * `mutation_score_<scope>` and one `mutation_score:<file>` each. StrykerJS 9 (10 needs
@@ -20,7 +20,11 @@ if (scopeArg === undefined || !Object.hasOwn(MUTATION_SCOPES, scopeArg)) {
   process.exit(2);
 }
 const scope = scopeArg as MutationScope;
-const { mutate, target } = MUTATION_SCOPES[scope];
+const { target } = MUTATION_SCOPES[scope];
+// `--mutate <file or file:lines>` (repeatable): a part of the scope, against the scope's tests
+// (to work on one file's survivors); the score line then covers that part only.
+const only = args.flatMap((a, i) => (a === '--mutate' && args[i + 1] !== undefined ? [args[i + 1] as string] : []));
+const mutate = only.length > 0 ? only : [...MUTATION_SCOPES[scope].mutate];
 // One Stryker config per scope, from the checked-in one: what to mutate and where the report goes.
 const base = JSON.parse(readFileSync('stryker.config.json', 'utf8')) as Record<string, unknown>;
 mkdirSync('.mutation', { recursive: true });
@@ -34,6 +38,9 @@ writeFileSync(
     mutate,
     jsonReporter: { fileName: reportFile },
     htmlReporter: { fileName: `.mutation/report-${scope}.html` },
+    // `--incremental`: StrykerJS reuses a mutant's earlier result while its code and the tests
+    // that covered it are unchanged (kept in .mutation/incremental-<scope>.json).
+    ...(args.includes('--incremental') ? { incremental: true, incrementalFile: `.mutation/incremental-${scope}.json` } : {}),
   }),
 );
 const require = createRequire(import.meta.url);

@@ -103,13 +103,13 @@ describe('npm start', () => {
       await new Promise((r) => setTimeout(r, 5));
       again.child.kill('SIGINT');
     }
-    await again.exit;
+    expect(await again.exit, again.output()).toBe(0);
     expect(again.output()).toContain('watchdog: stopping');
     // The store was closed cleanly: the next start does not rebuild its indexes.
     const third = start(['--data-dir', dataDir, '--port', '0', '--interval', '1s', '--no-demo']);
     try {
       await third.waitFor(/sweep every 1s/, 30_000);
-      expect(third.output()).not.toMatch(/not closed cleanly/);
+      expect(third.output(), `the restart before it said:\n${again.output()}`).not.toMatch(/not closed cleanly/);
     } finally {
       third.child.kill('SIGINT');
     }

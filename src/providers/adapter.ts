@@ -158,7 +158,9 @@ export function createAdapter(spec: AdapterSpec, baseUrl: string, creds: Credent
     if (res.status >= 200 && res.status < 300) {
       const s = spec.parse(res.json);
       if (s) return fromStatus(s, true);
-      if (!spec.status) return { kind: 'invalid_response', error: `unexpected cancel body: ${truncate(res.text, 120)}` };
+      // A platform that declares no status call: its 2xx is the only word there will be; the
+      // cancel is taken as done (calling it invalid would retry — a second cancel — then fail).
+      if (!spec.status) return { kind: 'cancelled' };
       const st = await status(externalId);
       return st.kind === 'status' ? fromStatus(st.status, true) : { kind: 'invalid_response', error: `unexpected cancel body: ${truncate(res.text, 120)}` };
     }

@@ -156,6 +156,26 @@ describe('generic http provider (declared in config)', () => {
     expect(await a.cancel('g2')).toMatchObject({ kind: 'already_finished', status: { result: 'succeeded' } });
     await sim.close();
   });
+
+  it('a platform with a cancel call and no status call: its 2xx is the cancel done (once), a declared 409 already finished', async () => {
+    const sim = await startSimulator('catalyzed');
+    const spec = genericHttpSpec(
+      'bare',
+      HttpProvider.parse({
+        type: 'http',
+        auth: { header: 'Authorization', prefix: 'Bearer ' },
+        cancel: { path: '/pipeline-executions/{id}/cancel', alreadyFinished: [409] },
+      }),
+    );
+    const a = createAdapter(spec, sim.url, creds(sim.apiKey), FAST);
+    expect(a.hasStatus).toBe(false);
+    sim.add({ id: 'b1' });
+    expect(await a.cancel('b1')).toEqual({ kind: 'cancelled' });
+    expect(sim.cancelCalls.get('b1')).toBe(1);
+    sim.add({ id: 'b2', state: 'succeeded' });
+    expect(await a.cancel('b2')).toMatchObject({ kind: 'already_finished', status: { raw: 'HTTP 409' } });
+    await sim.close();
+  });
 });
 
 describe('secrets never reach logs', () => {

@@ -210,7 +210,8 @@ export class CancelProtocol {
   private async fromStatus(cur: Execution, tally: Tally, release: Release): Promise<void> {
     const adapter = this.deps.calls.adapter(cur.connection);
     if (!('cancel' in adapter)) return this.finishClaim(cur, tally, { kind: 'failed', error: adapter.error }, release);
-    if (!adapter.hasStatus) return this.cancelClaimed(cur, tally, cur.cancelAcceptedAt !== undefined, release);
+    // No status to read: send it again (such a platform's 2xx is the cancel done, never pending).
+    if (!adapter.hasStatus) return this.cancelClaimed(cur, tally, false, release);
     const st = await adapter.status(cur.externalId); // within the slot its caller holds
     tally.count('observed');
     const now = this.deps.now();

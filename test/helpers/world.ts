@@ -49,7 +49,7 @@ export function memorySecrets(servers: Servers): SecretSource {
 /** Config: one connection per platform (`<platform>-c`), policies `strict` (1h runtime, slack) and `bulk` (no notifications). */
 export function worldConfig(
   servers: Servers,
-  over: { settings?: Record<string, unknown>; policies?: unknown[]; connections?: Record<string, unknown> } = {},
+  over: { settings?: Record<string, unknown>; policies?: unknown[]; connections?: Record<string, unknown>; providers?: Record<string, unknown> } = {},
 ): WatchdogConfig {
   return compileConfig({
     settings: { shards: 4, maxCancelsPerSweep: 100_000, leaseDuration: '2m', confirmWithin: '5m', ...over.settings },
@@ -57,6 +57,7 @@ export function worldConfig(
       ...Object.fromEntries(PLATFORMS.map((p) => [`${p}-c`, { provider: p, baseUrl: servers.sims[p].url, secret: `key-${p}` }])),
       ...over.connections,
     },
+    ...(over.providers ? { providers: over.providers } : {}),
     notify: { chat: { type: 'slack', channel: '#oncall', tokenSecret: 'slack-bot', apiUrl: servers.slack.apiUrl } },
     policies: over.policies ?? [
       { name: 'strict', maxRuntime: '1h', stallAfter: '20m', notify: ['chat'] },

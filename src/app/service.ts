@@ -304,23 +304,23 @@ export class Watchdog {
 
   /**
    * Carry out a requested cancel (a follow-up in Lambda): claim and call the provider when it
-   * is still `cancel_requested`; when someone else holds the claim, wait for their outcome
-   * until `waitMs`. Returns the execution as it stands then.
+   * is still `cancel_requested` and not backing off; when someone else holds the claim, wait
+   * for their outcome until `waitMs`. Returns the execution as it stands then.
    */
   async carryOutCancel(id: string, waitMs: number): Promise<Execution | undefined> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const cur = await this.store.get(id);
+      let cur = await this.store.get(id);
       if (!cur || isTerminal(cur.state)) return cur;
       if (this.cancels && cur.state === 'cancel_requested' && (cur.nextAttemptAt === undefined || cur.nextAttemptAt <= this.now())) {
         await this.cancels.claimAndCancel(cur, this.scratch(this.cancels), { reasons: cur.stopReasons ?? ['manual'] });
-        const after = await this.store.get(id);
-        if (!after || isTerminal(after.state) || Date.now() >= deadline) return after;
-        // Accepted and taking effect on the platform's side: only the sweep's status read moves it on.
-        if (after.state === 'cancelling' && after.cancelAcceptedAt !== undefined) return after;
-      } else if (Date.now() >= deadline) {
-        return cur;
+        cur = await this.store.get(id);
+        // Ended; accepted and taking effect on the platform's side (only the sweep's status read
+        // moves it on); or backing off before a retry (the sweep's): as it stands. Only a claim
+        // someone else took first is waited on.
+        if (!cur || cur.state !== 'cancelling' || cur.cancelAcceptedAt !== undefined) return cur;
       }
+      if (Date.now() >= deadline) return cur;
       await new Promise((r) => setTimeout(r, 250));
     }
   }

@@ -6,7 +6,8 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorize } from '../../src/app/service.js';
+import type { CancelProtocol } from '../../src/app/cancel.js';
+import { Watchdog, authorize } from '../../src/app/service.js';
 import { compileConfig } from '../../src/config/load.js';
 import { executionId } from '../../src/core/ids.js';
 import { ConflictError, InputError, NotFoundError } from '../../src/errors.js';
@@ -28,6 +29,8 @@ beforeAll(async () => {
     policies: [
       { name: 'strict', maxRuntime: '1h', stallAfter: '20m', heartbeatTimeout: '10m', maxCostUsd: 50 },
       { name: 'preview', maxRuntime: '1h', mode: 'dry-run', match: { labels: { mode: 'preview' } } },
+      { name: 'tight', maxRuntime: '10m', match: { labels: { team: 'tight' } } },
+      { name: 'asking', maxRuntime: '1h', maxCostUsd: 50, onBreach: 'approve', hardMaxCostUsd: 100, match: { labels: { mode: 'ask' } } },
     ],
   });
   const w = await freshRuntime(engine, undefined, config, servers, clock);
@@ -241,5 +244,165 @@ describe('list', () => {
     const page = await rt.watchdog.list({ state: 'running', limit: 1000 });
     const ids = page.items.map((e) => e.id).filter((id) => [a.id, b.id, c.id].includes(id));
     expect(ids).toEqual([a.id, ...[b.id, c.id].sort()]);
+  });
+});
+
+describe('the rest of the words and paths', () => {
+  it('a start time with a UTC offset; every problem of a body named, each after a "; "', async () => {
+    const e = await run({ startedAt: '2026-12-06T10:00:00+02:00' });
+    expect(e.startedAt).toBe(Date.parse('2026-12-06T08:00:00Z'));
+    const bad = await refusal(rt.watchdog.track({ connection: 'catalyzed-c', externalId: '', owner: 7 }, tracker));
+    expect(bad.message).toMatch(/^invalid track request: externalId[^;]*; owner/);
+    const loose = await refusal(
+      rt.watchdog.track({ connection: 'catalyzed-c', externalId: 'x', policy: 'strict', limits: { stallAfter: '1h', maxCostUsd: 51 } }, tracker),
+    );
+    expect(loose.message).toMatch(
+      /^limits rejected: stallAfter 1h is looser .* allows \(20m\); per-execution limits may only tighten; maxCostUsd \$51 is looser/,
+    );
+    const long = 'n'.repeat(200);
+    expect((await refusal(rt.watchdog.track({ connection: long, externalId: 'x' }, tracker))).message).toMatch(
+      new RegExp(`^unknown connection "${'n'.repeat(80)}";`),
+    );
+  });
+
+  it('a scoped key: with no policy named, the one the config matches (listed or not); a named one compared with the policy its labels match', async () => {
+    const scope = { connections: new Set(['catalyzed-c']), policies: new Set(['preview', 'tight']) };
+    const plain = (await rt.watchdog.track({ connection: 'catalyzed-c', externalId: `svc-${++n}` }, tracker, scope)).execution;
+    expect(plain.policy).toBe('strict');
+    const listed = await refusal(rt.watchdog.track({ connection: 'catalyzed-c', externalId: 'x', policy: 'strict' }, tracker, scope));
+    expect(listed.message).toBe('policy "strict" is not one this key may name; expected one of preview, tight');
+    const unlisted = { connections: new Set(['catalyzed-c']) };
+    const looser = await refusal(
+      rt.watchdog.track({ connection: 'catalyzed-c', externalId: 'x', policy: 'strict', labels: { team: 'tight' } }, tracker, unlisted),
+    );
+    expect(looser.message).toMatch(/^policy "strict" is looser than "tight", the policy for this run/);
+    expect(
+      (await rt.watchdog.track({ connection: 'catalyzed-c', externalId: `svc-${++n}`, policy: 'tight', labels: { team: 'tight' } }, tracker, unlisted))
+        .execution.policy,
+    ).toBe('tight');
+  });
+
+  it("a key's changes reach only what it may see: another's execution reads as not tracked, and is left unchanged", async () => {
+    const theirs = await run({ labels: { team: 'other' } });
+    const mine = { connections: new Set(['catalyzed-c']), labels: { team: 'ml' } };
+    for (const change of [() => rt.watchdog.heartbeat(theirs.id, {}, mine), () => rt.watchdog.finish(theirs.id, tracker, undefined, mine)]) {
+      const err = await refusal(change());
+      expect(err).toBeInstanceOf(NotFoundError);
+      expect(err.message).toBe(`no tracked execution ${theirs.id}`);
+    }
+    expect(await rt.store.get(theirs.id)).toMatchObject({ state: 'running', version: theirs.version });
+  });
+
+  it('keep and snooze: a bad duration is refused; on an ended run, each refusal names what was refused and who ended it (a finished run: nobody)', async () => {
+    const e = await run();
+    expect((await refusal(rt.watchdog.keep(e.id, 'forever', person))).message).toBe('expected a duration like "1h", got "forever"');
+    await rt.watchdog.requestCancel(e.id, { id: 'policy:strict', via: 'sweep' }, undefined);
+    // The platform finished it first: finished, though a cancel was asked for.
+    servers.sims.catalyzed.executions.get(e.externalId)!.state = 'succeeded';
+    expect((await rt.watchdog.carryOutCancel(e.id, 1_000))?.state).toBe('finished');
+    expect((await refusal(rt.watchdog.keep(e.id, '1h', person))).message).toBe(`keep refused: execution ${e.id} is already finished`);
+    expect((await refusal(rt.watchdog.snooze(e.id, '1h', person))).message).toBe(`snooze refused: execution ${e.id} is already finished`);
+    const both = await run({ policy: 'strict' });
+    await rt.watchdog.heartbeat(both.id, { costUsd: 60 });
+    clock.advance(2 * HOUR);
+    try {
+      await rt.watchdog.enforceNow(both.id);
+    } finally {
+      clock.advance(-2 * HOUR);
+    }
+    expect((await refusal(rt.watchdog.extend(both.id, '1h', person))).message).toBe(
+      `extend refused: execution ${both.id} is already cancelled (by policy:strict: runtime, stall, heartbeat, cost)`,
+    );
+  });
+
+  it('a cancel asked for with no reason says "manual cancel"', async () => {
+    const e = await run();
+    await rt.watchdog.requestCancel(e.id, person, undefined);
+    const { events } = await rt.watchdog.show(e.id);
+    expect(events.at(-1)).toMatchObject({ what: 'cancel requested', detail: 'manual cancel', actor: person });
+  });
+
+  it('explain: each refused write in the words a person reads', () => {
+    const e = { id: 'wd_000000000001', state: 'running' } as never;
+    const words = (out: unknown) => {
+      try {
+        rt.watchdog.explain('x', out as never, 'extend');
+      } catch (err) {
+        return { type: (err as Error).constructor.name, code: (err as { code?: string }).code, message: (err as Error).message };
+      }
+      throw new Error('explain returned');
+    };
+    expect(words({ ok: false, outcome: 'not_found' })).toMatchObject({ type: 'NotFoundError', message: 'no tracked execution x' });
+    expect(words({ ok: false, outcome: 'lease_held', execution: e })).toMatchObject({ type: 'ConflictError', code: 'cancel_in_progress' });
+    expect(words({ ok: false, outcome: 'not_claimable', execution: e })).toMatchObject({
+      type: 'ConflictError',
+      code: 'state_conflict',
+      message: 'extend refused: execution x is running (not_claimable)',
+    });
+  });
+
+  it("carryOutCancel: backing off (a retry not yet due) is not claimed; a retry returns at once; a dead holder's claim is left to the sweep", async () => {
+    // A retry not yet due: nothing sent, returned as it is when the wait is up.
+    const waiting = await run();
+    await rt.watchdog.requestCancel(waiting.id, person, undefined);
+    await rt.store.mutate(waiting.id, (c) => ({ ok: true, execution: { ...c, nextAttemptAt: clock.t + MIN, version: c.version + 1 } }));
+    expect(await rt.watchdog.carryOutCancel(waiting.id, 300)).toMatchObject({ state: 'cancel_requested' });
+    expect(servers.sims.catalyzed.cancelCalls.get(waiting.externalId)).toBeUndefined();
+    // The platform answers 503: a retry for the sweep, returned at once (no wait for a retry minutes away).
+    const failing = await run();
+    await rt.watchdog.requestCancel(failing.id, person, undefined);
+    servers.sims.catalyzed.faults = { errorRate: 1 };
+    const t0 = Date.now();
+    try {
+      expect(await rt.watchdog.carryOutCancel(failing.id, 10_000)).toMatchObject({ state: 'cancel_requested', attempts: 1 });
+    } finally {
+      servers.sims.catalyzed.faults = {};
+    }
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    // A claim whose holder died (lease expired): recovered by the sweep, status first — not sent from here.
+    const dead = await run();
+    await rt.watchdog.requestCancel(dead.id, person, undefined);
+    await rt.store.mutate(dead.id, (c) => ({
+      ok: true,
+      execution: { ...c, state: 'cancelling', lease: { holder: 'dead', until: clock.t - 1 }, version: c.version + 1 },
+    }));
+    expect(await rt.watchdog.carryOutCancel(dead.id, 300)).toMatchObject({ state: 'cancelling', lease: { holder: 'dead' } });
+    expect(servers.sims.catalyzed.cancelCalls.get(dead.externalId)).toBeUndefined();
+  });
+
+  it("a person's cancel whose protocol fails: logged, and left requested for the sweep", async () => {
+    const e = await run();
+    const logs: string[] = [];
+    const log = { info() {}, warn() {}, error: (m: string) => void logs.push(m) };
+    const broken = { claimAndCancel: () => Promise.reject(new Error('store down')) } as unknown as CancelProtocol;
+    const w = new Watchdog(rt.config, rt.store, clock.now, broken, log);
+    const r = await w.cancelNow(e.id, person, 'by hand');
+    expect(r).toMatchObject({ status: 'in_progress', execution: { state: 'cancel_requested' } });
+    expect(logs).toEqual(['manual cancel failed']);
+  });
+
+  it('immediate enforcement: a warned run too; under approval mode only the hard ceiling; without a cancel protocol, nothing (no error)', async () => {
+    const warned = await run({ policy: 'strict' });
+    await rt.store.mutate(warned.id, (c) => ({ ok: true, execution: { ...c, state: 'warned', version: c.version + 1 } }));
+    await rt.watchdog.heartbeat(warned.id, { costUsd: 60 });
+    const w = (await rt.store.get(warned.id))!;
+    expect(w.state).toBe('warned');
+    const breach = rt.watchdog.enforceableBreach(w);
+    expect(breach).toEqual({ reasons: ['cost'], breachAt: clock.t });
+    const asking = await run({ labels: { mode: 'ask' } });
+    await rt.watchdog.heartbeat(asking.id, { costUsd: 60 });
+    expect(rt.watchdog.enforceableBreach((await rt.store.get(asking.id))!)).toBeUndefined();
+    await rt.watchdog.heartbeat(asking.id, { costUsd: 120 });
+    expect(rt.watchdog.enforceableBreach((await rt.store.get(asking.id))!)).toMatchObject({ reasons: ['cost'] });
+    const bare = new Watchdog(rt.config, rt.store, clock.now);
+    expect(await bare.enforceNow(asking.id)).toMatchObject({ state: 'running' });
+    expect((await rt.watchdog.enforceNow(warned.id))?.state).toBe('cancelled');
+  });
+
+  it('list: ties in tracking time by id, whatever order the shards give', async () => {
+    const tied = [];
+    for (let i = 0; i < 12; i++) tied.push((await run({ labels: { batch: 'tie' } })).id);
+    const page = await rt.watchdog.list({ label: { key: 'batch', value: 'tie' }, limit: 1000 });
+    expect(page.items.map((e) => e.id)).toEqual([...tied].sort());
   });
 });

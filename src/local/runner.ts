@@ -102,6 +102,7 @@ export async function runLocal(opts: RunnerOptions): Promise<void> {
       out(
         `watchdog: the store was not closed cleanly last time: rebuilt its indexes from ${r.items} items in ${r.ms} ms (${r.entriesBefore} entries before, ${r.entriesAfter} after)`,
       ),
+    onUnmarked: (err) => opts.out(`watchdog: could not mark the store closed (${err.message}): the next start rebuilds its indexes`),
   });
   const client = dynamoClient({ endpoint: engine.endpoint });
   const secrets = secretsFor(opts.config);

@@ -115,7 +115,7 @@ const ownerFile = (dataDir: string) => path.join(dataDir, 'owner.pid');
  * after an unclean stop rebuilds every index from the items (see reindex.ts). A clean close
  * leaves a mark, so the next open skips the rebuild.
  */
-export async function openEmbedded(dataDir: string, o: { onRecovered?: (r: ReindexReport) => void } = {}): Promise<Engine> {
+export async function openEmbedded(dataDir: string, o: { onRecovered?: (r: ReindexReport) => void; onUnmarked?: (err: Error) => void } = {}): Promise<Engine> {
   try {
     if (existsSync(dataDir)) {
       const recovered = await recoverIfUnclean(dataDir);
@@ -127,7 +127,8 @@ export async function openEmbedded(dataDir: string, o: { onRecovered?: (r: Reind
       ...engine,
       close: async () => {
         await engine.close();
-        await markCleanShutdown(dataDir).catch(() => undefined); // no mark: the next open rebuilds, which is safe
+        // No mark: the next open rebuilds, which is safe (and says why).
+        await markCleanShutdown(dataDir).catch((err: unknown) => o.onUnmarked?.(err as Error));
       },
     };
   } catch (err) {

@@ -5,6 +5,7 @@
  * observations, requests and claims.
  */
 import { describe, expect, it } from 'vitest';
+import { approvalText, breachKeys, gate, keepsOnSilence, pastHardCeiling } from '../../src/core/approval.js';
 import type { Execution } from '../../src/core/model.js';
 import {
   AFTERCARE_EVERY_MS,
@@ -260,5 +261,41 @@ describe('smaller rules', () => {
     expect(noTotal.ok && noTotal.execution.progress).toEqual({ done: 50, total: 100 });
     const kept = observe(execution({ progress: { done: 3, total: 10 }, progressHighWater: 3 }), { raw: 'running', fraction: 0.5, done: 5, total: 10 }, ctx(T0));
     expect(kept.ok && kept.execution.progress).toEqual({ done: 3, total: 10 });
+  });
+});
+
+describe('approval: the gate at its edges, and a request in one line', () => {
+  const ask = policy({ maxRuntimeMs: HOUR, maxCostUsd: 5, onBreach: 'approve', approveWithinMs: 30 * MIN, onSilence: 'cancel', hardMaxCostUsd: 10 });
+  const base = { askedAt: T0 + HOUR, until: T0 + 90 * MIN, reasons: ['runtime' as const], keys: { runtime: T0 + HOUR } };
+
+  it('the ceiling needs a cost: a policy without one, or a run with no cost known, is never past it; a cost breach is keyed by its limit', () => {
+    expect(pastHardCeiling(execution({ costUsd: 1_000 }), { ...ask, hardMaxCostUsd: undefined }, T0)).toBe(false);
+    expect(pastHardCeiling(execution(), ask, T0)).toBe(false);
+    expect(pastHardCeiling(execution({ costUsd: 10 }), ask, T0)).toBe(true);
+    expect(pastHardCeiling(execution({ costUsd: 9.99 }), ask, T0)).toBe(false);
+    expect(breachKeys(execution({ startedAt: T0, costUsd: 6 }), ask, ['runtime', 'cost'], T0 + 2 * HOUR)).toEqual({ runtime: T0 + HOUR, cost: 5 });
+  });
+
+  it('a keep without its end asks again; a request still queued is not a silence to keep', () => {
+    const e = execution({ startedAt: T0, approval: { ...base, answer: 'keep', by: 'slack:U1', at: T0 + HOUR } });
+    expect(gate(e, ask, ['runtime'], T0 + HOUR + MIN)).toEqual({ kind: 'ask' });
+    const keepP = { ...ask, onSilence: 'keep' as const };
+    const queued = execution({ outbox: [{ key: 'k', target: 't', kind: 'warning', attempts: 0, nextAt: T0 }] as never });
+    expect(keepsOnSilence(queued, keepP)).toBe(true);
+    expect(keepsOnSilence(execution(), keepP)).toBe(true);
+    expect(keepsOnSilence({ ...queued, outbox: [{ ...queued.outbox![0]!, kind: 'approval' }] }, keepP)).toBe(false);
+  });
+
+  it('approvalText: waiting, kept, cancelled, unanswered (kept or cancelled); who, or "?" when unknown', () => {
+    const iso = (t: number | undefined) => (t === undefined ? '-' : `t+${(t - T0) / MIN}m`);
+    expect(approvalText(base, iso)).toBe('asked t+60m (runtime), waiting for an answer until t+90m');
+    expect(approvalText({ ...base, reasons: ['runtime', 'cost'], answer: 'keep', by: 'slack:U1', at: T0 + 70 * MIN, keptUntil: T0 + 130 * MIN }, iso)).toBe(
+      'asked t+60m (runtime, cost): kept running by slack:U1 at t+70m until t+130m',
+    );
+    expect(approvalText({ ...base, answer: 'cancel', at: T0 + 70 * MIN }, iso)).toBe('asked t+60m (runtime): cancelled by ? at t+70m');
+    expect(approvalText({ ...base, answer: 'keep', at: T0 + 70 * MIN }, iso)).toBe('asked t+60m (runtime): kept running by ? at t+70m until -');
+    expect(approvalText({ ...base, answer: 'cancel', by: 'slack:U2', at: T0 + 70 * MIN }, iso)).toBe('asked t+60m (runtime): cancelled by slack:U2 at t+70m');
+    expect(approvalText({ ...base, answer: 'silence', silence: 'keep' }, iso)).toBe('asked t+60m (runtime): no answer by t+90m: kept running (onSilence)');
+    expect(approvalText({ ...base, answer: 'silence', silence: 'cancel' }, iso)).toBe('asked t+60m (runtime): no answer by t+90m: cancelled (onSilence)');
   });
 });

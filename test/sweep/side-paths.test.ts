@@ -284,3 +284,85 @@ describe("the fleet's own alerts carry their kind, incident key and facts", () =
     }
   });
 });
+
+describe("the fleet's own alerts: their words", () => {
+  /** A runtime on catalyzed alone whose policy notifies a signed webhook at `path`, with its log in view. */
+  async function hooked(path: string, settings: Record<string, unknown> = {}) {
+    const clock = new Clock(Date.now());
+    const config = compileConfig({
+      settings: { probeEvery: '0', ...settings },
+      connections: { 'catalyzed-c': { provider: 'catalyzed', baseUrl: servers.sims.catalyzed.url, secret: 'key-catalyzed' } },
+      notify: { hook: { type: 'webhook', url: `${servers.slack.hookBase}/${path}`, secret: 'hook' } },
+      policies: [{ name: 'default', maxRuntime: '1h', notify: ['hook'] }],
+    });
+    const base = memorySecrets(servers);
+    const secrets = { get: async (name: string) => (name === 'hook' ? JSON.stringify({ signingSecret: 'h' }) : base.get(name)) };
+    const c = (client ??= dynamoClient({ endpoint: engine.endpoint }));
+    const tableName = `words${++n}`;
+    await ensureTable(c, tableName);
+    const logs: Array<[string, string]> = [];
+    const log = {
+      info: (m: string) => void logs.push(['info', m]),
+      warn: (m: string) => void logs.push(['warn', m]),
+      error: (m: string) => void logs.push(['error', m]),
+    };
+    const rt = buildRuntime(config, { client: c, tableName, secrets, now: clock.now, holder: 'sweep-a', log });
+    const sent = () => servers.slack.hooks.filter((h) => h.path.endsWith(`/${path}`)).map((h) => h.body as Record<string, unknown>);
+    return { rt, clock, logs, sent };
+  }
+
+  it('a connection probe: unhealthy (an alert, logged as an error), recovered (info), and nothing while it stays so', async () => {
+    const { rt, clock, logs, sent } = await hooked('probe', { probeEvery: '1m' });
+    servers.sims.catalyzed.faults = { errorRate: 1 };
+    let down;
+    try {
+      down = await rt.sweeper.run();
+    } finally {
+      servers.sims.catalyzed.faults = {};
+    }
+    expect(down.probes).toEqual([expect.objectContaining({ connection: 'catalyzed-c', healthy: false, changed: true })]);
+    const detail = down.probes[0]!.detail;
+    expect(sent()).toEqual([
+      expect.objectContaining({
+        severity: 'alert',
+        title: 'Connection unhealthy: catalyzed-c',
+        text: `The watchdog cannot use catalyzed-c: ${detail}. Cancels on it will fail until this is fixed (watchdog doctor checks it).`,
+        kind: 'alert',
+        connection: 'catalyzed-c',
+        healthy: false,
+      }),
+    ]);
+    expect(logs.filter(([, m]) => m === 'connection probe')).toEqual([['error', 'connection probe']]);
+    clock.advance(MIN);
+    const up = await rt.sweeper.run();
+    expect(up.probes).toEqual([expect.objectContaining({ healthy: true, changed: true })]);
+    expect(sent()[1]).toMatchObject({
+      severity: 'info',
+      title: 'Connection recovered: catalyzed-c',
+      text: `The probe of catalyzed-c succeeds again: ${up.probes[0]!.detail}.`,
+      healthy: true,
+    });
+    expect(logs.filter(([, m]) => m === 'connection probe').map(([l]) => l)).toEqual(['error', 'info']);
+    clock.advance(30_000); // not yet its minute: no probe
+    expect((await rt.sweeper.run()).probes).toEqual([]);
+    clock.advance(30_000);
+    expect((await rt.sweeper.run()).probes).toEqual([expect.objectContaining({ healthy: true, changed: false })]);
+    expect(sent()).toHaveLength(2);
+  });
+
+  it('the cancel cap: how many were cancelled, how many held back, and what to do', async () => {
+    const { rt, clock, logs, sent } = await hooked('capwords', { maxCancelsPerSweep: 1 });
+    await runaway(rt, clock);
+    await runaway(rt, clock);
+    await runaway(rt, clock);
+    expect(await rt.sweeper.run()).toMatchObject({ cancelled: 1, heldBackByCap: 2 });
+    expect(sent().find((b) => b.kind === 'alert')).toMatchObject({
+      severity: 'alert',
+      title: 'Cancel cap reached: 2 runaway(s) held back',
+      text: 'This sweep cancelled 1 executions (settings.maxCancelsPerSweep) and held back 2 more. They stay due and are retried by the next sweep; if this is a bad policy, set it to dry-run now.',
+      heldBack: 2,
+      cap: 1,
+    });
+    expect(logs).toContainEqual(['error', 'cancel cap reached']);
+  });
+});

@@ -4,7 +4,7 @@
  * a preview leaves alone in every state, the figures it reports (due lag, evaluated), and the
  * safety net that finds a runaway the due index lost.
  */
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sweeper } from '../../src/app/sweep.js';
@@ -348,6 +348,42 @@ describe("the fleet's own alerts: their words", () => {
     clock.advance(30_000);
     expect((await rt.sweeper.run()).probes).toEqual([expect.objectContaining({ healthy: true, changed: false })]);
     expect(sent()).toHaveLength(2);
+  });
+
+  it('an unreadable item: quarantined once, with what to do, to the policy it names (or the default one)', async () => {
+    const { rt, logs, sent } = await hooked('quarantine');
+    const poison = (id: string, policy?: string) =>
+      client!.send(
+        new PutItemCommand({
+          TableName: rt.table.name,
+          Item: {
+            pk: { S: `X#${id}` },
+            sk: { S: 'X' },
+            state: { S: 'running' },
+            dueShard: { S: '0' },
+            dueAt: { N: '0' },
+            connection: { S: 'catalyzed-c' },
+            externalId: { S: `${id}-x` },
+            ...(policy ? { policy: { S: policy } } : {}),
+            limits: { S: 'not a map' },
+          },
+        }),
+      );
+    await poison('wd_poisonedw001', 'default');
+    await poison('wd_poisonedw002');
+    expect((await rt.sweeper.run()).quarantined).toBe(2);
+    const alerts = sent().filter((b) => b.kind === 'alert');
+    expect(alerts.map((b) => b.title).sort()).toEqual([
+      'Unreadable execution quarantined: catalyzed-c/wd_poisonedw001-x',
+      'Unreadable execution quarantined: catalyzed-c/wd_poisonedw002-x',
+    ]);
+    const one = alerts.find((b) => b.executionId === 'wd_poisonedw001')!;
+    expect(one.text).toBe(
+      `The stored item wd_poisonedw001 cannot be read (${String(one.error)}). It was taken out of enforcement and kept for inspection: \`watchdog list --state quarantined\`. If it is still running on the platform, cancel it by hand.`,
+    );
+    expect(logs.filter(([, m]) => m === 'sweep: unreadable item quarantined')).toHaveLength(2);
+    expect((await rt.sweeper.run()).quarantined).toBe(0);
+    expect(sent().filter((b) => b.kind === 'alert')).toHaveLength(2);
   });
 
   it('the cancel cap: how many were cancelled, how many held back, and what to do', async () => {

@@ -81,7 +81,15 @@ describe('lost heartbeats: the fleet rule', () => {
     // Audited once per run (the first hold), alerted once across both sweeps.
     const { events } = (await rt.store.getWithEvents(ids[0]!))!;
     expect(events.filter((e) => e.what === 'lost-heartbeat cancel held')).toHaveLength(1);
-    expect(servers.slack.posts.filter((p) => /Heartbeats are not arriving/.test(JSON.stringify(p)))).toHaveLength(1);
+    const alert = servers.slack.posts.map((p) => JSON.stringify(p)).filter((t) => /Heartbeats are not arriving/.test(t));
+    expect(alert).toHaveLength(1);
+    const why = "4 of 4 heartbeat-tracked runs lost their heartbeats together: the watchdog's ingestion may be at fault";
+    expect(first.actions.filter((a) => a.action === 'heartbeat_held').map((a) => a.detail)).toEqual(ids.map(() => why));
+    for (const words of [
+      'Heartbeats are not arriving: 4 lost-heartbeat cancel(s) held',
+      `${why}. The watchdog's ingestion may be at fault (the webhook's secrets, the store, throttling): check the WebhookServerErrors and WebhookThrottles alarms. Nothing is cancelled for a lost heartbeat until heartbeats arrive again; runtime, stall and cost limits still apply.`,
+    ])
+      expect(alert[0]).toContain(JSON.stringify(words).slice(1, -1));
     // Ingestion is back: three runs heartbeat again, one stays silent; it is cancelled at its hold's end.
     for (const id of ids.slice(0, 3)) await rt.watchdog.heartbeat(id, {});
     clock.advance(3 * MIN);

@@ -28,6 +28,7 @@ export const MUTATION_SCOPES = {
       'test/sweep/protocol-model.test.ts',
       'test/sweep/side-paths.test.ts',
       'test/sweep/cancel-protocol.test.ts',
+      'test/sweep/sweep-paths.test.ts',
       'test/sweep/confirmation.test.ts',
       'test/http/webhook.test.ts',
       'test/http/scopes.test.ts',

@@ -266,9 +266,9 @@ export class Sweeper {
     const stateDue = T.stateDueAt(e, policy, now);
     if (stateDue === undefined || stateDue <= now) return 'act';
     if ((e.outbox ?? []).some((n) => n.nextAt <= now)) return 'notice';
-    // No limit gives a deadline: what made it due is the periodic look (recheckAfter), which
-    // always lies ahead of `now` when computed afresh — act on it (a status read), do not just move it.
-    return (e.state === 'running' || e.state === 'warned') && evaluate(e, policy, now).recheck ? 'act' : 'reschedule';
+    // What made it due is the periodic look (recheckAfter), which always lies ahead of `now`
+    // when computed afresh: act on it (a status read), do not just move it.
+    return T.periodicLook(e, policy, now) ? 'act' : 'reschedule';
   }
 
   private async handle(e: Execution, run: Run, kind: DueKind = this.dueKind(e, this.now())): Promise<void> {
@@ -307,16 +307,17 @@ export class Sweeper {
     const policy = this.policyOf(e);
     const adapter = this.calls.adapter(e.connection);
     const first = evaluate(cur, policy, this.now());
+    const look = T.periodicLook(cur, policy, this.now());
     // Observe the provider unless the action is a cancel whose own answer tells "finished"
     // from "cancelled" (every adapter's cancel does: 4xx → status read): a separate status
     // read would double the calls and still race. Stall is the exception: the provider's
     // progress can show the execution is not stalled after all.
     // Observe only when the answer can change a decision: before a warning, a dry-run or stall
-    // cancel, and on the periodic look at a policy without deadlines (recheckAfter).
+    // cancel, and on a periodic look (recheckAfter: no deadline, a recorded dry-run, a kept breach).
     const observe =
       'hasStatus' in adapter &&
       adapter.hasStatus &&
-      (first.action === 'warn' || first.recheck || (first.action === 'cancel' && (first.dryRun || first.reasons.includes('stall'))));
+      (first.action === 'warn' || look || (first.action === 'cancel' && (first.dryRun || first.reasons.includes('stall'))));
     if (observe && !run.preview) {
       const st = await this.calls.run(e.connection, async () => (run.timeLow() ? undefined : adapter.status(e.externalId)));
       if (st === undefined) return tally.record('deferred', e, DEFERRED);

@@ -70,6 +70,20 @@ export function stateDueAt(e: Execution, policy: Policy, now: number): number | 
   return own !== undefined && e.faultRetryAt !== undefined && e.faultRetryAt > own ? e.faultRetryAt : own;
 }
 
+/**
+ * The state's due time is only the periodic look (`recheckAfter`): no limit gives a deadline,
+ * a dry-run's "would cancel" is already recorded, or a breach is kept (approval mode). Computed
+ * afresh it always lies ahead of `now`, so the sweep acts on it (reads the platform: finished?)
+ * rather than moving it on again.
+ */
+export function periodicLook(e: Execution, policy: Policy, now: number): boolean {
+  if (e.state !== 'running' && e.state !== 'warned') return false;
+  const d = evaluate(e, policy, now);
+  if (d.action !== 'cancel') return d.recheck;
+  if (d.dryRun) return e.wouldCancelAt !== undefined;
+  return policy.onBreach === 'approve' && gate(e, policy, d.reasons, now).kind === 'kept';
+}
+
 function ownStateDueAt(e: Execution, policy: Policy, now: number): number | undefined {
   switch (e.state) {
     case 'running':

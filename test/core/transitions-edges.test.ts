@@ -19,6 +19,7 @@ import {
   newExecution,
   observe,
   onlyHeartbeat,
+  periodicLook,
   recordChecked,
   recordSilence,
   recordStopped,
@@ -130,6 +131,26 @@ describe('when a live run is due', () => {
       },
     };
     expect(stateDueAt(kept, ask, T0 + 2 * HOUR)).toBe(T0 + 3 * HOUR);
+    expect(periodicLook(kept, ask, T0 + 2 * HOUR)).toBe(true);
+    // Kept by a person's answer until a time: that is no periodic look; nor is a request still waiting.
+    expect(periodicLook({ ...kept, approval: { ...kept.approval, answer: 'keep' as const, keptUntil: T0 + 3 * HOUR } }, ask, T0 + 2 * HOUR)).toBe(false);
+    expect(periodicLook({ ...kept, approval: { ...kept.approval, answer: undefined } }, ask, T0 + 80 * MIN)).toBe(false);
+  });
+
+  it('a periodic look (what the sweep reads the platform for, not just moves on): no deadline, a recorded dry-run, a kept breach', () => {
+    const costOnly = policy({ maxCostUsd: 10, recheckAfterMs: HOUR });
+    expect(periodicLook(execution({ startedAt: T0 }), costOnly, T0 + 2 * HOUR)).toBe(true);
+    expect(periodicLook(execution({ startedAt: T0, state: 'warned' }), costOnly, T0 + 2 * HOUR)).toBe(true);
+    // A deadline (runtime): no look; its warning or breach is acted on at its own time.
+    expect(periodicLook(execution({ startedAt: T0 }), pol, T0 + MIN)).toBe(false);
+    expect(periodicLook(execution({ startedAt: T0 }), pol, T0 + 50 * MIN)).toBe(false);
+    const dry = policy({ maxRuntimeMs: HOUR, mode: 'dry-run', recheckAfterMs: HOUR });
+    expect(periodicLook(execution({ startedAt: T0 }), dry, T0 + 2 * HOUR)).toBe(false);
+    expect(periodicLook(execution({ startedAt: T0, wouldCancelAt: T0 + HOUR }), dry, T0 + 2 * HOUR)).toBe(true);
+    // A breach under a cancelling policy is never a look; nor is any state but running and warned.
+    expect(periodicLook(execution({ startedAt: T0, wouldCancelAt: T0 + HOUR }), pol, T0 + 2 * HOUR)).toBe(false);
+    for (const state of ['cancel_requested', 'cancelling', 'cancel_failed', 'finished'] as const)
+      expect(periodicLook(execution({ startedAt: T0, state }), costOnly, T0 + 2 * HOUR)).toBe(false);
   });
 });
 

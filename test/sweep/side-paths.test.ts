@@ -187,7 +187,9 @@ describe('under policy: when the sweep reads the platform first, and what it doe
     clock.advance(HOUR); // no deadline: looked at after recheckAfter (1h)
     const look = await rt.sweeper.run();
     expect(look.actions.find((a) => a.id === metered.id)).toBeUndefined();
-    expect(look.observed).toBe(1);
+    // Two periodic looks read: the policy without a deadline, and the recorded dry-run (finished yet?).
+    expect(look.observed).toBe(2);
+    expect(look.actions).toEqual([]);
   });
 
   it('found finished by the read: recorded finished; the people who were warned are told, the others are not', async () => {

@@ -6,7 +6,7 @@
  * person's cancel and the cap, the decisions that re-read the item in their write, approval
  * mode's words, the heartbeat fleet rule, probes, the safety net and the digest.
  */
-import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { contextFor } from '../../src/app/context.js';
 import { Sweeper } from '../../src/app/sweep.js';
@@ -61,6 +61,7 @@ async function world(o: { settings?: Record<string, unknown>; policies?: unknown
     settings: { shards: 4, maxCancelsPerSweep: 100_000, leaseDuration: '2m', confirmWithin: '5m', probeEvery: '0', repairEvery: '0', ...o.settings },
     connections: {
       'catalyzed-c': { provider: 'catalyzed', baseUrl: sim.catalyzed.url, secret: 'key-catalyzed' },
+      'kodexa-c': { provider: 'kodexa', baseUrl: sim.kodexa.url, secret: 'key-kodexa' },
       'ionworks-c': { provider: 'ionworks', baseUrl: sim.ionworks.url, secret: 'key-ionworks' },
       'wrong-c': { provider: 'catalyzed', baseUrl: sim.catalyzed.url, secret: 'key-wrong' },
       // A platform of our own with a cancel call and no status call (the Catalyzed simulator's cancel).
@@ -95,7 +96,14 @@ async function world(o: { settings?: Record<string, unknown>; policies?: unknown
 }
 
 let n = 0;
-const PLATFORM: Record<string, keyof Servers['sims']> = { 'catalyzed-c': 'catalyzed', 'ionworks-c': 'ionworks', 'wrong-c': 'catalyzed', 'bare-c': 'catalyzed', 'bare-wrong': 'catalyzed' };
+const PLATFORM: Record<string, keyof Servers['sims']> = {
+  'catalyzed-c': 'catalyzed',
+  'kodexa-c': 'kodexa',
+  'ionworks-c': 'ionworks',
+  'wrong-c': 'catalyzed',
+  'bare-c': 'catalyzed',
+  'bare-wrong': 'catalyzed',
+};
 /** A run started `ago` before now on `connection` (on its simulator too), tracked. */
 async function track(w: World, ago: number, o: { connection?: string; labels?: Record<string, string>; policy?: string } = {}): Promise<Execution> {
   const connection = o.connection ?? 'catalyzed-c';
@@ -113,7 +121,11 @@ async function set(w: World, id: string, fields: Partial<Execution>): Promise<Ex
 }
 
 /** The store, with `mutate` replaced for one execution id. */
-function mutating(w: World, id: string, fn: (call: number, go: () => ReturnType<ExecutionStore['mutate']>) => ReturnType<ExecutionStore['mutate']>): ExecutionStore {
+function mutating(
+  w: World,
+  id: string,
+  fn: (call: number, go: () => ReturnType<ExecutionStore['mutate']>) => ReturnType<ExecutionStore['mutate']>,
+): ExecutionStore {
   let calls = 0;
   return override(w.rt.store, {
     mutate: (...args: Parameters<ExecutionStore['mutate']>) => (args[0] === id ? fn(++calls, () => w.rt.store.mutate(...args)) : w.rt.store.mutate(...args)),
@@ -147,7 +159,13 @@ describe('a fault on one execution', () => {
     await set(w, bad.id, { faults: 2 });
     const store = mutating(w, bad.id, (call, go) => (call === 1 ? Promise.reject(new Error('store hiccup')) : go()));
     const s = await w.sweeper(store).run();
-    expect(s.actions.find((a) => a.id === bad.id)).toEqual({ id: bad.id, connection: 'catalyzed-c', externalId: bad.externalId, action: 'fault', detail: 'store hiccup' });
+    expect(s.actions.find((a) => a.id === bad.id)).toEqual({
+      id: bad.id,
+      connection: 'catalyzed-c',
+      externalId: bad.externalId,
+      action: 'fault',
+      detail: 'store hiccup',
+    });
     expect(s.actions.find((a) => a.id === good.id)?.action).toBe('cancelled');
     expect(s).toMatchObject({ faults: 1, cancelFailed: 0 });
     const after = await stored(w, bad.id);
@@ -283,5 +301,499 @@ describe('time that runs out in the middle of an item', () => {
     expect(late.actions).toEqual([{ id: a.id, connection: 'catalyzed-c', externalId: a.externalId, action: 'deferred', detail: DEFERRED }]);
     const s = await w.sweeper().run();
     expect(s.actions.map((x) => x.action).sort()).toEqual(['cancelled', 'cancelled']);
+  });
+});
+
+/** A run the watchdog could not stop: cancel_failed on `connection` (a wrong key fails at once). */
+async function failedCancel(w: World, connection: string): Promise<Execution> {
+  const e = await track(w, 2 * HOUR, { connection });
+  await w.sweeper().run();
+  const after = await stored(w, e.id);
+  expect(after.state).toBe('cancel_failed');
+  return after;
+}
+
+/** Requests the simulators received for one run, by method. */
+function requestsFor(externalId: string) {
+  const seen: string[] = [];
+  servers.sims.catalyzed.onRequest = (r) => void (r.path.includes(externalId) && seen.push(r.method));
+  return seen;
+}
+
+describe('aftercare: is a run the watchdog could not stop still running?', () => {
+  it('not in a preview: nothing read, nothing written', async () => {
+    const w = await world();
+    const e = await failedCancel(w, 'wrong-c');
+    w.clock.advance(6 * MIN);
+    const seen = requestsFor(e.externalId);
+    const s = await w.sweeper().run({ preview: true });
+    expect(s).toMatchObject({ observed: 0, actions: [] });
+    expect(seen).toEqual([]);
+    expect((await stored(w, e.id)).version).toBe(e.version);
+  });
+
+  it('a status read that fails: checked now with nothing learned, no fault', async () => {
+    const w = await world();
+    const e = await failedCancel(w, 'wrong-c');
+    w.clock.advance(6 * MIN);
+    const s = await w.sweeper().run();
+    expect(s).toMatchObject({ observed: 1, faults: 0, actions: [] });
+    const after = await stored(w, e.id);
+    expect(after.checkedAt).toBe(w.clock.t);
+    expect(after.state).toBe('cancel_failed');
+  });
+
+  it('no status call on the platform: looked at once, then left for a person (no more looks)', async () => {
+    const w = await world();
+    const e = await failedCancel(w, 'bare-wrong');
+    w.clock.advance(6 * MIN);
+    const seen = requestsFor(e.externalId);
+    const s = await w.sweeper().run();
+    expect(s).toMatchObject({ observed: 0, faults: 0, actions: [] });
+    expect(seen).toEqual([]);
+    const after = await stored(w, e.id);
+    expect(after.checkedAt).toBe(after.endedAt! + 24 * HOUR);
+    w.clock.advance(6 * MIN);
+    expect((await w.sweeper().run()).due).toBe(0);
+  });
+
+  it('seen stopped: recorded with what the platform says; time that ran out first defers it', async () => {
+    const w = await world({ settings: { maxCancelAttempts: 1 } });
+    const e = await track(w, 2 * HOUR);
+    await w.sweeper(mutating(w, e.id, (call, go) => (call === 1 ? Promise.reject(new Error('store hiccup')) : go()))).run();
+    expect((await stored(w, e.id)).state).toBe('cancel_failed');
+    servers.sims.catalyzed.executions.get(e.externalId)!.state = 'cancelled';
+    w.clock.advance(6 * MIN);
+    const late = await w.sweeper().run({ remainingMs: runsOutAfter(1) });
+    expect(late.actions).toEqual([{ id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'deferred', detail: DEFERRED }]);
+    const s = await w.sweeper().run();
+    const after = await stored(w, e.id);
+    expect(after.providerStatus).toBeTruthy();
+    expect(s.actions).toEqual([
+      { id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'stopped_after_alert', detail: `provider status ${after.providerStatus}` },
+    ]);
+  });
+});
+
+describe("a person's cancel and the cap", () => {
+  it("a person's cancel never counts against maxCancelsPerSweep; the policy's do, and the held back are told why", async () => {
+    const w = await world({ settings: { maxCancelsPerSweep: 1 } });
+    const people = [await track(w, 10 * MIN), await track(w, 10 * MIN)];
+    for (const e of people) await w.rt.watchdog.requestCancel(e.id, { id: 'slack:U1', via: 'slack' }, 'by hand');
+    const runaways = [await track(w, 2 * HOUR), await track(w, 2 * HOUR)];
+    const s = await w.sweeper().run();
+    expect(people.map((e) => s.actions.find((a) => a.id === e.id)?.action)).toEqual(['cancelled', 'cancelled']);
+    expect(runaways.map((e) => s.actions.find((a) => a.id === e.id)?.action).sort()).toEqual(['cancelled', 'held_back']);
+    expect(s.actions.find((a) => a.action === 'held_back')?.detail).toBe('cap of 1 cancels per sweep reached');
+  });
+
+  it('a policy cancel whose claim is lost gives its slot back to the next runaway', async () => {
+    const w = await world({
+      settings: { maxCancelsPerSweep: 1 },
+      policies: [STRICT, { name: 'stally', maxRuntime: '10h', stallAfter: '20m', match: { labels: { kind: 'stall' } } }],
+    });
+    const lost = await track(w, 2 * HOUR);
+    const slow = await track(w, 30 * MIN, { connection: 'ionworks-c', labels: { kind: 'stall' } });
+    await w.rt.watchdog.heartbeat(slow.id, { progress: { done: 1, total: 10 } });
+    w.clock.advance(21 * MIN);
+    // The slow one reads its platform first (a stall): by then the lost claim has answered.
+    servers.sims.ionworks.faults = { latencyMs: 300 };
+    const ctx = contextFor(w.rt.config, w.clock.now);
+    const store = mutating(w, lost.id, async (call, go) => {
+      if (call === 1) await w.rt.store.mutate(lost.id, (c) => claimCancel(c, { holder: 'other', leaseMs: MIN, actor: { id: 'other', via: 'sweep' } }, ctx(c)));
+      return go();
+    });
+    const s = await w.sweeper(store).run();
+    expect(s.actions.find((a) => a.id === lost.id)?.action).toBe('lost_race');
+    expect(s.actions.find((a) => a.id === slow.id)?.action).toBe('cancelled');
+    expect(s.heldBackByCap).toBe(0);
+  });
+});
+
+describe('under policy: the decisions', () => {
+  const policies = [
+    STRICT,
+    { name: 'metered', maxRuntime: '1h', maxCostUsd: 10, match: { labels: { kind: 'metered' } }, notify: ['chat'] },
+    { name: 'stally', maxRuntime: '10h', stallAfter: '20m', match: { labels: { kind: 'stall' } }, notify: ['chat'] },
+    { name: 'dry', maxRuntime: '1h', maxCostUsd: 10, mode: 'dry-run', match: { labels: { kind: 'dry' } }, notify: ['chat'] },
+    { name: 'asking', maxRuntime: '1h', onBreach: 'approve', approveWithin: '5m', match: { labels: { kind: 'ask' } }, notify: ['chat'] },
+    { name: 'keeping', maxRuntime: '1h', onBreach: 'approve', approveWithin: '5m', onSilence: 'keep', match: { labels: { kind: 'keep' } }, notify: ['chat'] },
+    { name: 'beating', maxRuntime: '1h', heartbeatTimeout: '5m', match: { labels: { kind: 'beat' } }, notify: ['chat'] },
+  ];
+
+  it('a preview says what each would do, in words: limits joined, a dry-run, approval mode', async () => {
+    const w = await world({ policies });
+    const both = await track(w, 2 * HOUR, { labels: { kind: 'metered' } });
+    await w.rt.watchdog.heartbeat(both.id, { costUsd: 5 });
+    await set(w, both.id, { costUsd: 11 });
+    const dry = await track(w, 2 * HOUR, { labels: { kind: 'dry' } });
+    const ask = await track(w, 2 * HOUR, { labels: { kind: 'ask' } });
+    const plain = await track(w, 2 * HOUR);
+    const s = await w.sweeper().run({ preview: true });
+    const detail = (e: Execution) => s.actions.find((a) => a.id === e.id)?.detail;
+    expect(detail(both)).toBe('runtime, cost');
+    expect(detail(dry)).toBe('dry-run policy (it would record would_cancel): runtime');
+    expect(detail(ask)).toBe('runtime (approval mode: ask)');
+    expect(detail(plain)).toBe('runtime');
+  });
+
+  it("a dry-run's would-cancel: recorded once with every limit; when the run then finishes, the people are told", async () => {
+    const w = await world({ policies });
+    const e = await track(w, 2 * HOUR, { labels: { kind: 'dry' } });
+    await set(w, e.id, { costUsd: 11 });
+    const s = await w.sweeper().run();
+    expect(s.actions).toEqual([{ id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'would_cancel', detail: 'runtime, cost' }]);
+    const posts = postsAbout(e.externalId).length;
+    // Due again (the periodic look): still breached, recorded already — no second record, no second notice.
+    w.clock.advance(HOUR + MIN);
+    const again = await w.sweeper().run();
+    expect(again).toMatchObject({ wouldCancel: 0, actions: [] });
+    expect(postsAbout(e.externalId)).toHaveLength(posts);
+    servers.sims.catalyzed.executions.get(e.externalId)!.state = 'succeeded';
+    w.clock.advance(HOUR + MIN);
+    const done = await w.sweeper().run();
+    console.log(JSON.stringify({ again, done, e: await stored(w, e.id), t: w.clock.t }, null, 1).slice(0, 6000));
+    expect(done.actions.map((a) => a.action)).toEqual(['finished']);
+    expect(postsAbout(e.externalId).at(-1)?.text).toMatch(/^Finished: /);
+  });
+
+  it('progress the platform shows refutes a stall: no cancel, not even an attempt', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 30 * MIN, { connection: 'kodexa-c', labels: { kind: 'stall' } });
+    w.clock.advance(21 * MIN);
+    const sim = servers.sims.kodexa.executions.get(e.externalId)!;
+    sim.done = 5;
+    sim.total = 10;
+    const s = await w.sweeper().run();
+    expect(s).toMatchObject({ observed: 1, cancelCalls: 0, actions: [] });
+    const after = await stored(w, e.id);
+    expect(after).toMatchObject({ state: 'running', progress: { done: 5, total: 10 }, observedFraction: 0.5, lastProgressAt: w.clock.t });
+  });
+
+  it('a lost-heartbeat hold never holds a runtime breach', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 2 * HOUR, { labels: { kind: 'beat' } });
+    await w.rt.watchdog.heartbeat(e.id, {});
+    await w.rt.ledger.recordIngestFault(w.clock.t);
+    const s = await w.sweeper().run();
+    expect(s.actions.map((a) => a.action)).toEqual(['cancelled']);
+    expect(s.heartbeatHeld).toBe(0);
+  });
+
+  it('a warning decided again in its write: an extension that landed since wins (no warning, no notice)', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 50 * MIN);
+    const store = mutating(w, e.id, async (call, go) => {
+      if (call === 1) await w.rt.watchdog.extend(e.id, '2h', { id: 'slack:U1', via: 'slack' });
+      return go();
+    });
+    const s = await w.sweeper(store).run();
+    expect(s).toMatchObject({ warned: 0, actions: [] });
+    expect((await stored(w, e.id)).state).toBe('running');
+    expect(postsAbout(e.externalId).filter((p) => /^Warning/.test(p.text))).toHaveLength(0);
+  });
+
+  it('a snooze that ran out no longer silences the warning; every limit near is named', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 40 * MIN, { labels: { kind: 'metered' } });
+    await w.rt.watchdog.snooze(e.id, '5m', { id: 'slack:U1', via: 'slack' });
+    await set(w, e.id, { costUsd: 9 });
+    w.clock.advance(10 * MIN);
+    const s = await w.sweeper().run();
+    expect(s.actions).toEqual([{ id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'warned', detail: 'runtime, cost' }]);
+    expect(postsAbout(e.externalId)).toHaveLength(1);
+  });
+});
+
+describe('approval mode in the sweep: asked, answered by silence, raced', () => {
+  const policies = [
+    STRICT,
+    { name: 'asking', maxRuntime: '1h', onBreach: 'approve', approveWithin: '5m', match: { labels: { kind: 'ask' } }, notify: ['chat'] },
+    { name: 'keeping', maxRuntime: '1h', onBreach: 'approve', approveWithin: '5m', onSilence: 'keep', match: { labels: { kind: 'keep' } }, notify: ['chat'] },
+  ];
+  const requests = (externalId: string) => postsAbout(externalId).filter((p) => p.text.startsWith('Approval needed'));
+
+  it('asked with the limits; silence under onSilence: cancel is said so, then the cancel', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 2 * HOUR, { labels: { kind: 'ask' } });
+    const s = await w.sweeper().run();
+    expect(s.actions).toEqual([{ id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'approval_asked', detail: 'runtime' }]);
+    expect(requests(e.externalId)).toHaveLength(1);
+    w.clock.advance(6 * MIN);
+    const silent = await w.sweeper().run();
+    expect(silent.actions.map((a) => [a.action, a.detail])).toEqual([
+      ['approval_unanswered', 'no answer: cancelling (onSilence: cancel)'],
+      ['cancelled', 'cancelled'],
+    ]);
+  });
+
+  it('silence under onSilence: keep is said so and keeps it; the kept run is looked at later, and found finished', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 2 * HOUR, { labels: { kind: 'keep' } });
+    await w.sweeper().run();
+    w.clock.advance(6 * MIN);
+    const silent = await w.sweeper().run();
+    expect(silent.actions).toEqual([
+      { id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'approval_unanswered', detail: 'no answer: kept running (onSilence: keep)' },
+    ]);
+    expect(postsAbout(e.externalId).at(-1)?.text).toMatch(/^No answer, kept running/);
+    // Looked at again within recheckAfter (1h) only to move on: no second silence, no cancel.
+    w.clock.advance(30 * MIN);
+    expect((await w.sweeper().run()).actions).toEqual([]);
+    servers.sims.catalyzed.executions.get(e.externalId)!.state = 'succeeded';
+    w.clock.advance(HOUR);
+    const look = await w.sweeper().run();
+    expect(look.actions.map((a) => a.action)).toEqual(['finished']);
+    expect(servers.sims.catalyzed.cancelCalls.get(e.externalId)).toBeUndefined();
+  });
+
+  it('a request never delivered is no silence to keep: the cancel goes ahead, and says why', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 2 * HOUR, { labels: { kind: 'keep' } });
+    servers.slack.failNext = 1_000;
+    await w.sweeper().run();
+    w.clock.advance(6 * MIN);
+    const s = await w.sweeper().run();
+    expect(s.actions.filter((a) => a.id === e.id).map((a) => [a.action, a.detail])).toEqual([
+      ['approval_unanswered', 'no answer: cancelling (the request was never delivered)'],
+      ['cancelled', 'cancelled'],
+    ]);
+  });
+
+  it('an extension that landed before the request was written: no request', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 2 * HOUR, { labels: { kind: 'ask' } });
+    const store = mutating(w, e.id, async (call, go) => {
+      if (call === 1) await w.rt.watchdog.extend(e.id, '2h', { id: 'slack:U1', via: 'slack' });
+      return go();
+    });
+    const s = await w.sweeper(store).run();
+    expect(s).toMatchObject({ approvalsAsked: 0, actions: [] });
+    expect((await stored(w, e.id)).approval).toBeUndefined();
+    expect(requests(e.externalId)).toHaveLength(0);
+  });
+
+  it('time that ran out after the request was written: it waits in the outbox for the next sweep', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 2 * HOUR, { labels: { kind: 'ask' } });
+    const s = await w.sweeper().run({ remainingMs: runsOutAfter(1) });
+    expect(s.actions.map((a) => a.action)).toEqual(['approval_asked']);
+    expect(requests(e.externalId)).toHaveLength(0);
+    expect((await stored(w, e.id)).outbox?.map((x) => x.kind)).toEqual(['approval']);
+    await w.sweeper().run();
+    expect(requests(e.externalId)).toHaveLength(1);
+  });
+});
+
+describe('lost heartbeats: the fleet rule and its alert', () => {
+  const policies = [
+    { name: 'beating', maxRuntime: '1h', heartbeatTimeout: '5m', notify: ['chat', 'pager'] },
+    { name: 'beatdry', maxRuntime: '1h', heartbeatTimeout: '5m', mode: 'dry-run', match: { labels: { kind: 'dry' } } },
+  ];
+
+  it('only lost heartbeats count as silent: runs breached otherwise, heartbeating, do not make a mass loss', async () => {
+    const w = await world({ policies, settings: { heartbeatHoldMinRuns: 2 } });
+    const silent = await track(w, 10 * MIN);
+    await w.rt.watchdog.heartbeat(silent.id, {});
+    w.clock.advance(6 * MIN);
+    for (let i = 0; i < 2; i++) {
+      const r = await track(w, 2 * HOUR, { labels: { kind: 'dry' } });
+      await w.rt.watchdog.heartbeat(r.id, {});
+    }
+    const s = await w.sweeper().run({ limit: 1 });
+    expect(s.actions.map((a) => [a.id, a.action])).toEqual([[silent.id, 'cancelled']]);
+  });
+
+  it('held: one alert with its incident; a failed alert is an error of the sweep, never its end', async () => {
+    const w = await world({ policies });
+    const e = await track(w, 10 * MIN);
+    await w.rt.watchdog.heartbeat(e.id, {});
+    w.clock.advance(6 * MIN);
+    await w.rt.ledger.recordIngestFault(w.clock.t - MIN);
+    const failing = override(w.rt.ledger, {
+      claim: (key: string, ...rest: [number, number]) =>
+        key === '#heartbeat-hold' ? Promise.reject(new Error('ledger down')) : w.rt.ledger.claim(key, ...rest),
+    });
+    const s = await w.sweeper(w.rt.store, failing).run();
+    expect(s).toMatchObject({ heartbeatHeld: 1, errors: 1 });
+    expect(w.logs).toContainEqual({ level: 'error', message: 'heartbeat hold alert failed', fields: { error: 'ledger down' } });
+    const events = pager.events.length;
+    w.clock.advance(3 * MIN);
+    await w.rt.ledger.recordIngestFault(w.clock.t - MIN);
+    servers.slack.failNext = 1;
+    const again = await w.sweeper().run();
+    expect(again).toMatchObject({ heartbeatHeld: 1, errors: 0 });
+    expect(pager.events.slice(events).map((x) => [x.action, x.key])).toEqual([['trigger', 'watchdog/heartbeats-held']]);
+    expect(w.logs.filter((l) => l.level === 'warn' && l.message === 'heartbeat hold alert failed')).toHaveLength(1);
+  });
+});
+
+describe('connection probes', () => {
+  it('every connection with a status call once; none without one; an unhealthy one alerted with its incident', async () => {
+    const w = await world({ settings: { probeEvery: '1m' } });
+    const events = pager.events.length;
+    servers.slack.failNext = 1;
+    const s = await w.sweeper().run();
+    expect(s.probes.map((p) => [p.connection, p.healthy]).sort()).toEqual([
+      ['catalyzed-c', true],
+      ['ionworks-c', true],
+      ['kodexa-c', true],
+      ['wrong-c', false],
+    ]);
+    expect(s.errors).toBe(0);
+    expect(pager.events.slice(events).map((x) => [x.action, x.key])).toEqual([['trigger', 'watchdog/connection/wrong-c']]);
+    expect(w.logs.filter((l) => l.level === 'warn' && l.message === 'probe notice failed')).toHaveLength(1);
+  });
+
+  it('not when time runs low', async () => {
+    const w = await world({ settings: { probeEvery: '1m' } });
+    expect((await w.sweeper().run({ remainingMs: () => 0 })).probes).toEqual([]);
+  });
+});
+
+/** What the probe ledger last recorded for an entry (the safety net, the digest). */
+async function ledgerDetail(w: World, entry: string): Promise<string | undefined> {
+  const r = await client.send(new GetItemCommand({ TableName: w.tableName, Key: { pk: { S: `P#${entry}` }, sk: { S: 'P' } } }));
+  return r.Item?.detail?.S;
+}
+/** Take an execution out of the due index (what the safety net exists for). */
+const lose = (w: World, e: Execution) =>
+  client.send(new UpdateItemCommand({ TableName: w.tableName, Key: { pk: { S: `X#${e.id}` }, sk: { S: 'X' } }, UpdateExpression: 'REMOVE dueShard' }));
+
+describe('the safety net', () => {
+  it('off (repairEvery: 0): never claimed', async () => {
+    const w = await world({ settings: { repairEvery: '0' } });
+    const e = await track(w, 2 * HOUR);
+    await lose(w, e);
+    w.clock.advance(2 * MIN);
+    expect((await w.sweeper().run()).indexRepairs).toBe(0);
+    expect(await w.rt.ledger.claim('#safety-net', w.clock.t + 1, 1e12)).toEqual({});
+  });
+
+  it("what the sweep's own batch returned is no candidate; the check is recorded with its count", async () => {
+    const w = await world({ settings: { repairEvery: '15m' } });
+    const e = await track(w, 2 * HOUR);
+    w.clock.advance(2 * MIN);
+    const s = await w.sweeper().run();
+    expect(s).toMatchObject({ indexRepairs: 0, cancelled: 1 });
+    expect(await ledgerDetail(w, '#safety-net')).toBe('checked 0 overdue');
+    expect(servers.sims.catalyzed.cancelCalls.get(e.externalId)).toBe(1);
+  });
+
+  it('the item decides: gone, ended, or not overdue after all — left alone, no error', async () => {
+    const w = await world({ settings: { repairEvery: '15m' } });
+    const ended = await track(w, 10 * MIN);
+    await w.rt.watchdog.finish(ended.id, { id: 'tracker', via: 'api' }, 'succeeded');
+    const fresh = await track(w, 10 * MIN);
+    w.clock.advance(2 * MIN);
+    const store = override(w.rt.store, { overdue: async () => [ended.id, 'wd_gone00000000', fresh.id] });
+    const before = await Promise.all([ended.id, fresh.id].map((id) => stored(w, id)));
+    const s = await w.sweeper(store).run();
+    expect(s).toMatchObject({ indexRepairs: 0, errors: 0, faults: 0, actions: [] });
+    expect(await ledgerDetail(w, '#safety-net')).toBe('checked 3 overdue');
+    const after = await Promise.all([ended.id, fresh.id].map((id) => stored(w, id)));
+    expect(after.map((x) => x.version)).toEqual(before.map((x) => x.version));
+  });
+
+  it('once per repairEvery across sweeps: an entry lost after the check waits for the next one', async () => {
+    const w = await world({ settings: { repairEvery: '15m' } });
+    await w.sweeper().run();
+    const e = await track(w, 2 * HOUR);
+    await lose(w, e);
+    w.clock.advance(2 * MIN);
+    expect((await w.sweeper().run()).indexRepairs).toBe(0);
+    w.clock.advance(15 * MIN);
+    expect(await w.sweeper().run()).toMatchObject({ indexRepairs: 1, cancelled: 1 });
+  });
+
+  it("a fault on one found execution is that execution's fault; a failed check is an error of the sweep, logged", async () => {
+    const w = await world({ settings: { repairEvery: '15m' } });
+    const e = await track(w, 2 * HOUR);
+    await lose(w, e);
+    w.clock.advance(2 * MIN);
+    const flaky = override(w.rt.store, { inDueIndex: () => Promise.reject(new Error('index read failed')) });
+    const s = await w.sweeper(flaky).run();
+    expect(s.actions).toEqual([{ id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'fault', detail: 'index read failed' }]);
+    w.clock.advance(15 * MIN);
+    const broken = override(w.rt.store, { overdue: () => Promise.reject(new Error('state index gone')) });
+    const t = await w.sweeper(broken).run();
+    expect(t.errors).toBe(1);
+    expect(w.logs).toContainEqual({ level: 'error', message: 'safety net failed', fields: { error: 'state index gone' } });
+  });
+});
+
+describe('the digest (settings.digest)', () => {
+  const digests = () => servers.slack.posts.filter((p) => p.text.startsWith('Runaway Watchdog: the last 7d'));
+
+  it('once per period, after enforcement, recorded in the ledger; never in a preview', async () => {
+    const w = await world({ settings: { digest: { to: ['chat'], every: '7d' } } });
+    await track(w, 2 * HOUR);
+    const before = digests().length;
+    await w.sweeper().run({ preview: true });
+    expect(digests()).toHaveLength(before);
+    const s = await w.sweeper().run();
+    expect(s.cancelled).toBe(1);
+    expect(digests()).toHaveLength(before + 1);
+    expect(await ledgerDetail(w, '#digest')).toMatch(/^report of \S+ → \S+ sent to chat$/);
+    await w.sweeper().run();
+    expect(digests()).toHaveLength(before + 1);
+  });
+
+  it('a digest that cannot be sent is logged; a ledger that fails is an error of the sweep', async () => {
+    const w = await world({ settings: { digest: { to: ['chat'], every: '7d' } } });
+    servers.slack.failNext = 1;
+    await w.sweeper().run();
+    expect(w.logs).toContainEqual(expect.objectContaining({ level: 'warn', message: 'digest failed' }));
+    const w2 = await world({ settings: { digest: { to: ['chat'], every: '7d' } } });
+    const failing = override(w2.rt.ledger, {
+      claim: (key: string, ...rest: [number, number]) => (key === '#digest' ? Promise.reject(new Error('ledger down')) : w2.rt.ledger.claim(key, ...rest)),
+    });
+    const s = await w2.sweeper(w2.rt.store, failing).run();
+    expect(s.errors).toBe(1);
+    expect(w2.logs).toContainEqual({ level: 'error', message: 'digest failed', fields: { error: 'ledger down' } });
+  });
+});
+
+describe('an unreadable item', () => {
+  const poison = (w: World, id: string, policy?: string) =>
+    client.send(
+      new PutItemCommand({
+        TableName: w.tableName,
+        Item: {
+          pk: { S: `X#${id}` },
+          sk: { S: 'X' },
+          state: { S: 'running' },
+          dueShard: { S: '0' },
+          dueAt: { N: '0' },
+          connection: { S: 'catalyzed-c' },
+          externalId: { S: `${id}-x` },
+          ...(policy ? { policy: { S: policy } } : {}),
+          limits: { S: 'not a map' },
+        },
+      }),
+    );
+
+  it("alerts the policy it names, else the default one's people, with its own incident", async () => {
+    const w = await world({ policies: [STRICT, { name: 'quiet', maxRuntime: '1h' }] });
+    await poison(w, 'wd_poisonquiet1', 'quiet');
+    await poison(w, 'wd_poisondeflt1');
+    const events = pager.events.length;
+    expect((await w.sweeper().run()).quarantined).toBe(2);
+    expect(pager.events.slice(events).map((x) => [x.action, x.key])).toEqual([['trigger', 'watchdog/wd_poisondeflt1/quarantined']]);
+  });
+
+  it('one that cannot be quarantined: an error of the sweep, logged; the sweep goes on', async () => {
+    const w = await world();
+    await poison(w, 'wd_poisonstuck1');
+    const e = await track(w, 2 * HOUR);
+    const store = override(w.rt.store, { quarantine: () => Promise.reject(new Error('write refused')) });
+    const s = await w.sweeper(store).run();
+    expect(s).toMatchObject({ errors: 1, quarantined: 0 });
+    expect(s.actions.find((a) => a.id === e.id)?.action).toBe('cancelled');
+    expect(w.logs).toContainEqual({
+      level: 'error',
+      message: 'sweep: could not quarantine an unreadable item',
+      fields: { executionId: 'wd_poisonstuck1', error: 'write refused' },
+    });
   });
 });

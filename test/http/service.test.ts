@@ -8,6 +8,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CancelProtocol } from '../../src/app/cancel.js';
 import { Watchdog, authorize } from '../../src/app/service.js';
+import { Sweeper } from '../../src/app/sweep.js';
+import { contextFor } from '../../src/app/context.js';
+import { claimCancel } from '../../src/core/transitions.js';
+import type { ExecutionStore } from '../../src/store/types.js';
 import { compileConfig } from '../../src/config/load.js';
 import { executionId } from '../../src/core/ids.js';
 import { ConflictError, InputError, NotFoundError } from '../../src/errors.js';
@@ -397,6 +401,61 @@ describe('the rest of the words and paths', () => {
     const bare = new Watchdog(rt.config, rt.store, clock.now);
     expect(await bare.enforceNow(asking.id)).toMatchObject({ state: 'running' });
     expect((await rt.watchdog.enforceNow(warned.id))?.state).toBe('cancelled');
+  });
+
+  it('carryOutCancel: a retry due this very moment is carried out', async () => {
+    const due = await run();
+    await rt.watchdog.requestCancel(due.id, person, undefined);
+    await rt.store.mutate(due.id, (c) => ({ ok: true, execution: { ...c, nextAttemptAt: clock.t, version: c.version + 1 } }));
+    expect((await rt.watchdog.carryOutCancel(due.id, 300))?.state).toBe('cancelled');
+    expect(servers.sims.catalyzed.cancelCalls.get(due.externalId)).toBe(1);
+  });
+
+  it('carryOutCancel: a claim another holder took first (a race lost) is waited on until it ends', async () => {
+    const e = await run();
+    await rt.watchdog.requestCancel(e.id, person, undefined);
+    const ctx = contextFor(rt.config, clock.now);
+    let stolen = false;
+    // The other holder claims just before our claim is written, and records its cancel 300 ms later.
+    const store = new Proxy(rt.store, {
+      get(t, key) {
+        if (key === 'mutate')
+          return async (...args: Parameters<ExecutionStore['mutate']>) => {
+            if (!stolen && args[0] === e.id) {
+              stolen = true;
+              await t.mutate(e.id, (c) => claimCancel(c, { holder: 'other', leaseMs: MIN, actor: { id: 'other', via: 'sweep' } }, ctx(c)));
+              setTimeout(() => {
+                void t.mutate(e.id, (c) => ({ ok: true, execution: { ...c, state: 'cancelled', endedAt: clock.t, version: c.version + 1 } }));
+              }, 300);
+            }
+            return t.mutate(...args);
+          };
+        const v = Reflect.get(t, key) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const sweeper = new Sweeper({ config: rt.config, store, providers: rt.providers, notifiers: rt.notifiers, now: clock.now, holder: 'follow-up' });
+    const w = new Watchdog(rt.config, rt.store, clock.now, sweeper.cancels);
+    expect((await w.carryOutCancel(e.id, 5_000))?.state).toBe('cancelled');
+    expect(servers.sims.catalyzed.cancelCalls.get(e.externalId)).toBeUndefined();
+  });
+
+  it('list: ties in tracking time by id, whatever order the store gives', async () => {
+    const tied = [];
+    for (let i = 0; i < 6; i++) tied.push((await run({ labels: { batch: 'tie-reversed' } })).id);
+    const reversing = new Proxy(rt.store, {
+      get(t, key) {
+        if (key === 'list')
+          return async (...args: Parameters<ExecutionStore['list']>) => {
+            const page = await t.list(...args);
+            return { ...page, items: [...page.items].sort((a, b) => (a.id < b.id ? 1 : -1)) };
+          };
+        const v = Reflect.get(t, key) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const page = await new Watchdog(rt.config, reversing, clock.now).list({ label: { key: 'batch', value: 'tie-reversed' }, limit: 1000 });
+    expect(page.items.map((e) => e.id)).toEqual([...tied].sort());
   });
 
   it('list: ties in tracking time by id, whatever order the shards give', async () => {

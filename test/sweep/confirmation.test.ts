@@ -143,6 +143,17 @@ describe('a claim whose holder died (its lease expired): recovered status first'
     expect(events.map((x) => x.what)).toEqual(expect.arrayContaining(['cancel claimed (expired lease recovered)', 'cancelled']));
   });
 
+  it('its call never landed on a platform that cancels later: sent now and accepted — a first send, not a re-send', async () => {
+    const { rt, clock } = await world();
+    const e = await claimedAndDead(rt, clock, 'kodexa');
+    clock.advance(90 * SEC);
+    expect(await rt.sweeper.run()).toMatchObject({ pending: 1, cancelCalls: 1, observed: 1 });
+    expect(servers.sims.kodexa.cancelCalls.get(e.externalId)).toBe(1);
+    const after = await rt.store.get(e.id);
+    expect(after).toMatchObject({ state: 'cancelling', cancelAcceptedAt: clock.t });
+    expect(after?.cancelResentAt).toBeUndefined();
+  });
+
   it('it ended meanwhile: cancelled, or finished — no call', async () => {
     const { rt, clock } = await world();
     const a = await claimedAndDead(rt, clock);

@@ -320,6 +320,26 @@ function requestsFor(externalId: string) {
   return seen;
 }
 
+describe('a provider slot is given back on every path', () => {
+  it('a recovery deferred for time gives its slot back: the same sweeper then works on (one call at a time)', async () => {
+    const w = await world({ settings: { providerConcurrency: 1 } });
+    const a = await track(w, 2 * HOUR);
+    const ctx = contextFor(w.rt.config, w.clock.now);
+    await w.rt.store.mutate(a.id, (c) => claimCancel(c, { holder: 'dead', leaseMs: MIN, actor: { id: 'dead', via: 'sweep' } }, ctx(c)));
+    w.clock.advance(2 * MIN);
+    const sweeper = w.sweeper();
+    expect((await sweeper.run({ remainingMs: runsOutAfter(1) })).actions.map((x) => x.action)).toEqual(['deferred']);
+    const b = await track(w, 2 * HOUR);
+    const s = await sweeper.run();
+    expect(s.actions.map((x) => [x.id, x.action]).sort()).toEqual(
+      [
+        [a.id, 'cancelled'],
+        [b.id, 'cancelled'],
+      ].sort(),
+    );
+  });
+});
+
 describe('aftercare: is a run the watchdog could not stop still running?', () => {
   it('not in a preview: nothing read, nothing written', async () => {
     const w = await world();

@@ -539,7 +539,7 @@ export class Sweeper {
 
   private async heartbeatHoldAlert(run: Run): Promise<void> {
     const held = run.tally.summary.heartbeatHeld;
-    if (held === 0 || !this.cadence) return;
+    if (!this.cadence) return;
     if ((await this.cadence.claim(HOLD_ALERT_KEY, this.now(), HOLD_ALERT_EVERY_MS)) === false) return;
     const m = alertMessage(
       'heartbeats_held',

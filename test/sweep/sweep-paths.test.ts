@@ -817,3 +817,111 @@ describe('an unreadable item', () => {
     });
   });
 });
+
+describe('more of what runs after enforcement, and what a due item is due for', () => {
+  it('a sweep with nothing held back neither logs a cap nor spends the hold alert: a hold soon after still alerts', async () => {
+    const w = await world({ policies: [{ name: 'beating', maxRuntime: '1h', heartbeatTimeout: '5m', notify: ['chat', 'pager'] }] });
+    await track(w, 2 * HOUR);
+    await w.sweeper().run();
+    expect(w.logs.map((l) => l.message)).not.toContain('cancel cap reached');
+    const e = await track(w, 10 * MIN);
+    await w.rt.watchdog.heartbeat(e.id, {});
+    w.clock.advance(6 * MIN);
+    await w.rt.ledger.recordIngestFault(w.clock.t - MIN);
+    const events = pager.events.length;
+    expect((await w.sweeper().run()).heartbeatHeld).toBe(1);
+    expect(pager.events.slice(events).map((x) => x.key)).toEqual(['watchdog/heartbeats-held']);
+  });
+
+  it('the cap alert that cannot be sent is logged as such', async () => {
+    const w = await world({ settings: { maxCancelsPerSweep: 1 }, policies: [{ name: 'chatty', maxRuntime: '1h', notify: ['chat'] }] });
+    await track(w, 2 * HOUR);
+    await track(w, 2 * HOUR);
+    servers.slack.failNext = 1_000;
+    expect(await w.sweeper().run()).toMatchObject({ cancelled: 1, heldBackByCap: 1 });
+    expect(w.logs.filter((l) => l.message === 'cap alert failed')).toHaveLength(1);
+    expect(w.logs).toContainEqual({ level: 'error', message: 'cancel cap reached', fields: { heldBack: 1, cap: 1 } });
+  });
+
+  it('a preview probes nothing', async () => {
+    const w = await world({ settings: { probeEvery: '1m' } });
+    expect((await w.sweeper().run({ preview: true })).probes).toEqual([]);
+    expect(await w.rt.ledger.claim('catalyzed-c', w.clock.t, 60_000)).toEqual({});
+  });
+
+  it("a stopped run's notice retry is only delivered: its aftercare look waits for its own time", async () => {
+    const w = await world();
+    servers.slack.failNext = 1;
+    const e = await failedCancel(w, 'wrong-c');
+    expect((await stored(w, e.id)).outbox?.length).toBeGreaterThan(0);
+    w.clock.advance(2 * MIN);
+    const s = await w.sweeper().run();
+    expect(s).toMatchObject({ observed: 0, noticesSent: 1 });
+    expect((await stored(w, e.id)).checkedAt).toBeUndefined();
+  });
+
+  it("a live run's notice retry is delivered in the sweep it comes due, with no decision made", async () => {
+    const w = await world();
+    const e = await track(w, 50 * MIN, { connection: 'bare-c' });
+    servers.slack.failNext = 1;
+    await w.sweeper().run();
+    expect(postsAbout(e.externalId)).toHaveLength(0);
+    w.clock.advance(2 * MIN);
+    const s = await w.sweeper().run();
+    expect(s).toMatchObject({ evaluated: 0, rescheduled: 0, noticesSent: 1 });
+    expect(postsAbout(e.externalId)).toHaveLength(1);
+  });
+
+  it('a preview names every warning', async () => {
+    const w = await world({ policies: [{ name: 'metered', maxRuntime: '1h', maxCostUsd: 10, notify: ['chat'] }] });
+    const e = await track(w, 50 * MIN);
+    await set(w, e.id, { costUsd: 9 });
+    const s = await w.sweeper().run({ preview: true });
+    expect(s.actions).toEqual([{ id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'preview_warn', detail: 'runtime, cost' }]);
+  });
+
+  it('the fleet view: a failed read of the ingest record is a warning, not a hold; discovered runs are not in the count', async () => {
+    const policies = [{ name: 'beating', maxRuntime: '1h', heartbeatTimeout: '5m', notify: ['chat'] }];
+    const w = await world({ policies, settings: { heartbeatHoldMinRuns: 2 } });
+    const silent = [await track(w, 10 * MIN), await track(w, 10 * MIN)];
+    for (const e of silent) await w.rt.watchdog.heartbeat(e.id, {});
+    for (let i = 0; i < 2; i++) await set(w, (await track(w, 10 * MIN)).id, { source: 'discovered' });
+    w.clock.advance(6 * MIN);
+    const failing = override(w.rt.ledger, { lastIngestFault: () => Promise.reject(new Error('ledger down')) });
+    const s = await w.sweeper(w.rt.store, failing).run();
+    // Two of two heartbeat-tracked runs silent together: held (the discovered two have no heartbeat to lose).
+    expect(silent.map((e) => s.actions.find((a) => a.id === e.id)?.action)).toEqual(['heartbeat_held', 'heartbeat_held']);
+    expect(w.logs).toContainEqual({ level: 'warn', message: 'could not read the ingest fault record', fields: { error: 'ledger down' } });
+  });
+});
+
+describe('discovery in the sweep', () => {
+  const discovering = () =>
+    world({
+      policies: [STRICT, { name: 'found', maxRuntime: '10h' }],
+      connections: { 'superglue-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-superglue', discover: { policy: 'found' } } },
+    });
+  beforeEach(() => {
+    servers.sims.superglue.executions.clear();
+    servers.sims.superglue.add({ id: 'nobody-1', startedAt: Date.now() - MIN });
+    servers.sims.superglue.add({ id: 'nobody-2', startedAt: Date.now() - MIN });
+  });
+
+  it("runs after enforcement with its whole budget left before the invocation's reserve; counted per connection", async () => {
+    const w = await discovering();
+    const tight = await w.sweeper().run({ remainingMs: () => 30_000 + 15_000 - 1 });
+    expect(tight).toMatchObject({ discovered: 0, discoveries: [] });
+    const s = await w.sweeper().run({ remainingMs: () => 30_000 + 15_000 });
+    expect(s.discovered).toBe(2);
+    expect(s.discoveries).toEqual([expect.objectContaining({ connection: 'superglue-c', discovered: 2, running: 2 })]);
+    expect((await w.rt.store.list({ connection: 'superglue-c', limit: 10 })).items.map((e) => e.externalId).sort()).toEqual(['nobody-1', 'nobody-2']);
+  });
+
+  it('not in a preview; on demand with the ledger, refused without it', async () => {
+    const w = await discovering();
+    expect((await w.sweeper().run({ preview: true })).discoveries).toEqual([]);
+    expect(await w.sweeper().discoverNow('superglue-c')).toMatchObject({ connection: 'superglue-c', discovered: 2 });
+    const bare = new Sweeper({ config: w.rt.config, store: w.rt.store, providers: w.rt.providers, notifiers: w.rt.notifiers });
+    expect(() => bare.discoverNow('superglue-c')).toThrow('discovery needs the probe ledger');
+  });
+});

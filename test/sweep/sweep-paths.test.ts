@@ -436,7 +436,7 @@ describe('under policy: the decisions', () => {
     { name: 'metered', maxRuntime: '1h', maxCostUsd: 10, match: { labels: { kind: 'metered' } }, notify: ['chat'] },
     { name: 'stally', maxRuntime: '10h', stallAfter: '20m', match: { labels: { kind: 'stall' } }, notify: ['chat'] },
     { name: 'dry', maxRuntime: '1h', maxCostUsd: 10, mode: 'dry-run', match: { labels: { kind: 'dry' } }, notify: ['chat'] },
-    { name: 'asking', maxRuntime: '1h', onBreach: 'approve', approveWithin: '5m', match: { labels: { kind: 'ask' } }, notify: ['chat'] },
+    { name: 'asking', maxRuntime: '1h', maxCostUsd: 10, onBreach: 'approve', approveWithin: '5m', match: { labels: { kind: 'ask' } }, notify: ['chat'] },
     { name: 'keeping', maxRuntime: '1h', onBreach: 'approve', approveWithin: '5m', onSilence: 'keep', match: { labels: { kind: 'keep' } }, notify: ['chat'] },
     { name: 'beating', maxRuntime: '1h', heartbeatTimeout: '5m', match: { labels: { kind: 'beat' } }, notify: ['chat'] },
   ];
@@ -447,14 +447,19 @@ describe('under policy: the decisions', () => {
     await w.rt.watchdog.heartbeat(both.id, { costUsd: 5 });
     await set(w, both.id, { costUsd: 11 });
     const dry = await track(w, 2 * HOUR, { labels: { kind: 'dry' } });
+    await set(w, dry.id, { costUsd: 11 });
     const ask = await track(w, 2 * HOUR, { labels: { kind: 'ask' } });
+    await set(w, ask.id, { costUsd: 11 });
     const plain = await track(w, 2 * HOUR);
     const s = await w.sweeper().run({ preview: true });
-    const detail = (e: Execution) => s.actions.find((a) => a.id === e.id)?.detail;
-    expect(detail(both)).toBe('runtime, cost');
-    expect(detail(dry)).toBe('dry-run policy (it would record would_cancel): runtime');
-    expect(detail(ask)).toBe('runtime (approval mode: ask)');
-    expect(detail(plain)).toBe('runtime');
+    const said = (e: Execution) => {
+      const a = s.actions.find((x) => x.id === e.id);
+      return [a?.action, a?.detail];
+    };
+    expect(said(both)).toEqual(['preview_cancel', 'runtime, cost']);
+    expect(said(dry)).toEqual(['preview_cancel', 'dry-run policy (it would record would_cancel): runtime, cost']);
+    expect(said(ask)).toEqual(['preview_cancel', 'runtime, cost (approval mode: ask)']);
+    expect(said(plain)).toEqual(['preview_cancel', 'runtime']);
   });
 
   it("a dry-run's would-cancel: recorded once with every limit; when the run then finishes, the people are told", async () => {
@@ -502,7 +507,8 @@ describe('under policy: the decisions', () => {
 
   it('a warning decided again in its write: an extension that landed since wins (no warning, no notice)', async () => {
     const w = await world({ policies });
-    const e = await track(w, 50 * MIN);
+    // No status call on this platform: the warning's write is the sweep's first.
+    const e = await track(w, 50 * MIN, { connection: 'bare-c' });
     const store = mutating(w, e.id, async (call, go) => {
       if (call === 1) await w.rt.watchdog.extend(e.id, '2h', { id: 'slack:U1', via: 'slack' });
       return go();
@@ -557,9 +563,9 @@ describe('approval mode in the sweep: asked, answered by silence, raced', () => 
       { id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'approval_unanswered', detail: 'no answer: kept running (onSilence: keep)' },
     ]);
     expect(postsAbout(e.externalId).at(-1)?.text).toMatch(/^No answer, kept running/);
-    // Looked at again within recheckAfter (1h) only to move on: no second silence, no cancel.
-    w.clock.advance(30 * MIN);
-    expect((await w.sweeper().run()).actions).toEqual([]);
+    // Looked at again after recheckAfter (1h): read, still running — no second silence, no cancel.
+    w.clock.advance(HOUR);
+    expect(await w.sweeper().run()).toMatchObject({ observed: 1, actions: [] });
     servers.sims.catalyzed.executions.get(e.externalId)!.state = 'succeeded';
     w.clock.advance(HOUR);
     const look = await w.sweeper().run();
@@ -671,9 +677,11 @@ describe('connection probes', () => {
   });
 });
 
-/** What the probe ledger last recorded for an entry (the safety net, the digest). */
+/** What the probe ledger last recorded for an entry (the safety net, the digest): healthy, with no change of health. */
 async function ledgerDetail(w: World, entry: string): Promise<string | undefined> {
   const r = await client.send(new GetItemCommand({ TableName: w.tableName, Key: { pk: { S: `P#${entry}` }, sk: { S: 'P' } } }));
+  expect(r.Item?.healthy?.BOOL).toBe(true);
+  expect(r.Item?.since).toBeUndefined();
   return r.Item?.detail?.S;
 }
 /** Take an execution out of the due index (what the safety net exists for). */
@@ -754,7 +762,8 @@ describe('the digest (settings.digest)', () => {
     const s = await w.sweeper().run();
     expect(s.cancelled).toBe(1);
     expect(digests()).toHaveLength(before + 1);
-    expect(await ledgerDetail(w, '#digest')).toMatch(/^report of \S+ → \S+ sent to chat$/);
+    const week = 7 * 24 * HOUR;
+    expect(await ledgerDetail(w, '#digest')).toBe(`report of ${new Date(w.clock.t - week).toISOString()} → ${new Date(w.clock.t).toISOString()} sent to chat`);
     await w.sweeper().run();
     expect(digests()).toHaveLength(before + 1);
   });
@@ -800,6 +809,14 @@ describe('an unreadable item', () => {
     const events = pager.events.length;
     expect((await w.sweeper().run()).quarantined).toBe(2);
     expect(pager.events.slice(events).map((x) => [x.action, x.key])).toEqual([['trigger', 'watchdog/wd_poisondeflt1/quarantined']]);
+  });
+
+  it('an alert that cannot be sent is logged as such', async () => {
+    const w = await world({ policies: [{ name: 'chatty', maxRuntime: '1h', notify: ['chat'] }] });
+    await poison(w, 'wd_poisonmute01');
+    servers.slack.failNext = 1;
+    expect((await w.sweeper().run()).quarantined).toBe(1);
+    expect(w.logs.filter((l) => l.level === 'warn' && l.message === 'quarantine alert failed')).toHaveLength(1);
   });
 
   it('one that cannot be quarantined: an error of the sweep, logged; the sweep goes on', async () => {
@@ -923,5 +940,102 @@ describe('discovery in the sweep', () => {
     expect(await w.sweeper().discoverNow('superglue-c')).toMatchObject({ connection: 'superglue-c', discovered: 2 });
     const bare = new Sweeper({ config: w.rt.config, store: w.rt.store, providers: w.rt.providers, notifiers: w.rt.notifiers });
     expect(() => bare.discoverNow('superglue-c')).toThrow('discovery needs the probe ledger');
+  });
+});
+
+describe('the rest of the paths through one item', () => {
+  it('a preview moves nothing on and delivers nothing: a stale deadline, a notice retry, a periodic look', async () => {
+    const w = await world({ policies: [STRICT, { name: 'metered', maxCostUsd: 10, match: { labels: { kind: 'metered' } }, notify: ['chat'] }] });
+    const stale = await track(w, 10 * MIN);
+    await set(w, stale.id, { dueAt: w.clock.t - 1 });
+    const noisy = await track(w, 50 * MIN, { connection: 'bare-c' });
+    servers.slack.failNext = 1;
+    await w.sweeper().run();
+    const looked = await track(w, 0, { labels: { kind: 'metered' } });
+    w.clock.advance(HOUR + 2 * MIN);
+    await set(w, stale.id, { dueAt: w.clock.t - 1 });
+    const before = await Promise.all([stale, noisy, looked].map((e) => stored(w, e.id)));
+    const s = await w.sweeper().run({ preview: true });
+    expect(s).toMatchObject({ rescheduled: 0, noticesSent: 0, observed: 0 });
+    expect(s.actions.filter((a) => a.action !== 'preview_cancel')).toEqual([]);
+    const after = await Promise.all([stale, noisy, looked].map((e) => stored(w, e.id)));
+    expect(after.map((e) => e.version)).toEqual(before.map((e) => e.version));
+    expect(postsAbout(noisy.externalId)).toHaveLength(0);
+  });
+
+  it('a stale deadline with a notice not yet due: moved on, nothing sent early', async () => {
+    const w = await world();
+    const e = await track(w, 50 * MIN, { connection: 'bare-c' });
+    servers.slack.failNext = 1;
+    await w.sweeper().run();
+    await set(w, e.id, { dueAt: w.clock.t - 1 });
+    const s = await w.sweeper().run();
+    expect(s).toMatchObject({ rescheduled: 1, noticesSent: 0 });
+    expect(postsAbout(e.externalId)).toHaveLength(0);
+  });
+
+  it('writes that find the run ended by its tracker first: no reschedule counted, no "finished" of its own', async () => {
+    const w = await world({
+      policies: [STRICT, { name: 'stally', maxRuntime: '10h', stallAfter: '20m', match: { labels: { kind: 'stall' } }, notify: ['chat'] }],
+    });
+    const stale = await track(w, 10 * MIN);
+    await set(w, stale.id, { dueAt: w.clock.t - 1 });
+    const read = await track(w, 30 * MIN, { labels: { kind: 'stall' } });
+    servers.sims.catalyzed.executions.get(read.externalId)!.state = 'succeeded';
+    w.clock.advance(21 * MIN);
+    // The tracker reports each finished just before the sweep's first write to it.
+    const calls = new Map<string, number>();
+    const store = override(w.rt.store, {
+      mutate: async (...args: Parameters<ExecutionStore['mutate']>) => {
+        const id = args[0];
+        if (id === stale.id || id === read.id) {
+          const call = (calls.get(id) ?? 0) + 1;
+          calls.set(id, call);
+          if (call === 1) await w.rt.watchdog.finish(id, { id: 'tracker', via: 'api' }, 'done');
+        }
+        return w.rt.store.mutate(...args);
+      },
+    });
+    const s = await w.sweeper(store).run();
+    expect(s).toMatchObject({ rescheduled: 0, finished: 0, observed: 1, actions: [] });
+    expect((await stored(w, read.id)).providerStatus).toBe('done');
+  });
+
+  it('a status read that fails is said in the log, and the decision is made on what the store knows', async () => {
+    const w = await world();
+    const e = await track(w, 50 * MIN);
+    servers.sims.catalyzed.faults = { errorRate: 1 };
+    const s = await w.sweeper().run();
+    expect(s.actions.map((a) => a.action)).toEqual(['warned']);
+    expect(w.logs).toContainEqual(expect.objectContaining({ level: 'warn', message: 'status check failed; deciding on what the store knows' }));
+    expect(w.logs.find((l) => l.message === 'status check failed; deciding on what the store knows')?.fields).toMatchObject({ executionId: e.id });
+  });
+
+  it('a fault in a preview is reported, never written', async () => {
+    const w = await world();
+    const e = await track(w, 2 * HOUR, { connection: 'ionworks-c' });
+    const providers = {
+      forConnection: (c: string) => {
+        if (c === 'ionworks-c') throw new Error('adapter broke');
+        return w.rt.providers.forConnection(c);
+      },
+    };
+    const sweeper = new Sweeper({ config: w.rt.config, store: w.rt.store, providers, notifiers: w.rt.notifiers, now: w.clock.now, probes: w.rt.ledger });
+    const s = await sweeper.run({ preview: true });
+    expect(s.actions).toEqual([{ id: e.id, connection: 'ionworks-c', externalId: e.externalId, action: 'error', detail: 'adapter broke' }]);
+    expect((await stored(w, e.id)).version).toBe(e.version);
+  });
+
+  it('a probe whose adapter cannot be had: unhealthy, with why', async () => {
+    const w = await world({ settings: { probeEvery: '1m' } });
+    const providers = {
+      forConnection: (c: string) => {
+        if (c === 'ionworks-c') throw new Error('adapter broke');
+        return w.rt.providers.forConnection(c);
+      },
+    };
+    const sweeper = new Sweeper({ config: w.rt.config, store: w.rt.store, providers, notifiers: w.rt.notifiers, now: w.clock.now, probes: w.rt.ledger });
+    const s = await sweeper.run();
+    expect(s.probes.find((p) => p.connection === 'ionworks-c')).toMatchObject({ healthy: false, detail: 'adapter broke' });
   });
 });

@@ -236,6 +236,11 @@ describe("the tracking API's immediate enforcement", () => {
     expect(rt.watchdog.enforceableBreach(dry)).toBeUndefined();
     expect((await rt.watchdog.enforceNow(dry.id))?.state).toBe('running');
     expect(await rt.watchdog.enforceNow('wd_000000000000')).toBeUndefined();
+    // A person's cancel already requested is the follow-up's to carry out, not this.
+    const requested = await run({ policy: 'strict', startedAt: clock.t - 2 * HOUR });
+    await rt.watchdog.requestCancel(requested.id, person, undefined);
+    expect((await rt.watchdog.enforceNow(requested.id))?.state).toBe('cancel_requested');
+    expect(servers.sims.catalyzed.cancelCalls.get(requested.externalId)).toBeUndefined();
   });
 });
 

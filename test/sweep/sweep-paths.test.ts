@@ -54,7 +54,9 @@ interface World {
 }
 
 let tables = 0;
-async function world(o: { settings?: Record<string, unknown>; policies?: unknown[]; connections?: Record<string, unknown> } = {}): Promise<World> {
+async function world(
+  o: { settings?: Record<string, unknown>; policies?: unknown[]; connections?: Record<string, unknown>; notify?: Record<string, unknown> } = {},
+): Promise<World> {
   const clock = new Clock(Date.now());
   const sim = servers.sims;
   const config = compileConfig({
@@ -73,6 +75,7 @@ async function world(o: { settings?: Record<string, unknown>; policies?: unknown
     notify: {
       chat: { type: 'slack', channel: '#oncall', tokenSecret: 'slack-bot', apiUrl: servers.slack.apiUrl },
       pager: { type: 'pagerduty', routingKeySecret: 'pd' },
+      ...o.notify,
     },
     policies: o.policies ?? [STRICT],
     defaultPolicy: (o.policies?.[0] as { name?: string } | undefined)?.name ?? 'strict',
@@ -534,7 +537,7 @@ describe('under policy: the decisions', () => {
 describe('approval mode in the sweep: asked, answered by silence, raced', () => {
   const policies = [
     STRICT,
-    { name: 'asking', maxRuntime: '1h', onBreach: 'approve', approveWithin: '5m', match: { labels: { kind: 'ask' } }, notify: ['chat'] },
+    { name: 'asking', maxRuntime: '1h', maxCostUsd: 10, onBreach: 'approve', approveWithin: '5m', match: { labels: { kind: 'ask' } }, notify: ['chat'] },
     { name: 'keeping', maxRuntime: '1h', onBreach: 'approve', approveWithin: '5m', onSilence: 'keep', match: { labels: { kind: 'keep' } }, notify: ['chat'] },
   ];
   const requests = (externalId: string) => postsAbout(externalId).filter((p) => p.text.startsWith('Approval needed'));
@@ -542,8 +545,9 @@ describe('approval mode in the sweep: asked, answered by silence, raced', () => 
   it('asked with the limits; silence under onSilence: cancel is said so, then the cancel', async () => {
     const w = await world({ policies });
     const e = await track(w, 2 * HOUR, { labels: { kind: 'ask' } });
+    await set(w, e.id, { costUsd: 11 });
     const s = await w.sweeper().run();
-    expect(s.actions).toEqual([{ id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'approval_asked', detail: 'runtime' }]);
+    expect(s.actions).toEqual([{ id: e.id, connection: 'catalyzed-c', externalId: e.externalId, action: 'approval_asked', detail: 'runtime, cost' }]);
     expect(requests(e.externalId)).toHaveLength(1);
     w.clock.advance(6 * MIN);
     const silent = await w.sweeper().run();
@@ -714,7 +718,8 @@ describe('the safety net', () => {
     await w.rt.watchdog.finish(ended.id, { id: 'tracker', via: 'api' }, 'succeeded');
     const fresh = await track(w, 10 * MIN);
     w.clock.advance(2 * MIN);
-    const store = override(w.rt.store, { overdue: async () => [ended.id, 'wd_gone00000000', fresh.id] });
+    // Whatever the due index says (here: nothing is in it), the item itself rules them out.
+    const store = override(w.rt.store, { overdue: async () => [ended.id, 'wd_gone00000000', fresh.id], inDueIndex: async () => false });
     const before = await Promise.all([ended.id, fresh.id].map((id) => stored(w, id)));
     const s = await w.sweeper(store).run();
     expect(s).toMatchObject({ indexRepairs: 0, errors: 0, faults: 0, actions: [] });
@@ -754,18 +759,23 @@ describe('the digest (settings.digest)', () => {
   const digests = () => servers.slack.posts.filter((p) => p.text.startsWith('Runaway Watchdog: the last 7d'));
 
   it('once per period, after enforcement, recorded in the ledger; never in a preview', async () => {
-    const w = await world({ settings: { digest: { to: ['chat'], every: '7d' } } });
+    const w = await world({
+      settings: { digest: { to: ['chat', 'chat2'], every: '7d' } },
+      notify: { chat2: { type: 'slack', channel: '#oncall', tokenSecret: 'slack-bot', apiUrl: servers.slack.apiUrl } },
+    });
     await track(w, 2 * HOUR);
     const before = digests().length;
     await w.sweeper().run({ preview: true });
     expect(digests()).toHaveLength(before);
     const s = await w.sweeper().run();
     expect(s.cancelled).toBe(1);
-    expect(digests()).toHaveLength(before + 1);
+    expect(digests()).toHaveLength(before + 2);
     const week = 7 * 24 * HOUR;
-    expect(await ledgerDetail(w, '#digest')).toBe(`report of ${new Date(w.clock.t - week).toISOString()} → ${new Date(w.clock.t).toISOString()} sent to chat`);
+    expect(await ledgerDetail(w, '#digest')).toBe(
+      `report of ${new Date(w.clock.t - week).toISOString()} → ${new Date(w.clock.t).toISOString()} sent to chat, chat2`,
+    );
     await w.sweeper().run();
-    expect(digests()).toHaveLength(before + 1);
+    expect(digests()).toHaveLength(before + 2);
   });
 
   it('a digest that cannot be sent is logged; a ledger that fails is an error of the sweep', async () => {
@@ -947,20 +957,24 @@ describe('the rest of the paths through one item', () => {
   it('a preview moves nothing on and delivers nothing: a stale deadline, a notice retry, a periodic look', async () => {
     const w = await world({ policies: [STRICT, { name: 'metered', maxCostUsd: 10, match: { labels: { kind: 'metered' } }, notify: ['chat'] }] });
     const stale = await track(w, 10 * MIN);
-    await set(w, stale.id, { dueAt: w.clock.t - 1 });
     const noisy = await track(w, 50 * MIN, { connection: 'bare-c' });
     servers.slack.failNext = 1;
     await w.sweeper().run();
-    const looked = await track(w, 0, { labels: { kind: 'metered' } });
-    w.clock.advance(HOUR + 2 * MIN);
+    const looked = await track(w, 0, { labels: { kind: 'metered' }, connection: 'bare-c' });
+    w.clock.advance(2 * MIN);
+    // Due by a deadline heartbeats moved (stale), by a notice's retry (noisy), by the periodic look of a policy without deadlines (looked).
     await set(w, stale.id, { dueAt: w.clock.t - 1 });
+    await set(w, looked.id, { dueAt: w.clock.t - 1 });
     const before = await Promise.all([stale, noisy, looked].map((e) => stored(w, e.id)));
     const s = await w.sweeper().run({ preview: true });
-    expect(s).toMatchObject({ rescheduled: 0, noticesSent: 0, observed: 0 });
-    expect(s.actions.filter((a) => a.action !== 'preview_cancel')).toEqual([]);
+    expect(s).toMatchObject({ due: 3, rescheduled: 0, noticesSent: 0, observed: 0, actions: [] });
     const after = await Promise.all([stale, noisy, looked].map((e) => stored(w, e.id)));
     expect(after.map((e) => e.version)).toEqual(before.map((e) => e.version));
     expect(postsAbout(noisy.externalId)).toHaveLength(0);
+    // The real sweep then does all three: moved on, delivered, looked at and moved on (no status call here).
+    const real = await w.sweeper().run();
+    expect(real).toMatchObject({ rescheduled: 1, noticesSent: 1, evaluated: 1, actions: [] });
+    expect((await stored(w, looked.id)).dueAt).toBe(w.clock.t + HOUR);
   });
 
   it('a stale deadline with a notice not yet due: moved on, nothing sent early', async () => {
@@ -1037,5 +1051,66 @@ describe('the rest of the paths through one item', () => {
     const sweeper = new Sweeper({ config: w.rt.config, store: w.rt.store, providers, notifiers: w.rt.notifiers, now: w.clock.now, probes: w.rt.ledger });
     const s = await sweeper.run();
     expect(s.probes.find((p) => p.connection === 'ionworks-c')).toMatchObject({ healthy: false, detail: 'adapter broke' });
+  });
+});
+
+describe('the last of the guards', () => {
+  it('the cap counts a claim taken: a runaway that reaches its claim after the cap is filled is held back', async () => {
+    const w = await world({
+      settings: { maxCancelsPerSweep: 1 },
+      policies: [STRICT, { name: 'stally', maxRuntime: '10h', stallAfter: '20m', match: { labels: { kind: 'stall' } } }],
+    });
+    const first = await track(w, 2 * HOUR);
+    const slow = await track(w, 30 * MIN, { connection: 'ionworks-c', labels: { kind: 'stall' } });
+    await w.rt.watchdog.heartbeat(slow.id, { progress: { done: 1, total: 10 } });
+    w.clock.advance(21 * MIN);
+    // The slow one reads its platform first (a stall): by then the first has claimed and cancelled.
+    servers.sims.ionworks.faults = { latencyMs: 300 };
+    const s = await w.sweeper().run();
+    expect(s.actions.find((a) => a.id === first.id)?.action).toBe('cancelled');
+    expect(s.actions.find((a) => a.id === slow.id)).toMatchObject({ action: 'held_back', detail: 'cap of 1 cancels per sweep reached' });
+  });
+
+  it("the safety net leaves what this sweep's batch returned to it, even when it stays overdue (held back)", async () => {
+    const w = await world({ settings: { repairEvery: '15m', maxCancelsPerSweep: 1 } });
+    await track(w, 2 * HOUR);
+    await track(w, 2 * HOUR);
+    w.clock.advance(2 * MIN);
+    const s = await w.sweeper().run();
+    expect(s).toMatchObject({ cancelled: 1, heldBackByCap: 1, indexRepairs: 0 });
+    expect(await ledgerDetail(w, '#safety-net')).toBe('checked 0 overdue');
+  });
+
+  it('discovery in a sweep with no invocation time to mind (the local runner)', async () => {
+    servers.sims.superglue.executions.clear();
+    servers.sims.superglue.add({ id: 'nobody-3', startedAt: Date.now() - MIN });
+    const w = await world({
+      policies: [STRICT, { name: 'found', maxRuntime: '10h' }],
+      connections: { 'superglue-c': { provider: 'superglue', baseUrl: servers.sims.superglue.url, secret: 'key-superglue', discover: { policy: 'found' } } },
+    });
+    expect((await w.sweeper().run()).discovered).toBe(1);
+  });
+
+  it('a probe whose ledger fails: an error of the sweep, logged; the other connections are probed', async () => {
+    const w = await world({ settings: { probeEvery: '1m' } });
+    const failing = override(w.rt.ledger, {
+      claim: (key: string, ...rest: [number, number]) => (key === 'kodexa-c' ? Promise.reject(new Error('ledger down')) : w.rt.ledger.claim(key, ...rest)),
+    });
+    const s = await w.sweeper(w.rt.store, failing).run();
+    expect(s.errors).toBe(1);
+    expect(s.probes.map((p) => p.connection).sort()).toEqual(['catalyzed-c', 'ionworks-c', 'wrong-c']);
+    expect(w.logs).toContainEqual({ level: 'error', message: 'connection probe failed', fields: { connection: 'kodexa-c', error: 'ledger down' } });
+  });
+
+  it('a preview quarantines nothing', async () => {
+    const w = await world();
+    await client.send(
+      new PutItemCommand({
+        TableName: w.tableName,
+        Item: { pk: { S: 'X#wd_poisonprev1' }, sk: { S: 'X' }, state: { S: 'running' }, dueShard: { S: '0' }, dueAt: { N: '0' }, limits: { S: 'x' } },
+      }),
+    );
+    expect((await w.sweeper().run({ preview: true })).quarantined).toBe(0);
+    expect((await w.sweeper().run()).quarantined).toBe(1);
   });
 });

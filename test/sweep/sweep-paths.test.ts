@@ -220,12 +220,20 @@ describe('a fault on one execution', () => {
     expect((await stored(w, bad.id)).version).toBe(bad.version);
   });
 
-  it('a policy that cannot be told apart (an unknown connection): the fault of that execution', async () => {
+  it('a connection no longer configured: the cancel fails at once, saying why; nothing is sent', async () => {
     const w = await world();
     const e = await track(w, 2 * HOUR);
     await set(w, e.id, { connection: 'gone-c' });
     const s = await w.sweeper().run();
-    expect(s.actions.find((a) => a.id === e.id)?.action).not.toBe('cancelled');
+    expect(s.actions).toEqual([
+      {
+        id: e.id,
+        connection: 'gone-c',
+        externalId: e.externalId,
+        action: 'cancel_failed',
+        detail: 'unknown connection "gone-c"; expected one of catalyzed-c, kodexa-c, ionworks-c, wrong-c, bare-c, bare-wrong',
+      },
+    ]);
     expect(servers.sims.catalyzed.cancelCalls.get(e.externalId)).toBeUndefined();
   });
 });

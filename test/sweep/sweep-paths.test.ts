@@ -488,7 +488,6 @@ describe('under policy: the decisions', () => {
     servers.sims.catalyzed.executions.get(e.externalId)!.state = 'succeeded';
     w.clock.advance(HOUR + MIN);
     const done = await w.sweeper().run();
-    console.log(JSON.stringify({ again, done, e: await stored(w, e.id), t: w.clock.t }, null, 1).slice(0, 6000));
     expect(done.actions.map((a) => a.action)).toEqual(['finished']);
     expect(postsAbout(e.externalId).at(-1)?.text).toMatch(/^Finished: /);
   });

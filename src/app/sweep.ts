@@ -307,7 +307,6 @@ export class Sweeper {
     const policy = this.policyOf(e);
     const adapter = this.calls.adapter(e.connection);
     const first = evaluate(cur, policy, this.now());
-    const look = T.periodicLook(cur, policy, this.now());
     // Observe the provider unless the action is a cancel whose own answer tells "finished"
     // from "cancelled" (every adapter's cancel does: 4xx → status read): a separate status
     // read would double the calls and still race. Stall is the exception: the provider's
@@ -317,7 +316,7 @@ export class Sweeper {
     const observe =
       'hasStatus' in adapter &&
       adapter.hasStatus &&
-      (first.action === 'warn' || look || (first.action === 'cancel' && (first.dryRun || first.reasons.includes('stall'))));
+      (first.action === 'warn' || (first.action === 'cancel' && (first.dryRun || first.reasons.includes('stall'))) || T.periodicLook(cur, policy, this.now()));
     if (observe && !run.preview) {
       const st = await this.calls.run(e.connection, async () => (run.timeLow() ? undefined : adapter.status(e.externalId)));
       if (st === undefined) return tally.record('deferred', e, DEFERRED);

@@ -3,7 +3,7 @@
  * simulators, a Slack stand-in, a config pointing at them, and a clock the test moves.
  */
 import { randomUUID } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { type WatchdogConfig, compileConfig } from '../../src/config/load.js';
 import type { Engine } from '../../src/local/engines.js';
 import type { HttpOptions } from '../../src/providers/http.js';
@@ -94,4 +94,29 @@ export async function freshRuntime(
 /** Another sweeper on the same table (a concurrent Lambda invocation). */
 export function peer(rt: Runtime, servers: Servers, client: DynamoDBClient, tableName: string, clock: Clock, holder: string, http: HttpOptions = {}): Runtime {
   return buildRuntime(rt.config, { client, tableName, secrets: memorySecrets(servers), now: clock.now, holder, http });
+}
+
+/** An item the store cannot read (its limits are not a map), due now: what the sweep quarantines. */
+export function putUnreadable(
+  client: DynamoDBClient,
+  tableName: string,
+  id: string,
+  o: { policy?: string; connection?: string; externalId?: string } = {},
+): Promise<unknown> {
+  return client.send(
+    new PutItemCommand({
+      TableName: tableName,
+      Item: {
+        pk: { S: `X#${id}` },
+        sk: { S: 'X' },
+        state: { S: 'running' },
+        dueShard: { S: '0' },
+        dueAt: { N: '0' },
+        connection: { S: o.connection ?? 'catalyzed-c' },
+        externalId: { S: o.externalId ?? `${id}-x` },
+        ...(o.policy ? { policy: { S: o.policy } } : {}),
+        limits: { S: 'not a map' },
+      },
+    }),
+  );
 }

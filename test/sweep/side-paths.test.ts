@@ -4,7 +4,7 @@
  * a preview leaves alone in every state, the figures it reports (due lag, evaluated), and the
  * safety net that finds a runaway the due index lost.
  */
-import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sweeper } from '../../src/app/sweep.js';
@@ -18,7 +18,7 @@ import { buildRuntime } from '../../src/runtime.js';
 import { startPagerDutyStandIn } from '../../src/simulators/oncall.js';
 import { dynamoClient } from '../../src/store/client.js';
 import { ensureTable } from '../../src/store/dynamo.js';
-import { Clock, type Servers, freshRuntime, memorySecrets, startServers, worldConfig } from '../helpers/world.js';
+import { Clock, type Servers, freshRuntime, memorySecrets, putUnreadable, startServers, worldConfig } from '../helpers/world.js';
 
 let engine: Engine;
 let servers: Servers;
@@ -354,23 +354,7 @@ describe("the fleet's own alerts: their words", () => {
 
   it('an unreadable item: quarantined once, with what to do, to the policy it names (or the default one)', async () => {
     const { rt, logs, sent } = await hooked('quarantine');
-    const poison = (id: string, policy?: string) =>
-      client!.send(
-        new PutItemCommand({
-          TableName: rt.table.name,
-          Item: {
-            pk: { S: `X#${id}` },
-            sk: { S: 'X' },
-            state: { S: 'running' },
-            dueShard: { S: '0' },
-            dueAt: { N: '0' },
-            connection: { S: 'catalyzed-c' },
-            externalId: { S: `${id}-x` },
-            ...(policy ? { policy: { S: policy } } : {}),
-            limits: { S: 'not a map' },
-          },
-        }),
-      );
+    const poison = (id: string, policy?: string) => putUnreadable(client!, rt.table.name, id, policy ? { policy } : {});
     await poison('wd_poisonedw001', 'default');
     await poison('wd_poisonedw002');
     expect((await rt.sweeper.run()).quarantined).toBe(2);

@@ -6,7 +6,7 @@
  * person's cancel and the cap, the decisions that re-read the item in their write, approval
  * mode's words, the heartbeat fleet rule, probes, the safety net and the digest.
  */
-import { type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { contextFor } from '../../src/app/context.js';
 import { Sweeper } from '../../src/app/sweep.js';
@@ -21,7 +21,7 @@ import { ensureTable } from '../../src/store/dynamo.js';
 import type { ProbeLedger } from '../../src/store/probes.js';
 import type { ExecutionStore } from '../../src/store/types.js';
 import { HOUR, MIN, SEC } from '../helpers/fixtures.js';
-import { Clock, type Servers, memorySecrets, startServers } from '../helpers/world.js';
+import { Clock, type Servers, memorySecrets, putUnreadable, startServers } from '../helpers/world.js';
 
 let engine: Engine;
 let servers: Servers;
@@ -36,7 +36,10 @@ afterAll(async () => {
   await Promise.all([engine?.close(), servers?.close(), pager?.close()]);
 });
 beforeEach(() => {
-  for (const s of Object.values(servers.sims)) s.faults = {};
+  for (const s of Object.values(servers.sims)) {
+    s.faults = {};
+    delete s.onRequest;
+  }
   servers.slack.failNext = 0;
 });
 
@@ -143,6 +146,41 @@ function override<T extends object>(target: T, methods: Partial<Record<keyof T, 
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
     },
   });
+}
+
+/** The ledger, whose claim of `key` fails (the other entries work). */
+const claimFails = (w: World, key: string): ProbeLedger =>
+  override(w.rt.ledger, {
+    claim: (k: string, ...rest: [number, number]) => (k === key ? Promise.reject(new Error('ledger down')) : w.rt.ledger.claim(k, ...rest)),
+  });
+
+/** A sweeper of this world for which `connection`'s adapter cannot be had. */
+function adapterBroken(w: World, connection: string): Sweeper {
+  const providers = {
+    forConnection: (c: string) => {
+      if (c === connection) throw new Error('adapter broke');
+      return w.rt.providers.forConnection(c);
+    },
+  };
+  return new Sweeper({ config: w.rt.config, store: w.rt.store, providers, notifiers: w.rt.notifiers, now: w.clock.now, probes: w.rt.ledger });
+}
+
+/**
+ * A cap of one cancel per sweep, a runaway that reaches its claim at once, and a stalled run
+ * on a slow platform (300 ms) that reads its status first, so it reaches its claim after the
+ * first one's has answered.
+ */
+async function capRace() {
+  const w = await world({
+    settings: { maxCancelsPerSweep: 1 },
+    policies: [STRICT, { name: 'stally', maxRuntime: '10h', stallAfter: '20m', match: { labels: { kind: 'stall' } } }],
+  });
+  const first = await track(w, 2 * HOUR);
+  const slow = await track(w, 30 * MIN, { connection: 'ionworks-c', labels: { kind: 'stall' } });
+  await w.rt.watchdog.heartbeat(slow.id, { progress: { done: 1, total: 10 } });
+  w.clock.advance(21 * MIN);
+  servers.sims.ionworks.faults = { latencyMs: 300 };
+  return { w, first, slow };
 }
 
 /** remainingMs for an invocation whose time runs out after `calls` looks at it. */
@@ -419,16 +457,8 @@ describe("a person's cancel and the cap", () => {
   });
 
   it('a policy cancel whose claim is lost gives its slot back to the next runaway', async () => {
-    const w = await world({
-      settings: { maxCancelsPerSweep: 1 },
-      policies: [STRICT, { name: 'stally', maxRuntime: '10h', stallAfter: '20m', match: { labels: { kind: 'stall' } } }],
-    });
-    const lost = await track(w, 2 * HOUR);
-    const slow = await track(w, 30 * MIN, { connection: 'ionworks-c', labels: { kind: 'stall' } });
-    await w.rt.watchdog.heartbeat(slow.id, { progress: { done: 1, total: 10 } });
-    w.clock.advance(21 * MIN);
     // The slow one reads its platform first (a stall): by then the lost claim has answered.
-    servers.sims.ionworks.faults = { latencyMs: 300 };
+    const { w, first: lost, slow } = await capRace();
     const ctx = contextFor(w.rt.config, w.clock.now);
     const store = mutating(w, lost.id, async (call, go) => {
       if (call === 1) await w.rt.store.mutate(lost.id, (c) => claimCancel(c, { holder: 'other', leaseMs: MIN, actor: { id: 'other', via: 'sweep' } }, ctx(c)));
@@ -647,10 +677,7 @@ describe('lost heartbeats: the fleet rule and its alert', () => {
     await w.rt.watchdog.heartbeat(e.id, {});
     w.clock.advance(6 * MIN);
     await w.rt.ledger.recordIngestFault(w.clock.t - MIN);
-    const failing = override(w.rt.ledger, {
-      claim: (key: string, ...rest: [number, number]) =>
-        key === '#heartbeat-hold' ? Promise.reject(new Error('ledger down')) : w.rt.ledger.claim(key, ...rest),
-    });
+    const failing = claimFails(w, '#heartbeat-hold');
     const s = await w.sweeper(w.rt.store, failing).run();
     expect(s).toMatchObject({ heartbeatHeld: 1, errors: 1 });
     expect(w.logs).toContainEqual({ level: 'error', message: 'heartbeat hold alert failed', fields: { error: 'ledger down' } });
@@ -791,9 +818,7 @@ describe('the digest (settings.digest)', () => {
     await w.sweeper().run();
     expect(w.logs).toContainEqual(expect.objectContaining({ level: 'warn', message: 'digest failed' }));
     const w2 = await world({ settings: { digest: { to: ['chat'], every: '7d' } } });
-    const failing = override(w2.rt.ledger, {
-      claim: (key: string, ...rest: [number, number]) => (key === '#digest' ? Promise.reject(new Error('ledger down')) : w2.rt.ledger.claim(key, ...rest)),
-    });
+    const failing = claimFails(w2, '#digest');
     const s = await w2.sweeper(w2.rt.store, failing).run();
     expect(s.errors).toBe(1);
     expect(w2.logs).toContainEqual({ level: 'error', message: 'digest failed', fields: { error: 'ledger down' } });
@@ -801,23 +826,7 @@ describe('the digest (settings.digest)', () => {
 });
 
 describe('an unreadable item', () => {
-  const poison = (w: World, id: string, policy?: string) =>
-    client.send(
-      new PutItemCommand({
-        TableName: w.tableName,
-        Item: {
-          pk: { S: `X#${id}` },
-          sk: { S: 'X' },
-          state: { S: 'running' },
-          dueShard: { S: '0' },
-          dueAt: { N: '0' },
-          connection: { S: 'catalyzed-c' },
-          externalId: { S: `${id}-x` },
-          ...(policy ? { policy: { S: policy } } : {}),
-          limits: { S: 'not a map' },
-        },
-      }),
-    );
+  const poison = (w: World, id: string, policy?: string) => putUnreadable(client, w.tableName, id, policy ? { policy } : {});
 
   it("alerts the policy it names, else the default one's people, with its own incident", async () => {
     const w = await world({ policies: [STRICT, { name: 'quiet', maxRuntime: '1h' }] });
@@ -1035,13 +1044,7 @@ describe('the rest of the paths through one item', () => {
   it('a fault in a preview is reported, never written', async () => {
     const w = await world();
     const e = await track(w, 2 * HOUR, { connection: 'ionworks-c' });
-    const providers = {
-      forConnection: (c: string) => {
-        if (c === 'ionworks-c') throw new Error('adapter broke');
-        return w.rt.providers.forConnection(c);
-      },
-    };
-    const sweeper = new Sweeper({ config: w.rt.config, store: w.rt.store, providers, notifiers: w.rt.notifiers, now: w.clock.now, probes: w.rt.ledger });
+    const sweeper = adapterBroken(w, 'ionworks-c');
     const s = await sweeper.run({ preview: true });
     expect(s.actions).toEqual([{ id: e.id, connection: 'ionworks-c', externalId: e.externalId, action: 'error', detail: 'adapter broke' }]);
     expect((await stored(w, e.id)).version).toBe(e.version);
@@ -1049,13 +1052,7 @@ describe('the rest of the paths through one item', () => {
 
   it('a probe whose adapter cannot be had: unhealthy, with why', async () => {
     const w = await world({ settings: { probeEvery: '1m' } });
-    const providers = {
-      forConnection: (c: string) => {
-        if (c === 'ionworks-c') throw new Error('adapter broke');
-        return w.rt.providers.forConnection(c);
-      },
-    };
-    const sweeper = new Sweeper({ config: w.rt.config, store: w.rt.store, providers, notifiers: w.rt.notifiers, now: w.clock.now, probes: w.rt.ledger });
+    const sweeper = adapterBroken(w, 'ionworks-c');
     const s = await sweeper.run();
     expect(s.probes.find((p) => p.connection === 'ionworks-c')).toMatchObject({ healthy: false, detail: 'adapter broke' });
   });
@@ -1063,16 +1060,8 @@ describe('the rest of the paths through one item', () => {
 
 describe('the last of the guards', () => {
   it('the cap counts a claim taken: a runaway that reaches its claim after the cap is filled is held back', async () => {
-    const w = await world({
-      settings: { maxCancelsPerSweep: 1 },
-      policies: [STRICT, { name: 'stally', maxRuntime: '10h', stallAfter: '20m', match: { labels: { kind: 'stall' } } }],
-    });
-    const first = await track(w, 2 * HOUR);
-    const slow = await track(w, 30 * MIN, { connection: 'ionworks-c', labels: { kind: 'stall' } });
-    await w.rt.watchdog.heartbeat(slow.id, { progress: { done: 1, total: 10 } });
-    w.clock.advance(21 * MIN);
     // The slow one reads its platform first (a stall): by then the first has claimed and cancelled.
-    servers.sims.ionworks.faults = { latencyMs: 300 };
+    const { w, first, slow } = await capRace();
     const s = await w.sweeper().run();
     expect(s.actions.find((a) => a.id === first.id)?.action).toBe('cancelled');
     expect(s.actions.find((a) => a.id === slow.id)).toMatchObject({ action: 'held_back', detail: 'cap of 1 cancels per sweep reached' });
@@ -1100,9 +1089,7 @@ describe('the last of the guards', () => {
 
   it('a probe whose ledger fails: an error of the sweep, logged; the other connections are probed', async () => {
     const w = await world({ settings: { probeEvery: '1m' } });
-    const failing = override(w.rt.ledger, {
-      claim: (key: string, ...rest: [number, number]) => (key === 'kodexa-c' ? Promise.reject(new Error('ledger down')) : w.rt.ledger.claim(key, ...rest)),
-    });
+    const failing = claimFails(w, 'kodexa-c');
     const s = await w.sweeper(w.rt.store, failing).run();
     expect(s.errors).toBe(1);
     expect(s.probes.map((p) => p.connection).sort()).toEqual(['catalyzed-c', 'ionworks-c', 'wrong-c']);
@@ -1111,12 +1098,7 @@ describe('the last of the guards', () => {
 
   it('a preview quarantines nothing', async () => {
     const w = await world();
-    await client.send(
-      new PutItemCommand({
-        TableName: w.tableName,
-        Item: { pk: { S: 'X#wd_poisonprev1' }, sk: { S: 'X' }, state: { S: 'running' }, dueShard: { S: '0' }, dueAt: { N: '0' }, limits: { S: 'x' } },
-      }),
-    );
+    await putUnreadable(client, w.tableName, 'wd_poisonprev1');
     expect((await w.sweeper().run({ preview: true })).quarantined).toBe(0);
     expect((await w.sweeper().run()).quarantined).toBe(1);
   });

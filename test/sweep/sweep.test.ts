@@ -14,7 +14,18 @@ import type { SweepSummary } from '../../src/app/sweep.js';
 import { HOUR, MIN, SEC, T0 } from '../helpers/fixtures.js';
 import { transitionsOn } from '../helpers/ops.js';
 import { buildRuntime } from '../../src/runtime.js';
-import { Clock, PLATFORMS, type Platform, type Servers, freshRuntime, memorySecrets, peer, startServers, worldConfig } from '../helpers/world.js';
+import {
+  Clock,
+  PLATFORMS,
+  type Platform,
+  type Servers,
+  freshRuntime,
+  memorySecrets,
+  peer,
+  putUnreadable,
+  startServers,
+  worldConfig,
+} from '../helpers/world.js';
 
 /**
  * Under mutation testing (MUTATION_SCOPE set): dynalite, a smaller fleet and crowd, and the tests
@@ -547,22 +558,7 @@ describe('fault isolation: no fault on one execution stops the others, none is s
     const nokey = (await rt.watchdog.track({ connection: 'nokey-c', externalId: 'nokey-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor)).execution;
     const boom = (await rt.watchdog.track({ connection: 'boom-c', externalId: 'boom-1', policy: 'strict', startedAt: clock.t - 2 * HOUR }, actor)).execution;
     // A poisoned item: due now, but not an execution the store can read.
-    await c.send(
-      new PutItemCommand({
-        TableName: tableName,
-        Item: {
-          pk: { S: 'X#wd_poisoned0001' },
-          sk: { S: 'X' },
-          state: { S: 'running' },
-          dueShard: { S: '0' },
-          dueAt: { N: '0' },
-          connection: { S: 'kodexa-c' },
-          externalId: { S: 'poison-1' },
-          policy: { S: 'strict' },
-          limits: { S: 'not a map' },
-        },
-      }),
-    );
+    await putUnreadable(c, tableName, 'wd_poisoned0001', { connection: 'kodexa-c', externalId: 'poison-1', policy: 'strict' });
 
     const first = await sweeper.run();
     // On failure, say which executions did what instead.
